@@ -1,0 +1,1 @@
+"""The message bus: the one pipeline every transport uses, and (later) kombu."""

@@ -1,0 +1,134 @@
+"""The `cimhub` command: serve, db upgrade, ingest."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cimhub import __version__
+from cimhub.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="cimhub", description="IEC 61968 integration hub and MDM")
+    top.add_argument("--version", action="version", version=f"cimhub {__version__}")
+    top.add_argument("-v", "--verbose", action="store_true", help="log every message")
+    commands = top.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the hub (HTTP + SOAP)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8061)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a demo tenant and a simulated HES pushing readings",
+    )
+    serve.add_argument("--demo-meters", type=int, default=20, help="meters the demo HES reads")
+    serve.set_defaults(run=_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
+
+    ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
+    ingest.add_argument("files", nargs="+", type=Path)
+    ingest.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    ingest.add_argument(
+        "--verb", default="created", help="verb for bare payloads (default created)"
+    )
+    ingest.set_defaults(run=_ingest)
+    return top
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cimhub.app import Hub
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if args.demo:
+        overrides.setdefault("default_tenant", "demo")
+    settings = Settings(**overrides)
+    hub = Hub.build(settings)
+    logging.getLogger().setLevel(logging.INFO)
+    print(
+        f"cimhub {__version__} on http://{settings.host}:{settings.port}  "
+        f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)",
+        flush=True,
+    )
+    demo = None
+    if args.demo:
+        from cimhub.demo import DemoHes
+
+        demo = DemoHes(f"http://{settings.host}:{settings.port}", meters=args.demo_meters)
+        demo.start()
+    try:
+        uvicorn.run(hub.web_app(), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if demo:
+            demo.stop()
+        hub.close()
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from cimhub.store.database import Database
+
+    settings = Settings()
+    Database(settings.database_url).upgrade()
+    print(f"database at {_safe_url(settings.database_url)} is up to date")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from cimhub.app import Hub
+    from cimhub.bus.pipeline import Inbound
+    from cimhub.message.reply import Result
+    from cimhub.message.verb import parse_verb
+
+    verb = parse_verb(args.verb)
+    if verb is None:
+        print(f"unknown verb {args.verb!r}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    hub = Hub.build(settings)
+    tenant = args.tenant or settings.default_tenant
+    failed = 0
+    with Progress(transient=len(args.files) < 2) as progress:
+        task = progress.add_task("ingesting", total=len(args.files))
+        for path in args.files:
+            answer = hub.pipeline.process(Inbound(path.read_bytes(), tenant, "file", verb))
+            if answer.result is not Result.OK:
+                failed += 1
+                progress.console.print(f"[red]{path}: {answer.result} {answer.code}[/red]")
+            progress.advance(task)
+    hub.close()
+    print(f"{len(args.files) - failed} of {len(args.files)} files OK")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

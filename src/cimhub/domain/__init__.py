@@ -1,0 +1,1 @@
+"""The pure core: entities and services, no I/O."""

@@ -1,0 +1,1 @@
+"""Transports in and out: HTTP, SOAP (later AMQP, MQTT, files)."""

@@ -1,0 +1,1 @@
+"""Handlers: one plain function per (noun, verb), found through the registry."""

@@ -1,0 +1,222 @@
+"""MeterReadings created/create/changed/change (ingest) and get (query with paging)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+
+from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
+from cimhub.errors import InvalidQueryError, PayloadError
+from cimhub.handlers.registry import HandlerContext, Registry
+from cimhub.mappings.meter_readings import (
+    MeterReadingItem,
+    SeriesOut,
+    read_meter_readings,
+    write_meter_readings,
+)
+from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
+from cimhub.message.envelope import Envelope
+from cimhub.message.reply import Outcome, ReplyError, Result
+from cimhub.message.verb import Noun, Verb
+
+NOUN = Noun.METER_READINGS.value
+
+
+def register(registry: Registry) -> None:
+    registry.register(NOUN, (Verb.CREATED, Verb.CREATE, Verb.CHANGED, Verb.CHANGE), ingest)
+    registry.register(NOUN, (Verb.GET,), get)
+
+
+def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """Store every valid MeterReading; reject the faulty ones item by item (PARTIAL)."""
+    if envelope.payload is None:
+        raise PayloadError("MeterReadings message without a MeterReadings payload")
+    items, errors = read_meter_readings(envelope.payload)
+    if not items and not errors:
+        raise PayloadError("the MeterReadings payload holds no MeterReading")
+    accepted = _resolve_meters(ctx, items, errors)
+    counts = _store(ctx, accepted, errors)
+    stored = counts.inserted + counts.unchanged + counts.changed
+    errors.sort(key=lambda e: e.xpath or "")
+    if errors:
+        return Outcome(Result.PARTIAL if stored else Result.FAILED, errors)
+    return Outcome(
+        summary=f"{stored} readings: {counts.inserted} new, "
+        f"{counts.unchanged} unchanged, {counts.changed} changed"
+    )
+
+
+def _resolve_meters(
+    ctx: HandlerContext, items: list[MeterReadingItem], errors: list[ReplyError]
+) -> dict[int, list[MeterReadingItem]]:
+    ids = ctx.uow.meters.resolve(
+        ctx.tenant_id, [i.meter for i in items], auto_register=ctx.settings.auto_register_meters
+    )
+    by_meter: dict[int, list[MeterReadingItem]] = defaultdict(list)
+    for item, meter_id in zip(items, ids, strict=True):
+        if meter_id is None:
+            errors.append(
+                ReplyError(
+                    "2.15",
+                    f"unknown meter {item.meter.key!r}",
+                    xpath=f"{item.xpath}/Meter",
+                    object_id=item.meter.key,
+                )
+            )
+        else:
+            by_meter[meter_id].append(item)
+    return by_meter
+
+
+def _store(
+    ctx: HandlerContext, by_meter: dict[int, list[MeterReadingItem]], errors: list[ReplyError]
+) -> SaveCounts:
+    rows: dict[ReadingKind, list[tuple[int, str, Series]]] = defaultdict(list)
+    links: list[tuple[int, str]] = []
+    for meter_id, items in by_meter.items():
+        merged, conflicts = merge_series([s for i in items for s in i.series])
+        if conflicts:
+            code, ts = conflicts[0]
+            errors.append(
+                ReplyError(
+                    "2.3",
+                    f"reading {code} at {ts} appears twice with different values "
+                    f"({len(conflicts)} conflict(s)); this meter's readings were not stored",
+                    xpath=items[0].xpath,
+                    object_id=items[0].meter.key,
+                )
+            )
+            continue
+        for series in merged:
+            rows[series.kind].append((meter_id, series.reading_type, series))
+        links.extend((meter_id, i.usage_point) for i in items if i.usage_point)
+    codes = {code for kind_rows in rows.values() for _, code, _ in kind_rows}
+    type_ids = ctx.uow.reading_types.ids_for(codes)
+    counts = SaveCounts()
+    for kind, kind_rows in rows.items():
+        counts += ctx.uow.readings.save(
+            ctx.tenant_id,
+            kind,
+            [(m, type_ids[c], s) for m, c, s in kind_rows],
+            source=ctx.source,
+            message_log_id=ctx.message_log_id,
+            received_at=ctx.received_at,
+        )
+    if links:
+        ctx.uow.usage_points.link(ctx.tenant_id, links, seen_at=ctx.received_at)
+    return counts
+
+
+def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """Answer a GetMeterReadings; results over the page size come in PARTIAL pages."""
+    query = read_reading_query(envelope)
+    errors: list[ReplyError] = []
+    meter_ids = _query_meters(ctx, query, errors)
+    if not meter_ids:
+        return Outcome(Result.FAILED, errors)
+    type_ids = _query_types(ctx, query)
+    cursor = _decode(query.continuation) if query.continuation else None
+    found, next_cursor = _page(ctx, query, meter_ids, type_ids, cursor)
+    names = ctx.uow.meters.describe(ctx.tenant_id, sorted(found))
+    payload = write_meter_readings((names[m], series) for m, series in found.items())
+    paged = cursor is not None or next_cursor is not None
+    outcome = Outcome(payload=payload)
+    if paged:
+        outcome.result = Result.PARTIAL
+        outcome.code = "0.1" if next_cursor is not None else "0.2"
+        outcome.continuation = _encode(next_cursor) if next_cursor is not None else None
+    if errors:
+        outcome.result, outcome.errors = Result.PARTIAL, errors
+    return outcome
+
+
+def _query_meters(ctx: HandlerContext, query: ReadingQuery, errors: list[ReplyError]) -> list[int]:
+    ids: list[int] = []
+    for refs, label, finder in (
+        (query.meters, "EndDevice", ctx.uow.meters.find),
+        (query.usage_points, "UsagePoint", ctx.uow.usage_points.meters_of),
+    ):
+        for ref, found in zip(refs, finder(ctx.tenant_id, refs), strict=True):
+            if not found:
+                errors.append(
+                    ReplyError(
+                        "2.15",
+                        f"unknown {label} {ref.key!r}",
+                        xpath=f"Request/GetMeterReadings/{label}",
+                        object_id=ref.key,
+                    )
+                )
+            else:
+                ids.extend(found if isinstance(found, list) else [found])
+    return sorted(set(ids))
+
+
+def _query_types(ctx: HandlerContext, query: ReadingQuery) -> list[int] | None:
+    if not query.reading_types:
+        return None
+    return sorted(ctx.uow.reading_types.find_ids(query.reading_types).values()) or [-1]
+
+
+Cursor = tuple[ReadingKind, tuple[int, int, int] | None]
+KINDS = (ReadingKind.INTERVAL, ReadingKind.REGISTER)
+
+
+def _page(
+    ctx: HandlerContext,
+    query: ReadingQuery,
+    meter_ids: list[int],
+    type_ids: list[int] | None,
+    cursor: Cursor | None,
+) -> tuple[dict[int, list[SeriesOut]], Cursor | None]:
+    """Up to page_size readings from where the cursor stopped, and the next cursor if any."""
+    room = ctx.settings.page_size
+    found: dict[int, list[SeriesOut]] = defaultdict(list)
+    codes: dict[int, str] = {}
+    start_kind = KINDS.index(cursor[0]) if cursor else 0
+    for kind in KINDS[start_kind:]:
+        after = cursor[1] if cursor and kind is cursor[0] else None
+        rows = ctx.uow.readings.query(
+            ctx.tenant_id,
+            kind,
+            meter_ids=meter_ids,
+            reading_type_ids=type_ids,
+            start=query.start,
+            end=query.end,
+            after=after,
+            limit=room + 1,
+        )
+        codes.update(ctx.uow.reading_types.codes_for({r.reading_type_id for r in rows}))
+        for row in rows:
+            take = min(room, len(row.timestamps))
+            if take:
+                found[row.meter_id].append(
+                    SeriesOut(
+                        codes[row.reading_type_id],
+                        kind,
+                        row.timestamps[:take],
+                        row.values[:take],
+                        row.qualities[:take],
+                    )
+                )
+                room -= take
+            if take < len(row.timestamps):
+                # Resume strictly after the last reading sent (or just before this series).
+                last = row.timestamps[take - 1] if take else row.timestamps[0] - 1
+                return found, (kind, (row.meter_id, row.reading_type_id, last))
+    return found, None
+
+
+def _encode(cursor: Cursor) -> str:
+    kind, after = cursor
+    return base64.urlsafe_b64encode(json.dumps([kind.value, after]).encode()).decode()
+
+
+def _decode(token: str) -> Cursor:
+    try:
+        kind, after = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return ReadingKind(kind), (tuple(after) if after else None)  # type: ignore[return-value]
+    except (ValueError, TypeError) as exc:
+        raise InvalidQueryError(
+            f"continuation token {token!r} is not one this hub issued", xpath="Request/Option"
+        ) from exc

@@ -1,0 +1,1 @@
+"""CIM XML <-> domain objects."""

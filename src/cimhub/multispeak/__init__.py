@@ -1,0 +1,1 @@
+"""MultiSpeak services mapped onto the same domain."""

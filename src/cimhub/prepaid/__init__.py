@@ -1,0 +1,1 @@
+"""Prepaid wallet, tariff and disconnect policy (pure functions)."""

@@ -1,0 +1,53 @@
+"""The hub's configuration: one frozen settings object, read from CIMHUB_* variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Legacy namespace prefixes normalised to their 2011 forms before validation.
+#: Keys are prefixes of the namespace URI; the rest of the URI is kept.
+DEFAULT_NAMESPACE_ALIASES: dict[str, str] = {
+    "http://www.iec.ch/TC57/2011/": "http://iec.ch/TC57/2011/",
+    "http://iec.ch/TC57/2010/schema/message": "http://iec.ch/TC57/2011/schema/message",
+    "http://iec.ch/TC57/2008/schema/message": "http://iec.ch/TC57/2011/schema/message",
+    "http://www.iec.ch/TC57/2010/schema/message": "http://iec.ch/TC57/2011/schema/message",
+    "http://www.iec.ch/TC57/2008/schema/message": "http://iec.ch/TC57/2011/schema/message",
+    "http://iec.ch/TC57/2009/": "http://iec.ch/TC57/2011/",
+    "http://www.iec.ch/TC57/2009/": "http://iec.ch/TC57/2011/",
+    "http://iec.ch/TC57/2010/": "http://iec.ch/TC57/2011/",
+}
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; built once at the composition root and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="CIMHUB_", frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///cimhub.db",
+        description="SQLAlchemy URL; postgresql+psycopg://… for production.",
+    )
+    broker_url: str = Field(default="memory://", description="kombu URL of the message bus.")
+    mqtt_url: str | None = Field(default=None, description="MQTT broker for HES adapters.")
+    host: str = "127.0.0.1"
+    port: int = 8061
+    default_tenant: str = Field(
+        default="default",
+        description="Tenant of requests that name none (until credentials bind one).",
+    )
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_xml_depth: int = Field(default=64, gt=4)
+    max_decompressed_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    auto_register_meters: bool = Field(
+        default=True, description="Create unknown meters on first readings (else reply 2.15)."
+    )
+    raw_retention_days: int = Field(
+        default=30, ge=0, description="Days raw message bytes are kept."
+    )
+    page_size: int = Field(
+        default=50_000, gt=0, description="Readings per GetMeterReadings reply page."
+    )
+    namespace_aliases: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_NAMESPACE_ALIASES)
+    )

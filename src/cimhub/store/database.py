@@ -1,0 +1,135 @@
+"""The store's entry point: one engine per database URL, migrations, units of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy timeout and
+connections usable from any thread; SQLAlchemy emits BEGIN itself so that every unit of
+work is a real transaction. PostgreSQL goes through psycopg 3 with pre-ping on checkout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.orm import Session
+
+from cimhub.errors import StorageUnavailableError
+from cimhub.store.cache import StoreCache
+from cimhub.store.unit_of_work import UnitOfWork
+
+BUSY_TIMEOUT_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 10
+#: Serialises concurrent ``upgrade()`` calls on PostgreSQL (an arbitrary, fixed key).
+MIGRATION_LOCK_KEY = 61968_100
+#: Driver errors that mean "the database cannot be reached or used right now".
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+#: Execution option telling the SQLite BEGIN hook to take the write lock up front.
+IMMEDIATE = "cimhub_begin_immediate"
+
+
+class Database:
+    """A database behind a URL: ``sqlite:///file.db`` or ``postgresql+psycopg://…``."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed.render_as_string(hide_password=False)
+        self._engine = (
+            _sqlite_engine(self.url)
+            if parsed.get_backend_name() == "sqlite"
+            else _postgres_engine(self.url)
+        )
+        # Units of work write: on SQLite they take the write lock when they begin.
+        self._writer = self._engine.execution_options(**{IMMEDIATE: True})
+        self._cache = StoreCache()
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self._engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def upgrade(self) -> None:
+        """Apply every migration not yet applied (alembic ``upgrade head``); idempotent."""
+        config = Config()
+        config.set_main_option("script_location", str(files("cimhub.store") / "migrations"))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        try:
+            with self._writer.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except UNAVAILABLE as error:
+            raise _unavailable(error) from error
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (for /readyz)."""
+        try:
+            with self._engine.connect() as connection:
+                return connection.execute(text("SELECT 1")).scalar() == 1
+        except exc.SQLAlchemyError:
+            return False
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back on any exception."""
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                uow = UnitOfWork(session, self._cache)
+                yield uow
+        except UNAVAILABLE as error:
+            raise _unavailable(error) from error
+        uow.committed()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+
+def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailableError:
+    cause = getattr(error, "orig", None) or error
+    return StorageUnavailableError(f"storage unavailable: {cause}")
+
+
+def _postgres_engine(url: str) -> Engine:
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # sqlite3 would not BEGIN before a SELECT or DDL; and in WAL mode a read transaction
+    # that later writes fails at once (no busy wait) if another writer got in between,
+    # so units of work BEGIN IMMEDIATE and queue on the busy timeout instead.
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

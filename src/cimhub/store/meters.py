@@ -1,0 +1,138 @@
+"""Meters and the names they are known by: bulk resolution of message references to ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from cimhub.domain.reading import MeterRef
+from cimhub.store.models import Meter, MeterName, now
+from cimhub.store.sql import insert_ignore, member_of
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+#: name_type of the names an auto-registered meter arrived with.
+NAME_TYPE = "name"
+
+
+class MeterRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def find(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[int | None]:
+        """The meter id of each ref (by mRID first, else by any of its names), or None."""
+        by_mrid = self._ids_by_mrid(tenant_id, {r.mrid for r in refs if r.mrid})
+        by_name = self._ids_by_name(tenant_id, {n for r in refs for n in r.names})
+        return [_match(ref, by_mrid, by_name) for ref in refs]
+
+    def resolve(
+        self,
+        tenant_id: int,
+        refs: Sequence[MeterRef],
+        *,
+        auto_register: bool,
+    ) -> list[int | None]:
+        """Like ``find``; with ``auto_register`` unknown meters are created, never None."""
+        ids = self.find(tenant_id, refs)
+        missing = [ref for ref, meter_id in zip(refs, ids, strict=True) if meter_id is None]
+        if not auto_register or not missing:
+            return ids
+        self._register(tenant_id, missing)
+        return self.find(tenant_id, refs)
+
+    def describe(self, tenant_id: int, meter_ids: Iterable[int]) -> dict[int, MeterRef]:
+        """mRID and every name of each meter, for replies."""
+        wanted = set(meter_ids)
+        if not wanted:
+            return {}
+        dialect = self._uow.dialect
+        meters = self._uow.session.execute(
+            select(Meter.id, Meter.mrid).where(
+                Meter.tenant_id == tenant_id, member_of(Meter.id, wanted, dialect)
+            )
+        ).all()
+        names: dict[int, list[str]] = {}
+        for meter_id, name in self._uow.session.execute(
+            select(MeterName.meter_id, MeterName.name)
+            .where(MeterName.tenant_id == tenant_id, member_of(MeterName.meter_id, wanted, dialect))
+            .order_by(MeterName.id)
+        ):
+            names.setdefault(meter_id, []).append(name)
+        return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in meters}
+
+    def _ids_by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, int]:
+        if not mrids:
+            return {}
+        rows = self._uow.session.execute(
+            select(Meter.mrid, Meter.id).where(
+                Meter.tenant_id == tenant_id, member_of(Meter.mrid, mrids, self._uow.dialect)
+            )
+        )
+        return dict(rows.all())
+
+    def _ids_by_name(self, tenant_id: int, names: set[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        rows = self._uow.session.execute(
+            select(MeterName.name, MeterName.meter_id).where(
+                MeterName.tenant_id == tenant_id,
+                member_of(MeterName.name, names, self._uow.dialect),
+            )
+        )
+        return dict(rows.all())
+
+    def _register(self, tenant_id: int, refs: Sequence[MeterRef]) -> None:
+        """Create one meter per distinct unknown ref; refs sharing an mRID or a name merge."""
+        meters, names = _new_meters(refs)
+        created = now()
+        dialect = self._uow.dialect
+        # ON CONFLICT DO NOTHING: a concurrent registrar of the same meter wins; the
+        # final find() then returns its id.
+        self._uow.session.execute(
+            insert_ignore(Meter, dialect, "tenant_id", "mrid"),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "mrid": mrid,
+                    "serial_number": None,
+                    "created_at": created,
+                    "auto_registered": True,
+                }
+                for mrid in meters
+            ],
+        )
+        ids = self._ids_by_mrid(tenant_id, set(meters))
+        rows = [
+            {"tenant_id": tenant_id, "meter_id": ids[mrid], "name": name, "name_type": NAME_TYPE}
+            for name, mrid in names.items()
+        ]
+        if rows:
+            self._uow.session.execute(insert_ignore(MeterName, dialect, "tenant_id", "name"), rows)
+
+
+def _match(ref: MeterRef, by_mrid: dict[str, int], by_name: dict[str, int]) -> int | None:
+    if ref.mrid and ref.mrid in by_mrid:
+        return by_mrid[ref.mrid]
+    return next((by_name[n] for n in ref.names if n in by_name), None)
+
+
+def _new_meters(refs: Sequence[MeterRef]) -> tuple[list[str], dict[str, str]]:
+    """The mRIDs to create (a fresh uuid4 where a ref has none) and name → mRID."""
+    mrids: dict[str, None] = {}  # an ordered set
+    owner: dict[str, str] = {}  # name → mRID of the new meter it belongs to
+    for ref in refs:
+        mrid = (
+            ref.mrid
+            if ref.mrid in mrids
+            else next((owner[n] for n in ref.names if n in owner), None)
+        )
+        if mrid is None:
+            mrid = ref.mrid or str(uuid.uuid4())
+            mrids[mrid] = None
+        for name in ref.names:
+            owner.setdefault(name, mrid)
+    return list(mrids), owner

@@ -1,0 +1,236 @@
+"""Interval and register readings: versioned bulk save, keyset-paged range queries.
+
+A reading is keyed by (tenant, meter, reading type, ts), ts being the interval END in UTC
+epoch seconds. Saving never overwrites silently and never duplicates: a new key is
+inserted as version 1, an identical re-send changes nothing, and a changed value or
+quality first moves the current row to the ``*_version`` table, then becomes version n+1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Connection, CursorResult, Table, func, select, text, tuple_
+
+from cimhub.domain.reading import ReadingKind, SaveCounts, Series
+from cimhub.errors import InvalidValueError
+from cimhub.store import partitions, staging
+from cimhub.store.models import (
+    IntervalReading,
+    IntervalReadingVersion,
+    RegisterReading,
+    RegisterReadingVersion,
+)
+from cimhub.store.sql import member_of
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+TABLES: dict[ReadingKind, tuple[Table, Table]] = {
+    ReadingKind.INTERVAL: (
+        cast(Table, IntervalReading.__table__),
+        cast(Table, IntervalReadingVersion.__table__),
+    ),
+    ReadingKind.REGISTER: (
+        cast(Table, RegisterReading.__table__),
+        cast(Table, RegisterReadingVersion.__table__),
+    ),
+}
+COLUMNS = (
+    "tenant_id, meter_id, reading_type_id, ts, value, quality, version, source, "
+    "message_log_id, received_at"
+)
+# The ts bounds are constants of the batch: they let PostgreSQL prune partitions.
+MATCH = (
+    "r.tenant_id = :tenant_id AND r.meter_id = s.meter_id "
+    "AND r.reading_type_id = s.reading_type_id AND r.ts = s.ts "
+    "AND r.ts BETWEEN :first AND :last AND (r.value <> s.value OR r.quality <> s.quality)"
+)
+ARCHIVE = (
+    f"INSERT INTO {{version}} ({COLUMNS}, superseded_at) "
+    f"SELECT r.tenant_id, r.meter_id, r.reading_type_id, r.ts, r.value, r.quality, "
+    f"r.version, r.source, r.message_log_id, r.received_at, :received_at "
+    f"FROM {{current}} AS r JOIN {staging.TABLE} AS s ON {MATCH}"
+)
+UPDATE = (
+    f"UPDATE {{current}} AS r SET value = s.value, quality = s.quality, "
+    f"version = r.version + 1, source = :source, message_log_id = :message_log_id, "
+    f"received_at = :received_at FROM {staging.TABLE} AS s WHERE {MATCH}"
+)
+# CASTs type the constants for PostgreSQL (a NULL would otherwise be text); SQLite
+# needs the WHERE true to parse INSERT … SELECT … ON CONFLICT.
+INSERT = (
+    f"INSERT INTO {{current}} ({COLUMNS}) "
+    f"SELECT CAST(:tenant_id AS INTEGER), s.meter_id, s.reading_type_id, s.ts, s.value, "
+    f"s.quality, 1, :source, CAST(:message_log_id AS BIGINT), "
+    f"CAST(:received_at AS BIGINT) FROM {staging.TABLE} AS s WHERE true "
+    f"ON CONFLICT (tenant_id, meter_id, reading_type_id, ts) DO NOTHING"
+)
+
+
+@dataclass(slots=True)
+class StoredSeries:
+    """Stored readings of one meter and reading type, in parallel columns."""
+
+    meter_id: int
+    reading_type_id: int
+    timestamps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    qualities: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+
+
+class ReadingRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def save(
+        self,
+        tenant_id: int,
+        kind: ReadingKind,
+        items: Sequence[tuple[int, int, Series]],
+        *,
+        source: str,
+        message_log_id: int | None,
+        received_at: int,
+    ) -> SaveCounts:
+        """Store (meter_id, reading_type_id, series) items; see the module docstring.
+
+        A key must appear at most once per batch (the mapping rejects such duplicates).
+        """
+        items = [item for item in items if len(item[2])]
+        if not items:
+            return SaveCounts()
+        first, last, total = _extent(items)
+        if kind is ReadingKind.INTERVAL and self._uow.dialect == "postgresql":
+            partitions.ensure_months(self._uow, first, last)
+        archive, update, insert = _statements(kind, self._uow.dialect)
+        params = {
+            "tenant_id": tenant_id,
+            "source": source,
+            "message_log_id": message_log_id,
+            "received_at": received_at,
+            "first": first,
+            "last": last,
+        }
+        connection = self._uow.session.connection()
+        staging.load(connection, items)
+        # Archive before updating: both see the same changed rows, the first their old
+        # values. Inserting last leaves ON CONFLICT to skip every existing key.
+        _execute(connection, archive, params)
+        changed = _execute(connection, update, params)
+        inserted = _execute(connection, insert, params)
+        # Not in a finally: after an error the transaction rolls back, staged rows too.
+        staging.clear(connection)
+        return SaveCounts(inserted=inserted, unchanged=total - inserted - changed, changed=changed)
+
+    def query(
+        self,
+        tenant_id: int,
+        kind: ReadingKind,
+        *,
+        meter_ids: Sequence[int],
+        reading_type_ids: Sequence[int] | None,
+        start: int | None,
+        end: int | None,
+        after: tuple[int, int, int] | None,
+        limit: int,
+    ) -> list[StoredSeries]:
+        """Readings with start < ts <= end (None: open), ordered by (meter, type, ts),
+        at most ``limit`` of them, strictly after the keyset ``after``."""
+        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
+            return []
+        t, _ = TABLES[kind]
+        key = (t.c.meter_id, t.c.reading_type_id, t.c.ts)
+        dialect = self._uow.dialect
+        stmt = select(*key, t.c.value, t.c.quality, t.c.version).where(
+            t.c.tenant_id == tenant_id, member_of(t.c.meter_id, meter_ids, dialect)
+        )
+        if reading_type_ids is not None:
+            stmt = stmt.where(member_of(t.c.reading_type_id, reading_type_ids, dialect))
+        if start is not None:
+            stmt = stmt.where(t.c.ts > start)
+        if end is not None:
+            stmt = stmt.where(t.c.ts <= end)
+        if after is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        rows = self._uow.session.execute(stmt.order_by(*key).limit(limit))
+        return _grouped(rows)
+
+    def versions(
+        self, tenant_id: int, kind: ReadingKind, meter_id: int, reading_type_id: int, ts: int
+    ) -> list[tuple[int, float, str, str, int]]:
+        """(version, value, quality, source, received_at) of one reading, oldest first."""
+        history: list[tuple[int, float, str, str, int]] = []
+        for table in TABLES[kind]:
+            history += self._uow.session.execute(
+                select(
+                    table.c.version,
+                    table.c.value,
+                    table.c.quality,
+                    table.c.source,
+                    table.c.received_at,
+                ).where(
+                    table.c.tenant_id == tenant_id,
+                    table.c.meter_id == meter_id,
+                    table.c.reading_type_id == reading_type_id,
+                    table.c.ts == ts,
+                )
+            ).all()
+        return sorted(history)
+
+    def count(self, tenant_id: int, kind: ReadingKind) -> int:
+        """How many current readings of this kind the tenant has."""
+        t, _ = TABLES[kind]
+        stmt = select(func.count()).select_from(t).where(t.c.tenant_id == tenant_id)
+        return self._uow.session.execute(stmt).scalar_one()
+
+
+def _extent(items: Sequence[tuple[int, int, Series]]) -> tuple[int, int, int]:
+    """(min ts, max ts, number of readings) of a non-empty batch; checks column lengths."""
+    for _, _, series in items:
+        if not len(series.timestamps) == len(series.values) == len(series.qualities):
+            raise InvalidValueError(f"series of {series.meter.key} has ragged columns")
+    first = min(min(series.timestamps) for _, _, series in items)
+    last = max(max(series.timestamps) for _, _, series in items)
+    return first, last, sum(len(series) for _, _, series in items)
+
+
+@cache
+def _statements(kind: ReadingKind, dialect: str) -> tuple[str, str, str]:
+    """The archive, update and insert statements of one reading kind on one dialect."""
+    current, version = (table.name for table in TABLES[kind])
+    # On PostgreSQL, lock the changed rows as they are archived: a concurrent re-send of
+    # the same keys then waits and re-checks instead of archiving the same version twice.
+    lock = " FOR UPDATE OF r" if dialect == "postgresql" else ""
+    return (
+        ARCHIVE.format(current=current, version=version) + lock,
+        UPDATE.format(current=current),
+        INSERT.format(current=current),
+    )
+
+
+def _execute(connection: Connection, sql: str, params: dict[str, Any]) -> int:
+    """Run one set-based statement; returns its row count."""
+    return cast(CursorResult[Any], connection.execute(text(sql), params)).rowcount
+
+
+def _grouped(rows: Any) -> list[StoredSeries]:
+    """Rows ordered by (meter, type, ts) as one StoredSeries per (meter, type)."""
+    out: list[StoredSeries] = []
+    series: StoredSeries | None = None
+    for meter_id, reading_type_id, ts, value, quality, version in rows:
+        if series is None or (series.meter_id, series.reading_type_id) != (
+            meter_id,
+            reading_type_id,
+        ):
+            series = StoredSeries(meter_id, reading_type_id)
+            out.append(series)
+        series.timestamps.append(ts)
+        series.values.append(value)
+        series.qualities.append(quality)
+        series.versions.append(version)
+    return out

@@ -1,0 +1,35 @@
+"""Tenants (one DISCOM each): every other row in the store is scoped by one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from cimhub.store.models import Tenant, now
+from cimhub.store.sql import insert_ignore
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+
+class TenantRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def ensure(self, code: str, name: str | None = None) -> int:
+        """The id of the tenant ``code``, created (named ``name`` or ``code``) if missing."""
+        cache = self._uow.cache.tenants
+        if code in cache:
+            return cache[code]
+        tenant_id = self._find(code)
+        if tenant_id is None:
+            row = {"code": code, "name": name or code, "created_at": now()}
+            self._uow.session.execute(insert_ignore(Tenant, self._uow.dialect, "code"), [row])
+            tenant_id = self._find(code)
+            assert tenant_id is not None  # inserted above, or by a concurrent creator
+        self._uow.on_commit(lambda: cache.__setitem__(code, tenant_id))
+        return tenant_id
+
+    def _find(self, code: str) -> int | None:
+        return self._uow.session.scalar(select(Tenant.id).where(Tenant.code == code))

@@ -1,0 +1,41 @@
+"""One transaction and the repositories that work inside it, sharing one Session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from cimhub.store.cache import StoreCache
+from cimhub.store.message_log import MessageLogRepository
+from cimhub.store.meters import MeterRepository
+from cimhub.store.reading_types import ReadingTypeRepository
+from cimhub.store.readings import ReadingRepository
+from cimhub.store.tenants import TenantRepository
+from cimhub.store.usage_points import UsagePointRepository
+
+
+class UnitOfWork:
+    """Made by ``Database.unit_of_work()``; never committed or rolled back by its users."""
+
+    def __init__(self, session: Session, cache: StoreCache) -> None:
+        self.session = session
+        self.dialect: str = session.get_bind().dialect.name
+        self.cache = cache
+        self._commit_hooks: list[Callable[[], None]] = []
+        self.tenants = TenantRepository(self)
+        self.meters = MeterRepository(self)
+        self.reading_types = ReadingTypeRepository(self)
+        self.readings = ReadingRepository(self)
+        self.messages = MessageLogRepository(self)
+        self.usage_points = UsagePointRepository(self)
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once this transaction has committed (e.g. to fill a cache)."""
+        self._commit_hooks.append(hook)
+
+    def committed(self) -> None:
+        """Called by ``Database`` after COMMIT succeeded."""
+        hooks, self._commit_hooks = self._commit_hooks, []
+        for hook in hooks:
+            hook()

@@ -1,0 +1,1 @@
+"""Factories and fixtures for tests, ours and integrators'."""

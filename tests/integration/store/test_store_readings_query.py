@@ -1,0 +1,145 @@
+"""Querying readings: (start, end] ranges, type filter, keyset paging, tenant isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cimhub.domain.reading import MeterRef, ReadingKind, Series
+from cimhub.store.database import Database
+from cimhub.store.readings import StoredSeries
+
+INTERVAL = ReadingKind.INTERVAL
+KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
+KVARH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.73.0"
+DAY = int(datetime(2024, 1, 31, tzinfo=UTC).timestamp())  # crosses into February
+TS = [DAY + 3_600 * (i + 1) for i in range(30)]
+
+
+@pytest.fixture
+def stored(db: Database, tenant_id: int) -> tuple[list[int], dict[str, int]]:
+    """3 meters × 2 reading types × 30 hourly readings, value = meter*1000 + type*100 + i."""
+    with db.unit_of_work() as uow:
+        meters = [
+            m
+            for m in uow.meters.resolve(
+                tenant_id, [MeterRef(f"m-{i}") for i in range(3)], auto_register=True
+            )
+            if m
+        ]
+        types = uow.reading_types.ids_for([KWH, KVARH])
+        items = [
+            (
+                m,
+                rt,
+                Series(
+                    MeterRef(),
+                    code,
+                    INTERVAL,
+                    TS,
+                    [m * 1000 + rt * 100 + i for i in range(30)],
+                    [""] * 30,
+                ),
+            )
+            for m in meters
+            for code, rt in types.items()
+        ]
+        uow.readings.save(tenant_id, INTERVAL, items, source="", message_log_id=None, received_at=0)
+    return meters, types
+
+
+def query(
+    db: Database,
+    tenant_id: int,
+    meter_ids: list[int],
+    *,
+    types: list[int] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    after: tuple[int, int, int] | None = None,
+    limit: int = 10_000,
+) -> list[StoredSeries]:
+    with db.unit_of_work() as uow:
+        return uow.readings.query(
+            tenant_id,
+            INTERVAL,
+            meter_ids=meter_ids,
+            reading_type_ids=types,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit,
+        )
+
+
+def test_start_is_exclusive_and_end_inclusive(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    meters, types = stored
+    got = query(db, tenant_id, meters[:1], types=[types[KWH]], start=TS[4], end=TS[9])
+    assert len(got) == 1
+    assert got[0].timestamps == TS[5:10]
+    assert got[0].values == [meters[0] * 1000 + types[KWH] * 100 + i for i in range(5, 10)]
+    assert query(db, tenant_id, meters[:1], start=TS[-1]) == []
+    open_start = query(db, tenant_id, meters[:1], types=[types[KWH]], end=TS[2])
+    assert open_start[0].timestamps == TS[:3]
+
+
+def test_reading_type_filter_and_ordering(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    meters, types = stored
+    only_kvarh = query(db, tenant_id, meters, types=[types[KVARH]])
+    assert [(s.meter_id, s.reading_type_id) for s in only_kvarh] == [
+        (m, types[KVARH]) for m in sorted(meters)
+    ]
+    everything = query(db, tenant_id, meters)
+    assert [(s.meter_id, s.reading_type_id) for s in everything] == sorted(
+        (m, rt) for m in meters for rt in types.values()
+    )
+    assert all(s.timestamps == TS and s.versions == [1] * 30 for s in everything)
+    assert query(db, tenant_id, meters, types=[]) == []
+    assert query(db, tenant_id, []) == []
+
+
+def test_keyset_paging_returns_every_reading_exactly_once(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    meters, _ = stored
+    seen: list[tuple[int, int, int, float]] = []
+    after = None
+    pages = 0
+    while True:
+        page = query(db, tenant_id, meters, start=TS[0], after=after, limit=7)
+        if not page:
+            break
+        pages += 1
+        rows = [
+            (s.meter_id, s.reading_type_id, ts, v)
+            for s in page
+            for ts, v in zip(s.timestamps, s.values, strict=True)
+        ]
+        assert len(rows) <= 7
+        seen += rows
+        after = rows[-1][:3]
+    expected = [
+        (m, rt, TS[i], m * 1000 + rt * 100 + i)
+        for m in sorted(meters)
+        for rt in sorted(stored[1].values())
+        for i in range(1, 30)
+    ]
+    assert seen == expected
+    assert pages == -(-len(expected) // 7)
+
+
+def test_a_tenant_sees_nothing_of_another_tenants_readings(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    meters, types = stored
+    with db.unit_of_work() as uow:
+        other = uow.tenants.ensure("discom-b")
+        assert uow.readings.count(other, INTERVAL) == 0
+        assert uow.readings.count(tenant_id, INTERVAL) == 180
+        assert uow.readings.versions(other, INTERVAL, meters[0], types[KWH], TS[0]) == []
+    assert query(db, other, meters) == []
