@@ -14,6 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,19 @@ MIGRATION_LOCK_KEY = 61968_100
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 #: Execution option telling the SQLite BEGIN hook to take the write lock up front.
 IMMEDIATE = "cimhub_begin_immediate"
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration, built in code: the migrations ship inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(files("cimhub.store") / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migration_heads() -> set[str]:
+    """The newest revision of every migration branch (features branch off independently)."""
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 class Database:
@@ -59,9 +73,7 @@ class Database:
 
     def upgrade(self) -> None:
         """Apply every migration not yet applied (alembic ``upgrade head``); idempotent."""
-        config = Config()
-        config.set_main_option("script_location", str(files("cimhub.store") / "migrations"))
-        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        config = alembic_config(self.url)
         try:
             with self._writer.begin() as connection:
                 if self.dialect == "postgresql":
@@ -69,7 +81,7 @@ class Database:
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                     )
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")  # feature branches each start from 0002
         except UNAVAILABLE as error:
             raise _unavailable(error) from error
 
