@@ -49,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
         "--verb", default="created", help="verb for bare payloads (default created)"
     )
     ingest.set_defaults(run=_ingest)
+
+    imports = commands.add_parser("import", help="bulk-import master data")
+    import_kinds = imports.add_subparsers(required=True, metavar="FORMAT")
+    csv_files = import_kinds.add_parser(
+        "csv", help="organisation, network, meter and consumer CSV files (see cimhub.imports)"
+    )
+    csv_files.add_argument("files", nargs="+", type=Path)
+    csv_files.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    csv_files.add_argument("--dry-run", action="store_true", help="check everything, store nothing")
+    csv_files.add_argument(
+        "--kind",
+        choices=["organisation", "network", "meter", "consumer"],
+        help="kind of every file (default: from each file's name)",
+    )
+    csv_files.set_defaults(run=_import_csv)
     return top
 
 
@@ -128,6 +143,14 @@ def _ingest(args: argparse.Namespace) -> int:
     hub.close()
     print(f"{len(args.files) - failed} of {len(args.files)} files OK")
     return 1 if failed else 0
+
+
+def _import_csv(args: argparse.Namespace) -> int:
+    from cimhub.imports.cli import run_csv_import
+
+    settings = Settings()
+    tenant = args.tenant or settings.default_tenant
+    return run_csv_import(settings, args.files, tenant=tenant, dry_run=args.dry_run, kind=args.kind)
 
 
 if __name__ == "__main__":

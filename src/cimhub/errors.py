@@ -64,6 +64,13 @@ CODES: dict[str, Code] = {
         Code("2.15", "unknown object"),
         Code("2.32", "invalid object reference"),
         Code("3.1", "domain rule violated"),
+        Code("3.2", "cycle in a hierarchy"),
+        Code("3.3", "duplicate identifier (serial, mRID, consumer number, code)"),
+        Code("3.4", "illegal lifecycle transition"),
+        Code("3.5", "meter already installed elsewhere"),
+        Code("3.6", "usage point already has an active meter of that role"),
+        Code("3.7", "overlapping effective dates"),
+        Code("3.8", "object still in use"),
         Code("5.1", "storage unavailable"),
         Code("5.2", "internal error"),
     )

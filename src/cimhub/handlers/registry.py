@@ -44,8 +44,9 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every handler the hub ships."""
-    from cimhub.handlers import meter_readings
+    from cimhub.handlers import master_data, meter_readings
 
     registry = Registry()
     meter_readings.register(registry)
+    master_data.register(registry)
     return registry

@@ -36,10 +36,15 @@ class MeterRepository:
         *,
         auto_register: bool,
     ) -> list[int | None]:
-        """Like ``find``; with ``auto_register`` unknown meters are created, never None."""
+        """Like ``find``; with ``auto_register`` unknown meters are created, never None.
+
+        The tenant's own setting, when it has one, overrides ``auto_register``. Created
+        meters are flagged ``auto_registered`` and stand in lifecycle stage ``unknown``
+        until master data adopts them.
+        """
         ids = self.find(tenant_id, refs)
         missing = [ref for ref, meter_id in zip(refs, ids, strict=True) if meter_id is None]
-        if not auto_register or not missing:
+        if not missing or not self._uow.tenants.get(tenant_id).auto_registers(auto_register):
             return ids
         self._register(tenant_id, missing)
         return self.find(tenant_id, refs)

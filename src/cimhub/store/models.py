@@ -47,11 +47,16 @@ class Tenant(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    # Tenant settings (0003): None defers to the hub-wide setting.
+    auto_register_meters: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Meter(Base):
     __tablename__ = "meter"
-    __table_args__ = (UniqueConstraint("tenant_id", "mrid", name="uq_meter_tenant_mrid"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "mrid", name="uq_meter_tenant_mrid"),
+        Index("uq_meter_tenant_serial", "tenant_id", "serial_number", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id"))
@@ -59,6 +64,24 @@ class Meter(Base):
     serial_number: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     auto_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Master data (0003); lifecycle_stage is 'unknown' for auto-registered meters.
+    make: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    meter_type: Mapped[str | None] = mapped_column(String(32))
+    phases: Mapped[int | None] = mapped_column(Integer)
+    ct_ratio: Mapped[float | None] = mapped_column(Double)
+    pt_ratio: Mapped[float | None] = mapped_column(Double)
+    dials: Mapped[int | None] = mapped_column(Integer)
+    firmware: Mapped[str | None] = mapped_column(String(100))
+    comm_module: Mapped[str | None] = mapped_column(String(100))
+    hes: Mapped[str | None] = mapped_column(String(100))
+    purchase_order: Mapped[str | None] = mapped_column(String(100))
+    warranty_until: Mapped[str | None] = mapped_column(String(10))
+    lot_number: Mapped[str | None] = mapped_column(String(100))
+    lifecycle_stage: Mapped[str] = mapped_column(String(32), default="unknown")
+    lifecycle_since: Mapped[int | None] = mapped_column(BigInteger)
+    record_status: Mapped[str] = mapped_column(String(16), default="active")
+    updated_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MeterName(Base):

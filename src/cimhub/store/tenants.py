@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from cimhub.domain.tenant import Tenant as TenantInfo
+from cimhub.errors import UnknownObjectError
 from cimhub.store.models import Tenant, now
 from cimhub.store.sql import insert_ignore
 
@@ -30,6 +32,32 @@ class TenantRepository:
             assert tenant_id is not None  # inserted above, or by a concurrent creator
         self._uow.on_commit(lambda: cache.__setitem__(code, tenant_id))
         return tenant_id
+
+    def get(self, tenant_id: int) -> TenantInfo:
+        row = self._uow.session.execute(
+            select(Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters).where(
+                Tenant.id == tenant_id
+            )
+        ).one_or_none()
+        if row is None:
+            raise UnknownObjectError(f"unknown tenant {tenant_id}", object_id=str(tenant_id))
+        return TenantInfo(*row)
+
+    def all(self) -> list[TenantInfo]:
+        rows = self._uow.session.execute(
+            select(Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters).order_by(
+                Tenant.code
+            )
+        )
+        return [TenantInfo(*row) for row in rows]
+
+    def configure(self, tenant_id: int, *, auto_register_meters: bool | None) -> None:
+        """Set the tenant's own settings (None: defer to the hub-wide setting)."""
+        self._uow.session.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant_id)
+            .values(auto_register_meters=auto_register_meters)
+        )
 
     def _find(self, code: str) -> int | None:
         return self._uow.session.scalar(select(Tenant.id).where(Tenant.code == code))

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from cimhub.store.cache import StoreCache
+from cimhub.store.hierarchy import HierarchyRepository
+from cimhub.store.installations import InstallationRepository
+from cimhub.store.lifecycle import LifecycleRepository
+from cimhub.store.master_data import MasterData
+from cimhub.store.master_queries import MasterQueries
 from cimhub.store.message_log import MessageLogRepository
+from cimhub.store.meter_assets import MeterAssetRepository
 from cimhub.store.meters import MeterRepository
 from cimhub.store.reading_types import ReadingTypeRepository
 from cimhub.store.readings import ReadingRepository
@@ -29,6 +35,12 @@ class UnitOfWork:
         self.readings = ReadingRepository(self)
         self.messages = MessageLogRepository(self)
         self.usage_points = UsagePointRepository(self)
+        self.hierarchy = HierarchyRepository(self)
+        self.meter_assets = MeterAssetRepository(self)
+        self.lifecycle = LifecycleRepository(self)
+        self.installations = InstallationRepository(self)
+        self.master = MasterData(self)
+        self.master_queries = MasterQueries(self)
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this transaction has committed (e.g. to fill a cache)."""

@@ -1,23 +1,47 @@
-"""Usage points as the readings name them, and the meters reported for each."""
+"""Usage points: master data (bulk create / change / upsert) and the meters that measure
+each one — from the installation history, plus what readings reported (usage_point_link)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.engine import Row
 
+from cimhub.domain.hierarchy import HIERARCHY_OF, Hierarchy, Level
 from cimhub.domain.reading import MeterRef
-from cimhub.store.models import UsagePointLink
+from cimhub.domain.rule import DuplicateError
+from cimhub.domain.usage_point import UsagePointSpec
+from cimhub.errors import DomainRuleError, UnknownObjectError
+from cimhub.store.master_models import HierarchyNode, Installation, UsagePoint
+from cimhub.store.meter_assets import Mode, SaveResult
+from cimhub.store.models import UsagePointLink, now
 from cimhub.store.sql import insert_ignore, member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
+U = UsagePoint.__table__
+I = Installation.__table__  # noqa: E741
+N = HierarchyNode.__table__
+ATTRIBUTES = (
+    *(
+        f
+        for f in UsagePointSpec.__dataclass_fields__
+        if f not in ("mrid", "dt_code", "feeder_code", "org_code")
+    ),
+    "dt_node_id",
+    "feeder_node_id",
+    "org_node_id",
+)
+
 
 class UsagePointRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    # ---- what readings report -------------------------------------------------------
 
     def link(self, tenant_id: int, pairs: Sequence[tuple[int, str]], *, seen_at: int) -> None:
         """Record that meter m reported for usage point u, for each (m, u)."""
@@ -49,20 +73,173 @@ class UsagePointRepository:
             )
 
     def meters_of(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[list[int]]:
-        """For each usage point ref (its mRID or any of its names), the meters linked to it."""
+        """For each usage point ref (mRID, consumer number or any name), every meter that
+        was ever installed there (installation history) or reported readings for it."""
         keys = {k for r in refs for k in (r.mrid, *r.names) if k}
-        found: dict[str, list[int]] = {}
+        found: dict[str, set[int]] = {}
         if keys:
-            rows = self._uow.session.execute(
-                select(UsagePointLink.usage_point, UsagePointLink.meter_id)
-                .where(
+            dialect = self._uow.dialect
+            for key, meter_id in self._uow.session.execute(
+                select(UsagePointLink.usage_point, UsagePointLink.meter_id).where(
                     UsagePointLink.tenant_id == tenant_id,
-                    member_of(UsagePointLink.usage_point, keys, self._uow.dialect),
+                    member_of(UsagePointLink.usage_point, keys, dialect),
                 )
-                .order_by(UsagePointLink.meter_id)
+            ):
+                found.setdefault(key, set()).add(meter_id)
+            installed = (
+                select(U.c.mrid, U.c.consumer_number, I.c.meter_id)
+                .select_from(U.join(I, I.c.usage_point_id == U.c.id))
+                .where(
+                    U.c.tenant_id == tenant_id,
+                    I.c.canceled.is_(False),
+                    or_(
+                        member_of(U.c.mrid, keys, dialect),
+                        member_of(U.c.consumer_number, keys, dialect),
+                    ),
+                )
             )
-            for up, meter_id in rows:
-                found.setdefault(up, []).append(meter_id)
+            for mrid, number, meter_id in self._uow.session.execute(installed):
+                for key in (mrid, number):
+                    if key:
+                        found.setdefault(key, set()).add(meter_id)
         return [
-            sorted({m for k in (r.mrid, *r.names) if k for m in found.get(k, [])}) for r in refs
+            sorted({m for k in (r.mrid, *r.names) if k for m in found.get(k, ())}) for r in refs
         ]
+
+    # ---- master data --------------------------------------------------------------------
+
+    def match(self, tenant_id: int, keys: set[str]) -> dict[str, Row[Any]]:
+        """key → row of every key that is a stored usage point's mRID or consumer number."""
+        if not keys:
+            return {}
+        dialect = self._uow.dialect
+        rows = self._uow.session.execute(
+            select(U).where(
+                U.c.tenant_id == tenant_id,
+                or_(
+                    member_of(U.c.mrid, keys, dialect),
+                    member_of(U.c.consumer_number, keys, dialect),
+                ),
+            )
+        )
+        out: dict[str, Row[Any]] = {}
+        for row in rows:
+            for key in (row.mrid, row.consumer_number):
+                if key in keys:
+                    out[key] = row
+        return out
+
+    def require(self, tenant_id: int, keys: Sequence[str]) -> dict[str, Row[Any]]:
+        found = self.match(tenant_id, set(keys))
+        for key in keys:
+            if key not in found:
+                raise UnknownObjectError(f"unknown usage point {key!r}", object_id=key)
+        return found
+
+    def save(self, tenant_id: int, specs: Sequence[UsagePointSpec], mode: Mode) -> SaveResult:
+        _check_batch(specs)
+        nodes = self._nodes(tenant_id, specs)
+        found = self.match(tenant_id, {k for s in specs for k in (s.mrid, s.consumer_number) if k})
+        new, updates, stamp = [], [], now()
+        for spec in specs:
+            row = _one(spec, found)
+            values = spec.attributes() | nodes.get(spec.key, {})
+            if row is None:
+                if mode is Mode.CHANGE:
+                    raise UnknownObjectError(
+                        f"unknown usage point {spec.key!r}", object_id=spec.key
+                    )
+                new.append(
+                    {a: values.get(a) for a in ATTRIBUTES}
+                    | {"mrid": spec.mrid or spec.consumer_number}
+                )
+                continue
+            if mode is Mode.CREATE:
+                raise DuplicateError(f"usage point {spec.key!r} exists", object_id=spec.key)
+            old = {a: getattr(row, a) for a in ATTRIBUTES}
+            if old | values != old:
+                updates.append({"b_id": row.id, **{f"b_{k}": v for k, v in (old | values).items()}})
+        if new:
+            for row in new:
+                row.update(tenant_id=tenant_id, created_at=stamp, record_status="active")
+                row["metered"] = True if row["metered"] is None else row["metered"]
+            self._uow.session.execute(insert(U), new)
+        if updates:
+            self._uow.session.execute(
+                update(U)
+                .where(U.c.id == bindparam("b_id"))
+                .values(**{a: bindparam(f"b_{a}") for a in ATTRIBUTES}, updated_at=stamp),
+                updates,
+            )
+        ids = {k: r.id for k, r in self.match(tenant_id, {s.key for s in specs}).items()}
+        return SaveResult(ids, len(new), len(updates), len(specs) - len(new) - len(updates))
+
+    def set_status(self, ids: Sequence[int], **values: Any) -> None:
+        self._uow.session.execute(
+            update(U)
+            .where(member_of(U.c.id, ids, self._uow.dialect))
+            .values(**values, updated_at=now())
+        )
+
+    def _nodes(
+        self, tenant_id: int, specs: Sequence[UsagePointSpec]
+    ) -> dict[str, dict[str, int | None]]:
+        """spec key → dt/feeder/org node ids; 2.15 unknown code, 3.1 wrong level."""
+        codes = {c for s in specs for c in (s.dt_code, s.feeder_code, s.org_code) if c}
+        known = self._uow.hierarchy.require(tenant_id, sorted(codes))
+        dt_parents = self._parents([known[s.dt_code][0] for s in specs if s.dt_code])
+        out: dict[str, dict[str, int | None]] = {}
+        for spec in specs:
+            ids: dict[str, int | None] = {}
+            if spec.dt_code:
+                ids["dt_node_id"] = _of_level(known, spec.dt_code, Level.DT)
+                ids["feeder_node_id"] = dt_parents.get(ids["dt_node_id"] or 0)
+            if spec.feeder_code:
+                ids["feeder_node_id"] = _of_level(known, spec.feeder_code, Level.FEEDER)
+            if spec.org_code:
+                node_id, level = known[spec.org_code]
+                if HIERARCHY_OF[level] is not Hierarchy.ORGANISATION:
+                    raise DomainRuleError(
+                        f"{spec.org_code!r} is a {level}, not an organisation unit",
+                        object_id=spec.org_code,
+                    )
+                ids["org_node_id"] = node_id
+            out[spec.key] = ids
+        return out
+
+    def _parents(self, node_ids: list[int]) -> dict[int, int]:
+        if not node_ids:
+            return {}
+        rows = self._uow.session.execute(
+            select(N.c.id, N.c.parent_id).where(member_of(N.c.id, node_ids, self._uow.dialect))
+        )
+        return {node_id: parent for node_id, parent in rows if parent is not None}
+
+
+def _of_level(known: dict[str, tuple[int, Level]], code: str, level: Level) -> int:
+    node_id, actual = known[code]
+    if actual is not level:
+        raise DomainRuleError(f"{code!r} is a {actual}, not a {level}", object_id=code)
+    return node_id
+
+
+def _one(spec: UsagePointSpec, found: dict[str, Row[Any]]) -> Row[Any] | None:
+    by_mrid = found.get(spec.mrid) if spec.mrid else None
+    by_number = found.get(spec.consumer_number) if spec.consumer_number else None
+    if by_mrid is not None and by_number is not None and by_mrid.id != by_number.id:
+        raise DuplicateError(
+            f"consumer number {spec.consumer_number!r} belongs to {by_number.mrid!r}",
+            object_id=spec.consumer_number,
+        )
+    return by_mrid or by_number
+
+
+def _check_batch(specs: Sequence[UsagePointSpec]) -> None:
+    seen: set[str] = set()
+    for spec in specs:
+        spec.check()
+        for key in {spec.mrid, spec.consumer_number} - {None}:
+            assert key is not None
+            if key in seen:
+                raise DuplicateError(f"usage point {key!r} appears twice", object_id=key)
+            seen.add(key)

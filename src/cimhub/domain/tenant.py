@@ -1,0 +1,24 @@
+"""A tenant (one DISCOM) and the settings it may override on its own row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: int
+    code: str
+    name: str
+    #: Create unknown meters on their first readings; None: the hub-wide setting decides.
+    auto_register_meters: bool | None = None
+
+    def auto_registers(self, hub_default: bool) -> bool:
+        """The tenant's own choice, else the hub's.
+
+        >>> Tenant(1, "a", "A").auto_registers(True)
+        True
+        >>> Tenant(1, "a", "A", auto_register_meters=False).auto_registers(True)
+        False
+        """
+        return hub_default if self.auto_register_meters is None else self.auto_register_meters

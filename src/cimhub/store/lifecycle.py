@@ -1,0 +1,89 @@
+"""Meter lifecycle history: every stage change with who, when, why and through what."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, insert, select, update
+
+from cimhub.domain.lifecycle import Stage, Transition, check_transition
+from cimhub.store.master_models import MeterLifecycleEvent
+from cimhub.store.models import Meter, now
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+E = MeterLifecycleEvent.__table__
+M = Meter.__table__
+
+
+class LifecycleRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def record(
+        self, tenant_id: int, moves: Sequence[tuple[int, Transition]], *, source: str
+    ) -> None:
+        """Store (meter_id, transition) moves and set each meter's current stage.
+
+        The caller has checked them (``move`` does both); the last move of a meter wins.
+        """
+        if not moves:
+            return
+        stamp = now()
+        self._uow.session.execute(
+            insert(E),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "meter_id": meter_id,
+                    "from_stage": t.from_stage.value if t.from_stage else None,
+                    "to_stage": t.to_stage.value,
+                    "at": t.at,
+                    "changed_by": t.by[:100],
+                    "reason": t.reason[:200],
+                    "source": source[:100],
+                    "recorded_at": stamp,
+                }
+                for meter_id, t in moves
+            ],
+        )
+        latest = {meter_id: t for meter_id, t in moves}
+        self._uow.session.execute(
+            update(M)
+            .where(M.c.id == bindparam("b_id"))
+            .values(lifecycle_stage=bindparam("b_stage"), lifecycle_since=bindparam("b_at")),
+            [
+                {"b_id": meter_id, "b_stage": t.to_stage.value, "b_at": t.at}
+                for meter_id, t in latest.items()
+            ],
+        )
+
+    def move(
+        self,
+        tenant_id: int,
+        meters: Sequence[tuple[int, str, Stage]],
+        target: Stage,
+        *,
+        at: int,
+        by: str,
+        reason: str,
+        source: str,
+    ) -> None:
+        """Move each (meter_id, label, current stage) to ``target``, checking the table (3.4)."""
+        moves = []
+        for meter_id, label, current in meters:
+            check_transition(current, target, meter=label)
+            if current is not target:
+                moves.append((meter_id, Transition(current, target, at, by, reason)))
+        self.record(tenant_id, moves, source=source)
+
+    def history(self, tenant_id: int, meter_id: int) -> list[dict[str, object]]:
+        """The meter's moves, oldest first."""
+        rows = self._uow.session.execute(
+            select(E.c.from_stage, E.c.to_stage, E.c.at, E.c.changed_by, E.c.reason, E.c.source)
+            .where(E.c.tenant_id == tenant_id, E.c.meter_id == meter_id)
+            .order_by(E.c.at, E.c.id)
+        )
+        return [dict(row._mapping) for row in rows]

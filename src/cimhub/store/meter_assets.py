@@ -1,0 +1,240 @@
+"""Meters as assets: bulk create / change / upsert of master data, with lifecycle moves.
+
+A meter the hub auto-registered from readings (stage ``unknown``) is adopted by the first
+master data naming it by mRID or by one of its names: it keeps its id and readings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Row
+
+from cimhub.domain.lifecycle import Stage, Transition, check_transition
+from cimhub.domain.meter import MeterSpec
+from cimhub.domain.rule import DuplicateError
+from cimhub.errors import UnknownObjectError
+from cimhub.store.models import Meter, MeterName, now
+from cimhub.store.sql import insert_ignore, member_of
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+M = Meter.__table__
+NAMES = MeterName.__table__
+SERIAL_NAME_TYPE = "SerialNumber"
+ATTRIBUTES = (
+    "serial_number",
+    "make",
+    "model",
+    "meter_type",
+    "phases",
+    "ct_ratio",
+    "pt_ratio",
+    "dials",
+    "firmware",
+    "comm_module",
+    "hes",
+    "purchase_order",
+    "warranty_until",
+    "lot_number",
+)
+#: The stage of a new meter whose master data names none.
+NEW_STAGE = Stage.IN_STORE
+
+
+class Mode(StrEnum):
+    CREATE = "create"  # 3.3 if it exists (unless auto-registered: adopted)
+    CHANGE = "change"  # 2.15 if it does not
+    UPSERT = "upsert"  # bulk import: create or change
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    ids: dict[str, int]  # spec key → meter id
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+class MeterAssetRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def save(
+        self, tenant_id: int, specs: Sequence[MeterSpec], mode: Mode, *, source: str
+    ) -> SaveResult:
+        _check_batch(specs)
+        found = self.match(tenant_id, specs)
+        new: list[MeterSpec] = []
+        updates: list[dict[str, Any]] = []
+        moves: list[tuple[int, Transition]] = []
+        stamp = now()
+        for spec in specs:
+            row = found.get(spec.key)
+            if row is None:
+                if mode is Mode.CHANGE:
+                    raise UnknownObjectError(f"unknown meter {spec.key!r}", object_id=spec.key)
+                new.append(spec)
+                continue
+            if mode is Mode.CREATE and not row.auto_registered:
+                raise DuplicateError(f"meter {spec.key!r} exists", object_id=spec.key)
+            merged = {a: getattr(row, a) for a in ATTRIBUTES} | spec.attributes()
+            if merged != {a: getattr(row, a) for a in ATTRIBUTES} or row.auto_registered:
+                updates.append({"b_id": row.id, **{f"b_{k}": v for k, v in merged.items()}})
+            if spec.stage is not None and spec.stage.value != row.lifecycle_stage:
+                current = Stage(row.lifecycle_stage)
+                check_transition(current, spec.stage, meter=spec.key)
+                moves.append((row.id, _transition(current, spec, stamp)))
+        touched = len({u["b_id"] for u in updates} | {m for m, _ in moves})
+        ids = {key: row.id for key, row in found.items()}
+        ids.update(self._insert(tenant_id, new, stamp))
+        moves += [(ids[s.key], _transition(None, s, stamp)) for s in new]
+        self._update(updates, stamp)
+        self._uow.lifecycle.record(tenant_id, moves, source=source)
+        return SaveResult(ids, len(new), touched, len(specs) - len(new) - touched)
+
+    def match(self, tenant_id: int, specs: Sequence[MeterSpec]) -> dict[str, Row[Any]]:
+        """key → stored row of every spec that names an existing meter (mRID, serial or name).
+
+        Raises 3.3 when a spec's mRID and serial name two different meters.
+        """
+        dialect, session = self._uow.dialect, self._uow.session
+        keys = {k for s in specs for k in (s.mrid, s.serial_number) if k}
+        if not keys:
+            return {}
+        ids = set(
+            session.execute(
+                select(M.c.id).where(
+                    M.c.tenant_id == tenant_id,
+                    member_of(M.c.mrid, keys, dialect)
+                    | member_of(M.c.serial_number, keys, dialect),
+                )
+            ).scalars()
+        )
+        names = dict(
+            session.execute(
+                select(NAMES.c.name, NAMES.c.meter_id).where(
+                    NAMES.c.tenant_id == tenant_id, member_of(NAMES.c.name, keys, dialect)
+                )
+            ).all()
+        )
+        ids.update(names.values())
+        rows = self.rows(tenant_id, ids)
+        by_mrid = {r.mrid: r for r in rows.values()}
+        by_serial = {r.serial_number: r for r in rows.values() if r.serial_number}
+        out: dict[str, Row[Any]] = {}
+        for spec in specs:
+            by_id = by_mrid.get(spec.mrid) if spec.mrid else None
+            serial = spec.serial_number
+            by_sn = (by_serial.get(serial) or rows.get(names.get(serial, -1))) if serial else None
+            if by_id is None and spec.mrid and not serial:
+                by_id = rows.get(names.get(spec.mrid, -1))
+            if by_id is not None and by_sn is not None and by_id.id != by_sn.id:
+                raise DuplicateError(
+                    f"serial {serial!r} belongs to meter {by_sn.mrid!r}, not {spec.mrid!r}",
+                    object_id=serial,
+                )
+            row = by_id or by_sn
+            if row is not None:
+                out[spec.key] = row
+        return out
+
+    def rows(self, tenant_id: int, ids: set[int]) -> dict[int, Row[Any]]:
+        if not ids:
+            return {}
+        rows = self._uow.session.execute(
+            select(M).where(M.c.tenant_id == tenant_id, member_of(M.c.id, ids, self._uow.dialect))
+        )
+        return {row.id: row for row in rows}
+
+    def require(self, tenant_id: int, keys: Sequence[str]) -> dict[str, Row[Any]]:
+        """key (mRID, serial or name) → row; 2.15 for the first key naming no meter."""
+        found = self.match(tenant_id, [MeterSpec(mrid=k, serial_number=k) for k in keys])
+        for key in keys:
+            if key not in found:
+                raise UnknownObjectError(f"unknown meter {key!r}", object_id=key)
+        return found
+
+    def _insert(self, tenant_id: int, new: Sequence[MeterSpec], stamp: int) -> dict[str, int]:
+        if not new:
+            return {}
+        session = self._uow.session
+        session.execute(
+            insert(M),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "mrid": s.mrid or s.serial_number,
+                    "created_at": stamp,
+                    "auto_registered": False,
+                    "lifecycle_stage": (s.stage or NEW_STAGE).value,
+                    "lifecycle_since": s.stage_at or stamp,
+                    "record_status": "active",
+                    **{a: getattr(s, a) for a in ATTRIBUTES},
+                }
+                for s in new
+            ],
+        )
+        mrids = {s.mrid or s.serial_number for s in new}
+        ids = dict(
+            session.execute(
+                select(M.c.mrid, M.c.id).where(
+                    M.c.tenant_id == tenant_id, member_of(M.c.mrid, mrids, self._uow.dialect)
+                )
+            ).all()
+        )
+        names = [
+            {
+                "tenant_id": tenant_id,
+                "meter_id": ids[s.mrid or s.serial_number],
+                "name": s.serial_number,
+                "name_type": SERIAL_NAME_TYPE,
+            }
+            for s in new
+            if s.serial_number
+        ]
+        if names:
+            session.execute(insert_ignore(NAMES, self._uow.dialect, "tenant_id", "name"), names)
+        return {s.key: ids[s.mrid or s.serial_number] for s in new}
+
+    def _update(self, updates: list[dict[str, Any]], stamp: int) -> None:
+        if not updates:
+            return
+        values = {a: bindparam(f"b_{a}") for a in ATTRIBUTES}
+        self._uow.session.execute(
+            update(M)
+            .where(M.c.id == bindparam("b_id"))
+            .values(**values, auto_registered=False, updated_at=stamp),
+            updates,
+        )
+
+    def set_status(self, meter_ids: Sequence[int], status: str) -> None:
+        """record_status: active, canceled (entered in error) or deleted."""
+        self._uow.session.execute(
+            update(M)
+            .where(member_of(M.c.id, meter_ids, self._uow.dialect))
+            .values(record_status=status, updated_at=now())
+        )
+
+
+def _transition(current: Stage | None, spec: MeterSpec, stamp: int) -> Transition:
+    target = spec.stage or NEW_STAGE
+    return Transition(
+        current, target, spec.stage_at or stamp, spec.changed_by or "", spec.reason or ""
+    )
+
+
+def _check_batch(specs: Sequence[MeterSpec]) -> None:
+    seen: set[str] = set()
+    for spec in specs:
+        spec.check()
+        for key in {spec.mrid, spec.serial_number} - {None}:
+            assert key is not None
+            if key in seen:
+                raise DuplicateError(f"meter {key!r} appears twice", object_id=key)
+            seen.add(key)
