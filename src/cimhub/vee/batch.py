@@ -1,0 +1,140 @@
+"""A batch: the readings of one series VEE looks at, and the scope a rule sees it in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from cimhub.domain.reading import ReadingKind
+from cimhub.domain.reading_type import ReadingType, parse_reading_type
+from cimhub.vee.config import Params
+from cimhub.vee.context import MeterContext, SeriesHistory
+from cimhub.vee.finding import SeriesKey
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Raw readings of one (meter, reading type), sorted by timestamp.
+
+    ``start``/``end`` bound the period (start, end] VEE answers for; None lets the engine
+    take it from the previous reading and the last timestamp.
+    """
+
+    key: SeriesKey
+    kind: ReadingKind
+    timestamps: Sequence[int]
+    values: Sequence[float]
+    qualities: Sequence[str] = ()
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def reading_type(self) -> ReadingType:
+        return _decoded(self.key.reading_type)
+
+    @property
+    def interval(self) -> int:
+        return self.reading_type.interval_seconds if self.kind is ReadingKind.INTERVAL else 0
+
+
+_TYPES: dict[str, ReadingType] = {}
+
+
+def _decoded(code: str) -> ReadingType:
+    found = _TYPES.get(code)
+    if found is None:
+        found = _TYPES[code] = parse_reading_type(code)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """An interval batch laid on its expected grid: one slot per expected interval end."""
+
+    timestamps: list[int]  #: expected interval ends over (start, end]
+    values: list[float | None]  #: None where nothing arrived
+    raw_index: list[int | None]  #: index into the batch of the reading in each slot
+    off_grid: list[int] = field(default_factory=list)  #: batch indexes beyond tolerance
+    snapped: list[int] = field(default_factory=list)  #: batch indexes snapped within tolerance
+    duplicates: list[int] = field(default_factory=list)  #: batch indexes of repeated slots
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Everything one rule may look at for one batch."""
+
+    batch: Batch
+    params: Params
+    context: MeterContext
+    history: SeriesHistory
+    siblings: Mapping[str, Batch]  #: the meter's other batches in this run, by ReadingType
+    now: int
+
+    @cached_property
+    def grid(self) -> Grid:
+        return lay_on_grid(self.batch, self.history, self.params)
+
+    def in_outage(self, ts: int) -> bool:
+        """Whether the interval ending at ts overlaps a known outage."""
+        outages = self.context.outages or ()
+        start = ts - self.batch.interval
+        return any(o_start < ts and start < o_end for o_start, o_end in outages)
+
+    def local_day(self, ts: int) -> int:
+        """The tenant's local day an interval ending at ts belongs to."""
+        return (ts - max(self.batch.interval, 1) + self.params.utc_offset_minutes * 60) // DAY
+
+
+def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:
+    step = batch.interval
+    shift = grid_shift(step, params)
+    stamps = batch.timestamps
+    if not stamps and batch.start is None:
+        return Grid([], [], [])
+    end = batch.end if batch.end is not None else snap(stamps[-1], step, shift)
+    start = batch.start
+    if start is None:
+        first = snap(stamps[0], step, shift)
+        prev = history.previous.ts if history.previous else None
+        limit = first - params.like_day_lookback_days * DAY
+        start = prev if prev is not None and limit <= prev < first else first - step
+    start -= (start + shift) % step
+    grid_ts = list(range(start + step, end + 1, step))
+    slots: dict[int, int] = {}
+    off_grid: list[int] = []
+    snapped: list[int] = []
+    duplicates: list[int] = []
+    tolerance = params.clock_tolerance_seconds
+    for i, ts in enumerate(stamps):
+        near = snap(ts, step, shift)
+        offset = abs(ts - near)
+        if offset > tolerance:
+            off_grid.append(i)
+            continue
+        if offset:
+            snapped.append(i)
+        if near in slots:
+            duplicates.append(i)
+        elif start < near <= end:
+            slots[near] = i
+    values = batch.values
+    raw_index = [slots.get(ts) for ts in grid_ts]
+    aligned = [None if i is None else values[i] for i in raw_index]
+    return Grid(grid_ts, aligned, raw_index, off_grid, snapped, duplicates)
+
+
+def grid_shift(step: int, params: Params) -> int:
+    """Intervals end on local clock boundaries (hourly reads at 01:00 IST = 19:30 UTC)."""
+    return params.utc_offset_minutes * 60 % step if step else 0
+
+
+def snap(ts: int, step: int, shift: int = 0) -> int:
+    """The grid point nearest ts.
+
+    >>> snap(930, 900), snap(1800 + 1790, 3600, 1800)
+    (900, 1800)
+    """
+    return (ts + shift + step // 2) // step * step - shift if step else ts

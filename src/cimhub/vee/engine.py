@@ -1,0 +1,271 @@
+"""The VEE engine: run the rules over whole batches, then estimate what failed or is missing.
+
+``validate`` is pure: batches, master-data contexts and history in; findings and the
+validated layer (values, ReadingQuality codes, method, responsible rules) out. It runs per
+meter, so cross-series rules (sum check, Σ TOU) see the meter's other batches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cimhub.domain.reading import ReadingKind
+from cimhub.vee import estimation, quality
+from cimhub.vee.batch import Batch, Scope
+from cimhub.vee.calendar import grid_days
+from cimhub.vee.config import DEFAULT, VeeConfig
+from cimhub.vee.context import NO_CONTEXT, MeterContext, SeriesHistory
+from cimhub.vee.finding import Action, Finding, SeriesKey, Severity
+from cimhub.vee.registry import load_rules
+from cimhub.vee.rules.meter import register_of, register_pairs
+
+VALIDATED = "validated"
+NO_HISTORY = SeriesHistory()
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """The validated layer of one series over the period VEE answered for."""
+
+    key: SeriesKey
+    kind: ReadingKind
+    timestamps: list[int]
+    values: list[float]
+    qualities: list[str]
+    methods: list[str]  #: "validated" or "estimated:<method>"
+    rules: list[str]  #: the rule ids that fired on each value, comma-separated
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+@dataclass(frozen=True, slots=True)
+class VeeResult:
+    findings: list[Finding]
+    validated: list[Validated]
+
+
+def validate(
+    batches: Sequence[Batch],
+    *,
+    now: int,
+    contexts: Mapping[int, MeterContext] | None = None,
+    history: Mapping[SeriesKey, SeriesHistory] | None = None,
+    config: VeeConfig = DEFAULT,
+    tenant: str | None = None,
+) -> VeeResult:
+    """Validate and estimate every batch; see the module docstring."""
+    rules = load_rules().values()
+    by_meter: dict[int, list[Batch]] = defaultdict(list)
+    for batch in batches:
+        by_meter[batch.key.meter_id].append(batch)
+    findings: list[Finding] = []
+    validated: list[Validated] = []
+    for meter_id, group in by_meter.items():
+        context = (contexts or {}).get(meter_id, NO_CONTEXT)
+        params = config.params(tenant, context.meter.meter_type, context.usage_point.category)
+        siblings = {b.key.reading_type: b for b in group}
+        for batch in group:
+            scope = Scope(
+                batch, params, context, (history or {}).get(batch.key, NO_HISTORY), siblings, now
+            )
+            found = [
+                f
+                for r in rules
+                if r.applies(batch) and params.enabled(r.id)
+                for f in r.check(scope)
+            ]
+            findings.extend(found)
+            if batch.kind is ReadingKind.INTERVAL and batch.interval:
+                validated.append(_intervals(scope, found))
+            else:
+                validated.append(_registers(scope, found))
+    return VeeResult(findings, validated)
+
+
+@dataclass(slots=True)
+class _Marks:
+    """Per slot of a series: codes, rules, and whether it failed or is suspect."""
+
+    codes: dict[int, set[str]]
+    rules: dict[int, set[str]]
+    failed: list[bool]
+    suspect: set[int]
+
+    @classmethod
+    def of(cls, found: list[Finding], stamps: Sequence[int]) -> _Marks:
+        index = {ts: i for i, ts in enumerate(stamps)}
+        marks = cls(defaultdict(set), defaultdict(set), [False] * len(stamps), set())
+        for f in found:
+            for ts in f.timestamps:
+                i = index.get(ts)
+                if i is None:
+                    continue
+                marks.codes[i].add(f.quality)
+                marks.rules[i].add(f.rule)
+                if f.action is Action.ESTIMATE:
+                    marks.failed[i] = True
+                if f.severity is not Severity.INFO:
+                    marks.suspect.add(i)
+        return marks
+
+    def quality(self, i: int, estimated: bool, raw: str) -> str:
+        codes = set(self.codes.get(i, ()))
+        if estimated:
+            codes.add(quality.ESTIMATED)
+        elif i not in self.suspect:
+            codes.add(quality.VALIDATED)
+        if raw:
+            codes.update(raw.split())
+        return quality.join(codes)
+
+    def rule(self, i: int) -> str:
+        return ",".join(sorted(self.rules.get(i, ())))
+
+
+def _intervals(scope: Scope, found: list[Finding]) -> Validated:
+    grid = scope.grid
+    marks = _Marks.of(found, grid.timestamps)
+    values = list(grid.values)
+    methods = [VALIDATED] * len(values)
+    filled: list[int] = []
+    for first, last in _runs(marks.failed):
+        fill, method = _fill(scope, first, last, marks.failed, values)
+        values[first : last + 1] = fill
+        methods[first : last + 1] = [f"estimated:{method}"] * len(fill)
+        filled.extend(range(first, last + 1))
+    if filled and scope.params.scale_to_registers:
+        _scale(scope, values, marks.failed, methods)
+    raw_q = scope.batch.qualities
+    keep = [i for i, v in enumerate(values) if v is not None]
+    return Validated(
+        scope.batch.key,
+        ReadingKind.INTERVAL,
+        [grid.timestamps[i] for i in keep],
+        [values[i] for i in keep],  # type: ignore[misc]
+        [
+            marks.quality(i, marks.failed[i], _raw_quality(raw_q, grid.raw_index[i]))
+            if marks.failed[i] or i in marks.codes or raw_q
+            else quality.VALIDATED
+            for i in keep
+        ],
+        [methods[i] for i in keep],
+        [marks.rule(i) if i in marks.rules else "" for i in keep],
+    )
+
+
+def _raw_quality(qualities: Sequence[str], index: int | None) -> str:
+    return qualities[index] if index is not None and qualities else ""
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    from cimhub.vee.runs import runs
+
+    return list(runs(flags))
+
+
+def _fill(
+    scope: Scope, first: int, last: int, failed: list[bool], values: list[float | None]
+) -> tuple[list[float], str]:
+    """Estimate slots first..last: outage → 0; short gap → linear; else like day; else
+    linear anyway, the nearest good value, or zero (each named in the method)."""
+    grid, p = scope.grid, scope.params
+    stamps = grid.timestamps[first : last + 1]
+    count = len(stamps)
+    if scope.context.outages and all(scope.in_outage(ts) for ts in stamps):
+        return [0.0] * count, estimation.OUTAGE
+    left = _end_point(scope, first - 1, failed, values)
+    right = _end_point(scope, last + 1, failed, values)
+    short = count * scope.batch.interval <= p.interpolation_limit_minutes * 60
+    if short and left is not None and right is not None:
+        return estimation.linear(left, right, count), estimation.LINEAR
+    bad = {grid.timestamps[i] for i, f in enumerate(failed) if f}
+    profiles = {**scope.history.days, **grid_days(scope, bad)}
+    like = estimation.like_day(stamps, scope.batch.interval, profiles, p)
+    if like is not None:
+        return like, estimation.method_name(p)
+    if left is not None and right is not None:
+        return estimation.linear(left, right, count), estimation.LINEAR
+    nearest = left if left is not None else right
+    if nearest is not None:
+        return [nearest] * count, estimation.NEAREST
+    return [0.0] * count, "no_basis_zero"
+
+
+def _end_point(
+    scope: Scope, i: int, failed: list[bool], values: list[float | None]
+) -> float | None:
+    """A good neighbouring value usable as an interpolation end point (not in an outage)."""
+    grid = scope.grid
+    if i < 0:
+        prev = scope.history.previous
+        step = scope.batch.interval
+        if prev is not None and grid.timestamps and prev.ts == grid.timestamps[0] - step:
+            return None if scope.in_outage(prev.ts) else prev.value
+        return None
+    if i >= len(values) or failed[i] or values[i] is None:
+        return None
+    return None if scope.in_outage(grid.timestamps[i]) else values[i]
+
+
+def _scale(
+    scope: Scope, values: list[float | None], failed: list[bool], methods: list[str]
+) -> None:
+    """Scale the estimates between two register reads so the span adds up to them."""
+    register = register_of(scope)
+    if register is None:
+        return
+    factor = 10.0 ** (register.reading_type.multiplier - scope.batch.reading_type.multiplier)
+    for i, j, r1, r2 in register_pairs(scope, register):
+        span = range(i + 1, j + 1)
+        guessed = [k for k in span if failed[k]]
+        if not guessed or any(values[k] is None for k in span):
+            continue
+        target = (r2 - r1) * factor - sum(values[k] or 0.0 for k in span if not failed[k])
+        if target < 0:
+            continue
+        scaled = estimation.scale([values[k] or 0.0 for k in guessed], target)
+        for k, v in zip(guessed, scaled, strict=True):
+            values[k] = v
+            methods[k] += estimation.SCALED
+
+
+def _registers(scope: Scope, found: list[Finding]) -> Validated:
+    batch = scope.batch
+    stamps = list(batch.timestamps)
+    marks = _Marks.of(found, stamps)
+    values = list(batch.values)
+    methods = [VALIDATED] * len(values)
+    good = [(ts, v) for ts, v, bad in zip(stamps, values, marks.failed, strict=True) if not bad]
+    if scope.history.previous is not None:
+        good.insert(0, (scope.history.previous.ts, scope.history.previous.value))
+    for i, bad in enumerate(marks.failed):
+        if bad:
+            estimate = _in_time(good, stamps[i])
+            if estimate is not None:
+                values[i], methods[i] = estimate, f"estimated:{estimation.REGISTER_LINEAR}"
+            else:
+                marks.failed[i] = False  # cannot estimate: kept, marked suspect
+                marks.suspect.add(i)
+    raw_q = batch.qualities
+    return Validated(
+        batch.key,
+        ReadingKind.REGISTER,
+        stamps,
+        values,
+        [marks.quality(i, marks.failed[i], raw_q[i] if raw_q else "") for i in range(len(stamps))],
+        methods,
+        [marks.rule(i) for i in range(len(stamps))],
+    )
+
+
+def _in_time(good: list[tuple[int, float]], ts: int) -> float | None:
+    """Linear in time between the nearest good reads before and after ts."""
+    before = [(t, v) for t, v in good if t < ts]
+    after = [(t, v) for t, v in good if t > ts]
+    if not before or not after:
+        return None
+    (t1, v1), (t2, v2) = before[-1], after[0]
+    return v1 + (v2 - v1) * (ts - t1) / (t2 - t1)
