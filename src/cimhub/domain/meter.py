@@ -79,12 +79,7 @@ class MeterSpec:
 
     def attributes(self) -> dict[str, Any]:
         """The stored attributes it sets (identity and lifecycle excluded)."""
-        skip = {"mrid", "stage", "stage_at", "changed_by", "reason"}
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in skip and getattr(self, f.name) is not None
-        }
+        return {name: value for name in _ATTRIBUTES if (value := getattr(self, name)) is not None}
 
     def check(self) -> None:
         if not self.key:
@@ -97,6 +92,13 @@ class MeterSpec:
             raise InvalidValueError(f"meter {self.key!r}: phases must be 1 or 3")
         if self.dials is not None and not 1 <= self.dials <= 12:
             raise InvalidValueError(f"meter {self.key!r}: dials must be 1..12")
+
+
+_ATTRIBUTES = tuple(
+    f.name
+    for f in fields(MeterSpec)
+    if f.name not in ("mrid", "stage", "stage_at", "changed_by", "reason")
+)
 
 
 def multiplier(ct_ratio: float | None, pt_ratio: float | None) -> float:

@@ -97,12 +97,7 @@ class UsagePointSpec:
 
     def attributes(self) -> dict[str, Any]:
         """The stored attributes it sets (hierarchy references excluded)."""
-        skip = {"mrid", "dt_code", "feeder_code", "org_code"}
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in skip and getattr(self, f.name) is not None
-        }
+        return {name: value for name in _ATTRIBUTES if (value := getattr(self, name)) is not None}
 
     def check(self) -> None:
         if not self.key:
@@ -123,3 +118,10 @@ class UsagePointSpec:
             raise InvalidValueError(
                 f"non-metered usage point {self.key!r} needs its connected load"
             )
+
+
+_ATTRIBUTES = tuple(
+    f.name
+    for f in fields(UsagePointSpec)
+    if f.name not in ("mrid", "dt_code", "feeder_code", "org_code")
+)

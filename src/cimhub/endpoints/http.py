@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cimhub import __version__
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
-from cimhub.endpoints import soap
+from cimhub.endpoints import rest, soap
 from cimhub.endpoints.body import read_capped
 from cimhub.errors import MessageTooLargeError
 from cimhub.message.reply import Outcome, Result, render_reply
@@ -68,4 +68,5 @@ def create_app(settings: Settings, pipeline: Pipeline, database: Database) -> Fa
         )
 
     soap.mount(app, settings, pipeline)
+    rest.mount(app, database)
     return app

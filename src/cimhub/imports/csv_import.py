@@ -115,9 +115,10 @@ def _apply(
 ) -> None:
     results = []
     if parsed.nodes:
-        changed = uow.hierarchy.save(tenant_id, [s for _, s in parsed.nodes])
+        created, changed = uow.hierarchy.save(tenant_id, [s for _, s in parsed.nodes])
+        report.created += created
         report.changed += changed
-        report.unchanged += len(parsed.nodes) - changed
+        report.unchanged += len(parsed.nodes) - created - changed
     if parsed.meters:
         results.append(
             uow.meter_assets.save(

@@ -212,8 +212,11 @@ def consumer(row: dict[str, str]) -> tuple[UsagePointSpec, LinkSpec | None]:
 def parse(kind: Kind, file: str, rows: list[dict[str, str]]) -> Parsed:
     """Read every row; a row that cannot be read becomes a RowError, the rest specs."""
     out = Parsed([], [], [], [], [])
+    if not rows:
+        return out
+    columns = [(k, k.strip().lower()) for k in rows[0] if k]
     for number, raw in enumerate(rows, 1):
-        row = {k.strip().lower(): v.strip() for k, v in raw.items() if k and v and v.strip()}
+        row = {name: value for key, name in columns if (value := (raw[key] or "").strip())}
         try:
             if kind in (Kind.ORGANISATION, Kind.NETWORK):
                 out.nodes.append((number, node(row)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 
 from cimhub.domain.hierarchy import (
@@ -17,6 +17,7 @@ from cimhub.domain.hierarchy import (
 )
 from cimhub.domain.rule import DuplicateError
 from cimhub.errors import UnknownObjectError
+from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.master_models import HierarchyNode
 from cimhub.store.models import now
 from cimhub.store.sql import member_of
@@ -39,7 +40,7 @@ class HierarchyRepository:
             select(N.c.code, N.c.id, N.c.level).where(
                 N.c.tenant_id == tenant_id, member_of(N.c.code, set(codes), self._uow.dialect)
             )
-        )
+        ).all()
         return {code: (node_id, Level(level)) for code, node_id, level in rows}
 
     def require(self, tenant_id: int, codes: Sequence[str]) -> dict[str, tuple[int, Level]]:
@@ -50,12 +51,14 @@ class HierarchyRepository:
                 raise UnknownObjectError(f"unknown hierarchy node {code!r}", object_id=code)
         return found
 
-    def save(self, tenant_id: int, specs: Sequence[NodeSpec], *, create_only: bool = False) -> int:
+    def save(
+        self, tenant_id: int, specs: Sequence[NodeSpec], *, create_only: bool = False
+    ) -> tuple[int, int]:
         """Create or update nodes (parents may come in the same batch, in any order).
 
         Raises 2.15 for an unknown parent, 3.1 for a parent of the wrong level, 3.2 for a
         cycle, 3.3 for a code given twice (or, with ``create_only``, already stored).
-        Returns how many nodes were created or changed.
+        Returns how many nodes were created and how many changed.
         """
         seen: set[str] = set()
         for spec in specs:
@@ -96,66 +99,55 @@ class HierarchyRepository:
             )
             .select_from(N.outerjoin(parent, parent.c.id == N.c.parent_id))
             .where(N.c.tenant_id == tenant_id)
-        )
+        ).all()
         return {row.code: row for row in rows}
 
-    def _write(self, tenant_id: int, specs: Sequence[NodeSpec], stored: dict[str, Row[Any]]) -> int:
-        session, stamp = self._uow.session, now()
+    def _write(
+        self, tenant_id: int, specs: Sequence[NodeSpec], stored: dict[str, Row[Any]]
+    ) -> tuple[int, int]:
+        stamp = now()
         new = [s for s in specs if s.code not in stored]
-        if new:
-            session.execute(
-                insert(N),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "hierarchy": HIERARCHY_OF[s.level].value,
-                        "level": s.level.value,
-                        "code": s.code,
-                        "name": s.name or s.code,
-                        "parent_id": None,
-                        "valid_from": s.valid_from,
-                        "valid_to": s.valid_to,
-                        "created_at": stamp,
-                    }
-                    for s in new
-                ],
-            )
-        changed = [s for s in specs if s.code in stored and _differs(s, stored[s.code])]
-        touched = new + changed
-        if not touched:
-            return 0
-        ids = {
-            code: node_id
-            for code, (node_id, _) in self.ids(
-                tenant_id, [c for s in touched for c in (s.code, s.parent_code) if c]
-            ).items()
-        }
-        session.execute(
-            update(N)
-            .where(N.c.id == bindparam("b_id"))
-            .values(
-                parent_id=bindparam("b_parent"),
-                level=bindparam("b_level"),
-                hierarchy=bindparam("b_hierarchy"),
-                name=bindparam("b_name"),
-                valid_from=bindparam("b_from"),
-                valid_to=bindparam("b_to"),
-                updated_at=stamp,
-            ),
+        insert_rows(
+            self._uow,
+            N,
             [
                 {
-                    "b_id": ids[s.code],
-                    "b_parent": ids[s.parent_code] if s.parent_code else None,
-                    "b_level": s.level.value,
-                    "b_hierarchy": HIERARCHY_OF[s.level].value,
-                    "b_name": s.name or (stored[s.code].name if s.code in stored else s.code),
-                    "b_from": s.valid_from,
-                    "b_to": s.valid_to,
+                    "tenant_id": tenant_id,
+                    "hierarchy": HIERARCHY_OF[s.level].value,
+                    "level": s.level.value,
+                    "code": s.code,
+                    "name": s.name or s.code,
+                    "parent_id": None,
+                    "valid_from": s.valid_from,
+                    "valid_to": s.valid_to,
+                    "created_at": stamp,
                 }
-                for s in touched
+                for s in new
             ],
         )
-        return len(touched)
+        changed = [s for s in specs if s.code in stored and _differs(s, stored[s.code])]
+        touched = new + changed
+        if touched:  # parents are linked once every node of the batch has its id
+            wanted = [c for s in touched for c in (s.code, s.parent_code) if c]
+            ids = {code: node_id for code, (node_id, _) in self.ids(tenant_id, wanted).items()}
+            update_rows(
+                self._uow,
+                N,
+                [
+                    {
+                        "id": ids[s.code],
+                        "parent_id": ids[s.parent_code] if s.parent_code else None,
+                        "level": s.level.value,
+                        "hierarchy": HIERARCHY_OF[s.level].value,
+                        "name": s.name or (stored[s.code].name if s.code in stored else s.code),
+                        "valid_from": s.valid_from,
+                        "valid_to": s.valid_to,
+                        "updated_at": stamp,
+                    }
+                    for s in touched
+                ],
+            )
+        return len(new), len(changed)
 
     def count(self, tenant_id: int) -> int:
         return self._uow.session.execute(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import or_, select, update
 
 from cimhub.domain.installation import Installation, Role, Site
+from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.master_models import HierarchyNode, UsagePoint
 from cimhub.store.master_models import Installation as InstallationRow
 from cimhub.store.models import Meter, now
@@ -72,7 +73,7 @@ class InstallationRepository:
                 row.mrid,
                 row.up_mrid or row.node_code or "",
             )
-            for row in self._uow.session.execute(stmt)
+            for row in self._uow.session.execute(stmt).all()
         ]
 
     def add(
@@ -81,8 +82,9 @@ class InstallationRepository:
         if not items:
             return
         stamp = now()
-        self._uow.session.execute(
-            insert(I),
+        insert_rows(
+            self._uow,
+            I,
             [
                 {
                     "tenant_id": tenant_id,
@@ -104,13 +106,11 @@ class InstallationRepository:
 
     def close(self, items: Sequence[tuple[int, int, str]]) -> None:
         """Set (installation id, end, reason) on each."""
-        if items:
-            self._uow.session.execute(
-                update(I)
-                .where(I.c.id == bindparam("b_id"))
-                .values(end_ts=bindparam("b_end"), end_reason=bindparam("b_reason")),
-                [{"b_id": i, "b_end": end, "b_reason": reason[:200]} for i, end, reason in items],
-            )
+        update_rows(
+            self._uow,
+            I,
+            [{"id": i, "end_ts": end, "end_reason": reason[:200]} for i, end, reason in items],
+        )
 
     def cancel(self, ids: Sequence[int], reason: str) -> None:
         if ids:

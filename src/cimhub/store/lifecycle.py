@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
+from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.master_models import MeterLifecycleEvent
 from cimhub.store.models import Meter, now
 
@@ -23,17 +24,24 @@ class LifecycleRepository:
         self._uow = uow
 
     def record(
-        self, tenant_id: int, moves: Sequence[tuple[int, Transition]], *, source: str
+        self,
+        tenant_id: int,
+        moves: Sequence[tuple[int, Transition]],
+        *,
+        source: str,
+        set_stage: bool = True,
     ) -> None:
-        """Store (meter_id, transition) moves and set each meter's current stage.
+        """Store (meter_id, transition) moves and (unless the meter row already has it)
+        set each meter's current stage.
 
         The caller has checked them (``move`` does both); the last move of a meter wins.
         """
         if not moves:
             return
         stamp = now()
-        self._uow.session.execute(
-            insert(E),
+        insert_rows(
+            self._uow,
+            E,
             [
                 {
                     "tenant_id": tenant_id,
@@ -49,13 +57,14 @@ class LifecycleRepository:
                 for meter_id, t in moves
             ],
         )
+        if not set_stage:
+            return
         latest = {meter_id: t for meter_id, t in moves}
-        self._uow.session.execute(
-            update(M)
-            .where(M.c.id == bindparam("b_id"))
-            .values(lifecycle_stage=bindparam("b_stage"), lifecycle_since=bindparam("b_at")),
+        update_rows(
+            self._uow,
+            M,
             [
-                {"b_id": meter_id, "b_stage": t.to_stage.value, "b_at": t.at}
+                {"id": meter_id, "lifecycle_stage": t.to_stage.value, "lifecycle_since": t.at}
                 for meter_id, t in latest.items()
             ],
         )
@@ -85,5 +94,5 @@ class LifecycleRepository:
             select(E.c.from_stage, E.c.to_stage, E.c.at, E.c.changed_by, E.c.reason, E.c.source)
             .where(E.c.tenant_id == tenant_id, E.c.meter_id == meter_id)
             .order_by(E.c.at, E.c.id)
-        )
+        ).all()
         return [dict(row._mapping) for row in rows]

@@ -119,7 +119,7 @@ class MasterQueries:
                 E.c.tenant_id == tenant_id, member_of(E.c.meter_id, meter_ids, self._uow.dialect)
             )
             .group_by(E.c.meter_id, E.c.to_stage)
-        )
+        ).all()
         out: dict[int, dict[str, int]] = {}
         for meter_id, stage, at in rows:
             if stage in STAGE_DATES:
@@ -154,7 +154,7 @@ class MasterQueries:
             stmt = stmt.where(INST.c.meter_id == meter_id)
         if usage_point_id is not None:
             stmt = stmt.where(INST.c.usage_point_id == usage_point_id)
-        return [dict(r._mapping) for r in self._uow.session.execute(stmt)]
+        return [dict(r._mapping) for r in self._uow.session.execute(stmt).all()]
 
     # ---- usage points -------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ class MasterQueries:
                         member_of(U.c.consumer_number, keys, dialect),
                     ),
                 )
-            )
+            ).all()
         ]
         rows = self._with_meters(rows)
         return {k: r for r in rows for k in (r["mrid"], r["consumer_number"]) if k in keys}
@@ -278,7 +278,7 @@ class MasterQueries:
                     INST.c.canceled.is_(False),
                     member_of(INST.c.meter_id, ids, self._uow.dialect),
                 )
-            )
+            ).all()
             sites = {meter_id: (up, node, role) for meter_id, up, node, role in rows}
         for meter in meters:
             up, node, role = sites.get(meter["id"], (None, None, None))
@@ -300,7 +300,7 @@ class MasterQueries:
                     INST.c.canceled.is_(False),
                     member_of(INST.c.usage_point_id, ids, self._uow.dialect),
                 )
-            )
+            ).all()
             for up_id, mrid, serial, role, since in rows:
                 found.setdefault(up_id, []).append(
                     {"mrid": mrid, "serial_number": serial, "role": role, "since": since}

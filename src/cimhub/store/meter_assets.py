@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
 from cimhub.domain.meter import MeterSpec
 from cimhub.domain.rule import DuplicateError
 from cimhub.errors import UnknownObjectError
+from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.models import Meter, MeterName, now
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -83,19 +84,21 @@ class MeterAssetRepository:
                 continue
             if mode is Mode.CREATE and not row.auto_registered:
                 raise DuplicateError(f"meter {spec.key!r} exists", object_id=spec.key)
-            merged = {a: getattr(row, a) for a in ATTRIBUTES} | spec.attributes()
-            if merged != {a: getattr(row, a) for a in ATTRIBUTES} or row.auto_registered:
-                updates.append({"b_id": row.id, **{f"b_{k}": v for k, v in merged.items()}})
+            stored = {a: getattr(row, a) for a in ATTRIBUTES}
+            merged = stored | spec.attributes()
+            if merged != stored or row.auto_registered:
+                updates.append({"id": row.id, **merged})
             if spec.stage is not None and spec.stage.value != row.lifecycle_stage:
                 current = Stage(row.lifecycle_stage)
                 check_transition(current, spec.stage, meter=spec.key)
                 moves.append((row.id, _transition(current, spec, stamp)))
-        touched = len({u["b_id"] for u in updates} | {m for m, _ in moves})
+        touched = len({u["id"] for u in updates} | {m for m, _ in moves})
         ids = {key: row.id for key, row in found.items()}
         ids.update(self._insert(tenant_id, new, stamp))
-        moves += [(ids[s.key], _transition(None, s, stamp)) for s in new]
         self._update(updates, stamp)
         self._uow.lifecycle.record(tenant_id, moves, source=source)
+        births = [(ids[s.key], _transition(None, s, stamp)) for s in new]  # stage set on insert
+        self._uow.lifecycle.record(tenant_id, births, source=source, set_stage=False)
         return SaveResult(ids, len(new), touched, len(specs) - len(new) - touched)
 
     def match(self, tenant_id: int, specs: Sequence[MeterSpec]) -> dict[str, Row[Any]]:
@@ -114,7 +117,9 @@ class MeterAssetRepository:
                     member_of(M.c.mrid, keys, dialect)
                     | member_of(M.c.serial_number, keys, dialect),
                 )
-            ).scalars()
+            )
+            .scalars()
+            .all()
         )
         names = dict(
             session.execute(
@@ -149,7 +154,7 @@ class MeterAssetRepository:
             return {}
         rows = self._uow.session.execute(
             select(M).where(M.c.tenant_id == tenant_id, member_of(M.c.id, ids, self._uow.dialect))
-        )
+        ).all()
         return {row.id: row for row in rows}
 
     def require(self, tenant_id: int, keys: Sequence[str]) -> dict[str, Row[Any]]:
@@ -164,8 +169,9 @@ class MeterAssetRepository:
         if not new:
             return {}
         session = self._uow.session
-        session.execute(
-            insert(M),
+        insert_rows(
+            self._uow,
+            M,
             [
                 {
                     "tenant_id": tenant_id,
@@ -198,20 +204,15 @@ class MeterAssetRepository:
             for s in new
             if s.serial_number
         ]
-        if names:
-            session.execute(insert_ignore(NAMES, self._uow.dialect, "tenant_id", "name"), names)
+        insert_rows(self._uow, NAMES, names, ignore=("tenant_id", "name"))
         return {s.key: ids[s.mrid or s.serial_number] for s in new}
 
     def _update(self, updates: list[dict[str, Any]], stamp: int) -> None:
         if not updates:
             return
-        values = {a: bindparam(f"b_{a}") for a in ATTRIBUTES}
-        self._uow.session.execute(
-            update(M)
-            .where(M.c.id == bindparam("b_id"))
-            .values(**values, auto_registered=False, updated_at=stamp),
-            updates,
-        )
+        for row in updates:
+            row.update(auto_registered=False, updated_at=stamp)
+        update_rows(self._uow, M, updates)
 
     def set_status(self, meter_ids: Sequence[int], status: str) -> None:
         """record_status: active, canceled (entered in error) or deleted."""

@@ -33,6 +33,10 @@ class TenantRepository:
         self._uow.on_commit(lambda: cache.__setitem__(code, tenant_id))
         return tenant_id
 
+    def find(self, code: str) -> int | None:
+        """The id of the tenant ``code``, or None (never creates)."""
+        return self._uow.cache.tenants.get(code) or self._find(code)
+
     def get(self, tenant_id: int) -> TenantInfo:
         row = self._uow.session.execute(
             select(Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters).where(

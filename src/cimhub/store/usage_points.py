@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.hierarchy import HIERARCHY_OF, Hierarchy, Level
@@ -14,6 +14,7 @@ from cimhub.domain.reading import MeterRef
 from cimhub.domain.rule import DuplicateError
 from cimhub.domain.usage_point import UsagePointSpec
 from cimhub.errors import DomainRuleError, UnknownObjectError
+from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.master_models import HierarchyNode, Installation, UsagePoint
 from cimhub.store.meter_assets import Mode, SaveResult
 from cimhub.store.models import UsagePointLink, now
@@ -84,7 +85,7 @@ class UsagePointRepository:
                     UsagePointLink.tenant_id == tenant_id,
                     member_of(UsagePointLink.usage_point, keys, dialect),
                 )
-            ):
+            ).all():
                 found.setdefault(key, set()).add(meter_id)
             installed = (
                 select(U.c.mrid, U.c.consumer_number, I.c.meter_id)
@@ -98,7 +99,7 @@ class UsagePointRepository:
                     ),
                 )
             )
-            for mrid, number, meter_id in self._uow.session.execute(installed):
+            for mrid, number, meter_id in self._uow.session.execute(installed).all():
                 for key in (mrid, number):
                     if key:
                         found.setdefault(key, set()).add(meter_id)
@@ -121,7 +122,7 @@ class UsagePointRepository:
                     member_of(U.c.consumer_number, keys, dialect),
                 ),
             )
-        )
+        ).all()
         out: dict[str, Row[Any]] = {}
         for row in rows:
             for key in (row.mrid, row.consumer_number):
@@ -158,20 +159,15 @@ class UsagePointRepository:
                 raise DuplicateError(f"usage point {spec.key!r} exists", object_id=spec.key)
             old = {a: getattr(row, a) for a in ATTRIBUTES}
             if old | values != old:
-                updates.append({"b_id": row.id, **{f"b_{k}": v for k, v in (old | values).items()}})
-        if new:
-            for row in new:
-                row.update(tenant_id=tenant_id, created_at=stamp, record_status="active")
-                row["metered"] = True if row["metered"] is None else row["metered"]
-            self._uow.session.execute(insert(U), new)
-        if updates:
-            self._uow.session.execute(
-                update(U)
-                .where(U.c.id == bindparam("b_id"))
-                .values(**{a: bindparam(f"b_{a}") for a in ATTRIBUTES}, updated_at=stamp),
-                updates,
-            )
-        ids = {k: r.id for k, r in self.match(tenant_id, {s.key for s in specs}).items()}
+                updates.append({"id": row.id, **old, **values})
+        for row in new:
+            row.update(tenant_id=tenant_id, created_at=stamp, record_status="active")
+            row["metered"] = True if row["metered"] is None else row["metered"]
+        insert_rows(self._uow, U, new)
+        for row in updates:
+            row["updated_at"] = stamp
+        update_rows(self._uow, U, updates)
+        ids = {k: r.id for k, r in found.items()}  # of the usage points that existed
         return SaveResult(ids, len(new), len(updates), len(specs) - len(new) - len(updates))
 
     def set_status(self, ids: Sequence[int], **values: Any) -> None:
@@ -212,7 +208,7 @@ class UsagePointRepository:
             return {}
         rows = self._uow.session.execute(
             select(N.c.id, N.c.parent_id).where(member_of(N.c.id, node_ids, self._uow.dialect))
-        )
+        ).all()
         return {node_id: parent for node_id, parent in rows if parent is not None}
 
 

@@ -1,0 +1,76 @@
+"""What every API route needs: a read-only unit of work scoped to an existing tenant,
+and the paging parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from sqlalchemy import exc
+from sqlalchemy.orm import Session
+
+from cimhub.errors import StorageUnavailableError, UnknownObjectError
+from cimhub.store.cache import StoreCache
+from cimhub.store.database import Database
+from cimhub.store.master_queries import Page
+from cimhub.store.unit_of_work import UnitOfWork
+
+MAX_LIMIT = 1000
+
+
+class Reader:
+    """Read-only units of work: no write lock on SQLite, rolled back at the end."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._cache = StoreCache()
+
+    @contextmanager
+    def tenant(self, code: str) -> Iterator[tuple[UnitOfWork, int]]:
+        try:
+            with Session(self._database.engine) as session:  # rolled back on close
+                uow = UnitOfWork(session, self._cache)
+                tenant_id = uow.tenants.find(code)
+                if tenant_id is None:
+                    raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+                yield uow, tenant_id
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise StorageUnavailableError(f"storage unavailable: {error.orig}") from error
+
+    @contextmanager
+    def hub(self) -> Iterator[UnitOfWork]:
+        with Session(self._database.engine) as session:
+            yield UnitOfWork(session, self._cache)
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = 100,
+    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+) -> Paging:
+    return Paging(limit, offset)
+
+
+def page_body(page: Page, request: Request) -> dict[str, Any]:
+    """The page, its total and the URL of the next page (None on the last)."""
+    following = page.offset + page.limit
+    next_url = (
+        str(request.url.include_query_params(offset=following, limit=page.limit))
+        if following < page.total
+        else None
+    )
+    return {
+        "items": page.items,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "next": next_url,
+    }
