@@ -66,18 +66,35 @@ def import_files(
     kinds: dict[Path, Kind] | None = None,
     step: Step | None = None,
 ) -> list[FileReport]:
-    """Import the files (dependency order) into ``tenant``; one report per file."""
+    """Import the files (dependency order) into ``tenant``; one report per file.
+
+    Each file commits on its own. A dry run checks every file as if the ones before it
+    had been applied (one transaction, a savepoint per file), then rolls all of it back.
+    """
     kinds = {p: (kinds or {}).get(p) or kind_of(p) for p in paths}
     ordered = sorted(paths, key=lambda p: ORDER.index(kinds[p]))
-    return [
-        _import_file(database, tenant, path, kinds[path], dry_run, step or (lambda f, s: None))
-        for path in ordered
-    ]
+    report_step = step or (lambda f, s: None)
+    reports: list[FileReport] = []
+    if not dry_run:
+        for path in ordered:
+            with database.unit_of_work() as uow:
+                tenant_id = uow.tenants.ensure(tenant)
+                reports.append(_import_file(uow, tenant_id, path, kinds[path], report_step))
+        return reports
+    try:
+        with database.unit_of_work() as uow:
+            tenant_id = uow.tenants.ensure(tenant)
+            for path in ordered:
+                reports.append(_import_file(uow, tenant_id, path, kinds[path], report_step))
+            raise _RollBack()
+    except _RollBack:
+        pass
+    for report in reports:
+        report.applied = False
+    return reports
 
 
-def _import_file(
-    database: Database, tenant: str, path: Path, kind: Kind, dry_run: bool, step: Step
-) -> FileReport:
+def _import_file(uow: UnitOfWork, tenant_id: int, path: Path, kind: Kind, step: Step) -> FileReport:
     started = time.perf_counter()
     report = FileReport(path.name, kind)
     step(path.name, "reading")
@@ -88,24 +105,26 @@ def _import_file(
     parsed = parse(kind, path.name, rows)
     report.errors = list(parsed.errors)
     origin = Provenance(f"csv import {path.name}", None, int(time.time()))
+    step(path.name, "writing")
+    savepoint = uow.session.begin_nested()
     try:
-        with database.unit_of_work() as uow:
-            tenant_id = uow.tenants.ensure(tenant)
-            step(path.name, "writing")
-            try:
-                _apply(uow, tenant_id, parsed, report, origin)
-            except CimHubError:
-                report.created = report.changed = report.unchanged = report.links = 0
-                raise _RollBack() from None
-            if report.errors or dry_run:
-                raise _RollBack()
+        _apply(uow, tenant_id, parsed, report, origin)
+    except CimHubError as exc:
+        savepoint.rollback()
+        report.created = report.changed = report.unchanged = report.links = 0
+        step(path.name, "finding the failing rows")
+        found = _diagnose(uow, tenant_id, parsed, origin, path.name)
+        # A rule only the whole file breaks (e.g. the same serial on two rows): name the
+        # last row that carries the object.
+        report.errors += found or [RowError(path.name, _row_of(parsed, exc), exc.code, exc.reason)]
+    else:
+        if report.errors:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
             step(path.name, "committing")
-    except _RollBack:
-        if len(report.errors) == len(parsed.errors):  # the bulk write failed: name the rows
-            step(path.name, "finding the failing rows")
-            report.errors += _diagnose(database, tenant, parsed, origin, path.name)
     report.errors.sort(key=lambda e: e.row)
-    report.applied = not report.errors and not dry_run
+    report.applied = not report.errors
     report.seconds = time.perf_counter() - started
     return report
 
@@ -136,27 +155,39 @@ def _apply(
 
 
 def _diagnose(
-    database: Database, tenant: str, parsed: Parsed, origin: Provenance, file: str
+    uow: UnitOfWork, tenant_id: int, parsed: Parsed, origin: Provenance, file: str
 ) -> list[RowError]:
-    """Apply row by row, each in a savepoint, to name every failing row; then roll back."""
+    """Apply row by row, each in a savepoint, to name every failing row; then undo it all."""
     errors: list[RowError] = []
     by_row: dict[int, Parsed] = {}
     for attr in ("nodes", "meters", "points", "links"):
         for number, spec in getattr(parsed, attr):
             one = by_row.setdefault(number, Parsed([], [], [], [], []))
             getattr(one, attr).append((number, spec))
-    try:
-        with database.unit_of_work() as uow:
-            tenant_id = uow.tenants.ensure(tenant)
-            for number in sorted(by_row):
-                if len(errors) >= MAX_ERRORS:
-                    break
-                try:
-                    with uow.session.begin_nested():
-                        _apply(uow, tenant_id, by_row[number], FileReport(file, Kind.METER), origin)
-                except CimHubError as exc:
-                    errors.append(RowError(file, number, exc.code, exc.reason))
-            raise _RollBack()
-    except _RollBack:
-        pass
+    outer = uow.session.begin_nested()
+    for number in sorted(by_row):
+        if len(errors) >= MAX_ERRORS:
+            break
+        try:
+            with uow.session.begin_nested():
+                _apply(uow, tenant_id, by_row[number], FileReport(file, Kind.METER), origin)
+        except CimHubError as exc:
+            errors.append(RowError(file, number, exc.code, exc.reason))
+    outer.rollback()
     return errors
+
+
+def _row_of(parsed: Parsed, error: CimHubError) -> int:
+    """The last row whose spec names the error's object (0 if none does)."""
+    rows = [
+        number
+        for attr in ("nodes", "meters", "points", "links")
+        for number, spec in getattr(parsed, attr)
+        if error.object_id
+        and error.object_id
+        in {
+            getattr(spec, name, None)
+            for name in ("code", "mrid", "serial_number", "consumer_number", "meter", "usage_point")
+        }
+    ]
+    return max(rows, default=0)

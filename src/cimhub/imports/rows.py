@@ -26,6 +26,7 @@ from cimhub.domain.hierarchy import NodeSpec, parse_level
 from cimhub.domain.installation import LinkSpec, parse_role
 from cimhub.domain.lifecycle import parse_stage
 from cimhub.domain.meter import MeterSpec, parse_meter_type
+from cimhub.domain.rule import DuplicateError
 from cimhub.domain.usage_point import UsagePointSpec, parse_category, parse_payment_mode
 from cimhub.errors import CimHubError, InvalidValueError
 
@@ -210,26 +211,38 @@ def consumer(row: dict[str, str]) -> tuple[UsagePointSpec, LinkSpec | None]:
 
 
 def parse(kind: Kind, file: str, rows: list[dict[str, str]]) -> Parsed:
-    """Read every row; a row that cannot be read becomes a RowError, the rest specs."""
+    """Read every row; a row that cannot be read, or that repeats an identifier of an
+    earlier row (3.3), becomes a RowError, the rest specs."""
     out = Parsed([], [], [], [], [])
-    if not rows:
-        return out
-    columns = [(k, k.strip().lower()) for k in rows[0] if k]
+    columns: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # per header (one, for a file)
+    seen: dict[str, int] = {}  # identifier → the row that gave it first
     for number, raw in enumerate(rows, 1):
-        row = {name: value for key, name in columns if (value := (raw[key] or "").strip())}
+        keys = tuple(raw)
+        if keys not in columns:
+            columns[keys] = [(k, k.strip().lower()) for k in keys if k]
+        row = {n: v for k, n in columns[keys] if (v := (raw[k] or "").strip())}
         try:
-            if kind in (Kind.ORGANISATION, Kind.NETWORK):
-                out.nodes.append((number, node(row)))
-            elif kind is Kind.METER:
-                spec, link = meter(row)
-                out.meters.append((number, spec))
-                if link:
-                    out.links.append((number, link))
-            else:
-                point, link = consumer(row)
-                out.points.append((number, point))
-                if link:
-                    out.links.append((number, link))
+            _read(kind, row, number, out, seen)
         except CimHubError as exc:
             out.errors.append(RowError(file, number, exc.code, exc.reason))
     return out
+
+
+def _read(kind: Kind, row: dict[str, str], number: int, out: Parsed, seen: dict[str, int]) -> None:
+    link: LinkSpec | None = None
+    if kind in (Kind.ORGANISATION, Kind.NETWORK):
+        spec: Any = node(row)
+        ids = (spec.code,)
+    elif kind is Kind.METER:
+        spec, link = meter(row)
+        ids = (spec.mrid, spec.serial_number)
+    else:
+        spec, link = consumer(row)
+        ids = (spec.mrid, spec.consumer_number)
+    for key in {i for i in ids if i}:
+        if key in seen:
+            raise DuplicateError(f"{key!r} appears on row {seen[key]} already", object_id=key)
+    seen.update((i, number) for i in ids if i)
+    {Kind.METER: out.meters, Kind.CONSUMER: out.points}.get(kind, out.nodes).append((number, spec))
+    if link:
+        out.links.append((number, link))

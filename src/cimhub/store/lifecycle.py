@@ -89,10 +89,10 @@ class LifecycleRepository:
         self.record(tenant_id, moves, source=source)
 
     def history(self, tenant_id: int, meter_id: int) -> list[dict[str, object]]:
-        """The meter's moves, oldest first."""
+        """The meter's moves in the order they were recorded (each with its effective time)."""
         rows = self._uow.session.execute(
             select(E.c.from_stage, E.c.to_stage, E.c.at, E.c.changed_by, E.c.reason, E.c.source)
             .where(E.c.tenant_id == tenant_id, E.c.meter_id == meter_id)
-            .order_by(E.c.at, E.c.id)
+            .order_by(E.c.id)
         ).all()
         return [dict(row._mapping) for row in rows]

@@ -9,6 +9,7 @@ and consumers, each linked to its meter.
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,79 @@ def write_discom(directory: Path, consumers: int, *, prefix: str = "") -> list[P
         _write(directory / "meter.csv", meter_header, meters()),
         _write(directory / "consumer.csv", consumer_header, points()),
     ]
+
+
+MSG = "http://iec.ch/TC57/2011/schema/message"
+
+
+def _message(noun: str, verb: str, body: str, source: str = "TEST") -> bytes:
+    element = verb.capitalize() + noun
+    return (
+        f'<{element} xmlns="http://iec.ch/TC57/2011/{noun}Message" xmlns:msg="{MSG}">'
+        f"<Header><msg:Verb>{verb}</msg:Verb><msg:Noun>{noun}</msg:Noun>"
+        f"<msg:Source>{source}</msg:Source><msg:MessageID>{uuid.uuid4()}</msg:MessageID>"
+        f'</Header><Payload><{noun} xmlns="http://iec.ch/TC57/2011/{noun}#">{body}</{noun}>'
+        f"</Payload></{element}>"
+    ).encode()
+
+
+def _names(names: dict[str, str]) -> str:
+    return "".join(
+        f"<Names><name>{v}</name><NameType><name>{k}</name></NameType></Names>"
+        for k, v in names.items()
+    )
+
+
+def meter_config(verb: str, *meters: dict[str, Any]) -> bytes:
+    """A MeterConfig message; each meter: mrid, serial, make, stage, at (xs:dateTime), reason."""
+    body = ""
+    for m in meters:
+        make = m.get("make")
+        info = (
+            f"<EndDeviceInfo><AssetModel><Manufacturer><Names><name>{make}</name></Names>"
+            f"</Manufacturer></AssetModel></EndDeviceInfo>"
+            if make
+            else ""
+        )
+        status = ""
+        if m.get("stage"):
+            status = (
+                "<status>"
+                + (f"<dateTime>{m['at']}</dateTime>" if m.get("at") else "")
+                + (f"<reason>{m['reason']}</reason>" if m.get("reason") else "")
+                + f"<value>{m['stage']}</value></status>"
+            )
+        serial = f"<serialNumber>{m['serial']}</serialNumber>" if m.get("serial") else ""
+        body += f"<Meter><mRID>{m['mrid']}</mRID>{serial}{info}{status}</Meter>"
+    return _message("MeterConfig", verb, body)
+
+
+def usage_point_config(verb: str, *points: dict[str, Any]) -> bytes:
+    """A UsagePointConfig message; each point: mrid, dt (DT code), and typed names."""
+    body = ""
+    for p in points:
+        dt = p.get("dt")
+        equipment = (
+            f"<Equipments><Names><name>{dt}</name><NameType><name>DistributionTransformer"
+            f"</name></NameType></Names></Equipments>"
+            if dt
+            else ""
+        )
+        names = {k: v for k, v in p.items() if k not in ("mrid", "dt")}
+        body += f"<UsagePoint><mRID>{p['mrid']}</mRID>{equipment}{_names(names)}</UsagePoint>"
+    return _message("UsagePointConfig", verb, body)
+
+
+def linkage(verb: str, meter: str, usage_point: str, at: str, **names: Any) -> bytes:
+    """A MasterDataLinkageConfig linking (or unlinking) a meter and a usage point at ``at``;
+    ``names`` become typed Names of the ConfigurationEvent (MeterRole, FinalReading, …)."""
+    event = (
+        f"<ConfigurationEvent><effectiveDateTime>{at}</effectiveDateTime>"
+        f"<modifiedBy>tester</modifiedBy><reason>{verb} link</reason>"
+        f"{_names({k: str(v) for k, v in names.items()})}</ConfigurationEvent>"
+    )
+    objects = (
+        f"<Meter><mRID>{meter}</mRID></Meter><UsagePoint><mRID>{usage_point}</mRID></UsagePoint>"
+    )
+    body = event + objects
+    return _message("MasterDataLinkageConfig", verb, body)
