@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
 
+    from cimhub.vee_commands import add_commands as add_vee  # vee rerun | report | findings
+
+    add_vee(commands)
+
     ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
     ingest.add_argument("files", nargs="+", type=Path)
     ingest.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     page_size: int = Field(
         default=50_000, gt=0, description="Readings per GetMeterReadings reply page."
     )
+    vee_enabled: bool = Field(
+        default=True, description="Run VEE on every ingest (validated layer, findings)."
+    )
+    vee_config: str | None = Field(
+        default=None, description="TOML file of VEE parameters (built-in defaults if unset)."
+    )
     namespace_aliases: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_NAMESPACE_ALIASES)
     )

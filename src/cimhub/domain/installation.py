@@ -74,6 +74,10 @@ class Installation:
         return replace(self, end=at)
 
 
+def _same(a: Installation, b: Installation) -> bool:
+    return a is b or (a.id is not None and a.id == b.id)
+
+
 def check_install(
     new: Installation, meter_history: Iterable[Installation], site_history: Iterable[Installation]
 ) -> None:
@@ -81,7 +85,7 @@ def check_install(
     if new.end is not None and new.end <= new.start:
         raise DomainRuleError("an installation must end after it starts", object_id=new.meter)
     for old in meter_history:
-        if old.id == new.id or not new.overlaps(old):
+        if _same(old, new) or not new.overlaps(old):
             continue
         if old.active and old.site != new.site:
             raise InstalledElsewhereError(
@@ -93,7 +97,7 @@ def check_install(
             object_id=new.meter,
         )
     for old in site_history:
-        if old.id == new.id or old.role is not new.role or not new.overlaps(old):
+        if _same(old, new) or old.role is not new.role or not new.overlaps(old):
             continue
         if old.active:
             raise RoleOccupiedError(

@@ -1,13 +1,25 @@
-"""MeterReadings created/create/changed/change (ingest) and get (query with paging)."""
+"""MeterReadings: created/create/changed (ingest + VEE), change (edit), get (query, paged).
+
+* ``created`` / ``create`` / ``changed`` store the raw readings (a ``changed`` from a
+  head-end is a corrected re-send: a new raw version), then run VEE over the same batches
+  in the same transaction, so the validated layer is there as soon as the reply is.
+* ``change`` edits the *validated* layer (an operator's correction): it never touches raw
+  data, and needs Header/User/UserID (who) and Header/Comment (why); see ``cimhub.vee.edit``.
+* ``get`` answers from the validated layer with its ReadingQuality codes; Option
+  ``raw=true`` returns the raw readings as received, Option ``asOf=<dateTime>`` the
+  validated layer as it stood at that moment.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections import defaultdict
+from functools import lru_cache, partial
+from typing import Any
 
 from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
-from cimhub.errors import InvalidQueryError, PayloadError
+from cimhub.errors import DomainRuleError, InvalidQueryError, PayloadError
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.meter_readings import (
     MeterReadingItem,
@@ -19,12 +31,20 @@ from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
+from cimhub.settings import Settings
+from cimhub.store.validated import ValidatedRepository
+from cimhub.store.vee import VeeService
+from cimhub.vee.batch import Batch
+from cimhub.vee.config import DEFAULT, load_config
+from cimhub.vee.edit import Edit, EditRefused
+from cimhub.vee.finding import SeriesKey
 
 NOUN = Noun.METER_READINGS.value
 
 
 def register(registry: Registry) -> None:
-    registry.register(NOUN, (Verb.CREATED, Verb.CREATE, Verb.CHANGED, Verb.CHANGE), ingest)
+    registry.register(NOUN, (Verb.CREATED, Verb.CREATE, Verb.CHANGED), ingest)
+    registry.register(NOUN, (Verb.CHANGE,), change)
     registry.register(NOUN, (Verb.GET,), get)
 
 
@@ -36,14 +56,96 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if not items and not errors:
         raise PayloadError("the MeterReadings payload holds no MeterReading")
     accepted = _resolve_meters(ctx, items, errors)
-    counts = _store(ctx, accepted, errors)
+    counts, batches, type_ids = _store(ctx, accepted, errors)
+    vee = ""
+    if ctx.settings.vee_enabled and batches:
+        run = vee_service(ctx.settings).run(
+            ctx.uow, ctx.tenant_id, _tenant_code(ctx), batches, type_ids, now=ctx.received_at
+        )
+        vee = f"; VEE: {run.readings} validated, {run.findings} finding(s)"
     stored = counts.inserted + counts.unchanged + counts.changed
     errors.sort(key=lambda e: e.xpath or "")
     if errors:
         return Outcome(Result.PARTIAL if stored else Result.FAILED, errors)
     return Outcome(
         summary=f"{stored} readings: {counts.inserted} new, "
-        f"{counts.unchanged} unchanged, {counts.changed} changed"
+        f"{counts.unchanged} unchanged, {counts.changed} changed{vee}"
+    )
+
+
+def vee_service(settings: Settings) -> VeeService:
+    """The VEE service of these settings (its TOML configuration read once)."""
+    return _vee_service(settings.vee_config)
+
+
+@lru_cache(maxsize=8)
+def _vee_service(config_path: str | None) -> VeeService:
+    return VeeService(load_config(config_path) if config_path else DEFAULT)
+
+
+def _tenant_code(ctx: HandlerContext) -> str:
+    return ctx.uow.tenants.get(ctx.tenant_id).code
+
+
+def _batches(rows: list[tuple[int, str, Series]]) -> list[Batch]:
+    """The stored series as VEE batches, sorted by time."""
+    out = []
+    for meter_id, code, series in rows:
+        order = sorted(range(len(series)), key=series.timestamps.__getitem__)
+        out.append(
+            Batch(
+                SeriesKey(meter_id, code),
+                series.kind,
+                [series.timestamps[i] for i in order],
+                [series.values[i] for i in order],
+                [series.qualities[i] for i in order],
+            )
+        )
+    return out
+
+
+def change(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """Edit validated readings (manual edit or bulk correction): raw stays untouched."""
+    if envelope.payload is None:
+        raise PayloadError("MeterReadings message without a MeterReadings payload")
+    items, errors = read_meter_readings(envelope.payload)
+    ids = ctx.uow.meters.find(ctx.tenant_id, [i.meter for i in items])
+    edits = []
+    for item, meter_id in zip(items, ids, strict=True):
+        if meter_id is None:
+            errors.append(
+                ReplyError(
+                    "2.15",
+                    f"unknown meter {item.meter.key!r}",
+                    xpath=f"{item.xpath}/Meter",
+                    object_id=item.meter.key,
+                )
+            )
+            continue
+        for s in item.series:
+            edits += [
+                Edit(meter_id, s.reading_type, s.kind, ts, v)
+                for ts, v in zip(s.timestamps, s.values, strict=True)
+            ]
+    type_ids = ctx.uow.reading_types.ids_for({e.reading_type for e in edits})
+    header = envelope.header
+    try:
+        counts = vee_service(ctx.settings).edit(
+            ctx.uow,
+            ctx.tenant_id,
+            edits,
+            type_ids,
+            user_id=header.user_id,
+            reason=header.comment,
+            now=ctx.received_at,
+        )
+    except EditRefused as exc:
+        raise DomainRuleError(str(exc), xpath="Header") from exc
+    if errors:
+        return Outcome(Result.PARTIAL if edits else Result.FAILED, errors)
+    return Outcome(
+        summary=f"{len(edits)} validated readings edited by {header.user_id}: "
+        f"{counts.inserted} new, {counts.changed} changed, {counts.unchanged} unchanged"
     )
 
 
@@ -71,7 +173,7 @@ def _resolve_meters(
 
 def _store(
     ctx: HandlerContext, by_meter: dict[int, list[MeterReadingItem]], errors: list[ReplyError]
-) -> SaveCounts:
+) -> tuple[SaveCounts, list[Batch], dict[str, int]]:
     rows: dict[ReadingKind, list[tuple[int, str, Series]]] = defaultdict(list)
     links: list[tuple[int, str]] = []
     for meter_id, items in by_meter.items():
@@ -105,7 +207,7 @@ def _store(
         )
     if links:
         ctx.uow.usage_points.link(ctx.tenant_id, links, seen_at=ctx.received_at)
-    return counts
+    return counts, _batches([r for kind_rows in rows.values() for r in kind_rows]), type_ids
 
 
 def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
@@ -176,7 +278,7 @@ def _page(
     start_kind = KINDS.index(cursor[0]) if cursor else 0
     for kind in KINDS[start_kind:]:
         after = cursor[1] if cursor and kind is cursor[0] else None
-        rows = ctx.uow.readings.query(
+        rows = _source(ctx, query)(
             ctx.tenant_id,
             kind,
             meter_ids=meter_ids,
@@ -205,6 +307,14 @@ def _page(
                 last = row.timestamps[take - 1] if take else row.timestamps[0] - 1
                 return found, (kind, (row.meter_id, row.reading_type_id, last))
     return found, None
+
+
+def _source(ctx: HandlerContext, query: ReadingQuery) -> Any:
+    """The raw readings (Option raw=true, or with VEE off) or the validated layer."""
+    if query.raw or not ctx.settings.vee_enabled:
+        return ctx.uow.readings.query
+    validated = ValidatedRepository(ctx.uow)
+    return partial(validated.query, as_of=query.as_of)
 
 
 def _encode(cursor: Cursor) -> str:

@@ -15,7 +15,8 @@ from cimhub.message.envelope import Envelope
 GMR = ns.payload_ns("GetMeterReadings")
 _M = ns.MESSAGE
 CONTINUATION_OPTION = "continuation"
-RAW_OPTION = "raw"
+RAW_OPTION = "raw"  #: Option raw=true: the raw readings as received, not the validated layer
+AS_OF_OPTION = "asOf"  #: Option asOf=<dateTime>: the validated layer as it stood then
 
 
 def _t(local: str) -> str:
@@ -30,6 +31,8 @@ class ReadingQuery:
     start: int | None = None
     end: int | None = None
     continuation: str | None = None
+    raw: bool = False
+    as_of: int | None = None
 
 
 def read_reading_query(envelope: Envelope) -> ReadingQuery:
@@ -44,6 +47,8 @@ def read_reading_query(envelope: Envelope) -> ReadingQuery:
         start=start,
         end=end,
         continuation=options.get(CONTINUATION_OPTION),
+        raw=options.get(RAW_OPTION, "").lower() in ("true", "1", "yes"),
+        as_of=_stamp(options.get(AS_OF_OPTION)),
     )
     if not result.meters and not result.usage_points:
         raise InvalidQueryError(

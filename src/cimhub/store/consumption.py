@@ -28,7 +28,7 @@ def usage_point_consumption(
     type_id = uow.reading_types.find_ids([reading_type]).get(reading_type)
     if type_id is None:
         raise UnknownObjectError(f"no readings of type {reading_type}", object_id=reading_type)
-    meters = uow.meter_assets.rows(tenant_id, {i.meter_id for i in stays})
+    meters = uow.meter_assets.rows(tenant_id, {i.meter_id for i in stays}, narrow=True)
     segments = []
     for stay in stays:
         series = uow.readings.query(

@@ -60,7 +60,10 @@ class MasterData:
         present = {h.meter_id for hs in site_hist.values() for h in hs if h.active}
         stages = {
             row.id: Stage(row.lifecycle_stage)
-            for row in [*meters.values(), *self._uow.meter_assets.rows(tenant_id, present).values()]
+            for row in [
+                *meters.values(),
+                *self._uow.meter_assets.rows(tenant_id, present, narrow=True).values(),
+            ]
         }
         batch = _Batch([], [], [], [], [])
         for link in links:

@@ -44,6 +44,16 @@ ATTRIBUTES = (
     "warranty_until",
     "lot_number",
 )
+#: The columns of a narrow read: enough to link, move and weigh a meter.
+NARROW = (
+    "id",
+    "mrid",
+    "serial_number",
+    "lifecycle_stage",
+    "auto_registered",
+    "ct_ratio",
+    "pt_ratio",
+)
 #: The stage of a new meter whose master data names none.
 NEW_STAGE = Stage.IN_STORE
 
@@ -101,7 +111,9 @@ class MeterAssetRepository:
         self._uow.lifecycle.record(tenant_id, births, source=source, set_stage=False)
         return SaveResult(ids, len(new), touched, len(specs) - len(new) - touched)
 
-    def match(self, tenant_id: int, specs: Sequence[MeterSpec]) -> dict[str, Row[Any]]:
+    def match(
+        self, tenant_id: int, specs: Sequence[MeterSpec], *, narrow: bool = False
+    ) -> dict[str, Row[Any]]:
         """key → stored row of every spec that names an existing meter (mRID, serial or name).
 
         Raises 3.3 when a spec's mRID and serial name two different meters.
@@ -129,7 +141,7 @@ class MeterAssetRepository:
             ).all()
         )
         ids.update(names.values())
-        rows = self.rows(tenant_id, ids)
+        rows = self.rows(tenant_id, ids, narrow=narrow)
         by_mrid = {r.mrid: r for r in rows.values()}
         by_serial = {r.serial_number: r for r in rows.values() if r.serial_number}
         out: dict[str, Row[Any]] = {}
@@ -149,17 +161,23 @@ class MeterAssetRepository:
                 out[spec.key] = row
         return out
 
-    def rows(self, tenant_id: int, ids: set[int]) -> dict[int, Row[Any]]:
+    def rows(self, tenant_id: int, ids: set[int], *, narrow: bool = False) -> dict[int, Row[Any]]:
+        """Stored meters by id: every column, or (``narrow``) identity, stage, multipliers."""
         if not ids:
             return {}
+        columns = [M.c[c] for c in NARROW] if narrow else [M]
         rows = self._uow.session.execute(
-            select(M).where(M.c.tenant_id == tenant_id, member_of(M.c.id, ids, self._uow.dialect))
+            select(*columns).where(
+                M.c.tenant_id == tenant_id, member_of(M.c.id, ids, self._uow.dialect)
+            )
         ).all()
         return {row.id: row for row in rows}
 
     def require(self, tenant_id: int, keys: Sequence[str]) -> dict[str, Row[Any]]:
         """key (mRID, serial or name) → row; 2.15 for the first key naming no meter."""
-        found = self.match(tenant_id, [MeterSpec(mrid=k, serial_number=k) for k in keys])
+        found = self.match(
+            tenant_id, [MeterSpec(mrid=k, serial_number=k) for k in keys], narrow=True
+        )
         for key in keys:
             if key not in found:
                 raise UnknownObjectError(f"unknown meter {key!r}", object_id=key)

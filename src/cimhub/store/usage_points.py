@@ -109,13 +109,15 @@ class UsagePointRepository:
 
     # ---- master data --------------------------------------------------------------------
 
-    def match(self, tenant_id: int, keys: set[str]) -> dict[str, Row[Any]]:
-        """key → row of every key that is a stored usage point's mRID or consumer number."""
+    def match(self, tenant_id: int, keys: set[str], *, narrow: bool = False) -> dict[str, Row[Any]]:
+        """key → row of every key that is a stored usage point's mRID or consumer number
+        (every column, or with ``narrow`` only id, mRID and consumer number)."""
         if not keys:
             return {}
         dialect = self._uow.dialect
+        columns = [U.c.id, U.c.mrid, U.c.consumer_number] if narrow else [U]
         rows = self._uow.session.execute(
-            select(U).where(
+            select(*columns).where(
                 U.c.tenant_id == tenant_id,
                 or_(
                     member_of(U.c.mrid, keys, dialect),
@@ -131,7 +133,7 @@ class UsagePointRepository:
         return out
 
     def require(self, tenant_id: int, keys: Sequence[str]) -> dict[str, Row[Any]]:
-        found = self.match(tenant_id, set(keys))
+        found = self.match(tenant_id, set(keys), narrow=True)
         for key in keys:
             if key not in found:
                 raise UnknownObjectError(f"unknown usage point {key!r}", object_id=key)

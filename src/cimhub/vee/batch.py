@@ -79,7 +79,9 @@ class Scope:
 
     def in_outage(self, ts: int) -> bool:
         """Whether the interval ending at ts overlaps a known outage."""
-        outages = self.context.outages or ()
+        outages = self.context.outages
+        if not outages:
+            return False
         start = ts - self.batch.interval
         return any(o_start < ts and start < o_end for o_start, o_end in outages)
 

@@ -145,15 +145,17 @@ def _intervals(scope: Scope, found: list[Finding]) -> Validated:
         ReadingKind.INTERVAL,
         [grid.timestamps[i] for i in keep],
         [values[i] for i in keep],  # type: ignore[misc]
-        [
-            marks.quality(i, marks.failed[i], _raw_quality(raw_q, grid.raw_index[i]))
-            if marks.failed[i] or i in marks.codes or raw_q
-            else quality.VALIDATED
-            for i in keep
-        ],
+        [_slot_quality(marks, i, _raw_quality(raw_q, grid.raw_index[i])) for i in keep],
         [methods[i] for i in keep],
         [marks.rule(i) if i in marks.rules else "" for i in keep],
     )
+
+
+def _slot_quality(marks: _Marks, i: int, raw: str) -> str:
+    """The common case (passed, nothing reported by the sender) without building sets."""
+    if marks.failed[i] or raw or i in marks.codes:
+        return marks.quality(i, marks.failed[i], raw)
+    return quality.VALIDATED
 
 
 def _raw_quality(qualities: Sequence[str], index: int | None) -> str:

@@ -88,11 +88,15 @@ def test_a_changed_value_becomes_a_new_version(hub: Hub, send: Send) -> None:
     )
     reply = ParsedReply.of(send(changed).body)
     assert "1 changed" in reply.reasons[0]
-    got = ParsedReply.of(
-        send(get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(hours=1))).body
+    query = get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(hours=1))
+    raw = query.replace(
+        b"<Request>", b"<Request><Option><msg:name>raw</msg:name><msg:value>true</msg:value></Option>"
     )
     ts = int((DAY + timedelta(minutes=15)).timestamp())
-    assert got.readings()[(meter_mrid(1), KWH_15MIN, ts)] == 9.75
+    # Raw (Option raw=true) holds the re-sent value; the validated layer (the default)
+    # failed it as a spike against its neighbours and holds an estimate instead.
+    assert ParsedReply.of(send(raw).body).readings()[(meter_mrid(1), KWH_15MIN, ts)] == 9.75
+    assert ParsedReply.of(send(query).body).readings()[(meter_mrid(1), KWH_15MIN, ts)] < 1
     with hub.database.unit_of_work() as uow:
         tenant = uow.tenants.ensure("t1")
         [meter_id] = uow.meters.find(tenant, [MeterRef(meter_mrid(1))])

@@ -67,3 +67,9 @@ def test_closing_before_the_start_is_refused() -> None:
 def test_roles() -> None:
     assert parse_role(None) is Role.MAIN
     assert parse_role("Check") is Role.CHECK
+
+
+def test_two_new_links_in_one_batch_are_checked_against_each_other() -> None:
+    first = stay(1, UP1, 100)
+    with pytest.raises(RoleOccupiedError):
+        check_install(stay(2, UP1, 100), [], [first])

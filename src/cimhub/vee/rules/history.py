@@ -18,6 +18,10 @@ def high_low(scope: Scope) -> list[Finding]:
     median total of its like days (same day type, clean). Needs ``history_min_days``
     reference days; the earlier days of the batch itself count as history."""
     p = scope.params
+    stamps = scope.grid.timestamps
+    span_days = (stamps[-1] - stamps[0]) // 86_400 if stamps else 0
+    if len(scope.history.days) + span_days < p.history_min_days:
+        return []  # not enough days to compare with: skip the day profiles altogether
     own = grid_days(scope)
     profiles = {**scope.history.days, **own}
     out = []

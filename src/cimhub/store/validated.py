@@ -1,0 +1,441 @@
+"""The validated layer: versions of every reading VEE or a user produced; raw stays apart.
+
+A validated reading is keyed like a raw one (tenant, meter, reading type, ts) and carries
+its ReadingQuality codes, the method (validated / estimated:<how> / edited), the rules
+that fired or the user who edited, the reason, the VEE configuration version and when the
+version was made. Replacing it first copies the current row to ``validated_reading_version``
+with ``superseded_at``: every earlier version stays, so the layer can be read as it stood
+at any moment ("what did billing see on the 5th?").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    exc,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cimhub.domain.reading import ReadingKind
+from cimhub.store.models import Base
+from cimhub.store.readings import StoredSeries
+from cimhub.store.sql import insert_ignore, member_of
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+EDITED = "edited"
+
+
+class ValidatedColumns:
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reading_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[float] = mapped_column(Double)
+    quality: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(Text)  #: rule ids that fired, comma-separated
+    user_id: Mapped[str] = mapped_column(String(200))  #: "" for VEE, else who edited
+    reason: Mapped[str] = mapped_column(Text)
+    config_version: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ValidatedReading(ValidatedColumns, Base):
+    __tablename__ = "validated_reading"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class ValidatedReadingVersion(ValidatedColumns, Base):
+    __tablename__ = "validated_reading_version"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    superseded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+CURRENT = cast(Table, ValidatedReading.__table__)
+VERSIONS = cast(Table, ValidatedReadingVersion.__table__)
+FIELDS = ("value", "quality", "method", "rule", "user_id", "reason", "config_version")
+
+
+class Row(NamedTuple):
+    """One validated value to store (what VEE or an edit produced)."""
+
+    meter_id: int
+    reading_type_id: int
+    ts: int
+    kind: str
+    value: float
+    quality: str
+    method: str
+    rule: str
+    user_id: str
+    reason: str
+    config_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a validated reading, as the audit trail shows it."""
+
+    version: int
+    value: float
+    quality: str
+    method: str
+    rule: str
+    user_id: str
+    reason: str
+    created_at: int
+    superseded_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyCounts:
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    kept_edits: int = 0  #: VEE left a user's edit alone
+
+
+Key = tuple[int, int, int]  # meter, reading type, ts
+
+
+class ValidatedRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def current(self, tenant_id: int, rows: Sequence[Row]) -> dict[Key, dict[str, Any]]:
+        """The current versions of the keys of ``rows`` (one range query)."""
+        if not rows:
+            return {}
+        t = CURRENT
+        columns = ("meter_id", "reading_type_id", "ts", "kind", "version", "created_at", *FIELDS)
+        stmt = select(*(t.c[c] for c in columns)).where(
+            t.c.tenant_id == tenant_id,
+            member_of(t.c.meter_id, {r.meter_id for r in rows}, self._uow.dialect),
+            t.c.ts.between(min(r.ts for r in rows), max(r.ts for r in rows)),
+        )
+        wanted = {(r.meter_id, r.reading_type_id) for r in rows}
+        out: dict[Key, dict[str, Any]] = {}
+        for row in self._uow.session.execute(stmt):
+            if (row.meter_id, row.reading_type_id) in wanted:
+                out[(row.meter_id, row.reading_type_id, row.ts)] = dict(row._mapping)
+        return out
+
+    def apply(
+        self, tenant_id: int, rows: Sequence[Row], *, now: int, keep_edits: bool = True
+    ) -> ApplyCounts:
+        """Store rows as new versions where they differ from the current ones.
+
+        ``keep_edits``: VEE never replaces a user's edit (an edit replaces anything).
+        """
+        current = self.current(tenant_id, rows)
+        new: list[Row] = []
+        changed: list[tuple[dict[str, Any], Row]] = []
+        unchanged = kept = 0
+        for row in rows:
+            old = current.get((row.meter_id, row.reading_type_id, row.ts))
+            if old is None:
+                new.append(row)
+            elif keep_edits and old["method"] == EDITED:
+                kept += 1
+            elif all(old[f] == getattr(row, f) for f in FIELDS):
+                unchanged += 1
+            else:
+                changed.append((old, row))
+        session = self._uow.session
+        if new:
+            self._insert(tenant_id, new, now)
+        if changed:
+            session.execute(
+                insert(VERSIONS),
+                [
+                    {
+                        **old,
+                        "tenant_id": tenant_id,
+                        "meter_id": row.meter_id,
+                        "reading_type_id": row.reading_type_id,
+                        "ts": row.ts,
+                        "superseded_at": now,
+                    }
+                    for old, row in changed
+                ],
+            )
+            t = CURRENT
+            session.execute(
+                update(t)
+                .where(
+                    t.c.tenant_id == bindparam("k_tenant"),
+                    t.c.meter_id == bindparam("k_meter"),
+                    t.c.reading_type_id == bindparam("k_type"),
+                    t.c.ts == bindparam("k_ts"),
+                )
+                .values({f: bindparam(f) for f in (*FIELDS, "version", "created_at")}),
+                [
+                    {
+                        "k_tenant": tenant_id,
+                        "k_meter": row.meter_id,
+                        "k_type": row.reading_type_id,
+                        "k_ts": row.ts,
+                        **{f: getattr(row, f) for f in FIELDS},
+                        "version": old["version"] + 1,
+                        "created_at": now,
+                    }
+                    for old, row in changed
+                ],
+            )
+        return ApplyCounts(len(new), len(changed), unchanged, kept)
+
+    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> None:
+        """New keys in bulk: COPY on PostgreSQL, the driver's executemany on SQLite. If a
+        concurrent writer stored one of the keys first, fall back to insert-or-ignore."""
+        session = self._uow.session
+        try:
+            with session.begin_nested():
+                connection = session.connection()
+                _bulk(connection, (_tuple(tenant_id, r, now) for r in rows))
+        except exc.IntegrityError:
+            stmt = insert_ignore(
+                CURRENT, self._uow.dialect, "tenant_id", "meter_id", "reading_type_id", "ts"
+            )
+            session.execute(stmt, [_values(tenant_id, r, 1, now) for r in rows])
+
+    def query(
+        self,
+        tenant_id: int,
+        kind: ReadingKind,
+        *,
+        meter_ids: Sequence[int],
+        reading_type_ids: Sequence[int] | None,
+        start: int | None,
+        end: int | None,
+        after: tuple[int, int, int] | None,
+        limit: int,
+        as_of: int | None = None,
+    ) -> list[StoredSeries]:
+        """Like ``ReadingRepository.query``, over the validated layer (as it stood at
+        ``as_of`` when given)."""
+        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
+            return []
+        source = CURRENT if as_of is None else _as_of(as_of)
+        c = source.c
+        key = (c.meter_id, c.reading_type_id, c.ts)
+        dialect = self._uow.dialect
+        stmt = select(*key, c.value, c.quality, c.version).where(
+            c.tenant_id == tenant_id,
+            c.kind == kind.value,
+            member_of(c.meter_id, meter_ids, dialect),
+        )
+        if reading_type_ids is not None:
+            stmt = stmt.where(member_of(c.reading_type_id, reading_type_ids, dialect))
+        if start is not None:
+            stmt = stmt.where(c.ts > start)
+        if end is not None:
+            stmt = stmt.where(c.ts <= end)
+        if after is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        rows = self._uow.session.execute(stmt.order_by(*key).limit(limit))
+        return _grouped(rows)
+
+    def versions(
+        self, tenant_id: int, meter_id: int, reading_type_id: int, ts: int
+    ) -> list[Version]:
+        """Every version of one validated reading, oldest first: the audit trail."""
+        out = []
+        for table in (VERSIONS, CURRENT):
+            c = table.c
+            superseded = c.superseded_at if table is VERSIONS else None
+            stmt = select(
+                c.version, *(c[f] for f in FIELDS if f != "config_version"), c.created_at
+            ).where(
+                c.tenant_id == tenant_id,
+                c.meter_id == meter_id,
+                c.reading_type_id == reading_type_id,
+                c.ts == ts,
+            )
+            if superseded is not None:
+                stmt = stmt.add_columns(superseded)
+            for row in self._uow.session.execute(stmt):
+                out.append(Version(*row) if superseded is not None else Version(*row, None))
+        return sorted(out, key=lambda v: v.version)
+
+    def previous(
+        self, tenant_id: int, firsts: dict[tuple[int, int], int], lookback: int
+    ) -> dict[tuple[int, int], tuple[int, float]]:
+        """The last validated (ts, value) before each series' first ts, within ``lookback``."""
+        by_first: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for key, first in firsts.items():
+            by_first[first].append(key)
+        out: dict[tuple[int, int], tuple[int, float]] = {}
+        t, dialect = CURRENT, self._uow.dialect
+        for first, keys in by_first.items():
+            wanted = set(keys)
+            latest = (
+                select(t.c.meter_id, t.c.reading_type_id, func.max(t.c.ts).label("ts"))
+                .where(
+                    t.c.tenant_id == tenant_id,
+                    member_of(t.c.meter_id, {m for m, _ in keys}, dialect),
+                    t.c.ts < first,
+                    t.c.ts >= first - lookback,
+                )
+                .group_by(t.c.meter_id, t.c.reading_type_id)
+                .subquery()
+            )
+            stmt = (
+                select(t.c.meter_id, t.c.reading_type_id, t.c.ts, t.c.value)
+                .join(
+                    latest,
+                    and_(
+                        t.c.meter_id == latest.c.meter_id,
+                        t.c.reading_type_id == latest.c.reading_type_id,
+                        t.c.ts == latest.c.ts,
+                    ),
+                )
+                .where(t.c.tenant_id == tenant_id)
+            )
+            for m, rt, ts, value in self._uow.session.execute(stmt):
+                if (m, rt) in wanted:
+                    out[(m, rt)] = (ts, value)
+        return out
+
+    def intervals(
+        self, tenant_id: int, keys: Iterable[tuple[int, int]], start: int, end: int
+    ) -> dict[tuple[int, int], list[tuple[int, float, str]]]:
+        """Validated (ts, value, quality) of some series over (start, end], for like days."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        t = CURRENT
+        stmt = (
+            select(t.c.meter_id, t.c.reading_type_id, t.c.ts, t.c.value, t.c.quality)
+            .where(
+                t.c.tenant_id == tenant_id,
+                member_of(t.c.meter_id, {m for m, _ in wanted}, self._uow.dialect),
+                t.c.ts > start,
+                t.c.ts <= end,
+            )
+            .order_by(t.c.meter_id, t.c.reading_type_id, t.c.ts)
+        )
+        out: dict[tuple[int, int], list[tuple[int, float, str]]] = defaultdict(list)
+        for m, rt, ts, value, q in self._uow.session.execute(stmt):
+            if (m, rt) in wanted:
+                out[(m, rt)].append((ts, value, q))
+        return out
+
+
+def _values(tenant_id: int, row: Row, version: int, now: int) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "meter_id": row.meter_id,
+        "reading_type_id": row.reading_type_id,
+        "ts": row.ts,
+        "kind": row.kind,
+        **{f: getattr(row, f) for f in FIELDS},
+        "version": version,
+        "created_at": now,
+    }
+
+
+INSERT_COLUMNS = (
+    "tenant_id",
+    "meter_id",
+    "reading_type_id",
+    "ts",
+    "kind",
+    "value",
+    "quality",
+    "version",
+    "method",
+    "rule",
+    "user_id",
+    "reason",
+    "config_version",
+    "created_at",
+)
+COPY_TYPES = (
+    ["int4", "int4", "int4", "int8", "text", "float8", "text", "int4"] + ["text"] * 5 + ["int8"]
+)
+
+
+def _tuple(tenant_id: int, r: Row, now: int) -> tuple[Any, ...]:
+    return (
+        tenant_id,
+        r.meter_id,
+        r.reading_type_id,
+        r.ts,
+        r.kind,
+        r.value,
+        r.quality,
+        1,
+        r.method,
+        r.rule,
+        r.user_id,
+        r.reason,
+        r.config_version,
+        now,
+    )
+
+
+def _bulk(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:
+    columns = ", ".join(INSERT_COLUMNS)
+    driver: Any = connection.connection.driver_connection  # psycopg or sqlite3
+    if connection.dialect.name == "postgresql":
+        sql = f"COPY {CURRENT.name} ({columns}) FROM STDIN (FORMAT BINARY)"
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" * len(INSERT_COLUMNS))
+        driver.executemany(f"INSERT INTO {CURRENT.name} ({columns}) VALUES ({marks})", rows)
+
+
+def _as_of(moment: int) -> Any:
+    """The layer as it stood at ``moment``: current rows made by then, plus the versions
+    that were in force then."""
+    cols = ("tenant_id", "meter_id", "reading_type_id", "ts", "kind", "value", "quality", "version")
+    now_rows = select(*(CURRENT.c[c] for c in cols)).where(CURRENT.c.created_at <= moment)
+    old_rows = select(*(VERSIONS.c[c] for c in cols)).where(
+        VERSIONS.c.created_at <= moment, or_(VERSIONS.c.superseded_at > moment)
+    )
+    return union_all(now_rows, old_rows).subquery("as_of")
+
+
+def _grouped(rows: Any) -> list[StoredSeries]:
+    out: list[StoredSeries] = []
+    series: StoredSeries | None = None
+    for meter_id, reading_type_id, ts, value, quality, version in rows:
+        if series is None or (series.meter_id, series.reading_type_id) != (
+            meter_id,
+            reading_type_id,
+        ):
+            series = StoredSeries(meter_id, reading_type_id)
+            out.append(series)
+        series.timestamps.append(ts)
+        series.values.append(value)
+        series.qualities.append(quality)
+        series.versions.append(version)
+    return out

@@ -1,0 +1,306 @@
+"""VEE against the store: fetch context and history in bulk, run the pure engine, write
+the validated layer and the findings; edits and re-runs go through the same path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise, repeat
+from typing import TYPE_CHECKING
+
+from cimhub.domain.reading import ReadingKind
+from cimhub.store.findings import FindingRepository
+from cimhub.store.validated import EDITED, ApplyCounts, Row, ValidatedRepository
+from cimhub.vee import quality
+from cimhub.vee.batch import DAY, Batch
+from cimhub.vee.calendar import profiles_from
+from cimhub.vee.config import DEFAULT, VeeConfig
+from cimhub.vee.context import MasterData, MeterContext, Previous, SeriesHistory
+from cimhub.vee.edit import Edit, check_edit
+from cimhub.vee.engine import Validated, VeeResult, validate
+from cimhub.vee.finding import SeriesKey
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+#: user_id of versions VEE made (edits carry the editor's id)
+VEE_USER = ""
+
+
+class NoMasterData:
+    """Every context unknown: the rules that need master data stay quiet."""
+
+    def __init__(self, uow: object = None) -> None:
+        pass
+
+    def contexts(
+        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+    ) -> Mapping[int, MeterContext]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class VeeRun:
+    """What one VEE run did."""
+
+    readings: int = 0
+    findings: int = 0
+    new_findings: int = 0
+    stored: ApplyCounts = field(default_factory=ApplyCounts)
+    result: VeeResult | None = None
+
+
+def _store_master_data(uow: UnitOfWork) -> MasterData:
+    from cimhub.store.vee_master import StoreMasterData
+
+    return StoreMasterData(uow)
+
+
+@dataclass(frozen=True)
+class VeeService:
+    """VEE against one store; ``master_data`` makes the MasterData of a unit of work."""
+
+    config: VeeConfig = DEFAULT
+    master_data: Callable[[UnitOfWork], MasterData] = _store_master_data
+
+    def run(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        tenant: str,
+        batches: Sequence[Batch],
+        type_ids: Mapping[str, int],
+        *,
+        now: int,
+    ) -> VeeRun:
+        """Validate ``batches`` (raw readings just stored, or re-read for a re-run)."""
+        batches = [b for b in batches if len(b.timestamps) or b.start is not None]
+        if not batches:
+            return VeeRun()
+        validated_repo = ValidatedRepository(uow)
+        history = self._history(validated_repo, tenant_id, tenant, batches, type_ids)
+        start = min(_first(b) for b in batches)
+        end = max(_last(b) for b in batches)
+        meters = sorted({b.key.meter_id for b in batches})
+        contexts = self.master_data(uow).contexts(tenant_id, meters, start, end)
+        result = validate(
+            batches, now=now, contexts=contexts, history=history, config=self.config, tenant=tenant
+        )
+        rows = [row for v in result.validated for row in _rows(v, type_ids, self.config.version)]
+        stored = validated_repo.apply(tenant_id, rows, now=now)
+        windows = [
+            (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b)) for b in batches
+        ]
+        new = FindingRepository(uow).record(
+            tenant_id,
+            [(type_ids[f.series.reading_type], f) for f in result.findings],
+            windows=windows,
+            config_version=self.config.version,
+            now=now,
+        )
+        return VeeRun(len(rows), len(result.findings), new, stored, result)
+
+    def _history(
+        self,
+        repo: ValidatedRepository,
+        tenant_id: int,
+        tenant: str,
+        batches: Sequence[Batch],
+        type_ids: Mapping[str, int],
+    ) -> dict[SeriesKey, SeriesHistory]:
+        """Previous reads of every series; like-day profiles only where a long gap needs them."""
+        params = self.config.params(tenant)
+        lookback = params.like_day_lookback_days * DAY
+        ids = {b.key: (b.key.meter_id, type_ids[b.key.reading_type]) for b in batches}
+        firsts = {ids[b.key]: _first(b) + 1 for b in batches}
+        previous = repo.previous(tenant_id, firsts, lookback)
+        limit = params.interpolation_limit_minutes * 60
+        needy = [
+            b
+            for b in batches
+            if b.kind is ReadingKind.INTERVAL and _long_gap(b, previous.get(ids[b.key]), limit)
+        ]
+        profiles = {}
+        if needy:
+            lo = min(_first(b) for b in needy) - lookback
+            hi = max(_first(b) for b in needy)
+            stored = repo.intervals(tenant_id, [ids[b.key] for b in needy], lo, hi)
+            for b in needy:
+                rows = stored.get(ids[b.key], [])
+                if rows:
+                    stamps, values, quals = zip(*rows, strict=True)
+                    profiles[b.key] = profiles_from(stamps, values, quals, b.interval, params)
+        return {
+            b.key: SeriesHistory(
+                Previous(*previous[ids[b.key]]) if ids[b.key] in previous else None,
+                profiles.get(b.key, {}),
+            )
+            for b in batches
+        }
+
+    def rerun(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        tenant: str,
+        meter_ids: Sequence[int],
+        start: int,
+        end: int,
+        *,
+        now: int,
+    ) -> VeeRun:
+        """Validate the raw readings of ``meter_ids`` over (start, end] again (after a rule
+        or parameter change, or to estimate gaps still open after the re-acquisition
+        wait). Unchanged results store nothing: a re-run is idempotent."""
+        batches, type_ids = raw_batches(uow, tenant_id, meter_ids, start, end)
+        return self.run(uow, tenant_id, tenant, batches, type_ids, now=now)
+
+    def edit(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        edits: Sequence[Edit],
+        type_ids: Mapping[str, int],
+        *,
+        user_id: str | None,
+        reason: str | None,
+        now: int,
+    ) -> ApplyCounts:
+        """Manual edits and bulk corrections: new validated versions, quality 3.7.0, with
+        the user and the reason (both mandatory; ``EditRefused`` otherwise)."""
+        user, why = check_edit(user_id, reason, list(edits))
+        rows = [
+            Row(
+                e.meter_id,
+                type_ids[e.reading_type],
+                e.ts,
+                e.kind.value,
+                e.value,
+                quality.EDITED,
+                EDITED,
+                "",
+                user,
+                why,
+                self.config.version,
+            )
+            for e in edits
+        ]
+        return ValidatedRepository(uow).apply(tenant_id, rows, now=now, keep_edits=False)
+
+
+def _first(batch: Batch) -> int:
+    if batch.start is not None:
+        return batch.start
+    return batch.timestamps[0] - max(batch.interval, 1)
+
+
+def _last(batch: Batch) -> int:
+    return batch.end if batch.end is not None else batch.timestamps[-1]
+
+
+def _long_gap(batch: Batch, previous: tuple[int, float] | None, limit: int) -> bool:
+    stamps = batch.timestamps
+    limit += batch.interval
+    edges = [previous[0]] if previous else []
+    if batch.start is not None:
+        edges.append(batch.start)
+    if batch.end is not None and stamps and batch.end - stamps[-1] > limit:
+        return True
+    points = sorted(edges[:1] + list(stamps))
+    return any(b - a > limit for a, b in pairwise(points))
+
+
+def _rows(v: Validated, type_ids: Mapping[str, int], config_version: str) -> list[Row]:
+    """The validated series as store rows, column-wise (no per-reading calls)."""
+    n = len(v.timestamps)
+    reasons = {key: _reason(*key) for key in set(zip(v.methods, v.rules, strict=True))}
+    return list(
+        map(
+            Row._make,
+            zip(
+                repeat(v.key.meter_id, n),
+                repeat(type_ids[v.key.reading_type], n),
+                v.timestamps,
+                repeat(v.kind.value, n),
+                v.values,
+                v.qualities,
+                v.methods,
+                v.rules,
+                repeat(VEE_USER, n),
+                [reasons[key] for key in zip(v.methods, v.rules, strict=True)],
+                repeat(config_version, n),
+                strict=True,
+            ),
+        )
+    )
+
+
+def _reason(method: str, rule: str) -> str:
+    if not rule:
+        return "passed VEE"
+    if method.startswith("estimated"):
+        return f"estimated after {rule}"
+    return f"flagged by {rule}"
+
+
+#: readings fetched per query when a re-run reads raw data back
+RERUN_PAGE = 200_000
+#: meters validated per unit of work by a re-run
+RERUN_CHUNK = 200
+
+
+def raw_batches(
+    uow: UnitOfWork, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+) -> tuple[list[Batch], dict[str, int]]:
+    """The raw readings of some meters over (start, end] as VEE batches; interval batches
+    answer for the whole period, so gaps at its ends count too. Register reads are taken
+    over [start, end]: a read at the period start bounds its first span (sum check)."""
+    batches: list[Batch] = []
+    type_ids: dict[str, int] = {}
+    for kind in (ReadingKind.INTERVAL, ReadingKind.REGISTER):
+        after = None
+        while True:
+            rows = uow.readings.query(
+                tenant_id,
+                kind,
+                meter_ids=meter_ids,
+                reading_type_ids=None,
+                start=start if kind is ReadingKind.INTERVAL else start - 1,
+                end=end,
+                after=after,
+                limit=RERUN_PAGE,
+            )
+            if not rows:
+                break
+            codes = uow.reading_types.codes_for({r.reading_type_id for r in rows})
+            for r in rows:
+                code = codes[r.reading_type_id]
+                type_ids[code] = r.reading_type_id
+                period = (start, end) if kind is ReadingKind.INTERVAL else (None, None)
+                key = SeriesKey(r.meter_id, code)
+                if batches and batches[-1].key == key and batches[-1].kind is kind:
+                    last = batches.pop()  # a series split across two pages
+                    r.timestamps[:0], r.values[:0] = last.timestamps, last.values
+                    r.qualities[:0] = last.qualities
+                batches.append(Batch(key, kind, r.timestamps, r.values, r.qualities, *period))
+            total = sum(len(r.timestamps) for r in rows)
+            if total < RERUN_PAGE:
+                break
+            last_row = rows[-1]
+            after = (last_row.meter_id, last_row.reading_type_id, last_row.timestamps[-1])
+    return batches, type_ids
+
+
+def failures_report(uow: UnitOfWork, tenant_id: int, start: int, end: int) -> dict[str, object]:
+    """The daily VEE failures report: findings first seen in (start, end], per rule and
+    severity, with how many meters each touched."""
+    rows = FindingRepository(uow).daily_counts(tenant_id, start, end)
+    return {
+        "start": start,
+        "end": end,
+        "findings": sum(r[2] for r in rows),
+        "by_rule": [
+            {"rule": rule, "severity": severity, "findings": count, "meters": meters}
+            for rule, severity, count, meters in rows
+        ],
+    }

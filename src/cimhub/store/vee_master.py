@@ -1,0 +1,114 @@
+"""Master data for VEE: the ``vee.context.MasterData`` Protocol over the store's tables.
+
+One query for the meters, one for their main installations with the usage point: what
+VEE needs per meter, in bulk. What the store does not know stays None (the rules that
+need it stay quiet): outages (until events derive them), energised, billing day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from cimhub.domain.lifecycle import Stage
+from cimhub.store.master_models import Installation, UsagePoint
+from cimhub.store.models import Meter
+from cimhub.store.sql import member_of
+from cimhub.vee.context import MeterContext, MeterInfo, MeterState, UsagePointInfo
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+#: lifecycle stage → what VEE makes of it (stages not listed: unknown)
+STATES = {
+    Stage.IN_SERVICE: MeterState.IN_SERVICE,
+    Stage.COMMISSIONED: MeterState.IN_SERVICE,
+    Stage.REMOVED: MeterState.INACTIVE,
+    Stage.DECOMMISSIONED: MeterState.INACTIVE,
+    Stage.IN_STORE: MeterState.INACTIVE,
+    Stage.PROCURED: MeterState.INACTIVE,
+    Stage.ISSUED: MeterState.INACTIVE,
+}
+
+
+class StoreMasterData:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def contexts(
+        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+    ) -> Mapping[int, MeterContext]:
+        if not meter_ids:
+            return {}
+        dialect, session = self._uow.dialect, self._uow.session
+        meters = session.execute(
+            select(
+                Meter.id,
+                Meter.meter_type,
+                Meter.ct_ratio,
+                Meter.pt_ratio,
+                Meter.dials,
+                Meter.lifecycle_stage,
+            ).where(Meter.tenant_id == tenant_id, member_of(Meter.id, meter_ids, dialect))
+        ).all()
+        points = self._usage_points(tenant_id, meter_ids, start, end)
+        return {
+            m.id: MeterContext(
+                MeterInfo(
+                    meter_type=m.meter_type,
+                    multiplier=_multiplier(m.ct_ratio, m.pt_ratio),
+                    dials=m.dials,
+                    state=STATES.get(Stage(m.lifecycle_stage)) if m.lifecycle_stage else None,
+                ),
+                points.get(m.id, UsagePointInfo()),
+            )
+            for m in meters
+        }
+
+    def _usage_points(
+        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+    ) -> dict[int, UsagePointInfo]:
+        """The usage point each meter was the main meter of during (start, end] (the
+        latest installation wins)."""
+        i, up = Installation, UsagePoint
+        rows = self._uow.session.execute(
+            select(
+                i.meter_id,
+                up.category,
+                up.sanctioned_load,
+                up.connected_load_kw,
+                up.net_metering,
+                up.pv_capacity_kw,
+                up.metered,
+            )
+            .join(up, up.id == i.usage_point_id)
+            .where(
+                i.tenant_id == tenant_id,
+                member_of(i.meter_id, meter_ids, self._uow.dialect),
+                i.role == "main",
+                i.canceled.is_(False),
+                i.start_ts <= end,
+                or_(i.end_ts.is_(None), i.end_ts > start),
+            )
+            .order_by(i.meter_id, i.start_ts)
+        )
+        # kVA sanctioned loads are taken as kW (unity power factor): a limit, not a bill
+        return {
+            r.meter_id: UsagePointInfo(
+                category=r.category,
+                sanctioned_load_kw=r.sanctioned_load,
+                connected_load_kw=r.connected_load_kw,
+                net_metering=r.net_metering,
+                pv_capacity_kw=r.pv_capacity_kw,
+                non_metered=None if r.metered is None else not r.metered,
+            )
+            for r in rows
+        }
+
+
+def _multiplier(ct: float | None, pt: float | None) -> float | None:
+    if ct is None and pt is None:
+        return None
+    return (ct or 1.0) * (pt or 1.0)
