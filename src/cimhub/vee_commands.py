@@ -142,4 +142,3 @@ def _findings(args: argparse.Namespace) -> int:
         print(json.dumps({name: getattr(f, name) for name in f.__slots__}))
     database.dispose()
     return 0
-

@@ -89,9 +89,8 @@ def test_a_changed_value_becomes_a_new_version(hub: Hub, send: Send) -> None:
     reply = ParsedReply.of(send(changed).body)
     assert "1 changed" in reply.reasons[0]
     query = get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(hours=1))
-    raw = query.replace(
-        b"<Request>", b"<Request><Option><msg:name>raw</msg:name><msg:value>true</msg:value></Option>"
-    )
+    option = b"<Option><msg:name>raw</msg:name><msg:value>true</msg:value></Option>"
+    raw = query.replace(b"<Request>", b"<Request>" + option)
     ts = int((DAY + timedelta(minutes=15)).timestamp())
     # Raw (Option raw=true) holds the re-sent value; the validated layer (the default)
     # failed it as a spike against its neighbours and holds an estimate instead.
