@@ -27,7 +27,6 @@ from sqlalchemy import (
     exc,
     func,
     insert,
-    or_,
     select,
     tuple_,
     union_all,
@@ -419,7 +418,7 @@ def _as_of(moment: int) -> Any:
     cols = ("tenant_id", "meter_id", "reading_type_id", "ts", "kind", "value", "quality", "version")
     now_rows = select(*(CURRENT.c[c] for c in cols)).where(CURRENT.c.created_at <= moment)
     old_rows = select(*(VERSIONS.c[c] for c in cols)).where(
-        VERSIONS.c.created_at <= moment, or_(VERSIONS.c.superseded_at > moment)
+        VERSIONS.c.created_at <= moment, VERSIONS.c.superseded_at > moment
     )
     return union_all(now_rows, old_rows).subquery("as_of")
 

@@ -9,6 +9,7 @@ confusion matrix of injected faults against findings.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -129,200 +130,277 @@ def _at(day: int, hour: float) -> int:
     return START + day * 86_400 + int(hour * 3600)
 
 
+@dataclass(slots=True)
+class _Draft:
+    """One meter's month while faults are injected: what the HES will send, and the truth."""
+
+    meter: int
+    stamps: list[int]
+    values: list[float]
+    context: MeterContext
+    cum: list[float]
+    md: list[float]
+    tous: list[list[float]] | None
+    window: tuple[int, int] = (START, END)
+    cum_code: str = CUM
+    drop: set[int] = field(default_factory=set)
+    moved: dict[int, int] = field(default_factory=dict)  #: ts → the ts the HES stamps
+    extra: list[tuple[int, float]] = field(default_factory=list)  #: readings sent besides
+    export: list[float] | None = None
+
+    def set(self, ts: int, value: float) -> None:
+        self.values[(ts - START) // STEP - 1] = value
+
+    def get(self, ts: int) -> float:
+        return self.values[(ts - START) // STEP - 1]
+
+
+MIDNIGHTS = [START + d * 86_400 for d in range(DAYS + 1)]
+SHARES = (0.2, 0.3, 0.35, 0.15)  #: the TOU zones' fixed shares of each day
+
+
 def _meter(out: Month, meter: int, kind: str | None) -> None:
     stamps, clean = _series(meter)
-    values = list(clean)
-    midnights = [START + d * 86_400 for d in range(DAYS + 1)]
-    context = MeterContext(
-        MeterInfo("1P-WC", 1.0, 6, MeterState.IN_SERVICE, True),
-        UsagePointInfo("domestic", 5.0, 6.0, False, None, False, 1),
-        (),
-    )
-    quals = [""] * len(stamps)
-    window = (START, END)
-    index = {ts: i for i, ts in enumerate(stamps)}
-    day_of = lambda ts: (ts - START - 1) // 86_400  # noqa: E731
-
-    def day_window(ts: int) -> tuple[int, int]:
-        d = day_of(ts)
-        return START + d * 86_400, START + (d + 1) * 86_400
-
-    drop: set[int] = set()
-    cum_base = 10_000.0 + meter
-    if kind in ("gap_short", "gap_day_boundary", "gap_long", "spike_next_to_gap"):
-        first = {
-            "gap_short": _at(3, 10),
-            "gap_day_boundary": _at(5, -0.75),
-            "gap_long": _at(9, 0.25),
-            "spike_next_to_gap": _at(12, 19),
-        }[kind]
-        n = {"gap_short": 4, "gap_day_boundary": 6, "gap_long": 96, "spike_next_to_gap": 2}[kind]
-        drop = {first + k * STEP for k in range(n)}
-        window = (first, first + (n - 1) * STEP)
-        if kind == "spike_next_to_gap":
-            values[index[first - STEP]] = 9.5
-            window = (first - STEP, first - STEP)
-    elif kind == "spike":
-        ts = _at(7, 14)
-        values[index[ts]] = round(values[index[ts]] * 20 + 2, 3)
-        window = (ts, ts)
-    elif kind == "negative":
-        ts = _at(8, 3)
-        values[index[ts]] = -0.4
-        window = (ts, ts)
-    elif kind in ("zero_run", "zero_in_outage"):
-        first = _at(10, 9)
-        run = [first + k * STEP for k in range(20)]
-        for ts in run:
-            values[index[ts]] = 0.0
-        window = (run[0], run[-1])
-        if kind == "zero_in_outage":
-            context = replace(context, outages=((run[0] - STEP, run[-1]),))
-            drop = {run[5], run[6]}  # nothing arrives during the outage either
-    elif kind == "static":
-        first = _at(14, 12)
-        run = [first + k * STEP for k in range(12)]
-        for ts in run:
-            values[index[ts]] = 0.321
-        window = (run[0], run[-1])
-    elif kind == "wrong_ct":
-        context = replace(
-            context, meter=replace(context.meter, meter_type="3P-CT", multiplier=40.0)
-        )
-        values = [round(v / 40, 5) for v in values]  # the HES sent secondary-side intervals
-        window = (START, END)
-    elif kind == "above_sanctioned":
-        ts = _at(16, 15)
-        values[index[ts]] = 2.9  # 11.6 kW in a 15-minute interval, sanctioned 5 kW
-        window = (ts, ts)
-    elif kind == "low_day":
-        d = 18
-        for ts in stamps[d * 96 : (d + 1) * 96]:
-            values[index[ts]] = round(values[index[ts]] * 0.04, 4)
-        window = (START + d * 86_400, START + (d + 1) * 86_400)
-    elif kind == "inactive":
-        context = replace(context, meter=replace(context.meter, state=MeterState.INACTIVE))
-    elif kind == "clock_skew":
-        ts = _at(20, 6)
-        window = (ts, ts)
-    elif kind == "off_grid":
-        ts = _at(21, 6)
-        window = (ts - STEP, ts)
-
-    # registers follow the true consumption (before any fault was injected)
-    cum = [cum_base]
-    for d in range(DAYS):
+    cum = [10_000.0 + meter]
+    for d in range(DAYS):  # registers follow the true consumption
         cum.append(round(cum[-1] + sum(clean[d * 96 : (d + 1) * 96]), 3))
-    register_kind = CUM
-    if kind == "rollover":
-        offset = 999_990.0 - cum[10]
-        cum = [round((c + offset) % 1_000_000, 3) for c in cum]
-        window = (midnights[11], midnights[11])
-    elif kind == "dials":
-        cum[15] = cum[15] + 1_000_000
-        window = (midnights[15], midnights[15])
-    elif kind == "cum_jump":
-        cum = cum[:17] + [c + 900 for c in cum[17:]]
-        window = (midnights[17], midnights[17])
-    elif kind in ("cum_decrement", "cum_decrement_net_meter"):
-        cum[19] = cum[18] - 5
-        window = (midnights[19], midnights[20])
-        if kind == "cum_decrement_net_meter":
-            register_kind = NET_CUM
-            context = replace(context, usage_point=replace(context.usage_point, net_metering=True))
-    key = lambda code: SeriesKey(meter, code)  # noqa: E731
-
-    # interval batch (with the timing faults applied to what the HES sends)
-    send_ts, send_v, send_q = [], [], []
-    for ts, v, q in zip(stamps, values, quals, strict=True):
-        if ts in drop:
-            continue
-        if kind == "clock_skew" and ts == _at(20, 6):
-            ts += 30
-        if kind == "off_grid" and ts == _at(21, 6):
-            ts -= 7 * 60
-        send_ts.append(ts)
-        send_v.append(v)
-        send_q.append(q)
-    if kind == "duplicate":
-        ts = _at(22, 11)
-        i = send_ts.index(ts)
-        send_ts.insert(i + 1, ts)
-        send_v.insert(i + 1, send_v[i] + 0.1)
-        send_q.insert(i + 1, "")
-        window = (ts, ts)
-    if kind == "future_date":
-        send_ts.append(NOW + 3 * 86_400)
-        send_v.append(0.2)
-        send_q.append("")
-        window = (NOW + 3 * 86_400, NOW + 3 * 86_400)
-    if kind == "old_date":
-        send_ts.insert(0, START - 120 * 86_400)
-        send_v.insert(0, 0.2)
-        send_q.insert(0, "")
-        window = (START - 120 * 86_400, START - 120 * 86_400)
-    out.batches.append(Batch(key(KWH), ReadingKind.INTERVAL, send_ts, send_v, send_q, START, END))
-    out.batches.append(
-        Batch(key(register_kind), ReadingKind.REGISTER, midnights, cum, [""] * len(cum))
+    draft = _Draft(
+        meter,
+        stamps,
+        list(clean),
+        MeterContext(
+            MeterInfo("1P-WC", 1.0, 6, MeterState.IN_SERVICE, True),
+            UsagePointInfo("domestic", 5.0, 6.0, False, None, False, 1),
+            (),
+        ),
+        cum,
+        _md(clean),
+        [[round(c * s, 3) for c in cum] for s in SHARES],
     )
-
-    # TOU: four zones sharing the day's consumption (fixed shares), at the same midnights
-    shares = (0.2, 0.3, 0.35, 0.15)
-    tous = [[round(c * s, 3) for c in cum] for s in shares]
-    if kind == "tou_sum":
-        tous[1][12] += 25
-        window = (midnights[12], midnights[12])
-    if kind == "tou_reset":
-        tous[2][13] = 0.0
-        window = (midnights[13], midnights[13])
-    if kind == "tou_decrement":
-        tous[0][14] = tous[0][13] - 3
-        window = (midnights[14], midnights[14])
-    if register_kind == CUM and kind not in ("rollover", "dials", "cum_jump", "cum_decrement"):
-        for code, reads in zip(TOU, tous, strict=True):
-            out.batches.append(
-                Batch(key(code), ReadingKind.REGISTER, midnights, reads, [""] * len(reads))
-            )
-
-    # MD: running maximum within the cycle (billing day 1), read each local midnight;
-    # the month spans two cycles when read up to 1 July.
-    md, peak = [], 0.0
-    for d, ts in enumerate(midnights):
-        if d > 0:
-            chunk = values[(d - 1) * 96 : d * 96]
-            peak = max([peak, *(v * 4 for v in chunk)])
-        md.append(round(peak, 3))
-        if ts == midnights[-1]:
-            md[-1] = 0.0  # 1 July 00:00 IST: the cycle reset at this very instant
-    if kind == "md_reset_off_cycle":
-        md[20] = round(md[19] / 3, 3)
-        window = (midnights[20], midnights[20])
-    if kind == "md_not_reset":
-        md[-1] = md[-2]
-        window = (midnights[-1], midnights[-1])
-    if kind == "md_too_high":
-        md[25] = 12.0
-        window = (midnights[25], midnights[25])
-    out.batches.append(Batch(key(MD), ReadingKind.REGISTER, midnights, md, [""] * len(md)))
-
-    if kind == "export_above_pv":
-        context = replace(
-            context, usage_point=replace(context.usage_point, net_metering=True, pv_capacity_kw=3.0)
-        )
-        export = [_solar(ts, 2.2) for ts in stamps]
-        d = 24
-        for k in range(d * 96, (d + 1) * 96):
-            export[k] = round(export[k] * 1.8, 3)
-        window = (START + d * 86_400, START + (d + 1) * 86_400)
-        out.batches.append(
-            Batch(key(EXPORT), ReadingKind.INTERVAL, stamps, export, [""] * len(stamps), START, END)
-        )
-    out.contexts[meter] = context
     if kind is not None:
-        lo, hi = window
+        INJECT[kind](draft)
+    _emit(out, draft)
+    if kind is not None:
+        lo, hi = draft.window
         if FAULTS[kind] & {"sum.check", "usage.history", "register.decrement"} or lo == hi:
             lo, hi = lo - 86_400, hi + 86_400  # day-wide rules look at the whole day around it
         out.faults.append(Fault(meter, kind, (lo, hi), FAULTS[kind]))
+
+
+def _md(values: list[float]) -> list[float]:
+    """MD (kW) read each local midnight: the running maximum within the billing cycle
+    (billing day 1); at 1 July 00:00 IST the cycle has just reset."""
+    md, peak = [0.0], 0.0
+    for d in range(1, DAYS + 1):
+        peak = max([peak, *(v * 4 for v in values[(d - 1) * 96 : d * 96])])
+        md.append(round(peak, 3))
+    md[-1] = 0.0
+    return md
+
+
+def _emit(out: Month, d: _Draft) -> None:
+    key = lambda code: SeriesKey(d.meter, code)  # noqa: E731
+    sent = [(d.moved.get(ts, ts), v) for ts, v in zip(d.stamps, d.values, strict=True)]
+    sent = sorted([(ts, v) for ts, v in sent if ts not in d.drop] + d.extra, key=lambda x: x[0])
+    out.batches.append(
+        Batch(
+            key(KWH),
+            ReadingKind.INTERVAL,
+            [ts for ts, _ in sent],
+            [v for _, v in sent],
+            [""] * len(sent),
+            START,
+            END,
+        )
+    )
+    registers = [(d.cum_code, d.cum), (MD, d.md)]
+    registers += list(zip(TOU, d.tous, strict=True)) if d.tous else []
+    for code, reads in registers:
+        out.batches.append(
+            Batch(key(code), ReadingKind.REGISTER, MIDNIGHTS, reads, [""] * len(reads))
+        )
+    if d.export is not None:
+        out.batches.append(
+            Batch(
+                key(EXPORT),
+                ReadingKind.INTERVAL,
+                d.stamps,
+                d.export,
+                [""] * len(d.stamps),
+                START,
+                END,
+            )
+        )
+    out.contexts[d.meter] = d.context
+
+
+def _gap(first: int, count: int) -> Callable[[_Draft], None]:
+    def inject(d: _Draft) -> None:
+        d.drop = {first + k * STEP for k in range(count)}
+        d.window = (first, first + (count - 1) * STEP)
+
+    return inject
+
+
+def _spike_next_to_gap(d: _Draft) -> None:
+    first = _at(12, 19)
+    _gap(first, 2)(d)
+    d.set(first - STEP, 9.5)
+    d.window = (first - STEP, first - STEP)
+
+
+def _one(
+    hour_of_month: tuple[int, float], value: Callable[[float], float]
+) -> Callable[[_Draft], None]:
+    def inject(d: _Draft) -> None:
+        ts = _at(*hour_of_month)
+        d.set(ts, value(d.get(ts)))
+        d.window = (ts, ts)
+
+    return inject
+
+
+def _run(first: int, count: int) -> list[int]:
+    return [first + k * STEP for k in range(count)]
+
+
+def _zeros(d: _Draft, *, outage: bool) -> None:
+    run = _run(_at(10, 9), 20)
+    for ts in run:
+        d.set(ts, 0.0)
+    d.window = (run[0], run[-1])
+    if outage:
+        d.context = replace(d.context, outages=((run[0] - STEP, run[-1]),))
+        d.drop = {run[5], run[6]}  # nothing arrives during the outage either
+
+
+def _static(d: _Draft) -> None:
+    run = _run(_at(14, 12), 12)
+    for ts in run:
+        d.set(ts, 0.321)
+    d.window = (run[0], run[-1])
+
+
+def _wrong_ct(d: _Draft) -> None:
+    d.context = replace(
+        d.context, meter=replace(d.context.meter, meter_type="3P-CT", multiplier=40.0)
+    )
+    d.values = [round(v / 40, 5) for v in d.values]  # the HES sent secondary-side intervals
+
+
+def _low_day(d: _Draft) -> None:
+    day = 18
+    for k in range(day * 96, (day + 1) * 96):
+        d.values[k] = round(d.values[k] * 0.04, 4)
+    d.window = (START + day * 86_400, START + (day + 1) * 86_400)
+
+
+def _inactive(d: _Draft) -> None:
+    d.context = replace(d.context, meter=replace(d.context.meter, state=MeterState.INACTIVE))
+
+
+def _restamp(ts: int, shift: int, window: tuple[int, int]) -> Callable[[_Draft], None]:
+    def inject(d: _Draft) -> None:
+        d.moved[ts] = ts + shift
+        d.window = window
+
+    return inject
+
+
+def _send(ts: int, value: float | None = None) -> Callable[[_Draft], None]:
+    """Send one more reading: a second copy of ts (value None: the original + 0.1)."""
+
+    def inject(d: _Draft) -> None:
+        d.extra.append((ts, d.get(ts) + 0.1 if value is None else value))
+        d.window = (ts, ts)
+
+    return inject
+
+
+def _cum(
+    day: int, change: Callable[[_Draft], None], *, window_days: int = 0
+) -> Callable[[_Draft], None]:
+    """A fault in the CUM register; the TOU registers are left out (they would disagree)."""
+
+    def inject(d: _Draft) -> None:
+        change(d)
+        d.tous = None
+        d.window = (MIDNIGHTS[day], MIDNIGHTS[day + window_days])
+
+    return inject
+
+
+def _rollover(d: _Draft) -> None:
+    offset = 999_990.0 - d.cum[10]
+    d.cum = [round((c + offset) % 1_000_000, 3) for c in d.cum]
+
+
+def _decrement(d: _Draft) -> None:
+    d.cum[19] = d.cum[18] - 5
+
+
+def _decrement_net_meter(d: _Draft) -> None:
+    _decrement(d)
+    d.cum_code = NET_CUM
+    d.context = replace(d.context, usage_point=replace(d.context.usage_point, net_metering=True))
+
+
+def _register(
+    series: str, day: int, value: Callable[[list[float]], float]
+) -> Callable[[_Draft], None]:
+    """Change one read of a TOU zone ("tou1".."tou4") or the MD register."""
+
+    def inject(d: _Draft) -> None:
+        reads = d.md if series == "md" else d.tous[int(series[3:]) - 1]  # type: ignore[index]
+        reads[day] = value(reads)
+        d.window = (MIDNIGHTS[day], MIDNIGHTS[day])
+
+    return inject
+
+
+def _export(d: _Draft) -> None:
+    d.context = replace(
+        d.context, usage_point=replace(d.context.usage_point, net_metering=True, pv_capacity_kw=3.0)
+    )
+    d.export = [_solar(ts, 2.2) for ts in d.stamps]
+    day = 24
+    for k in range(day * 96, (day + 1) * 96):
+        d.export[k] = round(d.export[k] * 1.8, 3)
+    d.window = (START + day * 86_400, START + (day + 1) * 86_400)
+
+
+INJECT: dict[str, Callable[[_Draft], None]] = {
+    "gap_short": _gap(_at(3, 10), 4),
+    "gap_day_boundary": _gap(_at(5, -0.75), 6),
+    "gap_long": _gap(_at(9, 0.25), 96),
+    "spike": _one((7, 14), lambda v: round(v * 20 + 2, 3)),
+    "spike_next_to_gap": _spike_next_to_gap,
+    "negative": _one((8, 3), lambda v: -0.4),
+    "zero_run": lambda d: _zeros(d, outage=False),
+    "zero_in_outage": lambda d: _zeros(d, outage=True),
+    "static": _static,
+    "cum_decrement": _cum(19, _decrement, window_days=1),
+    "cum_decrement_net_meter": _cum(19, _decrement_net_meter, window_days=1),
+    "rollover": _cum(11, _rollover),
+    "dials": _cum(15, lambda d: d.cum.__setitem__(15, d.cum[15] + 1_000_000)),
+    "cum_jump": _cum(17, lambda d: setattr(d, "cum", d.cum[:17] + [c + 900 for c in d.cum[17:]])),
+    "wrong_ct": _wrong_ct,
+    "tou_sum": _register("tou2", 12, lambda r: r[12] + 25),
+    "tou_reset": _register("tou3", 13, lambda r: 0.0),
+    "tou_decrement": _register("tou1", 14, lambda r: r[13] - 3),
+    "md_not_reset": _register("md", DAYS, lambda r: r[-2]),
+    "md_reset_off_cycle": _register("md", 20, lambda r: round(r[19] / 3, 3)),
+    "md_too_high": _register("md", 25, lambda r: 12.0),
+    "off_grid": _restamp(_at(21, 6), -7 * 60, (_at(21, 6) - STEP, _at(21, 6))),
+    "clock_skew": _restamp(_at(20, 6), 30, (_at(20, 6), _at(20, 6))),
+    "duplicate": _send(_at(22, 11)),
+    "future_date": _send(NOW + 3 * 86_400, 0.2),
+    "old_date": _send(START - 120 * 86_400, 0.2),
+    "above_sanctioned": _one((16, 15), lambda v: 2.9),  # 11.6 kW in 15 min; sanctioned 5 kW
+    "low_day": _low_day,
+    "inactive": _inactive,
+    "export_above_pv": _export,
+}
 
 
 def _solar(ts: int, peak_kw: float) -> float:

@@ -20,6 +20,7 @@ from cimhub.vee.context import NO_CONTEXT, MeterContext, SeriesHistory
 from cimhub.vee.finding import Action, Finding, SeriesKey, Severity
 from cimhub.vee.registry import load_rules
 from cimhub.vee.rules.meter import register_of, register_pairs
+from cimhub.vee.runs import runs
 
 VALIDATED = "validated"
 NO_HISTORY = SeriesHistory()
@@ -131,7 +132,7 @@ def _intervals(scope: Scope, found: list[Finding]) -> Validated:
     values = list(grid.values)
     methods = [VALIDATED] * len(values)
     filled: list[int] = []
-    for first, last in _runs(marks.failed):
+    for first, last in list(runs(marks.failed)):
         fill, method = _fill(scope, first, last, marks.failed, values)
         values[first : last + 1] = fill
         methods[first : last + 1] = [f"estimated:{method}"] * len(fill)
@@ -160,12 +161,6 @@ def _slot_quality(marks: _Marks, i: int, raw: str) -> str:
 
 def _raw_quality(qualities: Sequence[str], index: int | None) -> str:
     return qualities[index] if index is not None and qualities else ""
-
-
-def _runs(flags: list[bool]) -> list[tuple[int, int]]:
-    from cimhub.vee.runs import runs
-
-    return list(runs(flags))
 
 
 def _fill(
