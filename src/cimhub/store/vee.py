@@ -72,13 +72,20 @@ class VeeService:
         type_ids: Mapping[str, int],
         *,
         now: int,
+        like_days: bool = False,
     ) -> VeeRun:
-        """Validate ``batches`` (raw readings just stored, or re-read for a re-run)."""
+        """Validate ``batches`` (raw readings just stored, or re-read for a re-run).
+
+        History comes in bulk: the previous read of every series, and day profiles of the
+        like-day lookback for the series with a gap too long to interpolate — or, with
+        ``like_days`` (re-runs), for every interval series, so ``usage.history`` can judge
+        them. On ingest that rule sees only the batch's own days (fetching four weeks per
+        meter per message would make VEE the ingest bottleneck)."""
         batches = [b for b in batches if len(b.timestamps) or b.start is not None]
         if not batches:
             return VeeRun()
         validated_repo = ValidatedRepository(uow)
-        history = self._history(validated_repo, tenant_id, tenant, batches, type_ids)
+        history = self._history(validated_repo, tenant_id, tenant, batches, type_ids, like_days)
         start = min(_first(b) for b in batches)
         end = max(_last(b) for b in batches)
         meters = sorted({b.key.meter_id for b in batches})
@@ -107,8 +114,9 @@ class VeeService:
         tenant: str,
         batches: Sequence[Batch],
         type_ids: Mapping[str, int],
+        all_profiles: bool,
     ) -> dict[SeriesKey, SeriesHistory]:
-        """Previous reads of every series; like-day profiles only where a long gap needs them."""
+        """Previous reads of every series; like-day profiles where they are needed."""
         params = self.config.params(tenant)
         lookback = params.like_day_lookback_days * DAY
         ids = {b.key: (b.key.meter_id, type_ids[b.key.reading_type]) for b in batches}
@@ -118,7 +126,8 @@ class VeeService:
         needy = [
             b
             for b in batches
-            if b.kind is ReadingKind.INTERVAL and _long_gap(b, previous.get(ids[b.key]), limit)
+            if b.kind is ReadingKind.INTERVAL
+            and (all_profiles or _long_gap(b, previous.get(ids[b.key]), limit))
         ]
         profiles = {}
         if needy:
@@ -126,7 +135,7 @@ class VeeService:
             hi = max(_first(b) for b in needy)
             stored = repo.intervals(tenant_id, [ids[b.key] for b in needy], lo, hi)
             for b in needy:
-                rows = stored.get(ids[b.key], [])
+                rows = [r for r in stored.get(ids[b.key], []) if r[0] <= _first(b)]
                 if rows:
                     stamps, values, quals = zip(*rows, strict=True)
                     profiles[b.key] = profiles_from(stamps, values, quals, b.interval, params)
@@ -153,7 +162,7 @@ class VeeService:
         or parameter change, or to estimate gaps still open after the re-acquisition
         wait). Unchanged results store nothing: a re-run is idempotent."""
         batches, type_ids = raw_batches(uow, tenant_id, meter_ids, start, end)
-        return self.run(uow, tenant_id, tenant, batches, type_ids, now=now)
+        return self.run(uow, tenant_id, tenant, batches, type_ids, now=now, like_days=True)
 
     def edit(
         self,

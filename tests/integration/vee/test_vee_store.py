@@ -256,3 +256,22 @@ class _Static:
 
     def contexts(self, tenant_id: int, meter_ids, start: int, end: int) -> dict:
         return {m: self._contexts[m] for m in meter_ids if m in self._contexts}
+
+
+def test_a_rerun_judges_usage_against_stored_like_days(vee_hub: Hub) -> None:
+    """On ingest a day alone has no history to be judged against; a re-run fetches the
+    like-day lookback from the validated layer and finds the day far below its like days."""
+    before = DAY - 15 * 86_400
+    history = {before + STEP * (i + 1): round(0.3 + 0.01 * (i % 9), 3) for i in range(15 * 96)}
+    send(vee_hub, readings("created", history))
+    low = send(vee_hub, readings("created", {ts: 0.01 for ts in TS}))
+    assert low.result == "OK"
+    tenant, meter, _ = ids(vee_hub)
+    with vee_hub.database.unit_of_work() as uow:
+        assert FindingRepository(uow).query(tenant, rules=["usage.history"]) == []
+        run = VeeService().rerun(
+            uow, tenant, "discom-a", [meter], DAY, TS[-1], now=int(time.time())
+        )
+        [finding] = FindingRepository(uow).query(tenant, rules=["usage.history"])
+    assert run.new_findings >= 1
+    assert finding.quality == "3.6.6" and round(finding.data["day_total"], 6) == 0.96
