@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 from cimhub.domain.rule import HierarchyCycleError
@@ -61,6 +62,7 @@ HIERARCHY_OF: Mapping[Level, Hierarchy] = MappingProxyType(
 _ALIASES = {"subdiv": L.SUBDIVISION, "distributiontransformer": L.DT, "dtr": L.DT}
 
 
+@lru_cache(maxsize=1024)
 def parse_level(text: str) -> Level:
     """'Sub-division' → subdivision, 'DTR' → dt; raises 2.1 for an unknown level.
 

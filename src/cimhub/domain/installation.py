@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from cimhub.domain.rule import InstalledElsewhereError, OverlapError, RoleOccupiedError
 from cimhub.errors import DomainRuleError, InvalidValueError
@@ -28,6 +29,7 @@ class Role(StrEnum):
     BOUNDARY = "boundary"
 
 
+@lru_cache(maxsize=1024)
 def parse_role(text: str | None) -> Role:
     key = re.sub("[^a-z]", "", (text or "").lower()) or Role.MAIN.value
     try:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 from cimhub.domain.rule import IllegalTransitionError
@@ -75,6 +76,7 @@ ALIASES: Mapping[str, Stage] = MappingProxyType(
 )
 
 
+@lru_cache(maxsize=1024)
 def parse_stage(text: str | None) -> Stage | None:
     """A stage from a CIM status word or a CSV cell; None if it names none.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from cimhub.domain.lifecycle import Stage
@@ -41,6 +42,7 @@ _TYPE_ALIASES = {
 }
 
 
+@lru_cache(maxsize=1024)
 def parse_meter_type(text: str) -> MeterType:
     """'1-ph WC' → 1ph_wc, 'LT CT' → lt_ct; 2.1 for anything else."""
     key = re.sub("[^a-z0-9]", "", text.lower())

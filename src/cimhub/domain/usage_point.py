@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from cimhub.errors import InvalidValueError
@@ -45,6 +46,7 @@ def _key(text: str) -> str:
     return re.sub("[^a-z]", "", text.lower())
 
 
+@lru_cache(maxsize=1024)
 def parse_category(text: str) -> Category:
     key = _key(text)
     for category in Category:
@@ -55,6 +57,7 @@ def parse_category(text: str) -> Category:
     raise InvalidValueError(f"unknown consumer category {text!r}")
 
 
+@lru_cache(maxsize=1024)
 def parse_payment_mode(text: str) -> PaymentMode:
     try:
         return PaymentMode(_key(text))

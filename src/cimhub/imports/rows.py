@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from cimhub.domain.hierarchy import NodeSpec, parse_level
@@ -66,6 +67,7 @@ class Parsed:
     errors: list[RowError]
 
 
+@lru_cache(maxsize=1024)
 def when(text: str) -> int:
     """'2024-06-12' (midnight IST) or an ISO date-time with a zone → epoch seconds."""
     text = text.strip()

@@ -84,6 +84,7 @@ class MeterAssetRepository:
         new: list[MeterSpec] = []
         updates: list[dict[str, Any]] = []
         moves: list[tuple[int, Transition]] = []
+        aliases: list[dict[str, Any]] = []
         stamp = now()
         for spec in specs:
             row = found.get(spec.key)
@@ -98,10 +99,12 @@ class MeterAssetRepository:
             merged = stored | spec.attributes()
             if merged != stored or row.auto_registered:
                 updates.append({"id": row.id, **merged})
+            aliases += _aliases(tenant_id, row, spec)
             if spec.stage is not None and spec.stage.value != row.lifecycle_stage:
                 current = Stage(row.lifecycle_stage)
                 check_transition(current, spec.stage, meter=spec.key)
                 moves.append((row.id, _transition(current, spec, stamp)))
+        insert_rows(self._uow, NAMES, aliases, ignore=("tenant_id", "name"))
         touched = len({u["id"] for u in updates} | {m for m, _ in moves})
         ids = {key: row.id for key, row in found.items()}
         ids.update(self._insert(tenant_id, new, stamp))
@@ -239,6 +242,18 @@ class MeterAssetRepository:
             .where(member_of(M.c.id, meter_ids, self._uow.dialect))
             .values(record_status=status, updated_at=now())
         )
+
+
+def _aliases(tenant_id: int, row: Row[Any], spec: MeterSpec) -> list[dict[str, Any]]:
+    """Names an adopted (auto-registered) meter gains: master data's mRID and serial, so
+    that both find it although it keeps the mRID it was registered under."""
+    if not row.auto_registered:
+        return []
+    return [
+        {"tenant_id": tenant_id, "meter_id": row.id, "name": name, "name_type": kind}
+        for name, kind in ((spec.mrid, "mRID"), (spec.serial_number, SERIAL_NAME_TYPE))
+        if name and name != row.mrid
+    ]
 
 
 def _transition(current: Stage | None, spec: MeterSpec, stamp: int) -> Transition:

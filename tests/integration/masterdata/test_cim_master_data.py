@@ -182,3 +182,24 @@ def test_get_replies_validate(send: Send) -> None:
     )
     assert (partial.result, partial.codes) == ("PARTIAL", ["2.15"])
     assert etree.QName(partial.root).localname == "MeterConfigResponseMessage"
+
+
+def test_a_meter_known_only_by_its_serial_is_adopted_under_its_new_mrid(
+    send: Send, hub: Hub
+) -> None:
+    readings = (
+        b'<CreatedMeterReadings xmlns="http://iec.ch/TC57/2011/MeterReadingsMessage" '
+        b'xmlns:msg="http://iec.ch/TC57/2011/schema/message"><Header><msg:Verb>created</msg:Verb>'
+        b"<msg:Noun>MeterReadings</msg:Noun></Header><Payload>"
+        b'<MeterReadings xmlns="http://iec.ch/TC57/2011/MeterReadings#"><MeterReading>'
+        b"<Meter><Names><name>SN-77</name></Names></Meter><Readings>"
+        b"<timeStamp>2024-06-01T00:00:00Z</timeStamp><value>12.5</value>"
+        b'<ReadingType ref="0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0"/></Readings></MeterReading>'
+        b"</MeterReadings></Payload></CreatedMeterReadings>"
+    )
+    ok(send(readings))
+    ok(send(meter_config("create", {"mrid": "MTR-77", "serial": "SN-77", "stage": "inService"})))
+    reply = send(_get("MeterConfig", "<Meter><mRID>MTR-77</mRID></Meter>"))
+    ok(reply)
+    assert reply.root.findtext(".//{*}Meter/{*}serialNumber") == "SN-77"
+    assert list(meter_stages(hub).values()) == ["in_service"]  # one meter, adopted
