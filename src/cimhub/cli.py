@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
         help="kind of every file (default: from each file's name)",
     )
     csv_files.set_defaults(run=_import_csv)
+
+    tenant = commands.add_parser("tenant", help="list tenants or change a tenant's settings")
+    tenant.add_argument("code", nargs="?", help="tenant code (none: list every tenant)")
+    tenant.add_argument("--name", help="the DISCOM's name (for a new tenant)")
+    tenant.add_argument(
+        "--auto-register",
+        choices=["on", "off", "default"],
+        help="create unknown meters on first readings (default: CIMHUB_AUTO_REGISTER_METERS)",
+    )
+    tenant.set_defaults(run=_tenant)
     return top
 
 
@@ -147,6 +157,26 @@ def _ingest(args: argparse.Namespace) -> int:
     hub.close()
     print(f"{len(args.files) - failed} of {len(args.files)} files OK")
     return 1 if failed else 0
+
+
+def _tenant(args: argparse.Namespace) -> int:
+    from cimhub.store.database import Database
+
+    database = Database(Settings().database_url)
+    database.upgrade()
+    with database.unit_of_work() as uow:
+        if args.code:
+            tenant_id = uow.tenants.ensure(args.code, args.name)
+            if args.auto_register:
+                choice = {"on": True, "off": False, "default": None}[args.auto_register]
+                uow.tenants.configure(tenant_id, auto_register_meters=choice)
+        tenants = uow.tenants.all()
+    database.dispose()
+    for t in tenants:
+        if not args.code or t.code == args.code:
+            auto = {None: "default", True: "on", False: "off"}[t.auto_register_meters]
+            print(f"{t.code}\t{t.name}\tauto-register {auto}")
+    return 0
 
 
 def _import_csv(args: argparse.Namespace) -> int:

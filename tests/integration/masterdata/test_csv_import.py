@@ -108,3 +108,11 @@ def test_a_duplicate_across_rows_names_the_row(database_url: str, tmp_path: Path
     assert [(e.row, e.code) for e in reports["consumer.csv"].errors] == [(4, "3.3")]
     assert counts(db)[2] == 0
     db.dispose()
+
+
+def test_the_cli_sets_a_tenants_own_settings(tmp_path: Path) -> None:
+    env = {**os.environ, "CIMHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    command = [sys.executable, "-m", "cimhub.cli", "tenant", TENANT, "--auto-register", "off"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\t") == [TENANT, TENANT, "auto-register off\n"]
