@@ -5,6 +5,7 @@ and GetUsagePointConfig. One transaction per message: a refused item refuses it 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from cimhub.errors import PayloadError
 from cimhub.handlers.registry import HandlerContext, Registry
@@ -146,7 +147,7 @@ def get_usage_point_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     return _answer(write_usage_point_config(points.values()) if points else None, errors)
 
 
-def _unknown(keys: list[str], found: dict[str, object], label: str) -> list[ReplyError]:
+def _unknown(keys: list[str], found: Mapping[str, object], label: str) -> list[ReplyError]:
     return [_error(key, label, "unknown") for key in keys if key not in found]
 
 

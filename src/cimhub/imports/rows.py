@@ -232,19 +232,21 @@ def parse(kind: Kind, file: str, rows: list[dict[str, str]]) -> Parsed:
 
 def _read(kind: Kind, row: dict[str, str], number: int, out: Parsed, seen: dict[str, int]) -> None:
     link: LinkSpec | None = None
+    specs: list[tuple[int, Any]]
     if kind in (Kind.ORGANISATION, Kind.NETWORK):
         spec: Any = node(row)
-        ids = (spec.code,)
+        ids: tuple[str | None, ...] = (spec.code,)
+        specs = out.nodes
     elif kind is Kind.METER:
         spec, link = meter(row)
-        ids = (spec.mrid, spec.serial_number)
+        ids, specs = (spec.mrid, spec.serial_number), out.meters
     else:
         spec, link = consumer(row)
-        ids = (spec.mrid, spec.consumer_number)
+        ids, specs = (spec.mrid, spec.consumer_number), out.points
     for key in {i for i in ids if i}:
         if key in seen:
             raise DuplicateError(f"{key!r} appears on row {seen[key]} already", object_id=key)
     seen.update((i, number) for i in ids if i)
-    {Kind.METER: out.meters, Kind.CONSUMER: out.points}.get(kind, out.nodes).append((number, spec))
+    specs.append((number, spec))
     if link:
         out.links.append((number, link))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Row
 
 from cimhub.domain.hierarchy import (
@@ -25,7 +25,7 @@ from cimhub.store.sql import member_of
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
-N = HierarchyNode.__table__
+N = cast(Table, HierarchyNode.__table__)
 
 
 class HierarchyRepository:
@@ -100,7 +100,7 @@ class HierarchyRepository:
             .select_from(N.outerjoin(parent, parent.c.id == N.c.parent_id))
             .where(N.c.tenant_id == tenant_id)
         ).all()
-        return {row.code: row for row in rows}
+        return {row.code: row for row in rows}  # type: ignore[misc]
 
     def _write(
         self, tenant_id: int, specs: Sequence[NodeSpec], stored: dict[str, Row[Any]]

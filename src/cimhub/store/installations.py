@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 
 from cimhub.domain.installation import Installation, Role, Site
 from cimhub.store.bulk import insert_rows, update_rows
@@ -17,10 +17,10 @@ from cimhub.store.sql import member_of
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
-I = InstallationRow.__table__  # noqa: E741
-M = Meter.__table__
-U = UsagePoint.__table__
-N = HierarchyNode.__table__
+I = cast(Table, InstallationRow.__table__)  # noqa: E741
+M = cast(Table, Meter.__table__)
+U = cast(Table, UsagePoint.__table__)
+N = cast(Table, HierarchyNode.__table__)
 
 
 class InstallationRepository:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
 from cimhub.store.bulk import insert_rows, update_rows
@@ -15,8 +15,8 @@ from cimhub.store.models import Meter, now
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
-E = MeterLifecycleEvent.__table__
-M = Meter.__table__
+E = cast(Table, MeterLifecycleEvent.__table__)
+M = cast(Table, Meter.__table__)
 
 
 class LifecycleRepository:

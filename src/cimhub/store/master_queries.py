@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select
 from sqlalchemy.orm import aliased
 
 from cimhub.domain.meter import MeterSpec
@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 M, U, N, INST, E = (
-    Meter.__table__,
-    UsagePoint.__table__,
-    HierarchyNode.__table__,
-    Installation.__table__,
-    MeterLifecycleEvent.__table__,
+    cast(Table, Meter.__table__),
+    cast(Table, UsagePoint.__table__),
+    cast(Table, HierarchyNode.__table__),
+    cast(Table, Installation.__table__),
+    cast(Table, MeterLifecycleEvent.__table__),
 )
 METER_FIELDS = (
     "mrid",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
@@ -25,8 +25,8 @@ from cimhub.store.sql import member_of
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
-M = Meter.__table__
-NAMES = MeterName.__table__
+M = cast(Table, Meter.__table__)
+NAMES = cast(Table, MeterName.__table__)
 SERIAL_NAME_TYPE = "SerialNumber"
 ATTRIBUTES = (
     "serial_number",

@@ -4,9 +4,9 @@ not communicating for N days (seed 002 §2.4.2 b, the reconciliation report)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Table, and_, exists, func, or_, select
 
 from cimhub.domain.lifecycle import IN_FIELD, Stage
 from cimhub.store.master_models import Installation, UsagePoint
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 DAY = 86_400
-M = Meter.__table__
-INST = Installation.__table__
-U = UsagePoint.__table__
-READING_TABLES = (IntervalReading.__table__, RegisterReading.__table__)
+M = cast(Table, Meter.__table__)
+INST = cast(Table, Installation.__table__)
+U = cast(Table, UsagePoint.__table__)
+READING_TABLES = (cast(Table, IntervalReading.__table__), cast(Table, RegisterReading.__table__))
 #: Stages of a meter that should be sending data (faulty ones are expected not to).
 EXPECTED_TO_COMMUNICATE = sorted(s.value for s in IN_FIELD - {Stage.FAULTY})
 

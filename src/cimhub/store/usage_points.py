@@ -4,9 +4,9 @@ each one — from the installation history, plus what readings reported (usage_p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.hierarchy import HIERARCHY_OF, Hierarchy, Level
@@ -23,9 +23,9 @@ from cimhub.store.sql import insert_ignore, member_of
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
-U = UsagePoint.__table__
-I = Installation.__table__  # noqa: E741
-N = HierarchyNode.__table__
+U = cast(Table, UsagePoint.__table__)
+I = cast(Table, Installation.__table__)  # noqa: E741
+N = cast(Table, HierarchyNode.__table__)
 ATTRIBUTES = (
     *(
         f
@@ -162,12 +162,12 @@ class UsagePointRepository:
             old = {a: getattr(row, a) for a in ATTRIBUTES}
             if old | values != old:
                 updates.append({"id": row.id, **old, **values})
-        for row in new:
-            row.update(tenant_id=tenant_id, created_at=stamp, record_status="active")
-            row["metered"] = True if row["metered"] is None else row["metered"]
+        for fresh in new:
+            fresh.update(tenant_id=tenant_id, created_at=stamp, record_status="active")
+            fresh["metered"] = True if fresh["metered"] is None else fresh["metered"]
         insert_rows(self._uow, U, new)
-        for row in updates:
-            row["updated_at"] = stamp
+        for changed in updates:
+            changed["updated_at"] = stamp
         update_rows(self._uow, U, updates)
         ids = {k: r.id for k, r in found.items()}  # of the usage points that existed
         return SaveResult(ids, len(new), len(updates), len(specs) - len(new) - len(updates))

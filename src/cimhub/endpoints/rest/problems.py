@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,7 +53,7 @@ def install(app: FastAPI, prefix: str) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Any:
         if not request.url.path.startswith(prefix) and default_validation:
-            return await default_validation(request, exc)
+            return await _call(default_validation, request, exc)
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
@@ -61,5 +62,11 @@ def install(app: FastAPI, prefix: str) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:
         if not request.url.path.startswith(prefix) and default_http:
-            return await default_http(request, exc)
+            return await _call(default_http, request, exc)
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+async def _call(handler: Any, request: Request, exc: Exception) -> Any:
+    """Run FastAPI's own handler, sync or async."""
+    result = handler(request, exc)
+    return await result if inspect.isawaitable(result) else result
