@@ -132,6 +132,7 @@ class LinkSpec:
     by: str = ""
     reason: str = ""
     replaces: bool = False
+    replaced_meter: str | None = None  # when given, the active meter must be this one
     final_read: float | None = None
     initial_read: float | None = None
     reading_type: str = KWH_REGISTER

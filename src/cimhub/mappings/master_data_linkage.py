@@ -44,6 +44,7 @@ def read_linkage(payload: etree._Element | None) -> list[LinkSpec]:
             by=event.by,
             reason=event.reason,
             replaces=replaced is not None or final is not None,
+            replaced_meter=replaced,
             final_read=final,
             initial_read=number(names.get("initialreading"), "InitialReading"),
             reading_type=names.get("readingtype") or KWH_REGISTER,

@@ -54,7 +54,9 @@ class MasterData:
         for link in links:
             if not link.site_key:
                 raise DomainRuleError(f"link of meter {link.meter!r} names no usage point or node")
-        meters = self._uow.meter_assets.require(tenant_id, [ln.meter for ln in links])
+        meters = self._uow.meter_assets.require(
+            tenant_id, [k for ln in links for k in (ln.meter, ln.replaced_meter) if k]
+        )
         sites = self._sites(tenant_id, links)
         meter_hist, site_hist = self._histories(tenant_id, meters.values(), sites.values())
         present = {h.meter_id for hs in site_hist.values() for h in hs if h.active}
@@ -73,7 +75,7 @@ class MasterData:
             ):
                 continue  # already there: re-sent links change nothing
             if link.replaces:
-                self._replace_out(link, site, site_hist, meter_hist, stages, batch)
+                self._replace_out(link, site, site_hist, meter_hist, stages, batch, meters)
             new = Installation(
                 meter.id, site, link.role, link.at, None, None, meter.mrid, link.site_key
             )
@@ -226,8 +228,16 @@ class MasterData:
         meter_hist: dict[int, list[Installation]],
         stages: dict[int, Stage],
         batch: _Batch,
+        meters: dict[str, Row[Any]],
     ) -> None:
         old = next((h for h in site_hist[site] if h.active and h.role is link.role), None)
+        named = link.replaced_meter
+        if named is not None and (old is None or old.meter_id != meters[named].id):
+            where = f"{old.meter!r} is" if old else "no meter is"
+            raise DomainRuleError(
+                f"{link.site_key!r}: the replaced meter is {named!r}, but {where} installed there",
+                object_id=named,
+            )
         if old is None:
             return  # nothing to replace: a first installation
         closed = self._take_out(old, link, stages, batch)

@@ -158,3 +158,21 @@ def test_replacing_with_a_meter_installed_elsewhere_changes_nothing(send: Send, 
         from cimhub.domain.reading import ReadingKind
 
         assert uow.readings.count(tenant_id, ReadingKind.REGISTER) == 0
+
+
+def test_a_replacement_naming_the_wrong_old_meter_is_refused(send: Send) -> None:
+    ok(
+        send(
+            meter_config(
+                "create",
+                {"mrid": "A", "stage": "inService"},
+                {"mrid": "B", "stage": "inStore"},
+                {"mrid": "C", "stage": "inStore"},
+            )
+        )
+    )
+    ok(send(usage_point_config("create", {"mrid": "UP1"})))
+    ok(send(linkage("create", "A", "UP1", MONTH_START)))
+    reply = send(linkage("create", "B", "UP1", REPLACED_AT, ReplacedMeter="C", FinalReading=5))
+    assert (reply.result, reply.codes[0]) == ("FAILED", "3.1"), reply.reasons
+    assert "the replaced meter is 'C'" in reply.reasons[0]
