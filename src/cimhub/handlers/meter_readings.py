@@ -20,6 +20,7 @@ from typing import Any
 
 from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
 from cimhub.errors import DomainRuleError, InvalidQueryError, PayloadError
+from cimhub.handlers.billing import answer_determinants
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.meter_readings import (
     MeterReadingItem,
@@ -32,6 +33,7 @@ from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
 from cimhub.settings import Settings
+from cimhub.store.daily_aggregates import refresh_batches, refresh_edits
 from cimhub.store.validated import ValidatedRepository
 from cimhub.store.vee import VeeService
 from cimhub.vee.batch import Batch
@@ -63,6 +65,7 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
             ctx.uow, ctx.tenant_id, _tenant_code(ctx), batches, type_ids, now=ctx.received_at
         )
         vee = f"; VEE: {run.readings} validated, {run.findings} finding(s)"
+        refresh_batches(ctx.uow, ctx.tenant_id, batches)  # billing's daily aggregates
     stored = counts.inserted + counts.unchanged + counts.changed
     errors.sort(key=lambda e: e.xpath or "")
     if errors:
@@ -141,6 +144,7 @@ def change(ctx: HandlerContext, envelope: Envelope) -> Outcome:
         )
     except EditRefused as exc:
         raise DomainRuleError(str(exc), xpath="Header") from exc
+    refresh_edits(ctx.uow, ctx.tenant_id, edits)  # billing's daily aggregates
     if errors:
         return Outcome(Result.PARTIAL if edits else Result.FAILED, errors)
     return Outcome(
@@ -213,6 +217,8 @@ def _store(
 def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     """Answer a GetMeterReadings; results over the page size come in PARTIAL pages."""
     query = read_reading_query(envelope)
+    if (determinants := answer_determinants(ctx, query)) is not None:
+        return determinants
     errors: list[ReplyError] = []
     meter_ids = _query_meters(ctx, query, errors)
     if not meter_ids:

@@ -1,0 +1,1 @@
+"""Billing determinants: TOU calendars, daily pre-aggregation, cycle determinants (pure)."""

@@ -1,0 +1,216 @@
+"""Daily pre-aggregation: billing determinants per (usage point, meter, local day), kept up
+to date from the validated layer as it changes (seed 002 Annexure H: "performing the
+billing determinant summations daily … month-to-date").
+
+Ingest and edits call ``refresh_*`` with what they validated; only the local days those
+readings fall in are re-aggregated, from the whole validated day. Meters that stand at no
+usage point (as main or check meter) have no aggregates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from cimhub.billing.channel import classify
+from cimhub.billing.config import BillingConfig
+from cimhub.billing.cycle import day_number, day_start, local_day
+from cimhub.billing.daily import Intervals, aggregate_day
+from cimhub.domain.installation import Installation, Role
+from cimhub.domain.meter import multiplier
+from cimhub.domain.reading import ReadingKind
+from cimhub.store.billing_config import BillingConfigs
+from cimhub.store.billing_models import BillingDaily
+from cimhub.store.bulk import insert_rows
+from cimhub.store.master_models import UsagePoint
+from cimhub.store.models import now as clock
+from cimhub.store.sql import member_of
+from cimhub.store.validated import CURRENT
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+    from cimhub.vee.batch import Batch
+    from cimhub.vee.edit import Edit
+
+D = BillingDaily.__table__
+U = UsagePoint.__table__
+ROLES = {Role.MAIN: "main", Role.CHECK: "check"}
+STEP_MINUTES = 5  #: resolution of TOU slots
+Span = tuple[int, int, int]  # meter id, first ts (exclusive), last ts
+
+
+def refresh_batches(uow: UnitOfWork, tenant_id: int, batches: Sequence[Batch]) -> int:
+    """After VEE validated ``batches``: re-aggregate the days their intervals touch."""
+    spans = [
+        (b.key.meter_id, b.timestamps[0] - b.interval, b.timestamps[-1])
+        for b in batches
+        if b.kind is ReadingKind.INTERVAL and b.timestamps
+    ]
+    return refresh(uow, tenant_id, spans)
+
+
+def refresh_edits(uow: UnitOfWork, tenant_id: int, edits: Sequence[Edit]) -> int:
+    """After edits of the validated layer: re-aggregate the edited days only."""
+    return refresh(uow, tenant_id, [(e.meter_id, e.ts - 1, e.ts) for e in edits])
+
+
+def refresh(uow: UnitOfWork, tenant_id: int, spans: Iterable[Span]) -> int:
+    """Re-aggregate the local days of (first, last] of each meter; returns rows written."""
+    spans = list(spans)
+    if not spans:
+        return 0
+    stays = _stays(uow, tenant_id, {m for m, _, _ in spans})
+    if not stays:
+        return 0
+    config = BillingConfigs(uow).current(tenant_id)
+    zone = config.zone
+    days: dict[int, set[date]] = defaultdict(set)
+    for meter, first, last in spans:
+        day, stop = local_day(first + 1, zone), local_day(last, zone)
+        while day <= stop:
+            days[meter].add(day)
+            day += timedelta(days=1)
+    return aggregate(uow, tenant_id, config, stays, days)
+
+
+def _stays(uow: UnitOfWork, tenant_id: int, meters: set[int]) -> list[Installation]:
+    return [
+        i
+        for i in uow.installations.history(tenant_id, meter_ids=meters)
+        if i.site.usage_point_id is not None and i.role in ROLES
+    ]
+
+
+def aggregate(
+    uow: UnitOfWork,
+    tenant_id: int,
+    config: BillingConfig,
+    stays: Sequence[Installation],
+    days: dict[int, set[date]],
+) -> int:
+    """Recompute and replace the daily rows of ``days`` per meter, for every stay."""
+    zone = config.zone
+    lo = min(day_start(min(d), zone) for d in days.values())
+    hi = max(day_start(max(d) + timedelta(days=1), zone) for d in days.values())
+    data = _validated(uow, tenant_id, set(days), lo, hi)
+    points = _usage_points(uow, tenant_id, {s.site.usage_point_id for s in stays})
+    factors = _multipliers(uow, tenant_id, set(days))
+    buckets: dict[tuple[str, date], list[int]] = {}
+    rows, stamp = [], clock()
+    for stay in stays:
+        tariff, category = points.get(stay.site.usage_point_id or 0, (None, None))
+        for day in sorted(days.get(stay.meter_id, ())):
+            start = day_start(day, zone)
+            if stay.start >= start + 86_400 or (stay.end is not None and stay.end <= start):
+                continue
+            calendar = config.calendar_for(tariff, category, day)
+            key = (calendar.code, day)
+            if key not in buckets:
+                buckets[key] = calendar.day_buckets(day, config.day_types.of(day), STEP_MINUTES)
+            channels = _channels(data.get(stay.meter_id, {}), stay, factors.get(stay.meter_id, 1))
+            result = aggregate_day(
+                channels,
+                day_start=start,
+                buckets=buckets[key],
+                bucket_minutes=STEP_MINUTES,
+                demand_seconds=config.demand_seconds(tariff),
+            )
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "usage_point_id": stay.site.usage_point_id,
+                    "day": day_number(day),
+                    "meter_id": stay.meter_id,
+                    "role": ROLES[stay.role],
+                    "calendar": calendar.code,
+                    "data": json.dumps(result.to_data(), separators=(",", ":")),
+                    "computed_at": stamp,
+                }
+            )
+    _replace(uow, tenant_id, days, rows)
+    return len(rows)
+
+
+def _replace(
+    uow: UnitOfWork, tenant_id: int, days: dict[int, set[date]], rows: list[dict[str, Any]]
+) -> None:
+    by_range: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for meter, wanted in days.items():
+        by_range[(day_number(min(wanted)), day_number(max(wanted)))].append(meter)
+    for (first, last), meters in by_range.items():
+        uow.session.execute(
+            delete(D).where(
+                D.c.tenant_id == tenant_id,
+                member_of(D.c.meter_id, meters, uow.dialect),
+                D.c.day.between(first, last),
+            )
+        )
+    insert_rows(uow, D, rows)
+
+
+Points = dict[int, list[tuple[int, float, str]]]
+
+
+def _validated(
+    uow: UnitOfWork, tenant_id: int, meters: set[int], lo: int, hi: int
+) -> dict[int, dict[str, Points]]:
+    """meter → ReadingType code → [(ts, value, quality)] of interval energy channels."""
+    c = CURRENT.c
+    stmt = (
+        select(c.meter_id, c.reading_type_id, c.ts, c.value, c.quality)
+        .where(
+            c.tenant_id == tenant_id,
+            member_of(c.meter_id, meters, uow.dialect),
+            c.kind == ReadingKind.INTERVAL.value,
+            c.ts > lo,
+            c.ts <= hi,
+        )
+        .order_by(c.meter_id, c.reading_type_id, c.ts)
+    )
+    out: dict[int, dict[int, list[tuple[int, float, str]]]] = defaultdict(lambda: defaultdict(list))
+    for meter, rt, ts, value, quality in uow.session.execute(stmt):
+        out[meter][rt].append((ts, value, quality))
+    codes = uow.reading_types.codes_for({rt for per in out.values() for rt in per})
+    return {m: {codes[rt]: pts for rt, pts in per.items()} for m, per in out.items()}
+
+
+def _channels(series: dict[str, Any], stay: Installation, factor: float) -> dict[Any, Intervals]:
+    """The meter's energy channels, in kWh × its multiplier, inside its stay."""
+    out = {}
+    for code, points in series.items():
+        known = classify(code)
+        if known is None:
+            continue
+        channel, interval, scale = known
+        kept = [
+            p
+            for p in points
+            if p[0] - interval >= stay.start and (stay.end is None or p[0] <= stay.end)
+        ]
+        out[channel] = Intervals(
+            interval,
+            [p[0] for p in kept],
+            [p[1] * scale * factor for p in kept],
+            [p[2] for p in kept],
+        )
+    return out
+
+
+def _usage_points(
+    uow: UnitOfWork, tenant_id: int, ids: set[int | None]
+) -> dict[int, tuple[str | None, str | None]]:
+    wanted = {i for i in ids if i is not None}
+    stmt = select(U.c.id, U.c.tariff_code, U.c.category).where(
+        U.c.tenant_id == tenant_id, member_of(U.c.id, wanted, uow.dialect)
+    )
+    return {row.id: (row.tariff_code, row.category) for row in uow.session.execute(stmt)}
+
+
+def _multipliers(uow: UnitOfWork, tenant_id: int, meters: set[int]) -> dict[int, float]:
+    rows = uow.meter_assets.rows(tenant_id, meters, narrow=True)
+    return {m: multiplier(r.ct_ratio, r.pt_ratio) for m, r in rows.items()}
