@@ -7,11 +7,13 @@ import json
 from datetime import date
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import select, update
 
 from cimhub.billing.cycle import day_number, day_start
 from cimhub.billing.reading_types import energy
 from cimhub.handlers.billing import run_and_export
+from cimhub.settings import Settings
 from cimhub.store.billing import determinants
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.billing_models import BillingDaily
@@ -21,6 +23,7 @@ from cimhub.store.outbox import OutboxRow
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.store.validated import Row, ValidatedRepository
 from cimhub.testing.billing import KWH_15, Stay, add_usage_points, install, put_validated
+from cimhub.testing.server import running_hub
 
 IST = ZoneInfo("Asia/Kolkata")
 JUNE = day_start(date(2024, 6, 1), IST)
@@ -105,3 +108,33 @@ def test_determinants_go_to_a_billing_subscriber_exactly_once(db: Database) -> N
     body = rows[0][1].decode()
     assert "<mRID>UP1</mRID>" in body and "UP2" not in body
     assert energy("kwh_import") in body and energy("kwh_export") not in body
+
+
+def test_rest_consumption_summary_and_validated_data(db: Database) -> None:
+    tenant, _ = seed(db, days=30)
+    with (
+        running_hub(Settings(database_url=db.url)) as (_, base),
+        httpx.Client(base_url=f"{base}/api/v1/billing", timeout=10) as client,
+    ):
+        check_rest(db, client, tenant)
+
+
+def check_rest(db: Database, client: httpx.Client, tenant: int) -> None:
+    mtd = {"tenant": "t1", "cycle": "2024-06", "usage_point": "UP1"}
+    running = client.get("/consumption-summary", params=mtd)
+    assert running.json()["month_to_date"]["kwh_import"] == 1440.0
+    with db.unit_of_work() as uow:
+        run_and_export(uow, tenant, "2024-06")
+    params = {"tenant": "t1", "cycle": "2024-06"}
+    summary = client.get("/consumption-summary", params=params).json()
+    assert [(u["usage_point"], u["ready"]) for u in summary["usage_points"]] == [
+        ("UP1", True),
+        ("UP2", False),
+    ]
+    csv = client.get("/consumption-summary", params=params | {"format": "csv"})
+    assert csv.text.splitlines()[1].startswith("UP1,UP1,2024-06,True,,1440.0,0.0,1440.0")
+    window = {"tenant": "t1", "usage_point": "UP1", "start": JUNE, "end": JUNE + 3600}
+    data = client.get("/validated-data", params=window).json()
+    assert data["series"][0]["values"] == [0.5] * 4
+    unknown = {"tenant": "t1", "usage_point": "X"}
+    assert client.get("/validated-data", params=unknown).status_code == 404

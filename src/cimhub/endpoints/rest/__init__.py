@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from cimhub.endpoints.rest import masterdata, problems, reports
+from cimhub.endpoints.rest import billing, masterdata, problems, reports
 from cimhub.endpoints.rest.deps import Reader
 from cimhub.store.database import Database
 
@@ -17,4 +17,5 @@ def mount(app: FastAPI, database: Database) -> None:
     reader = Reader(database)
     app.include_router(masterdata.router(reader), prefix=PREFIX)
     app.include_router(reports.router(reader), prefix=PREFIX)
+    app.include_router(billing.router(reader), prefix=PREFIX)
     problems.install(app, PREFIX)
