@@ -230,7 +230,7 @@ class MasterQueries:
     # ---- hierarchy ----------------------------------------------------------------------
 
     def nodes(self, tenant_id: int, filters: Mapping[str, Any], *, limit: int, offset: int) -> Page:
-        """Filters: hierarchy, level, parent (code), code."""
+        """Filters: hierarchy, level, parent (code), code, as_of (epoch: nodes in effect)."""
         parent = aliased(N)
         stmt = select(
             N.c.id,
@@ -248,6 +248,12 @@ class MasterQueries:
                 stmt = stmt.where(N.c[name] == filters[name])
         if filters.get("parent"):
             stmt = stmt.where(parent.c.code == filters["parent"])
+        if filters.get("as_of") is not None:
+            at = filters["as_of"]
+            stmt = stmt.where(
+                or_(N.c.valid_from.is_(None), N.c.valid_from <= at),
+                or_(N.c.valid_to.is_(None), N.c.valid_to > at),
+            )
         return self._page(stmt, N.c.id, limit, offset, None)
 
     # ---- helpers ----------------------------------------------------------------------

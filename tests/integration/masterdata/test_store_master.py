@@ -170,3 +170,20 @@ def test_the_reconciliation_report_reads_the_latest_reading(db: Database) -> Non
     assert report.summary["installed"] == 3 and report.summary["communicating"] == 1
     assert inventory.summary["by_stage"] == {"installed": 3, "received_in_store": 1}
     assert inventory.summary["by_make"] == {"A": 2, "B": 2}
+
+
+def test_nodes_are_effective_dated(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        tenant_id = uow.tenants.ensure("t")
+        uow.hierarchy.save(
+            tenant_id,
+            [NodeSpec("DT-OLD", Level.DT, parent_code="F1", valid_from=1_000, valid_to=2_000)],
+        )
+        queries = uow.master_queries
+
+        def dts(at: int) -> list[str]:
+            page = queries.nodes(tenant_id, {"level": "dt", "as_of": at}, limit=10, offset=0)
+            return [n["code"] for n in page.items]
+
+        assert dts(1_500) == ["DT1", "DT-OLD"]
+        assert dts(2_000) == ["DT1"]

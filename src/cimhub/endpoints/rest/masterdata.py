@@ -59,8 +59,11 @@ def router(reader: Reader) -> APIRouter:
         hierarchy: Hierarchy | None = None,
         level: Level | None = None,
         parent: Annotated[str | None, Query(description="children of this node code")] = None,
+        as_of: Annotated[
+            int | None, Query(description="only nodes in effect then (UTC epoch seconds)")
+        ] = None,
     ) -> dict[str, Any]:
-        filters = {"hierarchy": hierarchy, "level": level, "parent": parent}
+        filters = {"hierarchy": hierarchy, "level": level, "parent": parent, "as_of": as_of}
         return _paged(reader, tenant, request, page, "nodes", filters)
 
     @api.get(
