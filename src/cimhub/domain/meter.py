@@ -81,7 +81,7 @@ class MeterSpec:
 
     def attributes(self) -> dict[str, Any]:
         """The stored attributes it sets (identity and lifecycle excluded)."""
-        return {name: value for name in _ATTRIBUTES if (value := getattr(self, name)) is not None}
+        return {name: value for name in ATTRIBUTES if (value := getattr(self, name)) is not None}
 
     def check(self) -> None:
         if not self.key:
@@ -96,7 +96,8 @@ class MeterSpec:
             raise InvalidValueError(f"meter {self.key!r}: dials must be 1..12")
 
 
-_ATTRIBUTES = tuple(
+#: The stored attributes a spec carries (identity, lifecycle and references left out).
+ATTRIBUTES = tuple(
     f.name
     for f in fields(MeterSpec)
     if f.name not in ("mrid", "stage", "stage_at", "changed_by", "reason")

@@ -100,7 +100,7 @@ class UsagePointSpec:
 
     def attributes(self) -> dict[str, Any]:
         """The stored attributes it sets (hierarchy references excluded)."""
-        return {name: value for name in _ATTRIBUTES if (value := getattr(self, name)) is not None}
+        return {name: value for name in ATTRIBUTES if (value := getattr(self, name)) is not None}
 
     def check(self) -> None:
         if not self.key:
@@ -123,7 +123,8 @@ class UsagePointSpec:
             )
 
 
-_ATTRIBUTES = tuple(
+#: The stored attributes a spec carries (identity, lifecycle and references left out).
+ATTRIBUTES = tuple(
     f.name
     for f in fields(UsagePointSpec)
     if f.name not in ("mrid", "dt_code", "feeder_code", "org_code")

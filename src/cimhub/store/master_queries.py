@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, Select, Table, func, or_, select
 from sqlalchemy.orm import aliased
 
-from cimhub.domain.meter import MeterSpec
+from cimhub.domain.meter import ATTRIBUTES, MeterSpec
 from cimhub.store.master_models import HierarchyNode, Installation, MeterLifecycleEvent, UsagePoint
 from cimhub.store.models import Meter
 from cimhub.store.sql import member_of
@@ -27,20 +27,7 @@ M, U, N, INST, E = (
 )
 METER_FIELDS = (
     "mrid",
-    "serial_number",
-    "make",
-    "model",
-    "meter_type",
-    "phases",
-    "ct_ratio",
-    "pt_ratio",
-    "dials",
-    "firmware",
-    "comm_module",
-    "hes",
-    "purchase_order",
-    "warranty_until",
-    "lot_number",
+    *ATTRIBUTES,
     "lifecycle_stage",
     "lifecycle_since",
     "auto_registered",

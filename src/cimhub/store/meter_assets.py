@@ -15,7 +15,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
-from cimhub.domain.meter import MeterSpec
+from cimhub.domain.meter import ATTRIBUTES, MeterSpec
 from cimhub.domain.rule import DuplicateError
 from cimhub.errors import UnknownObjectError
 from cimhub.store.bulk import insert_rows, update_rows
@@ -28,22 +28,6 @@ if TYPE_CHECKING:
 M = cast(Table, Meter.__table__)
 NAMES = cast(Table, MeterName.__table__)
 SERIAL_NAME_TYPE = "SerialNumber"
-ATTRIBUTES = (
-    "serial_number",
-    "make",
-    "model",
-    "meter_type",
-    "phases",
-    "ct_ratio",
-    "pt_ratio",
-    "dials",
-    "firmware",
-    "comm_module",
-    "hes",
-    "purchase_order",
-    "warranty_until",
-    "lot_number",
-)
 #: The columns of a narrow read: enough to link, move and weigh a meter.
 NARROW = (
     "id",

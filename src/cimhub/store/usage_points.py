@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from cimhub.domain.hierarchy import HIERARCHY_OF, Hierarchy, Level
 from cimhub.domain.reading import MeterRef
 from cimhub.domain.rule import DuplicateError
+from cimhub.domain.usage_point import ATTRIBUTES as SPEC_ATTRIBUTES
 from cimhub.domain.usage_point import UsagePointSpec
 from cimhub.errors import DomainRuleError, UnknownObjectError
 from cimhub.store.bulk import insert_rows, update_rows
@@ -26,16 +27,7 @@ if TYPE_CHECKING:
 U = cast(Table, UsagePoint.__table__)
 I = cast(Table, Installation.__table__)  # noqa: E741
 N = cast(Table, HierarchyNode.__table__)
-ATTRIBUTES = (
-    *(
-        f
-        for f in UsagePointSpec.__dataclass_fields__
-        if f not in ("mrid", "dt_code", "feeder_code", "org_code")
-    ),
-    "dt_node_id",
-    "feeder_node_id",
-    "org_node_id",
-)
+ATTRIBUTES = (*SPEC_ATTRIBUTES, "dt_node_id", "feeder_node_id", "org_node_id")
 
 
 class UsagePointRepository:
