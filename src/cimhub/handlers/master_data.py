@@ -107,7 +107,7 @@ def linkage_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if envelope.verb in (Verb.CHANGE, Verb.CHANGED):
         raise PayloadError("change a linkage as close (or cancel) and create")
     if envelope.verb in (Verb.CANCEL, Verb.CANCELED):
-        count = master.cancel_links(tenant, links, links[0].reason or "canceled")
+        count = master.cancel_links(tenant, links, links[0].reason or "canceled", origin)
         return Outcome(summary=f"{count} links canceled")
     count = master.remove(tenant, links, origin)
     return Outcome(summary=f"{count} links closed")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 
 from cimhub.domain.lifecycle import Stage, Transition, check_transition
 from cimhub.store.bulk import insert_rows, update_rows
 from cimhub.store.master_models import MeterLifecycleEvent
 from cimhub.store.models import Meter, now
+from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -87,6 +88,22 @@ class LifecycleRepository:
             if current is not target:
                 moves.append((meter_id, Transition(current, target, at, by, reason)))
         self.record(tenant_id, moves, source=source)
+
+    def last(self, tenant_id: int, meter_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The latest recorded move of each meter."""
+        if not meter_ids:
+            return {}
+        latest = (
+            select(func.max(E.c.id))
+            .where(
+                E.c.tenant_id == tenant_id, member_of(E.c.meter_id, meter_ids, self._uow.dialect)
+            )
+            .group_by(E.c.meter_id)
+        )
+        rows = self._uow.session.execute(
+            select(E.c.meter_id, E.c.from_stage, E.c.to_stage, E.c.at).where(E.c.id.in_(latest))
+        ).all()
+        return {row.meter_id: dict(row._mapping) for row in rows}
 
     def history(self, tenant_id: int, meter_id: int) -> list[dict[str, object]]:
         """The meter's moves in the order they were recorded (each with its effective time)."""

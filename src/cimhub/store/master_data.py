@@ -115,14 +115,19 @@ class MasterData:
         self._write(tenant_id, batch, links[0].by if links else "", origin)
         return len(batch.closes)
 
-    def cancel_links(self, tenant_id: int, links: Sequence[LinkSpec], reason: str) -> int:
-        """Void links entered in error (the latest one of each meter at the named site)."""
+    def cancel_links(
+        self, tenant_id: int, links: Sequence[LinkSpec], reason: str, origin: Provenance
+    ) -> int:
+        """Void links entered in error (the latest one of each meter at the named site).
+
+        A meter the voided link had moved into ``installed`` goes back to the stage it came
+        from: recorded as a correction, outside the transition table (it never moved)."""
         meters = self._uow.meter_assets.require(tenant_id, [ln.meter for ln in links])
         history = self._uow.installations.history(
             tenant_id, meter_ids=[r.id for r in meters.values()]
         )
         sites = self._sites(tenant_id, [ln for ln in links if ln.site_key])
-        ids = []
+        voided: list[Installation] = []
         for link in links:
             mine = [
                 i
@@ -134,9 +139,29 @@ class MasterData:
                 raise UnknownObjectError(
                     f"no link of meter {link.meter!r} to {link.site_key!r}", object_id=link.meter
                 )
-            ids.append(mine[-1].id)
-        self._uow.installations.cancel([i for i in ids if i is not None], reason)
-        return len(ids)
+            voided.append(mine[-1])
+        self._uow.installations.cancel([i.id for i in voided if i.id is not None], reason)
+        last = self._uow.lifecycle.last(tenant_id, [i.meter_id for i in voided if i.active])
+        corrections = [
+            (
+                i.meter_id,
+                Transition(
+                    Stage.INSTALLED,
+                    Stage(move["from_stage"]),
+                    i.start,
+                    links[0].by,
+                    f"correction: {reason}",
+                ),
+            )
+            for i in voided
+            if (move := last.get(i.meter_id))
+            and i.active
+            and move["from_stage"]
+            and move["to_stage"] == Stage.INSTALLED.value
+            and move["at"] == i.start
+        ]
+        self._uow.lifecycle.record(tenant_id, corrections, source=origin.source)
+        return len(voided)
 
     def retire_meters(
         self,

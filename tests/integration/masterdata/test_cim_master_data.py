@@ -106,9 +106,10 @@ def test_retiring_verbs(send: Send, hub: Hub) -> None:
     failed(send(usage_point_config("close", {"mrid": "UP1"})), "3.8")
     failed(send(meter_config("cancel", {"mrid": "M1"})), "3.8")  # has a history
     ok(send(linkage("cancel", "M1", "UP1", T0)))  # entered in error: voided
-    failed(send(meter_config("close", {"mrid": "M1"})), "3.4")  # installed → decommissioned
-    ok(send(meter_config("change", {"mrid": "M1", "stage": "removed", "at": T1})))
-    ok(send(meter_config("close", {"mrid": "M1"})))
+    assert meter_stages(hub)["M1"] == "received_in_store"  # the link's move is corrected
+    ok(send(linkage("create", "M1", "UP1", T0)))
+    ok(send(linkage("close", "M1", "UP1", T1)))
+    ok(send(meter_config("close", {"mrid": "M1"})))  # removed → decommissioned
     assert meter_stages(hub)["M1"] == "decommissioned"
     ok(send(meter_config("delete", {"mrid": "M2"})))
     ok(send(usage_point_config("cancel", {"mrid": "UP2"})))
