@@ -87,9 +87,8 @@ def usage_point_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if envelope.verb in MODES:
         result = ctx.uow.usage_points.save(ctx.tenant_id, specs, MODES[envelope.verb])
         return Outcome(summary=_summary("usage points", result))
-    at = specs[0].connected_on or int(time.time())
     count = ctx.uow.master.retire_usage_points(
-        ctx.tenant_id, [s.key for s in specs], RETIRE[envelope.verb], at
+        ctx.tenant_id, [s.key for s in specs], RETIRE[envelope.verb]
     )
     return Outcome(summary=f"{count} usage points {RETIRE[envelope.verb]}")
 

@@ -199,7 +199,7 @@ class MasterData:
             self._uow.meter_assets.set_status(ids, status)
         return len(ids)
 
-    def retire_usage_points(self, tenant_id: int, keys: Sequence[str], status: str, at: int) -> int:
+    def retire_usage_points(self, tenant_id: int, keys: Sequence[str], status: str) -> int:
         """close → status closed (refused while a meter is installed); cancel / delete →
         the record is voided (refused once any meter was ever installed)."""
         ups = self._uow.usage_points.require(tenant_id, keys)
