@@ -61,6 +61,7 @@ CODES: dict[str, Code] = {
         Code("2.2", "timestamp without a time zone"),
         Code("2.3", "duplicate reading with a different value in one message"),
         Code("2.4", "invalid query"),
+        Code("2.5", "event type not mapped to a CIM EndDeviceEventType (stored unmapped)"),
         Code("2.15", "unknown object"),
         Code("2.32", "invalid object reference"),
         Code("3.1", "domain rule violated"),

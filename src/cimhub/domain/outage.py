@@ -1,0 +1,71 @@
+"""Outages of one meter from its power-off / power-on events (3.26.0.85 / 3.26.0.216).
+
+Events may arrive late and out of order, so outages are always derived from all of a
+meter's power events sorted by time; an outage without its restore stays open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cimhub.domain.event import POWER_OFF, POWER_ON
+
+#: Below this an interruption is momentary (IEEE 1366 uses 5 minutes).
+DEFAULT_MOMENTARY_SECONDS = 300
+
+
+class OutageKind(StrEnum):
+    MOMENTARY = "momentary"
+    SUSTAINED = "sustained"
+    OPEN = "open"  # no restore yet
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """Supply lost at ``start`` and, unless still open, restored at ``end``."""
+
+    start: int
+    end: int | None
+    kind: OutageKind
+
+    @property
+    def duration(self) -> int | None:
+        return None if self.end is None else self.end - self.start
+
+
+def classify(start: int, end: int | None, momentary_seconds: int) -> OutageKind:
+    """Momentary below the threshold, sustained from it on, open without a restore.
+
+    >>> [k.value for k in (classify(0, 299, 300), classify(0, 300, 300), classify(0, None, 300))]
+    ['momentary', 'sustained', 'open']
+    """
+    if end is None:
+        return OutageKind.OPEN
+    return OutageKind.MOMENTARY if end - start < momentary_seconds else OutageKind.SUSTAINED
+
+
+def derive_outages(
+    events: Iterable[tuple[int, str]], momentary_seconds: int = DEFAULT_MOMENTARY_SECONDS
+) -> list[Outage]:
+    """Pair (time, code) power events into outages, oldest first.
+
+    A repeated power-off while one is open changes nothing (the first loss counts); a
+    restore with no open outage (its power-off lost) makes none.
+
+    >>> [(o.start, o.end, o.kind.value) for o in derive_outages(
+    ...     [(600, POWER_ON), (0, POWER_OFF), (900, POWER_OFF)])]
+    [(0, 600, 'sustained'), (900, None, 'open')]
+    """
+    outages: list[Outage] = []
+    opened: int | None = None
+    for ts, code in sorted(e for e in events if e[1] in (POWER_OFF, POWER_ON)):
+        if code == POWER_OFF and opened is None:
+            opened = ts
+        elif code == POWER_ON and opened is not None:
+            outages.append(Outage(opened, ts, classify(opened, ts, momentary_seconds)))
+            opened = None
+    if opened is not None:
+        outages.append(Outage(opened, None, OutageKind.OPEN))
+    return outages

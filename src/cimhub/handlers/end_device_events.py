@@ -1,0 +1,143 @@
+"""EndDeviceEvents: created/create from head-ends (stored, outages re-derived) and get.
+
+A repeated event (same tenant, meter, type and createdDateTime) is dropped quietly; an
+event whose type is no CIM code in a known domain is stored as unmapped and reported with
+an INFORM entry; an event that cannot be stored (unknown meter, no time) is rejected on
+its own (PARTIAL).
+"""
+
+from __future__ import annotations
+
+from cimhub.domain.event import POWER_OFF, POWER_ON
+from cimhub.errors import Level, PayloadError
+from cimhub.handlers.registry import HandlerContext, Registry
+from cimhub.mappings.end_device_events import (
+    EventItem,
+    read_end_device_events,
+    read_event_query,
+    write_end_device_events,
+)
+from cimhub.message.envelope import Envelope
+from cimhub.message.reply import Outcome, ReplyError, Result
+from cimhub.message.verb import Noun, Verb
+from cimhub.store.events import EventRepository
+
+NOUN = Noun.END_DEVICE_EVENTS.value
+UNMAPPED = "2.5"
+
+
+def register(registry: Registry) -> None:
+    registry.register(NOUN, (Verb.CREATED, Verb.CREATE), ingest)
+    registry.register(NOUN, (Verb.GET,), get)
+
+
+def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """Store every valid EndDeviceEvent; reject the faulty ones one by one (PARTIAL)."""
+    if envelope.payload is None:
+        raise PayloadError("EndDeviceEvents message without an EndDeviceEvents payload")
+    items, errors = read_end_device_events(envelope.payload)
+    if not items and not errors:
+        raise PayloadError("the EndDeviceEvents payload holds no EndDeviceEvent")
+    accepted = _resolve(ctx, items, errors)
+    repo = EventRepository(ctx.uow)
+    pairs = [(meter_id, item.event) for meter_id, item in accepted]
+    new = repo.save(
+        ctx.tenant_id,
+        pairs,
+        source=ctx.source,
+        message_log_id=ctx.message_log_id,
+        received_at=ctx.received_at,
+    )
+    power = sorted({m for m, e in pairs if e.event_type in (POWER_OFF, POWER_ON)})
+    outages = repo.rederive_outages(ctx.tenant_id, power)
+    notes = [_unmapped(item) for _, item in accepted if not item.event.mapped]
+    errors.sort(key=lambda e: e.xpath or "")
+    if errors:
+        return Outcome(Result.PARTIAL if accepted else Result.FAILED, errors + notes)
+    summary = (
+        f"{len(accepted)} events: {new} new, {len(accepted) - new} repeated; "
+        f"{len(notes)} unmapped; {outages} outage(s) on {len(power)} meter(s)"
+    )
+    if notes:  # stored, but the sender should know: OK first, then what was not mapped
+        return Outcome(errors=[ReplyError("0.0", summary, Level.INFORM), *notes])
+    return Outcome(summary=summary)
+
+
+def _resolve(
+    ctx: HandlerContext, items: list[EventItem], errors: list[ReplyError]
+) -> list[tuple[int, EventItem]]:
+    """Items with their meter id; unknown meters per the tenant's auto-register setting."""
+    ids = ctx.uow.meters.resolve(
+        ctx.tenant_id,
+        [i.event.meter for i in items],
+        auto_register=ctx.settings.auto_register_meters,
+    )
+    accepted = []
+    for item, meter_id in zip(items, ids, strict=True):
+        if meter_id is None:
+            key = item.event.meter.key
+            errors.append(
+                ReplyError(
+                    "2.15", f"unknown meter {key!r}", xpath=f"{item.xpath}/Assets", object_id=key
+                )
+            )
+        else:
+            accepted.append((meter_id, item))
+    return accepted
+
+
+def _unmapped(item: EventItem) -> ReplyError:
+    event = item.event
+    return ReplyError(
+        UNMAPPED,
+        f"event type {event.event_type!r} is not a known CIM EndDeviceEventType; stored unmapped",
+        Level.INFORM,
+        xpath=f"{item.xpath}/EndDeviceEventType",
+        object_id=event.meter.key,
+    )
+
+
+def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """Answer a GetEndDeviceEvents by meter, event type and period."""
+    query = read_event_query(envelope)
+    errors: list[ReplyError] = []
+    meter_ids: list[int] = []
+    for ref, found in zip(
+        query.meters, ctx.uow.meters.find(ctx.tenant_id, query.meters), strict=True
+    ):
+        if found is None:
+            errors.append(
+                ReplyError(
+                    "2.15",
+                    f"unknown meter {ref.key!r}",
+                    xpath="Request/GetEndDeviceEvents/Meter",
+                    object_id=ref.key,
+                )
+            )
+        else:
+            meter_ids.append(found)
+    if not meter_ids:
+        return Outcome(Result.FAILED, errors)
+    limit = ctx.settings.page_size
+    found_events = EventRepository(ctx.uow).query(
+        ctx.tenant_id,
+        sorted(set(meter_ids)),
+        event_types=query.event_types,
+        start=query.start,
+        end=query.end,
+        limit=limit + 1,
+    )
+    if len(found_events) > limit:
+        errors.append(
+            ReplyError(
+                "2.4",
+                f"more than {limit} events match; the oldest {limit} are sent, narrow the period",
+                Level.WARNING,
+                xpath="Request/GetEndDeviceEvents",
+            )
+        )
+        found_events = found_events[:limit]
+    payload = write_end_device_events(e for _, e in found_events)
+    if errors:
+        return Outcome(Result.PARTIAL, errors, payload)
+    return Outcome(payload=payload, summary=f"{len(found_events)} events")

@@ -1,0 +1,191 @@
+"""Meter events and their outages: store without repeats, query, re-derive outages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, insert, select
+
+from cimhub.domain.event import POWER_OFF, POWER_ON, Event
+from cimhub.domain.outage import DEFAULT_MOMENTARY_SECONDS, Outage, OutageKind, derive_outages
+from cimhub.domain.reading import MeterRef
+from cimhub.store.event_models import EventConfigRow, EventRow, OutageRow
+from cimhub.store.models import now
+from cimhub.store.sql import insert_ignore, member_of
+
+if TYPE_CHECKING:
+    from cimhub.store.unit_of_work import UnitOfWork
+
+Key = tuple[int, str, int]  # meter id, event type, ts
+
+
+class EventRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def save(
+        self,
+        tenant_id: int,
+        events: Sequence[tuple[int, Event]],
+        *,
+        source: str,
+        message_log_id: int | None,
+        received_at: int,
+    ) -> int:
+        """Insert the events not stored yet (by natural key); how many were new."""
+        known = self._known(tenant_id, events)
+        rows, seen = [], set(known)
+        for meter_id, event in events:
+            key = (meter_id, event.event_type, event.created)
+            if key not in seen:
+                seen.add(key)
+                rows.append(_row(tenant_id, meter_id, event, source, message_log_id, received_at))
+        if rows:
+            stmt = insert_ignore(
+                EventRow, self._uow.dialect, "tenant_id", "meter_id", "event_type", "ts"
+            )
+            self._uow.session.execute(stmt, rows)
+        return len(rows)
+
+    def _known(self, tenant_id: int, events: Sequence[tuple[int, Event]]) -> set[Key]:
+        if not events:
+            return set()
+        stamps = [e.created for _, e in events]
+        found = self._uow.session.execute(
+            select(EventRow.meter_id, EventRow.event_type, EventRow.ts).where(
+                EventRow.tenant_id == tenant_id,
+                member_of(EventRow.meter_id, {m for m, _ in events}, self._uow.dialect),
+                EventRow.ts.between(min(stamps), max(stamps)),
+            )
+        )
+        return {(m, t, ts) for m, t, ts in found}
+
+    def query(
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        *,
+        event_types: Sequence[str] = (),
+        start: int | None = None,
+        end: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, Event]]:
+        """Events of these meters in [start, end), oldest first, as (meter id, event)."""
+        dialect = self._uow.dialect
+        stmt = select(EventRow).where(
+            EventRow.tenant_id == tenant_id, member_of(EventRow.meter_id, meter_ids, dialect)
+        )
+        if event_types:
+            stmt = stmt.where(member_of(EventRow.event_type, event_types, dialect))
+        if start is not None:
+            stmt = stmt.where(EventRow.ts >= start)
+        if end is not None:
+            stmt = stmt.where(EventRow.ts < end)
+        stmt = stmt.order_by(EventRow.ts, EventRow.meter_id, EventRow.id).limit(limit)
+        rows = self._uow.session.scalars(stmt).all()
+        names = self._uow.meters.describe(tenant_id, {r.meter_id for r in rows})
+        return [(r.meter_id, _event(r, names[r.meter_id])) for r in rows]
+
+    def momentary_seconds(self, tenant_id: int) -> int:
+        """The tenant's momentary/sustained threshold (default 5 minutes)."""
+        value = self._uow.session.scalar(
+            select(EventConfigRow.momentary_seconds).where(EventConfigRow.tenant_id == tenant_id)
+        )
+        return DEFAULT_MOMENTARY_SECONDS if value is None else value
+
+    def configure(self, tenant_id: int, *, momentary_seconds: int) -> None:
+        """Set the tenant's threshold; outages derived later use it."""
+        session = self._uow.session
+        row = session.get(EventConfigRow, tenant_id)
+        if row is None:
+            session.add(EventConfigRow(tenant_id=tenant_id, momentary_seconds=momentary_seconds))
+        else:
+            row.momentary_seconds = momentary_seconds
+        session.flush()
+
+    def rederive_outages(self, tenant_id: int, meter_ids: Sequence[int]) -> int:
+        """Replace these meters' outages with those derived from all their power events."""
+        if not meter_ids:
+            return 0
+        threshold = self.momentary_seconds(tenant_id)
+        power = self._uow.session.execute(
+            select(EventRow.meter_id, EventRow.ts, EventRow.event_type).where(
+                EventRow.tenant_id == tenant_id,
+                member_of(EventRow.meter_id, meter_ids, self._uow.dialect),
+                member_of(EventRow.event_type, [POWER_OFF, POWER_ON], self._uow.dialect),
+            )
+        )
+        by_meter: dict[int, list[tuple[int, str]]] = {m: [] for m in meter_ids}
+        for meter_id, ts, code in power:
+            by_meter[meter_id].append((ts, code))
+        self._uow.session.execute(
+            delete(OutageRow).where(
+                OutageRow.tenant_id == tenant_id,
+                member_of(OutageRow.meter_id, meter_ids, self._uow.dialect),
+            )
+        )
+        stamp, rows = now(), []
+        for meter_id, events in by_meter.items():
+            for o in derive_outages(events, threshold):
+                rows.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "meter_id": meter_id,
+                        "start": o.start,
+                        "end": o.end,
+                        "kind": o.kind.value,
+                        "derived_at": stamp,
+                    }
+                )
+        if rows:
+            self._uow.session.execute(insert(OutageRow), rows)
+        return len(rows)
+
+    def outages(self, tenant_id: int, meter_id: int) -> list[Outage]:
+        """One meter's outages, oldest first."""
+        rows = self._uow.session.execute(
+            select(OutageRow.start, OutageRow.end, OutageRow.kind)
+            .where(OutageRow.tenant_id == tenant_id, OutageRow.meter_id == meter_id)
+            .order_by(OutageRow.start)
+        )
+        return [Outage(s, e, OutageKind(k)) for s, e, k in rows]
+
+
+def _row(
+    tenant_id: int, meter_id: int, e: Event, source: str, log_id: int | None, received_at: int
+) -> dict[str, object]:
+    return {
+        "tenant_id": tenant_id,
+        "meter_id": meter_id,
+        "event_type": e.event_type,
+        "ts": e.created,
+        "mapped": e.mapped,
+        "priority": e.priority.value,
+        "severity": e.effective_severity,
+        "mrid": e.mrid,
+        "vendor_code": e.vendor_code,
+        "vendor_group": e.vendor_group,
+        "reason": e.reason,
+        "usage_point": e.usage_point,
+        "details": json.dumps(e.details, sort_keys=True),
+        "source": source,
+        "message_log_id": log_id,
+        "received_at": received_at,
+    }
+
+
+def _event(row: EventRow, meter: MeterRef) -> Event:
+    return Event(
+        meter=meter,
+        created=row.ts,
+        event_type=row.event_type,
+        severity=row.severity,
+        mrid=row.mrid,
+        vendor_code=row.vendor_code,
+        vendor_group=row.vendor_group,
+        reason=row.reason,
+        usage_point=row.usage_point,
+        details=json.loads(row.details),
+    )
