@@ -1,4 +1,4 @@
-"""The `cimhub` command: serve, db upgrade, ingest."""
+"""The `cimhub` command: serve, db upgrade, ingest, bench."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
         "--verb", default="created", help="verb for bare payloads (default created)"
     )
     ingest.set_defaults(run=_ingest)
+
+    bench = commands.add_parser("bench", help="measure ingest, queries and memory (BENCHMARKS.md)")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of seconds")
+    bench.add_argument("--scale", type=float, default=1.0, help="multiply the amounts (default 1)")
+    bench.add_argument(
+        "--write",
+        nargs="?",
+        const=Path("BENCHMARKS.md"),
+        type=Path,
+        help="rewrite the results block of BENCHMARKS.md (or of the file given)",
+    )
+    bench.add_argument("--json", type=Path, help="also save the figures as JSON")
+    bench.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
+    bench.add_argument("--only", action="append", default=[], help="scenarios starting with")
+    bench.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    bench.set_defaults(run=_bench)
 
     imports = commands.add_parser("import", help="bulk-import master data")
     import_kinds = imports.add_subparsers(required=True, metavar="FORMAT")
@@ -185,6 +201,24 @@ def _import_csv(args: argparse.Namespace) -> int:
     settings = Settings()
     tenant = args.tenant or settings.default_tenant
     return run_csv_import(settings, args.files, tenant=tenant, dry_run=args.dry_run, kind=args.kind)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from cimhub.bench.plan import Plan
+    from cimhub.bench.runner import run
+
+    if args.scale <= 0:
+        print("--scale must be positive", file=sys.stderr)
+        return 2
+    run(
+        Plan(quick=args.quick, scale=args.scale),
+        backends=args.backend,
+        only=args.only,
+        pin=not args.no_pin,
+        write=args.write,
+        json_path=args.json,
+    )
+    return 0
 
 
 if __name__ == "__main__":

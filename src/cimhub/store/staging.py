@@ -1,9 +1,11 @@
-"""Bulk load of a batch of readings into a temporary staging table, per dialect.
+"""Bulk writes of a batch of readings, per dialect: straight in, or through staging.
 
-PostgreSQL gets ``COPY … FROM STDIN (FORMAT BINARY)`` through the raw psycopg connection of
-the unit of work (the fastest load there is); SQLite gets ``executemany`` on the raw
-sqlite3 connection. Both read straight from the series' columns: no object per reading
-beyond the row tuple the driver needs.
+New readings (the common case: a HES pushes what it has not pushed before) go straight
+into the reading table — ``COPY … FROM STDIN (FORMAT BINARY)`` on PostgreSQL,
+``executemany`` on SQLite. A batch that may touch stored keys goes through a
+temporary staging table instead, which the repository then merges set-wise. Both read
+straight from the series' columns: no object per reading beyond the row tuple the
+driver needs.
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ CREATE = {
 # TRUNCATE on PostgreSQL: autovacuum never visits temporary tables, so DELETE would
 # leave them to bloat for the life of the connection.
 CLEAR = {"postgresql": f"TRUNCATE {TABLE}", "sqlite": f"DELETE FROM {TABLE}"}
-COPY = f"COPY {TABLE} ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
 COPY_TYPES = ["int4", "int4", "int8", "float8", "text"]
+#: Every column of a reading table, in the order ``insert`` writes them.
+READING_COLUMNS = (
+    "tenant_id, meter_id, reading_type_id, ts, value, quality, version, source, "
+    "message_log_id, received_at"
+)
+READING_TYPES = ["int4", "int4", "int4", "int8", "float8", "text", "int4", "text", "int8", "int8"]
 
 Item = tuple[int, int, Series]
 
@@ -46,19 +53,55 @@ def rows(items: Sequence[Item]) -> Iterator[tuple[Any, ...]]:
         )
 
 
+def reading_rows(
+    items: Sequence[Item], tenant_id: int, source: str, message_log_id: int | None, received_at: int
+) -> Iterator[tuple[Any, ...]]:
+    """Whole version-1 rows of a reading table (``READING_COLUMNS``) for the batch."""
+    for meter_id, reading_type_id, series in items:
+        yield from zip(
+            repeat(tenant_id),
+            repeat(meter_id),
+            repeat(reading_type_id),
+            series.timestamps,
+            series.values,
+            series.qualities,
+            repeat(1),
+            repeat(source),
+            repeat(message_log_id),
+            repeat(received_at),
+        )
+
+
 def load(connection: Connection, items: Sequence[Item]) -> None:
     """Fill the (empty) staging table with the batch, inside the current transaction."""
-    dialect = connection.dialect.name
-    connection.exec_driver_sql(CREATE[dialect])
+    connection.exec_driver_sql(CREATE[connection.dialect.name])
+    _write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items))
+
+
+def insert(connection: Connection, table: str, batch: Iterator[tuple[Any, ...]]) -> None:
+    """Write ``reading_rows`` straight into ``table``; a key already there raises the
+    driver's unique-violation error (the caller runs this in a savepoint)."""
+    _write(connection, table, READING_COLUMNS, READING_TYPES, batch)
+
+
+def _write(
+    connection: Connection,
+    table: str,
+    columns: str,
+    types: list[str],
+    batch: Iterator[tuple[Any, ...]],
+) -> None:
     driver: Any = connection.connection.driver_connection  # psycopg or sqlite3
-    if dialect == "postgresql":
-        with driver.cursor() as cursor, cursor.copy(COPY) as copy:
-            copy.set_types(COPY_TYPES)
-            for row in rows(items):
-                copy.write_row(row)
+    if connection.dialect.name == "postgresql":
+        sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(types)
+            write = copy.write_row
+            for row in batch:
+                write(row)
     else:
-        placeholders = ", ".join("?" * len(COPY_TYPES))
-        driver.executemany(f"INSERT INTO {TABLE} ({COLUMNS}) VALUES ({placeholders})", rows(items))
+        placeholders = ", ".join("?" * len(types))
+        driver.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
 
 
 def clear(connection: Connection) -> None:

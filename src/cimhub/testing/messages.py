@@ -37,6 +37,12 @@ def load_kwh(meter: int, when: datetime) -> float:
     return round(shape * (0.6 + (meter % 7) / 10), 3)
 
 
+def register_kwh(meter: int, when: datetime) -> float:
+    """A cumulative kWh register consistent in scale with ``load_kwh`` (about 12 kWh a day)."""
+    days = (when - datetime(2020, 1, 1, tzinfo=UTC)).total_seconds() / 86_400
+    return round(days * 12 * (0.6 + (meter % 7) / 10), 2)
+
+
 def interval_stamps(start: datetime, count: int, minutes: int = 15) -> list[datetime]:
     """Interval-end timestamps: the first is start + one interval."""
     return [start + timedelta(minutes=minutes * (i + 1)) for i in range(count)]
@@ -54,15 +60,24 @@ def created_meter_readings(
     message_id: str | None = None,
     source: str = "HES-A",
     reading_type: str = KWH_15MIN,
+    sent_at: datetime | None = None,
+    register_reads: bool = False,
 ) -> bytes:
-    """A strongly-typed CreatedMeterReadings: each meter × `intervals` 15-minute kWh reads."""
-    stamps = [stamp(t) for t in interval_stamps(start, intervals)]
+    """A strongly-typed CreatedMeterReadings: each meter × `intervals` 15-minute kWh reads.
+
+    Values are a deterministic function of (meter, time). With ``message_id`` and
+    ``sent_at`` the bytes are too (benchmarks compare runs on identical traffic).
+    ``register_reads`` adds each meter's cumulative kWh register at the period's end, as
+    HES daily pushes often carry beside the profile.
+    """
     moments = interval_stamps(start, intervals)
+    stamps = [stamp(t) for t in moments]
     parts = [
         f'<?xml version="1.0" encoding="UTF-8"?>'
         f'<CreatedMeterReadings xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header>'
         f"<msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
-        f"<msg:Timestamp>{stamp(datetime.now(UTC))}</msg:Timestamp><msg:Source>{source}</msg:Source>"
+        f"<msg:Timestamp>{stamp(sent_at or datetime.now(UTC))}</msg:Timestamp>"
+        f"<msg:Source>{source}</msg:Source>"
         f"<msg:MessageID>{message_id or uuid.uuid4()}</msg:MessageID>"
         f'</Header><Payload><MeterReadings xmlns="{MR}">'
     ]
@@ -75,8 +90,15 @@ def created_meter_readings(
         )
         parts.append(
             f'<ReadingType ref="{reading_type}"/></IntervalBlocks><Meter><mRID>{meter_mrid(meter)}'
-            f"</mRID><Names><name>{meter_serial(meter)}</name></Names></Meter></MeterReading>"
+            f"</mRID><Names><name>{meter_serial(meter)}</name></Names></Meter>"
         )
+        if register_reads and moments:
+            parts.append(
+                f"<Readings><timeStamp>{stamps[-1]}</timeStamp>"
+                f"<value>{register_kwh(meter, moments[-1])}</value>"
+                f'<ReadingType ref="{KWH_REGISTER}"/></Readings>'
+            )
+        parts.append("</MeterReading>")
     parts.append("</MeterReadings></Payload></CreatedMeterReadings>")
     return "".join(parts).encode()
 

@@ -1,0 +1,1 @@
+"""`cimhub bench`: ingest throughput, query latency and memory, against in-run baselines."""

@@ -1,0 +1,95 @@
+"""What every scenario gets: the plan, the traffic, fresh databases, a wired pipeline."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import Progress
+from sqlalchemy import event
+
+from cimhub.bench.machine import pin_postgres_backend
+from cimhub.bench.plan import Plan
+from cimhub.bench.traffic import Traffic, traffic
+from cimhub.bus.pipeline import Pipeline
+from cimhub.handlers.registry import default_registry
+from cimhub.settings import Settings
+from cimhub.store.database import Database
+from cimhub.testing.databases import postgres_database, sqlite_url
+
+TENANT = "bench"
+Advance = Callable[[float], None]
+
+
+@contextmanager
+def _fresh(backend: str) -> Iterator[str]:
+    if backend == "postgresql":
+        with postgres_database("cimhub_bench") as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix="cimhub-bench-") as directory:
+            yield sqlite_url(Path(directory))
+
+
+class BenchError(RuntimeError):
+    """The benchmark saw something wrong (a message not stored, a reply not OK)."""
+
+
+@dataclass
+class Context:
+    plan: Plan
+    progress: Progress
+    backends: tuple[str, ...]
+    pin: bool = True
+    _traffic: dict[int, Traffic] = field(default_factory=dict)
+    _databases: list[Database] = field(default_factory=list)
+
+    def traffic(self, size: int) -> Traffic:
+        """The ingest traffic of one message size, generated once, the same for every backend."""
+        if size not in self._traffic:
+            plan = self.plan
+            self._traffic[size] = traffic(
+                size, plan.population, plan.ingest_readings, plan.intervals
+            )
+        return self._traffic[size]
+
+    @contextmanager
+    def database(self, backend: str) -> Iterator[str]:
+        """A fresh, empty database of ``backend``, dropped afterwards."""
+        with _fresh(backend) as url:
+            try:
+                yield url
+            finally:
+                self.close()  # engines first: PostgreSQL drops no database in use
+
+    def store(self, url: str) -> Database:
+        """A migrated Database at ``url``, its PostgreSQL backends off the benchmark's core."""
+        database = Database(url)
+        if self.pin and database.dialect == "postgresql":
+            event.listen(database.engine, "connect", pin_postgres_backend)
+        database.upgrade()
+        self._databases.append(database)
+        return database
+
+    def pipeline(self, url: str, **settings: object) -> Pipeline:
+        """The pipeline every transport calls, wired as the hub wires it."""
+        config = Settings(database_url=url, **settings)  # type: ignore[arg-type]
+        return Pipeline(config, self.store(url), default_registry())
+
+    def close(self) -> None:
+        """Dispose of every engine (a PostgreSQL database cannot be dropped while in use)."""
+        for database in self._databases:
+            database.dispose()
+        self._databases.clear()
+
+    @contextmanager
+    def task(self, description: str, total: float) -> Iterator[Advance]:
+        """A progress bar line; yields a function advancing it."""
+        task = self.progress.add_task(description, total=total)
+        try:
+            yield lambda n: self.progress.advance(task, n)
+        finally:
+            self.progress.update(task, completed=total, visible=True)

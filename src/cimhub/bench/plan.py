@@ -1,0 +1,161 @@
+"""How much a run measures (default, --quick, --scale) and which scenarios it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cimhub.bench.scenario import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The sizes and amounts of one run; ``--quick`` shrinks them to seconds."""
+
+    quick: bool = False
+    scale: float = 1.0
+    intervals: int = 96
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Meters per message (each with ``intervals`` readings)."""
+        return (1, 100) if self.quick else (1, 100, 1000)
+
+    @property
+    def population(self) -> int:
+        """Meters the simulated HES reads: one message of the largest size covers them."""
+        return max(self.sizes)
+
+    @property
+    def ingest_readings(self) -> int:
+        """Timed readings per (backend, size): whole messages of the largest size."""
+        if self.quick:
+            return self.population * self.intervals
+        per_message = self.population * self.intervals
+        return per_message * max(1, round(3 * self.scale))
+
+    @property
+    def ingest_seconds(self) -> float:
+        """Time budget per (backend, size): a slow path stops early, on whole messages."""
+        return 1.0 if self.quick else 20.0 * self.scale
+
+    @property
+    def naive_seconds(self) -> float:
+        """The naive reference's time budget per (backend, size)."""
+        return 0.5 if self.quick else 3.0
+
+    @property
+    def naive_max_size(self) -> int:
+        """Larger messages would take the naive reference far more than its budget."""
+        return 100
+
+    @property
+    def query_rows(self) -> int:
+        """Interval readings stored before the query scenario times anything."""
+        return 60_000 if self.quick else int(10_000_000 * self.scale)
+
+    @property
+    def query_days(self) -> int:
+        """Days of data stored: January and February of the query year."""
+        return 59
+
+    @property
+    def groups(self) -> tuple[int, ...]:
+        """Messages a transaction in the grouped-ingest proposal."""
+        return (10,) if self.quick else (10, 50)
+
+    @property
+    def query_repeats(self) -> int:
+        return 20 if self.quick else 300
+
+
+def default_scenarios() -> list[Scenario]:
+    """Every scenario, built or not, in the order a run measures them."""
+    from cimhub.bench import baselines, ingest, memory, proposals, queries
+
+    pg_and_sqlite = ("sqlite", "postgresql")
+    return [
+        Scenario(
+            "ingest",
+            "pipeline (in-process)",
+            "CIM XML → parse + validate → map → VEE (when built) → store → reply through "
+            "Pipeline.process, with idempotency and the message log on",
+            ingest.run,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "ingest with VEE off",
+            "VEE",
+            "the ingest scenario with VEE switched off (what VEE costs)",
+            ingest.run_vee_off if ingest.vee_built() else None,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "baseline: parse + validate",
+            "lxml",
+            "the same bytes through the hardened lxml parser and the compiled XSDs alone",
+            baselines.parse_validate,
+        ),
+        Scenario(
+            "baseline: store alone",
+            "store",
+            "the same rows, one transaction per message: PostgreSQL binary COPY into "
+            "interval_reading; SQLite executemany into it",
+            baselines.store_alone,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "baseline: naive integrator",
+            "reference",
+            "xmlschema decoding + SQLAlchemy ORM inserts of the same messages, a few "
+            "seconds' worth",
+            baselines.naive,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "proposal: grouped one-meter messages",
+            "pipeline (prototype in bench)",
+            "1×96 messages handled N to a transaction, each in a savepoint, replies after "
+            "the commit: what grouping in the pipeline would give",
+            proposals.grouped,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "proposal: batched one-meter messages",
+            "pipeline (prototype in bench)",
+            "the same groups handled as one: one message-log insert, one handler call, "
+            "one COPY for the group",
+            proposals.batched,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "queries",
+            "pipeline + store",
+            "GetMeterReadings for one meter-month and for 100 meters-day through "
+            "Pipeline.process, over rows bulk-loaded with COPY",
+            queries.run,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "queries on the validated layer",
+            "VEE",
+            "the same queries answered from VEE's validated layer (the default when VEE is "
+            "on): needs a bulk loader of validated readings",
+        ),
+        Scenario(
+            "memory",
+            "pipeline (in-process)",
+            "peak memory of one message per size, in a fresh subprocess",
+            memory.run,
+        ),
+        Scenario(
+            "ingest over RabbitMQ, 1 worker",
+            "bus: RabbitMQ",
+            "publish to the broker, one `cimhub worker` consuming",
+        ),
+        Scenario(
+            "ingest over RabbitMQ, 2 workers",
+            "bus: RabbitMQ",
+            "the same with two competing workers: scaling and what limits it",
+        ),
+        Scenario("billing determinants", "billing", "determinants for N usage-point-months"),
+    ]

@@ -1,0 +1,382 @@
+"""The results as tables (terminal and Markdown), the targets of issue 8, BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from cimhub.bench.ingest import vee_built
+from cimhub.bench.scenario import Results
+
+BEGIN = "<!-- bench:results:begin — written by `cimhub bench --write`; edit outside -->"
+END = "<!-- bench:results:end -->"
+PG = "postgresql"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", " ")
+
+
+def _k(value: float | None) -> str:
+    """Readings per second in thousands."""
+    return "—" if value is None else f"{value / 1000:,.1f} k"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def floor(row: dict[str, float]) -> float | None:
+    """Parse + validate, then store alone: the rate of doing only the unavoidable work."""
+    pv, store = row.get("parse_validate"), row.get("store_alone")
+    if not pv or not store:
+        return None
+    return 1 / (1 / pv + 1 / store)
+
+
+def ingest_table(results: Results) -> Table:
+    rows = []
+    for (backend, size), row in results.table("ingest").items():
+        base = floor(row)
+        rows.append(
+            (
+                backend,
+                size,
+                _k(row.get("e2e")),
+                _k(row.get("e2e_vee_off")),
+                _n(row.get("ms_per_message"), 2),
+                _n(100 * row["cpu_share"]) + " %" if "cpu_share" in row else "—",
+                _k(row.get("parse_validate")),
+                _k(row.get("store_alone")),
+                _k(base),
+                _n(_ratio(row.get("e2e"), base), 2),
+                _k(row.get("naive")),
+                _n(_ratio(row.get("e2e"), row.get("naive")), 1),
+            )
+        )
+    return Table(
+        "Ingest: interval readings/s, one process, in-process pipeline",
+        (
+            "store",
+            "message",
+            "end to end",
+            "VEE off",
+            "ms/message",
+            "Python CPU",
+            "parse+validate alone",
+            "store alone",
+            "floor",
+            "e2e/floor",
+            "naive",
+            "e2e/naive",
+        ),
+        rows,
+        "floor = parse+validate then store alone (1/(1/a+1/b)); store alone = binary COPY "
+        "(PostgreSQL) or executemany (SQLite) of the same rows, a transaction per message; "
+        "naive = xmlschema + SQLAlchemy ORM; Python CPU = this process's CPU time / wall time; "
+        "ms/message and Python CPU are of the end-to-end run.",
+    )
+
+
+def proposal_table(results: Results) -> Table:
+    rows = []
+    for (backend, what), row in results.table("proposal").items():
+        today = results.table("ingest").get((backend, what.split(",")[0]), {})
+        now = today.get("e2e_vee_off", today.get("e2e"))
+        rows.append(
+            (backend, what, _k(row.get("e2e")), _k(now), _n(_ratio(row.get("e2e"), now), 2))
+        )
+    return Table(
+        "Proposals: one-meter messages N to a transaction (prototypes, not the product)",
+        ("store", "traffic", "prototype", "today (a commit per message)", "speed-up"),
+        rows,
+        "a transaction: each message in a savepoint, replies after the commit; batched: "
+        "every step once for the group (one log insert, one handler call, one COPY). "
+        "VEE off on both sides when VEE is built: this prices the transaction shape alone.",
+    )
+
+
+def query_table(results: Results) -> Table:
+    rows = [
+        (
+            backend,
+            query,
+            _n(row.get("rows")),
+            _n(row.get("readings")),
+            _n(row.get("p50"), 1),
+            _n(row.get("p95"), 1),
+            _n(row.get("p99"), 1),
+            _n(row.get("queries")),
+            _k(row.get("load_rate")),
+        )
+        for (backend, query), row in results.table("query").items()
+    ]
+    return Table(
+        "GetMeterReadings through Pipeline.process: latency in ms",
+        (
+            "store",
+            "query",
+            "rows stored",
+            "readings/reply",
+            "p50",
+            "p95",
+            "p99",
+            "queries",
+            "load rows/s",
+        ),
+        rows,
+    )
+
+
+def memory_table(results: Results) -> Table:
+    rows = [
+        (
+            size,
+            _n(row.get("message_bytes", 0) / 2**20, 1),
+            _n(row.get("rss_peak", 0) / 2**20, 1),
+            _n(row.get("rss_per_reading")),
+            _n(row.get("py_peak", 0) / 2**20, 1),
+            _n(row.get("py_per_reading")),
+        )
+        for (size,), row in results.table("memory").items()
+    ]
+    return Table(
+        "Peak memory of one message (fresh subprocess)",
+        (
+            "message",
+            "message MB",
+            "peak RSS MB",
+            "RSS bytes/reading",
+            "Python peak MB",
+            "Python bytes/reading",
+        ),
+        rows,
+        "peak RSS above the resting process (libxml2 trees included); Python = tracemalloc peak.",
+    )
+
+
+def skipped_table(results: Results) -> Table:
+    return Table("Not measured", ("scenario", "why"), list(results.skipped))
+
+
+def tables(results: Results) -> list[Table]:
+    return [
+        t
+        for t in (
+            ingest_table(results),
+            proposal_table(results),
+            query_table(results),
+            memory_table(results),
+            skipped_table(results),
+        )
+        if t.rows
+    ]
+
+
+# ---- targets ---------------------------------------------------------------------------
+
+
+Check = tuple[str, str, str]  # target, where we stand, verdict
+
+
+def targets(results: Results) -> list[Check]:
+    """Where we stand against each target of issue 8 (PostgreSQL rows)."""
+    checks: list[Check] = []
+    for make in (_target_ingest, _target_baseline, _target_one_meter, _target_workers):
+        checks.append(make(results))
+    checks.append(_target_query(results))
+    checks.append(_target_memory(results))
+    return checks
+
+
+def _pg_rows(results: Results) -> dict[str, dict[str, float]]:
+    return {size: row for (backend, size), row in results.table("ingest").items() if backend == PG}
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "not met")
+
+
+def _target_ingest(results: Results) -> Check:
+    rows = _pg_rows(results)
+    target = "ingest ≥ 60 000 readings/s per worker, everything on (PostgreSQL, VEE on)"
+    big = {s: r for s, r in rows.items() if "e2e" in r and not s.startswith("1×")}
+    if not big:
+        return target, "not measured", "—"
+    vee = "VEE on" if vee_built() else "VEE not built yet: off"
+    stand = ", ".join(f"{s}: {_k(r['e2e'])}{_vee_off(r, _k)}" for s, r in big.items())
+    return target, f"{stand} ({vee})", _verdict(max(r["e2e"] for r in big.values()) >= 60_000)
+
+
+def _vee_off(row: dict[str, float], show: Callable[[float | None], str]) -> str:
+    """' (VEE off: …)' when the run measured VEE off too."""
+    return f" (VEE off: {show(row['e2e_vee_off'])})" if "e2e_vee_off" in row else ""
+
+
+def _target_baseline(results: Results) -> Check:
+    target = "ingest ≥ 0.8 × the in-run baseline (parse+validate then COPY)"
+    ratios: dict[str, tuple[float, str]] = {}
+    for size, row in _pg_rows(results).items():
+        base = floor(row)
+        ratio = _ratio(row.get("e2e"), base)
+        if ratio is not None and base and not size.startswith("1×"):
+            off = _vee_off(row, lambda v, base=base: _n(_ratio(v, base), 2))
+            ratios[size] = (ratio, off)
+    if not ratios:
+        return target, "not measured", "—"
+    stand = ", ".join(f"{s}: {v:.2f}{off}" for s, (v, off) in ratios.items())
+    return target, stand, _verdict(min(v for v, _ in ratios.values()) >= 0.8)
+
+
+def _target_one_meter(results: Results) -> Check:
+    target = "one-meter messages ≥ 40 000 readings/s per worker"
+    row = next((r for s, r in _pg_rows(results).items() if s.startswith("1×")), None)
+    if row is None or "e2e" not in row:
+        return target, "not measured", "—"
+    grouped = [(what, r["e2e"]) for (b, what), r in results.table("proposal").items() if b == PG]
+    extra = "; prototypes (VEE off): " + ", ".join(
+        f"{w.split(', ')[1]}: {_k(v)}" for w, v in grouped
+    )
+    return (
+        target,
+        f"{_k(row['e2e'])}{_vee_off(row, _k)}, a commit per message" + (extra if grouped else ""),
+        _verdict(row["e2e"] >= 40_000),
+    )
+
+
+def _target_workers(results: Results) -> Check:
+    return (
+        "two workers: report the scaling and what limits it",
+        "the RabbitMQ bus and `cimhub worker` are not built yet",
+        "not built yet",
+    )
+
+
+def _target_query(results: Results) -> Check:
+    target = "GetMeterReadings one meter-month p99 < 20 ms at 10 M rows"
+    row = results.table("query").get((PG, "one meter-month"))
+    if row is None:
+        return target, "not measured", "—"
+    stand = f"p99 {row['p99']:.1f} ms at {_n(row['rows'])} rows"
+    if row["rows"] < 10_000_000:
+        return target, stand + " (fewer rows than the target's)", "—"
+    return target, stand, _verdict(row["p99"] < 20)
+
+
+def _target_memory(results: Results) -> Check:
+    target = "memory flat in message size (1 000×96 not 10× a 100×96 per reading)"
+    rows = results.table("memory")
+    if len(rows) < 2:
+        return target, "not measured", "—"
+    (small, s_row), (big, b_row) = list(rows.items())[-2:]
+    ratio = b_row["rss_per_reading"] / max(s_row["rss_per_reading"], 1)
+    stand = (
+        f"{big[0]}: {_n(b_row['rss_per_reading'])} B/reading vs {small[0]}: "
+        f"{_n(s_row['rss_per_reading'])} B/reading (× {ratio:.2f})"
+    )
+    return target, stand, _verdict(ratio < 2)
+
+
+# ---- limits ----------------------------------------------------------------------------
+
+
+def limits(results: Results) -> list[str]:
+    """What the figures say limits us, computed from this run."""
+    lines = []
+    for (backend, size), row in results.table("ingest").items():
+        if "e2e" not in row:
+            continue
+        cpu = row.get("cpu_share", 0)
+        line = (
+            f"{backend} {size}: {100 * cpu:.0f} % of the wall time is this process's CPU, "
+            f"{100 * (1 - cpu):.0f} % waiting (on the database, or for a core the machine's "
+            "other work holds)"
+        )
+        if (pv := row.get("parse_validate")) and row["e2e"]:
+            line += f"; parse+validate alone is {100 * row['e2e'] / pv:.0f} % of the time"
+        if (store := row.get("store_alone")) and row["e2e"]:
+            line += f", storing the rows alone {100 * row['e2e'] / store:.0f} %"
+        lines.append(line + ".")
+    return lines
+
+
+# ---- rendering -------------------------------------------------------------------------
+
+
+def print_results(console: Console, results: Results, machine: dict[str, str]) -> None:
+    console.print(_info_line(machine))
+    for table in [Table("Targets (issue 8)", ("target", "where we stand", ""), targets(results))]:
+        _print(console, table)
+    for table in tables(results):
+        _print(console, table)
+    for line in limits(results):
+        console.print(f"• {line}")
+
+
+def _info_line(machine: dict[str, str]) -> str:
+    return " · ".join(f"{k}: {v}" for k, v in machine.items())
+
+
+def _print(console: Console, table: Table) -> None:
+    out = RichTable(title=table.title, caption=table.caption or None, title_justify="left")
+    for i, header in enumerate(table.headers):
+        out.add_column(header, justify="left" if i < 2 else "right")
+    for row in table.rows:
+        out.add_row(*row)
+    console.print(out)
+
+
+def markdown(results: Results, machine: dict[str, str], command: str) -> str:
+    parts = [
+        f"Measured by `{command}`.",
+        "",
+        _md(Table("Machine and versions", ("", ""), list(machine.items()))),
+        _md(
+            Table(
+                "Where we stand against the targets of issue 8",
+                ("target", "where we stand", ""),
+                targets(results),
+            )
+        ),
+    ]
+    parts += [_md(t) for t in tables(results)]
+    parts += ["#### What limits us (computed from this run)", ""]
+    parts += [f"- {line}" for line in limits(results)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _md(table: Table) -> str:
+    lines = [f"#### {table.title}", ""]
+    lines.append("| " + " | ".join(table.headers) + " |")
+    lines.append(
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(table.headers))) + "|"
+    )
+    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    if table.caption:
+        lines += ["", table.caption]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, block: str, skeleton: Callable[[], str]) -> None:
+    """Replace the generated block of ``path`` (made from ``skeleton`` if missing)."""
+    current = path.read_text() if path.exists() else skeleton()
+    if BEGIN not in current or END not in current:
+        current = current.rstrip() + f"\n\n{BEGIN}\n{END}\n"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{block}{END}", current, count=1))

@@ -1,0 +1,156 @@
+"""`cimhub bench --quick`: it runs, and its numbers are sane. No timing assertions here:
+CI machines vary; the figures themselves are judged in BENCHMARKS.md, not by tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from cimhub.bench import report
+from cimhub.bench.plan import Plan
+from cimhub.bench.runner import run
+from cimhub.bench.scenario import Results
+from cimhub.bench.traffic import size_label
+from cimhub.cli import main
+
+pytestmark = pytest.mark.slow  # about a minute a store
+
+QUICK = Plan(quick=True)
+SIZES = [size_label(size) for size in QUICK.sizes]
+
+
+def sane(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], scope="module"
+)
+def quick_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Results, Path, str]:
+    """One quick run per backend, written to a BENCHMARKS.md holding hand-written notes."""
+    backend = request.param
+    folder = tmp_path_factory.mktemp(f"bench-{backend}")
+    (folder / "BENCHMARKS.md").write_text("# Benchmarks\n\nHand-written analysis stays.\n")
+    console = Console(file=io.StringIO(), width=200)
+    results = run(
+        QUICK,
+        backends=[backend],
+        pin=False,  # never pin the test process to one core
+        write=folder / "BENCHMARKS.md",
+        json_path=folder / "bench.json",
+        console=console,
+    )
+    assert isinstance(console.file, io.StringIO)
+    return backend, results, folder, console.file.getvalue()
+
+
+def test_ingest_and_its_baselines_are_measured_for_every_size(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    backend, results, _, _ = quick_run
+    for size in SIZES:
+        row = results.table("ingest")[(backend, size)]
+        for figure in ("e2e", "parse_validate", "store_alone", "ms_per_message"):
+            assert sane(row.get(figure)), (size, figure, row)
+        assert 0 < row["cpu_share"] <= 1.5  # CPU seconds per wall second of one thread
+        assert report.floor(row) is not None
+    for size in QUICK.sizes:  # the naive reference runs on the smaller messages only
+        if size <= QUICK.naive_max_size:
+            assert sane(results.get("ingest", (backend, size_label(size)), "naive"))
+    for prototype in ("1×96, 10 a transaction", "1×96, 10 batched"):
+        assert sane(results.get("proposal", (backend, prototype), "e2e"))
+
+
+def test_query_latencies_are_ordered_percentiles_of_full_replies(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    backend, results, _, _ = quick_run
+    month = results.table("query")[(backend, "one meter-month")]
+    day = results.table("query")[(backend, "100 meters-day")]
+    for row in (month, day):
+        assert 0 < row["p50"] <= row["p95"] <= row["p99"]
+        assert row["rows"] >= QUICK.query_rows and row["queries"] == QUICK.query_repeats
+    assert month["readings"] == 31 * 96
+
+
+def test_memory_is_measured_per_message_size(quick_run: tuple[str, Results, Path, str]) -> None:
+    _, results, _, _ = quick_run
+    assert [key[0] for key in results.table("memory")] == SIZES
+    for row in results.table("memory").values():
+        assert sane(row["rss_per_reading"]) or row["rss_peak"] == 0
+        assert sane(row["py_per_reading"]) and sane(row["message_bytes"])
+
+
+def test_components_not_built_are_listed_never_faked(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    _, results, _, printed = quick_run
+    skipped = dict(results.skipped)
+    assert skipped["billing determinants"] == "not built yet (billing)"
+    assert "not built yet" in skipped["ingest over RabbitMQ, 2 workers"]
+    assert "billing" not in results.rows
+    assert "Targets (issue 8)" in printed and "not built yet" in printed
+
+
+def test_write_replaces_only_the_generated_block(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    backend, _, folder, _ = quick_run
+    text = (folder / "BENCHMARKS.md").read_text()
+    assert text.startswith("# Benchmarks\n\nHand-written analysis stays.\n")
+    assert text.count(report.BEGIN) == text.count(report.END) == 1
+    assert "Where we stand against the targets of issue 8" in text
+    assert f"| {backend} | 1×96 |" in text
+    report.write(folder / "BENCHMARKS.md", "new block\n", lambda: "")
+    rewritten = (folder / "BENCHMARKS.md").read_text()
+    assert "Hand-written analysis stays." in rewritten and "new block" in rewritten
+    assert "| 1×96 |" not in rewritten
+    saved = json.loads((folder / "bench.json").read_text())
+    assert {"ingest", "query", "memory"} <= saved["tables"].keys()
+
+
+def test_the_command_line_runs_one_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "--quick", "--backend", "sqlite", "--only", "baseline: parse", "--no-pin"]
+    assert main(argv) == 0
+    assert "parse+validate alone" in capsys.readouterr().out
+
+
+def test_traffic_is_deterministic_and_may_carry_register_reads(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cimhub.bench.traffic import message
+    from cimhub.bus.pipeline import Inbound, Pipeline
+    from cimhub.domain.reading import ReadingKind
+    from cimhub.handlers.registry import default_registry
+    from cimhub.settings import Settings
+    from cimhub.store.database import Database
+    from cimhub.testing.databases import sqlite_url
+    from cimhub.testing.messages import created_meter_readings
+
+    assert message(range(1, 3), 1, 96, "t") == message(range(1, 3), 1, 96, "t")
+    raw = created_meter_readings(
+        [1, 2],
+        datetime(2026, 3, 1, tzinfo=UTC),
+        96,
+        message_id="with-registers",
+        sent_at=datetime(2026, 3, 2, tzinfo=UTC),
+        register_reads=True,
+    )
+    url = sqlite_url(tmp_path)
+    database = Database(url)
+    database.upgrade()
+    pipeline = Pipeline(Settings(database_url=url), database, default_registry())
+    answer = pipeline.process(Inbound(raw, "t1", "test"))
+    assert answer.result.value == "OK", answer.body
+    with database.unit_of_work() as uow:
+        tenant_id = uow.tenants.ensure("t1")
+        assert uow.readings.count(tenant_id, ReadingKind.REGISTER) == 2
+        assert uow.readings.count(tenant_id, ReadingKind.INTERVAL) == 192
+    database.dispose()
