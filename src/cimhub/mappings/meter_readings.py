@@ -35,6 +35,8 @@ _TS = etree.XPath("m:IntervalReadings/m:timeStamp/text()", namespaces=NS, smart_
 _VALUES = etree.XPath("m:IntervalReadings/m:value/text()", namespaces=NS, smart_strings=False)
 _HAS_QUALITY = etree.XPath("boolean(m:IntervalReadings/m:ReadingQualities)", namespaces=NS)
 _COUNT = etree.XPath("count(m:IntervalReadings)", namespaces=NS)
+#: The profile's form of a quality code: ReadingQualities/ReadingQualityType/@ref.
+_QUALITY = f"{{{MR}}}ReadingQualities/{{{MR}}}ReadingQualityType"
 _NAMES = etree.XPath("m:Names/m:name/text()", namespaces=NS, smart_strings=False)
 
 
@@ -140,7 +142,7 @@ def _interval_series(block: etree._Element, meter: MeterRef, n: int, qualities: 
 
 def _qualities(block: etree._Element) -> list[str]:
     return [
-        " ".join(q.get("ref", "") for q in reading.iterfind(_tag("ReadingQualities")))
+        " ".join(q.get("ref", "") for q in reading.iterfind(_QUALITY))
         for reading in block.iterfind(_tag("IntervalReadings"))
     ]
 
@@ -157,9 +159,7 @@ def _register_series(reading: etree._Element, meter: MeterRef) -> list[Series]:
         series = grouped.setdefault(code, Series(meter, code, ReadingKind.REGISTER))
         series.timestamps.append(_epochs([stamp], where)[0])
         series.values.append(_floats([value], f"{where}/value")[0])
-        series.qualities.append(
-            " ".join(q.get("ref", "") for q in el.iterfind(_tag("ReadingQualities")))
-        )
+        series.qualities.append(" ".join(q.get("ref", "") for q in el.iterfind(_QUALITY)))
     return list(grouped.values())
 
 
@@ -247,7 +247,10 @@ def _write_readings(parts: list[str], s: SeriesOut, element: str, tail: str) -> 
     open_, close = f"<{element}><timeStamp>", f"{tail}</{element}>"
     for ts, value, quality in zip(s.timestamps, s.values, s.qualities, strict=True):
         marks = (
-            "".join(f"<ReadingQualities ref={quoteattr(q)}/>" for q in quality.split())
+            "".join(
+                f"<ReadingQualities><ReadingQualityType ref={quoteattr(q)}/></ReadingQualities>"
+                for q in quality.split()
+            )
             if quality
             else ""
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from cimhub.mappings.timestamp import to_epoch
+from cimhub.message import schema
 
 MSG = "http://iec.ch/TC57/2011/schema/message"
 MR = "http://iec.ch/TC57/2011/MeterReadings#"
@@ -19,7 +20,11 @@ class ParsedReply:
 
     @classmethod
     def of(cls, body: bytes) -> ParsedReply:
-        return cls(etree.fromstring(body))
+        """Parse a reply, and insist it is valid against our own profiles: a hub that
+        answers outside its published contract fails every test that reads the answer."""
+        root = etree.fromstring(body)
+        schema.validate(root)
+        return cls(root)
 
     @property
     def result(self) -> str:

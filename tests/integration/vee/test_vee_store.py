@@ -75,7 +75,10 @@ def qualities(body: bytes) -> dict[int, tuple[float, str]]:
     root = etree.fromstring(body)
     out = {}
     for ir in root.iterfind(f".//{{{MR}}}IntervalReadings"):
-        codes = " ".join(q.get("ref") for q in ir.iterfind(f"{{{MR}}}ReadingQualities"))
+        codes = " ".join(
+            q.get("ref")
+            for q in ir.iterfind(f"{{{MR}}}ReadingQualities/{{{MR}}}ReadingQualityType")
+        )
         out[to_epoch(ir.findtext(f"{{{MR}}}timeStamp"))] = (
             float(ir.findtext(f"{{{MR}}}value")),
             codes,
