@@ -1,13 +1,17 @@
-"""The composition root: settings in, a wired hub (store, registry, pipeline, web app) out."""
+"""The composition root: settings in, a wired hub (store, registry, pipeline, bus, web app) out."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 
 from cimhub.bus.pipeline import Pipeline
+from cimhub.bus.runtime import Bus
 from cimhub.endpoints.http import create_app
 from cimhub.handlers.registry import Registry, default_registry
 from cimhub.settings import Settings
@@ -22,17 +26,46 @@ class Hub:
     database: Database
     registry: Registry
     pipeline: Pipeline
+    bus: Bus | None = None
+    scheduler: Any = None  # apscheduler's BackgroundScheduler once housekeeping runs
 
     @classmethod
-    def build(cls, settings: Settings, *, upgrade: bool = True) -> Hub:
+    def build(cls, settings: Settings, *, upgrade: bool = True, serve: bool = True) -> Hub:
+        """Wire a hub; ``serve`` starts its bus in the serving role (False for `cimhub worker`)."""
         database = Database(settings.database_url)
         if upgrade:
             database.upgrade()
         registry = default_registry()
-        return cls(settings, database, registry, Pipeline(settings, database, registry))
+        pipeline = Pipeline(settings, database, registry)
+        bus = Bus(settings, database, registry, pipeline)
+        if serve:
+            bus.start_serving()
+        return cls(settings, database, registry, pipeline, bus)
 
     def web_app(self) -> FastAPI:
-        return create_app(self.settings, self.pipeline, self.database)
+        return create_app(self.settings, self.pipeline, self.database, self.bus)
+
+    def prune_raw_messages(self) -> int:
+        """Drop raw message bytes older than the retention; the log rows themselves stay."""
+        cutoff = int(time.time()) - self.settings.raw_retention_days * 86_400
+        with self.database.unit_of_work() as uow:
+            pruned = uow.messages.prune_raw(cutoff)
+        log.info("housekeeping: dropped the raw bytes of %d logged messages", pruned)
+        return pruned
+
+    def start_housekeeping(self) -> None:
+        """The serving hub's daily jobs, in-process (apscheduler); the first run is now."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler.add_job(
+            self.prune_raw_messages, "interval", days=1, next_run_time=datetime.now(UTC)
+        )
+        self.scheduler.start()
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.bus is not None:
+            self.bus.stop()
         self.database.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-meters", type=int, default=20, help="meters the demo HES reads")
     serve.set_defaults(run=_serve)
 
+    from cimhub.bus_commands import add_commands  # worker, dlq
+
+    add_commands(commands)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
@@ -45,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.vee_commands import add_commands as add_vee  # vee rerun | report | findings
 
     add_vee(commands)
+    from cimhub.billing_commands import add_commands as add_billing  # billing config|run|export
+
+    add_billing(commands)
 
     ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
     ingest.add_argument("files", nargs="+", type=Path)
@@ -54,21 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(run=_ingest)
 
-    bench = commands.add_parser("bench", help="measure ingest, queries and memory (BENCHMARKS.md)")
-    bench.add_argument("--quick", action="store_true", help="a smoke run of seconds")
-    bench.add_argument("--scale", type=float, default=1.0, help="multiply the amounts (default 1)")
-    bench.add_argument(
-        "--write",
-        nargs="?",
-        const=Path("BENCHMARKS.md"),
-        type=Path,
-        help="rewrite the results block of BENCHMARKS.md (or of the file given)",
-    )
-    bench.add_argument("--json", type=Path, help="also save the figures as JSON")
-    bench.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
-    bench.add_argument("--only", action="append", default=[], help="scenarios starting with")
-    bench.add_argument("--no-pin", action="store_true", help="do not pin to one core")
-    bench.set_defaults(run=_bench)
+    from cimhub.conformance.command import add_subcommand  # conformance run | list
+
+    add_subcommand(commands)
 
     imports = commands.add_parser("import", help="bulk-import master data")
     import_kinds = imports.add_subparsers(required=True, metavar="FORMAT")
@@ -94,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
         help="create unknown meters on first readings (default: CIMHUB_AUTO_REGISTER_METERS)",
     )
     tenant.set_defaults(run=_tenant)
+
+    bench = commands.add_parser("bench", help="measure ingest, queries and memory (BENCHMARKS.md)")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of seconds")
+    bench.add_argument("--scale", type=float, default=1.0, help="multiply the amounts (default 1)")
+    bench.add_argument(
+        "--write",
+        nargs="?",
+        const=Path("BENCHMARKS.md"),
+        type=Path,
+        help="rewrite the results block of BENCHMARKS.md (or of the file given)",
+    )
+    bench.add_argument("--json", type=Path, help="also save the figures as JSON")
+    bench.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
+    bench.add_argument("--only", action="append", default=[], help="scenarios starting with")
+    bench.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    bench.set_defaults(run=_bench)
     return top
 
 
@@ -106,11 +118,22 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         overrides.setdefault("default_tenant", "demo")
     settings = Settings(**overrides)
+    if not _is_loopback(settings.host):
+        print(
+            f"cimhub: refusing to listen on {settings.host}: authentication is not built yet, "
+            "so the hub listens on a loopback address only (e.g. 127.0.0.1 behind an "
+            "authenticating reverse proxy).",
+            file=sys.stderr,
+        )
+        return 2
     hub = Hub.build(settings)
+    hub.start_housekeeping()
     logging.getLogger().setLevel(logging.INFO)
     print(
         f"cimhub {__version__} on http://{settings.host}:{settings.port}  "
-        f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)",
+        f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)\n"
+        "WARNING: no authentication — any process on this machine may send messages; "
+        "this is why the hub listens on loopback only.",
         flush=True,
     )
     demo = None
@@ -126,6 +149,15 @@ def _serve(args: argparse.Namespace) -> int:
             demo.stop()
         hub.close()
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: we cannot promise where it resolves
+        return False
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -175,6 +207,24 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from cimhub.bench.plan import Plan
+    from cimhub.bench.runner import run
+
+    if args.scale <= 0:
+        print("--scale must be positive", file=sys.stderr)
+        return 2
+    run(
+        Plan(quick=args.quick, scale=args.scale),
+        backends=args.backend,
+        only=args.only,
+        pin=not args.no_pin,
+        write=args.write,
+        json_path=args.json,
+    )
+    return 0
+
+
 def _tenant(args: argparse.Namespace) -> int:
     from cimhub.store.database import Database
 
@@ -201,24 +251,6 @@ def _import_csv(args: argparse.Namespace) -> int:
     settings = Settings()
     tenant = args.tenant or settings.default_tenant
     return run_csv_import(settings, args.files, tenant=tenant, dry_run=args.dry_run, kind=args.kind)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from cimhub.bench.plan import Plan
-    from cimhub.bench.runner import run
-
-    if args.scale <= 0:
-        print("--scale must be positive", file=sys.stderr)
-        return 2
-    run(
-        Plan(quick=args.quick, scale=args.scale),
-        backends=args.backend,
-        only=args.only,
-        pin=not args.no_pin,
-        write=args.write,
-        json_path=args.json,
-    )
-    return 0
 
 
 if __name__ == "__main__":

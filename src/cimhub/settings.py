@@ -28,7 +28,10 @@ class Settings(BaseSettings):
         default="sqlite:///cimhub.db",
         description="SQLAlchemy URL; postgresql+psycopg://… for production.",
     )
-    broker_url: str = Field(default="memory://", description="kombu URL of the message bus.")
+    broker_url: str = Field(
+        default="memory://",
+        description="memory:// runs handlers in-process; amqp://… hands them to `cimhub worker`s.",
+    )
     mqtt_url: str | None = Field(default=None, description="MQTT broker for HES adapters.")
     host: str = "127.0.0.1"
     port: int = 8061
@@ -56,4 +59,29 @@ class Settings(BaseSettings):
     )
     namespace_aliases: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_NAMESPACE_ALIASES)
+    )
+
+    # The message bus (see cimhub.bus): replies, workers, retries, subscriptions.
+    reply_wait_seconds: float = Field(
+        default=30.0, gt=0, description="How long SOAP/HTTP wait for a handler before 0.3."
+    )
+    worker_batch_messages: int = Field(
+        default=64, gt=0, description="Messages a worker handles in one DB transaction."
+    )
+    worker_batch_wait_ms: int = Field(
+        default=20, ge=0, description="How long a worker waits to fill a batch."
+    )
+    worker_prefetch: int = Field(default=256, gt=0)
+    retry_max_attempts: int = Field(
+        default=5, gt=0, description="Attempts on technical errors before dead-lettering."
+    )
+    retry_backoff_seconds: float = Field(default=1.0, gt=0, description="First retry delay.")
+    retry_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    publish_retry_seconds: float = Field(
+        default=60.0, gt=0, description="How long a publisher backs off before answering 5.x."
+    )
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    relay_interval_seconds: float = Field(default=0.5, gt=0)
+    subscriptions_file: str | None = Field(
+        default=None, description="JSON list of subscriptions, created or replaced at start."
     )

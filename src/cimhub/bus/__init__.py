@@ -1,1 +1,2 @@
-"""The message bus: the one pipeline every transport uses, and (later) kombu."""
+"""The message bus: the one pipeline every transport uses, kombu topology and brokers,
+workers, the transactional outbox and its relay, deliveries, dead letters, metrics."""

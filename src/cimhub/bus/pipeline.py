@@ -1,8 +1,15 @@
 """The one message pipeline every transport uses.
 
 receive → parse (hardened) → normalise legacy namespaces → check the root namespace →
-validate (compiled XSDs) → read the envelope → find the handler → idempotency →
-handle in one transaction with the message log → reply.
+validate (compiled XSDs) → read the envelope → find the handler   (``accept``)
+→ dispatch: in-process, or over the bus to a worker                (``Dispatcher``)
+→ idempotency → handle in one transaction with the message log and the outbox (``handle``)
+→ reply.
+
+``handle_many`` handles a batch of accepted messages in ONE transaction (workers group
+small messages: a commit costs milliseconds); if anything in the batch fails, the batch is
+rolled back and each message is handled on its own, so one bad message costs its batch
+only time, and every message still gets exactly its own reply.
 """
 
 from __future__ import annotations
@@ -10,24 +17,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from lxml import etree
 
 from cimhub.errors import (
     CimHubError,
     FunctionalError,
+    StorageUnavailableError,
     TechnicalError,
     UnknownNamespaceError,
     UnsupportedVerbNounError,
 )
-from cimhub.handlers.registry import HandlerContext, Registry
+from cimhub.handlers.registry import Handler, HandlerContext, Registry
 from cimhub.message import ns, parser, schema
 from cimhub.message.envelope import Envelope, read_envelope
-from cimhub.message.reply import Outcome, Result, render_reply
+from cimhub.message.reply import Outcome, Result, loose_correlation, render_reply
 from cimhub.message.verb import Verb
 from cimhub.settings import Settings
 from cimhub.store.database import Database
+from cimhub.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("cimhub.pipeline")
 
@@ -40,6 +51,7 @@ class Inbound:
     tenant: str
     transport: str
     default_verb: Verb = Verb.CREATED  # for bare payloads (files, CLI)
+    message_key: str | None = None  # idempotency key chosen upstream (bus messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +65,62 @@ class Answer:
     replayed: bool = False  # a repeated message answered with its original reply
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A parsed, validated message with a handler: ready to dispatch."""
+
+    inbound: Inbound
+    envelope: Envelope
+    root: etree._Element
+    key: str  # idempotency key: MessageID, else a digest of the bytes
+
+    @property
+    def wants_async_reply(self) -> bool:
+        header = self.envelope.header
+        return header.async_reply and bool(header.reply_address)
+
+
+class Dispatcher(Protocol):
+    """Where accepted messages go: handled here, or published to workers."""
+
+    def submit(self, accepted: Accepted) -> Answer: ...
+
+
+class Announcer(Protocol):
+    """Writes outbound messages (events, async replies) in the handler's transaction."""
+
+    def announce(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        accepted: Accepted,
+        outcome: Outcome,
+        log_id: int,
+        reply: bytes,
+    ) -> None: ...
+
+
+class DirectDispatcher:
+    """The embedded default: handle in the calling thread, in-process."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def submit(self, accepted: Accepted) -> Answer:
+        answer = self.pipeline.handle(accepted)
+        if accepted.wants_async_reply:  # the full reply waits in the outbox for delivery
+            return self.pipeline.acknowledgement(accepted)
+        return answer
+
+
 class Pipeline:
     def __init__(self, settings: Settings, database: Database, registry: Registry) -> None:
         self.settings = settings
         self.database = database
         self.registry = registry
         self.limits = parser.Limits(settings.max_message_bytes, settings.max_xml_depth)
+        self.dispatcher: Dispatcher = DirectDispatcher(self)
+        self.announcer: Announcer | None = None
         schema.compiled_schema()  # compile at start-up, not on the first message
 
     def process(self, inbound: Inbound) -> Answer:
@@ -66,7 +128,7 @@ class Pipeline:
         try:
             root = parser.parse(inbound.raw, self.limits)
         except FunctionalError as exc:
-            return self._refuse(inbound, None, exc)
+            return self.refuse(inbound, None, exc)
         return self.process_element(root, inbound)
 
     def process_element(self, root: etree._Element, inbound: Inbound) -> Answer:
@@ -74,16 +136,17 @@ class Pipeline:
         started = time.perf_counter()
         envelope: Envelope | None = None
         try:
-            envelope = self._accept(root, inbound)
-            answer = self._dispatch(envelope, inbound)
+            accepted = self.accept(root, inbound)
+            envelope = accepted.envelope
+            answer = self.dispatcher.submit(accepted)
         except FunctionalError as exc:
-            return self._refuse(inbound, envelope, exc, root)
+            return self.refuse(inbound, envelope, exc, root)
         except TechnicalError as exc:
             log.exception("technical failure on %s message", inbound.transport)
-            return self._refuse(inbound, envelope, exc, root)
+            return self.refuse(inbound, envelope, exc, root)
         except Exception as exc:  # a bug must not take the hub down; the sender gets 5.2
             log.exception("unexpected failure on %s message", inbound.transport)
-            return self._refuse(inbound, envelope, TechnicalError(f"internal error: {exc!r}"), root)
+            return self.refuse(inbound, envelope, TechnicalError(f"internal error: {exc!r}"), root)
         log.info(
             "%s %s %s → %s %s in %.1f ms",
             inbound.transport,
@@ -95,7 +158,66 @@ class Pipeline:
         )
         return answer
 
-    def _accept(self, root: etree._Element, inbound: Inbound) -> Envelope:
+    def accept(self, root: etree._Element, inbound: Inbound) -> Accepted:
+        """Normalise, validate, read the envelope and find its handler (FunctionalError if not)."""
+        envelope = self._read(root, inbound)
+        self._handler(envelope)
+        key = (
+            envelope.header.message_id
+            or inbound.message_key
+            or "sha256:" + hashlib.sha256(inbound.raw).hexdigest()
+        )
+        return Accepted(inbound, envelope, root, key)
+
+    def acknowledgement(self, accepted: Accepted, reason: str = "") -> Answer:
+        """The immediate 0.3 reply: accepted, the full reply follows asynchronously."""
+        address = accepted.envelope.header.reply_address
+        outcome = Outcome(
+            code="0.3",
+            summary=reason
+            or (f"accepted; the reply will be sent to {address}" if address else "accepted"),
+        )
+        return Answer(render_reply(accepted.envelope, outcome), Result.OK, "0.3")
+
+    def handle(self, accepted: Accepted) -> Answer:
+        """Idempotency check, handler and message log in one transaction (raises on failure)."""
+        with self.database.unit_of_work() as uow:
+            return self._handle_in(uow, accepted)
+
+    def handle_many(self, batch: Sequence[Accepted]) -> list[Answer | TechnicalError]:
+        """Each message's Answer (a refusal for functional errors) or its TechnicalError.
+
+        One transaction for the whole batch; on any failure, one per message. Raises
+        StorageUnavailableError when the store is down (nothing was committed).
+        """
+        if not batch:
+            return []
+        if len(batch) > 1:
+            try:
+                with self.database.unit_of_work() as uow:
+                    return [self._handle_in(uow, accepted) for accepted in batch]
+            except StorageUnavailableError:
+                raise
+            except Exception as exc:  # rolled back: handle one by one to isolate the culprit
+                log.info("batch of %d rolled back (%r); handling one by one", len(batch), exc)
+        return [self._handle_alone(accepted) for accepted in batch]
+
+    def _handle_alone(self, accepted: Accepted) -> Answer | TechnicalError:
+        try:
+            return self.handle(accepted)
+        except FunctionalError as exc:
+            return self.refuse(accepted.inbound, accepted.envelope, exc, accepted.root)
+        except StorageUnavailableError:
+            raise
+        except TechnicalError as exc:
+            return exc
+        except Exception as exc:
+            log.exception(
+                "unexpected failure handling %s %s", accepted.envelope.verb, accepted.envelope.noun
+            )
+            return TechnicalError(f"internal error: {exc!r}")
+
+    def _read(self, root: etree._Element, inbound: Inbound) -> Envelope:
         aliases = self.settings.namespace_aliases
         if aliases and parser.mentions_alias(inbound.raw, aliases):
             parser.normalise_namespaces(root, aliases)
@@ -119,51 +241,56 @@ class Pipeline:
                 schema.validate(envelope.payload)
         return envelope
 
-    def _dispatch(self, envelope: Envelope, inbound: Inbound) -> Answer:
+    def _handler(self, envelope: Envelope) -> Handler:
         handler = self.registry.get(envelope.noun, envelope.verb)
         if handler is None:
             raise UnsupportedVerbNounError(
                 f"this hub does not handle {envelope.verb} {envelope.noun}", xpath="Header"
             )
+        return handler
+
+    def _handle_in(self, uow: UnitOfWork, accepted: Accepted) -> Answer:
+        envelope, inbound, key = accepted.envelope, accepted.inbound, accepted.key
+        handler = self._handler(envelope)
         header = envelope.header
         source = header.source or ""
-        key = header.message_id or "sha256:" + hashlib.sha256(inbound.raw).hexdigest()
         now = int(time.time())
-        with self.database.unit_of_work() as uow:
-            tenant_id = uow.tenants.ensure(inbound.tenant)
-            if envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
-                earlier = uow.messages.find_completed(tenant_id, source, key)
-                if earlier is not None:
-                    result, body = earlier
-                    log.info(
-                        "repeat of message %s from %r answered with its original reply", key, source
-                    )
-                    return Answer(body, Result(result), "0.0", replayed=True)
-            log_id = uow.messages.record(
-                tenant_id,
-                message_key=key,
-                source=source,
-                verb=envelope.verb.value,
-                noun=envelope.noun,
-                correlation_id=header.correlation_id,
-                transport=inbound.transport,
-                size=len(inbound.raw),
-                raw=inbound.raw if self.settings.raw_retention_days else None,
-                received_at=now,
-            )
-            context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source)
-            outcome = handler(context, envelope)
-            body = render_reply(envelope, outcome)
-            uow.messages.complete(
-                log_id,
-                result=outcome.result.value,
-                reply_code=outcome.first_code,
-                reply=body,
-                completed_at=int(time.time()),
-            )
+        tenant_id = uow.tenants.ensure(inbound.tenant)
+        if envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
+            earlier = uow.messages.find_completed(tenant_id, source, key)
+            if earlier is not None:
+                result, body = earlier
+                log.info(
+                    "repeat of message %s from %r answered with its original reply", key, source
+                )
+                return Answer(body, Result(result), "0.0", replayed=True)
+        log_id = uow.messages.record(
+            tenant_id,
+            message_key=key,
+            source=source,
+            verb=envelope.verb.value,
+            noun=envelope.noun,
+            correlation_id=header.correlation_id,
+            transport=inbound.transport,
+            size=len(inbound.raw),
+            raw=inbound.raw if self.settings.raw_retention_days else None,
+            received_at=now,
+        )
+        context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source)
+        outcome = handler(context, envelope)
+        body = render_reply(envelope, outcome)
+        uow.messages.complete(
+            log_id,
+            result=outcome.result.value,
+            reply_code=outcome.first_code,
+            reply=body,
+            completed_at=int(time.time()),
+        )
+        if self.announcer is not None:
+            self.announcer.announce(uow, tenant_id, accepted, outcome, log_id, body)
         return Answer(body, outcome.result, outcome.first_code)
 
-    def _refuse(
+    def refuse(
         self,
         inbound: Inbound,
         envelope: Envelope | None,
@@ -173,7 +300,8 @@ class Pipeline:
         """Answer FAILED, and log the refused message in a transaction of its own."""
         outcome = Outcome.failed(error)
         if envelope is None and root is not None:  # answer a strongly-typed message in kind
-            body = render_reply(None, outcome, **ns.reply_shape_of(root.tag))
+            shape = ns.reply_shape_of(root.tag)
+            body = render_reply(None, outcome, **shape, correlation=loose_correlation(root))
         else:
             body = render_reply(envelope, outcome)
         technical = isinstance(error, TechnicalError)
@@ -181,6 +309,8 @@ class Pipeline:
             log.warning("refused %s message: %s %s", inbound.transport, error.code, error.reason)
         self._log_failure(inbound, envelope, outcome, body)
         return Answer(body, Result.FAILED, error.code, technical=technical)
+
+    _refuse = refuse  # the name earlier code used
 
     def _log_failure(
         self, inbound: Inbound, envelope: Envelope | None, outcome: Outcome, body: bytes

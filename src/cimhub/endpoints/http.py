@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +16,9 @@ from cimhub.errors import MessageTooLargeError
 from cimhub.message.reply import Outcome, Result, render_reply
 from cimhub.settings import Settings
 from cimhub.store.database import Database
+
+if TYPE_CHECKING:
+    from cimhub.bus.runtime import Bus
 
 XML = "application/xml"
 TENANT_HEADER = "X-Cimhub-Tenant"
@@ -36,7 +41,9 @@ def tenant_of(request: Request, settings: Settings) -> str:
     )
 
 
-def create_app(settings: Settings, pipeline: Pipeline, database: Database) -> FastAPI:
+def create_app(
+    settings: Settings, pipeline: Pipeline, database: Database, bus: Bus | None = None
+) -> FastAPI:
     app = FastAPI(
         title="cimhub",
         version=__version__,
@@ -58,15 +65,27 @@ def create_app(settings: Settings, pipeline: Pipeline, database: Database) -> Fa
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="The database (and, later, the bus) is reachable")
+    @app.get("/readyz", summary="The database and the message bus are reachable")
     async def readyz() -> JSONResponse:
         db_ok = await run_in_threadpool(database.ping)
         checks = {"database": "ok" if db_ok else "unreachable"}
+        ok = db_ok
+        if bus is not None:
+            bus_ok = await run_in_threadpool(bus.ping)
+            checks["broker"] = ("ok" if bus_ok else "unreachable") + (
+                " (in-process)" if bus.embedded else ""
+            )
+            ok = ok and bus_ok
         return JSONResponse(
-            {"status": "ok" if db_ok else "unavailable", "checks": checks},
-            status_code=200 if db_ok else 503,
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
         )
 
     soap.mount(app, settings, pipeline)
     rest.mount(app, database)
+    if bus is not None:
+        from cimhub.endpoints import metrics, subscriptions
+
+        metrics.mount(app, bus)
+        subscriptions.mount(app, bus)
     return app

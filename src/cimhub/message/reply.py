@@ -64,11 +64,17 @@ class Outcome:
 
 
 def render_reply(
-    request: Envelope | None, outcome: Outcome, *, noun: str = "", strong: bool = False
+    request: Envelope | None,
+    outcome: Outcome,
+    *,
+    noun: str = "",
+    strong: bool = False,
+    correlation: str | None = None,
 ) -> bytes:
     """The ResponseMessage answering `request` (strongly typed if the request was).
 
-    Without a readable request, `noun` and `strong` say how the sender wrote it.
+    Without a readable request, `noun` and `strong` say how the sender wrote it and
+    `correlation` is what its header said (CorrelationID, else MessageID), if anything.
     """
     if request is not None:
         noun, strong = request.noun, request.form is Form.STRONG
@@ -78,7 +84,7 @@ def render_reply(
         ns.qname(outer, f"{noun}ResponseMessage" if strong else "ResponseMessage"),
         nsmap={None: outer, "msg": _M} if strong else {None: _M},
     )
-    _header(etree.SubElement(root, ns.qname(outer, "Header")), request, noun)
+    _header(etree.SubElement(root, ns.qname(outer, "Header")), request, noun, correlation)
     _reply(etree.SubElement(root, ns.qname(outer, "Reply")), outcome)
     if outcome.payload is not None:
         etree.SubElement(root, ns.qname(outer, "Payload")).append(outcome.payload)
@@ -90,14 +96,27 @@ def _sub(parent: etree._Element, local: str, text: str | None) -> None:
         etree.SubElement(parent, ns.qname(_M, local)).text = text
 
 
-def _header(header: etree._Element, request: Envelope | None, noun: str) -> None:
+def _header(
+    header: etree._Element, request: Envelope | None, noun: str, correlation: str | None
+) -> None:
     _sub(header, "Verb", "reply")
     _sub(header, "Noun", noun)
     _sub(header, "Timestamp", datetime.now(UTC).isoformat(timespec="seconds"))
     _sub(header, "Source", SOURCE)
     _sub(header, "MessageID", str(uuid.uuid4()))
     if request is not None:
-        _sub(header, "CorrelationID", request.header.correlation_id or request.header.message_id)
+        correlation = request.header.correlation_id or request.header.message_id
+    _sub(header, "CorrelationID", correlation)
+
+
+def loose_correlation(root: etree._Element) -> str | None:
+    """CorrelationID (else MessageID) from the header of a message that could not be
+    read as a whole (schema-invalid, unsupported): still worth echoing to the sender."""
+    for local in ("CorrelationID", "MessageID"):
+        found = root.find(f"./*/{{{_M}}}{local}")
+        if found is not None and found.text and found.text.strip():
+            return found.text.strip()
+    return None
 
 
 def _reply(reply: etree._Element, outcome: Outcome) -> None:

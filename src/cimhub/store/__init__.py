@@ -5,3 +5,7 @@ from cimhub.store.readings import StoredSeries
 from cimhub.store.unit_of_work import UnitOfWork
 
 __all__ = ["Database", "StoredSeries", "UnitOfWork"]
+
+# The bus's tables live beside their repositories; importing them registers them with the
+# one metadata (migrations, drift check) whatever module is imported first.
+from cimhub.store import dead_letters, outbox, subscriptions  # noqa: F401

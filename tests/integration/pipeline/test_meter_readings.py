@@ -202,3 +202,37 @@ def test_refused_messages_are_logged(hub: Hub, send: Send) -> None:
 
         rows = uow.session.execute(text("SELECT result, reply_code FROM message_log")).all()
     assert [tuple(r) for r in rows] == [("FAILED", "1.1")]
+
+
+def test_a_refused_message_still_echoes_its_correlation(send: Send) -> None:
+    body = created_meter_readings([1], DAY, 4, message_id="hes-a-bad-1").replace(
+        b"<value>", b"<bogus/><value>", 1
+    )
+    reply = ParsedReply.of(send(body).body)
+    assert (reply.result, reply.codes) == ("FAILED", ["1.6"])
+    assert reply.correlation_id == "hes-a-bad-1"
+
+
+def test_raw_bytes_are_dropped_after_the_retention_but_the_log_stays(
+    make_hub: Callable[..., Hub],
+) -> None:
+    from sqlalchemy import text
+
+    from cimhub.bus.pipeline import Inbound
+
+    hub = make_hub(raw_retention_days=30)
+    hub.pipeline.process(Inbound(created_meter_readings([1], DAY, 4), "t1", "test"))
+    hub.pipeline.process(Inbound(created_meter_readings([2], DAY, 4), "t1", "test"))
+    with hub.database.unit_of_work() as uow:  # age the first message past the retention
+        uow.session.execute(
+            text(
+                "UPDATE message_log SET received_at = received_at - 31 * 86400 WHERE id = "
+                "(SELECT MIN(id) FROM message_log)"
+            )
+        )
+    assert hub.prune_raw_messages() == 1
+    with hub.database.unit_of_work() as uow:
+        rows = uow.session.execute(
+            text("SELECT raw IS NULL, result FROM message_log ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [(True, "OK"), (False, "OK")]

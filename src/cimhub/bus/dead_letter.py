@@ -1,0 +1,75 @@
+"""Dead letters: stored with their reason and attempts; replayed once, through the outbox."""
+
+from __future__ import annotations
+
+from cimhub.bus import topology
+from cimhub.bus.broker import BusMessage
+from cimhub.errors import DomainRuleError, UnknownObjectError
+from cimhub.store.database import Database
+from cimhub.store.dead_letters import DeadLetter, DeadLetterRepository
+from cimhub.store.outbox import Kind, OutboxRepository
+
+#: Headers that described the failure; a replay starts afresh without them.
+_FAILURE_HEADERS = (
+    topology.H_REASON,
+    topology.H_QUEUE,
+    topology.H_ATTEMPTS,
+    topology.H_OUTBOX_ID,
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
+
+
+def record(database: Database, message: BusMessage) -> int:
+    """Store a dead-lettered message (from the DLX, or the in-process bus)."""
+    h = message.headers
+    reason = str(h.get(topology.H_REASON) or h.get("x-first-death-reason") or "rejected")
+    queue = str(h.get(topology.H_QUEUE) or h.get("x-first-death-queue") or message.routing_key)
+    with database.unit_of_work() as uow:
+        return DeadLetterRepository(uow).add(
+            queue=queue,
+            reason=reason,
+            attempts=int(h.get(topology.H_ATTEMPTS, 0) or 0),
+            headers={k: v for k, v in h.items() if k != "x-death"},
+            properties={"reply_to": message.reply_to, "correlation_id": message.correlation_id},
+            body=message.body,
+        )
+
+
+def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:
+    """Send a dead letter back to its queue once; False if it was already replayed.
+
+    The replay is an outbox row written in the same transaction that marks the letter,
+    so running replay twice (or crashing half-way) never sends it twice.
+    """
+    with database.unit_of_work() as uow:
+        letters = DeadLetterRepository(uow)
+        letter = letters.get(letter_id, for_update=True)
+        if letter is None:
+            raise UnknownObjectError(f"no dead letter {letter_id}", object_id=str(letter_id))
+        if letter.replayed_at is not None and not force:
+            return False
+        if not letter.queue:
+            raise DomainRuleError(f"dead letter {letter_id} names no queue to replay to")
+        headers = {k: v for k, v in letter.headers.items() if k not in _FAILURE_HEADERS}
+        headers["_properties"] = letter.properties
+        OutboxRepository(uow).add(
+            0, Kind.REPLAY, address=letter.queue, headers=headers, body=letter.body
+        )
+        letters.mark_replayed(letter_id)
+    return True
+
+
+def list_letters(database: Database, *, include_replayed: bool = False) -> list[DeadLetter]:
+    with database.unit_of_work() as uow:
+        return DeadLetterRepository(uow).list(include_replayed=include_replayed)
+
+
+def get_letter(database: Database, letter_id: int) -> DeadLetter | None:
+    with database.unit_of_work() as uow:
+        return DeadLetterRepository(uow).get(letter_id)

@@ -1,0 +1,125 @@
+"""Outbound event messages: a strongly-typed ``<Verb><Noun>`` EventMessage per outbox row."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from cimhub.domain.reading import ReadingKind
+from cimhub.mappings.meter_readings import SeriesOut, write_meter_readings
+from cimhub.message import ns
+from cimhub.message.verb import Noun, Verb
+from cimhub.store.outbox import OutboxEntry, StoredReading, stored_by_message
+from cimhub.store.subscriptions import Subscription
+from cimhub.store.unit_of_work import UnitOfWork
+
+_M = ns.MESSAGE
+_PAST = {
+    Verb.CREATE: Verb.CREATED,
+    Verb.CHANGE: Verb.CHANGED,
+    Verb.DELETE: Verb.DELETED,
+    Verb.CANCEL: Verb.CANCELED,
+    Verb.CLOSE: Verb.CLOSED,
+    Verb.EXECUTE: Verb.EXECUTED,
+}
+
+
+def event_verb(verb: str) -> Verb:
+    """Events tell what happened: a ``create`` request is announced as ``created``."""
+    return _PAST.get(Verb(verb), Verb(verb))
+
+
+def event_id(entry: OutboxEntry) -> str:
+    """A stable MessageID for an event: one per (message, subscription), the same on every
+    redelivery and replay."""
+    origin = entry.message_log_id if entry.message_log_id is not None else f"row-{entry.id}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cimhub-event-{origin}-{entry.address}"))
+
+
+def render_event(uow: UnitOfWork, entry: OutboxEntry, sub: Subscription) -> bytes | None:
+    """The event message for one subscription, or None when nothing is left to announce."""
+    if entry.body:  # a payload written whole into the outbox (e.g. billing determinants)
+        payload = etree.fromstring(entry.body, etree.XMLParser(resolve_entities=False))
+    elif entry.noun == Noun.METER_READINGS.value:  # readings: read back what the message stored
+        payload = _readings_payload(uow, entry, sub)
+    else:
+        payload = None
+    if payload is None:
+        return None
+    return wrap(
+        entry.noun,
+        event_verb(entry.verb),
+        payload,
+        event_id(entry),
+        entry.headers.get("correlation_id"),
+    )
+
+
+def wrap(
+    noun: str, verb: Verb, payload: etree._Element, message_id: str, correlation: str | None
+) -> bytes:
+    outer = ns.message_ns(noun)
+    root = etree.Element(
+        ns.qname(outer, verb.element_prefix + noun), nsmap={None: outer, "msg": _M}
+    )
+    header = etree.SubElement(root, ns.qname(outer, "Header"))
+    for local, text in (
+        ("Verb", verb.value),
+        ("Noun", noun),
+        ("Timestamp", datetime.now(UTC).isoformat(timespec="seconds")),
+        ("Source", "cimhub"),
+        ("MessageID", message_id),
+        ("CorrelationID", correlation),
+    ):
+        if text:
+            etree.SubElement(header, ns.qname(_M, local)).text = text
+    etree.SubElement(root, ns.qname(outer, "Payload")).append(payload)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _readings_payload(
+    uow: UnitOfWork, entry: OutboxEntry, sub: Subscription
+) -> etree._Element | None:
+    h = entry.headers
+    if entry.message_log_id is None:
+        return None
+    rows = stored_by_message(
+        uow,
+        entry.tenant_id,
+        entry.message_log_id,
+        list(h.get("meters", [])),
+        int(h.get("first", 0)),
+        int(h.get("last", 0)),
+    )
+    if not rows:
+        return None
+    codes = uow.reading_types.codes_for({r.reading_type_id for r in rows})
+    if sub.reading_types:
+        rows = [r for r in rows if codes[r.reading_type_id] in sub.reading_types]
+        if not rows:
+            return None
+    by_meter: dict[int, dict[tuple[str, int], list[StoredReading]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in rows:
+        by_meter[r.meter_id][(r.kind, r.reading_type_id)].append(r)
+    names = uow.meters.describe(entry.tenant_id, sorted(by_meter))
+    return write_meter_readings(
+        (
+            names[meter_id],
+            [
+                SeriesOut(
+                    codes[type_id],
+                    ReadingKind(kind),
+                    [r.ts for r in series],
+                    [r.value for r in series],
+                    [r.quality for r in series],
+                )
+                for (kind, type_id), series in groups.items()
+            ],
+        )
+        for meter_id, groups in by_meter.items()
+    )

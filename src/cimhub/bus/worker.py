@@ -1,0 +1,207 @@
+"""`cimhub worker`: handlers as competing consumers of the group queues and ``cimhub.inbound``.
+
+Messages are grouped: up to ``worker_batch_messages`` (or what arrived within
+``worker_batch_wait_ms``) are handled in one database transaction, then each gets its own
+reply (to ``reply_to``, with its ``correlation_id``), and only then are they acked: a
+message is never acked before its transaction committed. A crash before the ack means
+redelivery, and the message log answers a repeat with the original reply, so nothing is
+stored twice.
+
+Failures: a functional error is answered (FAILED) and acked, never retried. A technical
+error is retried through ``cimhub.retry`` with exponential back-off, then dead-lettered
+(``x-cimhub-reason``, ``x-cimhub-attempts``) and answered 5.x. While the store is
+unavailable nothing is acked or counted as an attempt: the worker waits for the store,
+and the messages stay queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from cimhub.bus import topology
+from cimhub.bus.broker import Broker, BusMessage
+from cimhub.bus.dead_letter import record
+from cimhub.bus.dispatch import reply_headers
+from cimhub.bus.metrics import Metrics
+from cimhub.bus.pipeline import Accepted, Answer, Inbound, Pipeline
+from cimhub.errors import CimHubError, FunctionalError, StorageUnavailableError, TechnicalError
+from cimhub.message import parser
+from cimhub.message.verb import Verb, parse_verb
+from cimhub.settings import Settings
+
+log = logging.getLogger("cimhub.worker")
+
+
+class Worker:
+    def __init__(
+        self, settings: Settings, pipeline: Pipeline, broker: Broker, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.broker = broker
+        self.metrics = metrics
+        self._batch: list[BusMessage] = []
+        self._started = 0.0
+        self._stop = threading.Event()
+
+    def queues(self) -> list[str]:
+        groups = [topology.group_queue_name(g) for g in topology.GROUPS]
+        return [*groups, topology.INBOUND, topology.DEAD]
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop``; (re)declares the topology on every (re)connection."""
+        self._stop = stop
+        self.broker.consume(
+            self.queues(),
+            self._on_message,
+            stop=stop,
+            prefetch=self.settings.worker_prefetch,
+            tick=self._tick,
+            tick_seconds=max(self.settings.worker_batch_wait_ms, 5) / 1000,
+            declare=topology.core_queues(self.pipeline.registry.supported()),
+        )
+
+    def _on_message(self, message: BusMessage) -> None:
+        if message.queue == topology.DEAD:
+            self._record_dead(message)
+            return
+        if not self._batch:
+            self._started = time.monotonic()
+        self._batch.append(message)
+        if len(self._batch) >= self.settings.worker_batch_messages:
+            self.flush()
+
+    def _tick(self) -> None:
+        wait = self.settings.worker_batch_wait_ms / 1000
+        if self._batch and time.monotonic() - self._started >= wait:
+            self.flush()
+
+    def flush(self) -> None:
+        messages, self._batch = self._batch, []
+        ready: list[tuple[BusMessage, Accepted]] = []
+        for message in messages:
+            accepted = self._accept(message)
+            if accepted is not None:
+                ready.append((message, accepted))
+        if not ready:
+            return
+        results = self._handle([a for _, a in ready])
+        if results is None:  # stopping while the store is down: leave them unacked
+            return
+        self.metrics.batch_size.observe(len(ready))
+        for (message, accepted), result in zip(ready, results, strict=True):
+            if isinstance(result, TechnicalError):
+                self._retry(message, accepted, result)
+            else:
+                self._answer(message, result)
+
+    def _inbound(self, message: BusMessage) -> Inbound:
+        h = message.headers
+        return Inbound(
+            message.body,
+            str(h.get(topology.H_TENANT) or self.settings.default_tenant),
+            str(h.get(topology.H_TRANSPORT) or "amqp"),
+            parse_verb(str(h.get(topology.H_DEFAULT_VERB) or "")) or Verb.CREATED,
+            message_key=str(h[topology.H_KEY]) if h.get(topology.H_KEY) else None,
+        )
+
+    def _accept(self, message: BusMessage) -> Accepted | None:
+        inbound = self._inbound(message)
+        root = None
+        try:
+            root = parser.parse(inbound.raw, self.pipeline.limits)
+            return self.pipeline.accept(root, inbound)
+        except FunctionalError as exc:
+            self._answer(message, self.pipeline.refuse(inbound, None, exc, root))
+        except Exception as exc:
+            log.exception("could not read a message from %s", message.queue)
+            error = TechnicalError(f"internal error: {exc!r}")
+            self._answer(message, self.pipeline.refuse(inbound, None, error, root))
+        return None
+
+    def _handle(self, batch: list[Accepted]) -> list[Answer | TechnicalError] | None:
+        delay = 0.2
+        while True:
+            try:
+                return self.pipeline.handle_many(batch)
+            except StorageUnavailableError as exc:
+                log.warning("store unavailable (%s); %d messages wait", exc.reason, len(batch))
+                if self._stop.wait(delay):
+                    return None
+                delay = min(delay * 2, 5.0)
+
+    def _answer(self, message: BusMessage, answer: Answer) -> None:
+        """Reply (if asked) and ack; a reply that cannot be sent leaves the message unacked."""
+        self.metrics.messages.labels(message.queue, answer.result.value).inc()
+        if message.reply_to:
+            try:
+                self.broker.publish(
+                    answer.body,
+                    routing_key=message.reply_to,
+                    headers=reply_headers(answer),
+                    correlation_id=message.correlation_id,
+                )
+            except CimHubError as exc:
+                log.warning(
+                    "reply to %s not sent (%s); the message will be redelivered",
+                    message.reply_to,
+                    exc.reason,
+                )
+                return
+        message.ack()
+
+    def _retry(self, message: BusMessage, accepted: Accepted, error: TechnicalError) -> None:
+        attempts = message.attempts + 1
+        queue = message.queue
+        headers = {**message.headers, topology.H_ATTEMPTS: attempts}
+        try:
+            if attempts >= self.settings.retry_max_attempts:
+                headers.update(
+                    {
+                        topology.H_REASON: f"{error.code} {error.reason}"[:1000],
+                        topology.H_QUEUE: queue,
+                    }
+                )
+                self.broker.publish(
+                    message.body,
+                    exchange=topology.DLX.name,
+                    routing_key=queue,
+                    headers=headers,
+                    reply_to=message.reply_to,
+                    correlation_id=message.correlation_id,
+                )
+                self.metrics.dead_letters.labels(queue).inc()
+                answer = self.pipeline.refuse(
+                    accepted.inbound, accepted.envelope, error, accepted.root
+                )
+                self._answer(message, answer)
+                return
+            delay = min(
+                self.settings.retry_backoff_seconds * 2 ** (attempts - 1),
+                self.settings.retry_backoff_max_seconds,
+            )
+            self.broker.publish(
+                message.body,
+                exchange=topology.RETRY.name,
+                routing_key=queue,
+                headers=headers,
+                reply_to=message.reply_to,
+                correlation_id=message.correlation_id,
+                expiration=delay,
+            )
+            self.metrics.retries.labels(queue).inc()
+            message.ack()
+        except CimHubError as exc:
+            log.warning(
+                "could not requeue a failed message (%s); it will be redelivered", exc.reason
+            )
+
+    def _record_dead(self, message: BusMessage) -> None:
+        try:
+            record(self.pipeline.database, message)
+        except CimHubError as exc:
+            log.warning("dead letter not stored yet (%s)", exc.reason)
+            return
+        message.ack()

@@ -1,0 +1,131 @@
+"""The in-process bus (the embedded default): async replies, subscriptions, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import responses
+from lxml import etree
+
+from cimhub.app import Hub
+from cimhub.bus.dead_letter import list_letters, replay
+from cimhub.bus.pipeline import Inbound
+from cimhub.message import schema
+from cimhub.store.outbox import OutboxRepository
+from cimhub.store.subscriptions import Subscription
+from cimhub.testing.bus import readings_in, with_async_reply
+from cimhub.testing.messages import KWH_15MIN, KWH_REGISTER, created_meter_readings
+from cimhub.testing.receiver import Receiver
+from cimhub.testing.replies import ParsedReply
+from cimhub.testing.waiting import wait_until
+
+DAY = datetime(2026, 3, 1, tzinfo=UTC)
+MSG = "http://iec.ch/TC57/2011/schema/message"
+
+
+def outbox_empty(hub: Hub) -> bool:
+    with hub.database.unit_of_work() as uow:
+        return OutboxRepository(uow).count() == 0
+
+
+def billing(address: str, **extra: object) -> Subscription:
+    return Subscription(
+        name="billing",
+        noun="MeterReadings",
+        verbs=("created", "changed"),
+        address=address,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_async_reply_to_an_http_address(make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub()
+    raw = with_async_reply(created_meter_readings([1], DAY, 4), "https://cis.test/replies")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://cis.test/replies", status=202)
+        answer = hub.pipeline.process(Inbound(raw, "t1", "http"))
+        assert (answer.result.value, answer.code) == ("OK", "0.3")
+        wait_until(lambda: mock.calls)
+        reply = ParsedReply.of(mock.calls[0].request.body)
+    request_id = etree.fromstring(raw).findtext(f".//{{{MSG}}}MessageID")
+    assert reply.result == "OK" and reply.codes == ["0.0"]
+    assert reply.correlation_id == request_id
+
+
+def test_async_reply_to_a_soap_endpoint_through_zeep(make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub()
+    raw = with_async_reply(created_meter_readings([1], DAY, 4), "soap+http://cis.test/soap/Reply")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "http://cis.test/soap/Reply", status=200)
+        hub.pipeline.process(Inbound(raw, "t1", "soap"))
+        wait_until(lambda: mock.calls)
+        envelope = etree.fromstring(mock.calls[0].request.body)
+    body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    assert etree.QName(body[0]).localname == "MeterReadingsResponseMessage"
+
+
+def test_async_reply_to_an_in_process_queue(make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub()
+    raw = with_async_reply(created_meter_readings([1], DAY, 4), "amqp:cis.replies")
+    assert hub.pipeline.process(Inbound(raw, "t1", "http")).code == "0.3"
+    broker = hub.bus.broker  # type: ignore[union-attr]
+    message = wait_until(lambda: broker.get("cis.replies", 0.1))  # type: ignore[attr-defined]
+    assert ParsedReply.of(message.body).result == "OK"
+
+
+def test_billing_subscriber_gets_every_stored_reading_exactly_once(
+    make_hub: Callable[..., Hub], receiver: Receiver
+) -> None:
+    hub = make_hub()
+    hub.bus.put_subscription(billing(receiver.url))  # type: ignore[union-attr]
+    send = lambda raw: hub.pipeline.process(Inbound(raw, "t1", "http"))  # noqa: E731
+    send(created_meter_readings([1, 2], DAY, 96))
+    send(created_meter_readings([3], DAY, 96))
+    send(created_meter_readings([1, 2], DAY, 96))  # a re-send under a new MessageID: unchanged
+    first = receiver.wait_for(2)
+    schema.validate(etree.fromstring(first[0]))  # the event is a valid CreatedMeterReadings
+    got = readings_in(first)
+    described = [sorted(ParsedReply.of(b).meter_names().values()) for b in first]
+    assert len(got) == len(set(got)) == 3 * 96, described
+    wait_until(lambda: outbox_empty(hub), timeout=10)
+    assert len(receiver.bodies) == 2  # the unchanged re-send announced nothing
+
+
+def test_subscription_filters_by_reading_type_and_tenant(
+    make_hub: Callable[..., Hub], receiver: Receiver
+) -> None:
+    hub = make_hub()
+    hub.bus.put_subscription(  # type: ignore[union-attr]
+        billing(receiver.url, reading_types=(KWH_REGISTER,), tenant="t1")
+    )
+    hub.pipeline.process(Inbound(created_meter_readings([1], DAY, 4), "t2", "http"))
+    hub.pipeline.process(
+        Inbound(created_meter_readings([1], DAY, 4, reading_type=KWH_15MIN), "t1", "http")
+    )
+    hub.pipeline.process(
+        Inbound(created_meter_readings([2], DAY, 4, reading_type=KWH_REGISTER), "t1", "http")
+    )
+    bodies = receiver.wait_for(1)
+    assert [code for _, code, _ in readings_in(bodies)] == [KWH_REGISTER] * 4
+
+
+def test_failing_subscriber_is_retried_then_dead_lettered_and_replayed_once(
+    make_hub: Callable[..., Hub], receiver: Receiver
+) -> None:
+    hub = make_hub()
+    hub.bus.put_subscription(billing(receiver.url, max_attempts=3, backoff_seconds=0.05))  # type: ignore[union-attr]
+    receiver.fail_with = 503
+    hub.pipeline.process(Inbound(created_meter_readings([1], DAY, 4), "t1", "http"))
+    letters = wait_until(lambda: list_letters(hub.database))
+    assert receiver.failures == 3
+    [letter] = letters
+    assert letter.queue == "cimhub.sub.billing" and letter.attempts == 3
+    assert "HTTP 503" in letter.reason
+    receiver.fail_with = None
+    assert replay(hub.database, letter.id) is True
+    assert replay(hub.database, letter.id) is False  # idempotent: already replayed
+    hub.bus.relay.wake()  # type: ignore[union-attr]
+    assert len(readings_in(receiver.wait_for(1))) == 4
+    wait_until(lambda: outbox_empty(hub), timeout=10)
+    assert len(receiver.bodies) == 1 and list_letters(hub.database) == []
