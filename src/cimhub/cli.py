@@ -129,6 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
     hub = Hub.build(settings)
     hub.start_housekeeping()
     logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per demo push is noise
     print(
         f"cimhub {__version__} on http://{settings.host}:{settings.port}  "
         f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)\n"
