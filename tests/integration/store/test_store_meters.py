@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event, func, select
 
 from cimhub.domain.reading import MeterRef
@@ -92,12 +93,9 @@ def test_tenants_do_not_see_each_others_meters(db: Database, tenant_id: int) -> 
 
 
 def test_a_rolled_back_registration_leaves_no_meter(db: Database, tenant_id: int) -> None:
-    try:
-        with db.unit_of_work() as uow:
-            uow.meters.resolve(tenant_id, [MeterRef("m-1", ("S-1",))], auto_register=True)
-            raise RuntimeError("handler failed")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="handler failed"), db.unit_of_work() as uow:
+        uow.meters.resolve(tenant_id, [MeterRef("m-1", ("S-1",))], auto_register=True)
+        raise RuntimeError("handler failed")
     with db.unit_of_work() as uow:
         assert uow.meters.find(tenant_id, [MeterRef("m-1"), MeterRef(None, ("S-1",))]) == [
             None,
