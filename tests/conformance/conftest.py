@@ -86,6 +86,7 @@ class Harness:
     """What the conformance tests share: run the suite, read its failures, serve a hub."""
 
     known_hub_defects = KNOWN_HUB_DEFECTS
+    hub_env = HUB_ENV
     serve_hub = staticmethod(served_hub)
 
     def __init__(self, suite: Suite) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from cimhub.conformance.fake import Breakage
@@ -68,12 +69,23 @@ def test_run_exits_1_and_reports_the_failures(tmp_path: Path) -> None:
     assert "DOES NOT CONFORM" in html and "<span class='del'>" in html  # a diff is shown
 
 
-def test_amqp_is_refused_clearly_until_the_bus_lands() -> None:
-    run = cimhub("conformance", "run", "--target", "amqp://localhost/", "--role", "mdm",
-                 "--transport", "amqp")  # fmt: skip
+def test_an_unreachable_amqp_broker_is_a_usage_error_naming_it() -> None:
+    run = cimhub("conformance", "run", "--target", "amqp://guest:guest@127.0.0.1:9/x#q",
+                 "--role", "mdm", "--transport", "amqp")  # fmt: skip
 
     assert run.returncode == 2
-    assert "not available until the message bus lands" in run.stderr
+    assert "cannot connect to amqp://guest:***@127.0.0.1:9/x#q" in run.stderr
+
+
+def test_amqp_targets_name_the_vhost_and_the_queue() -> None:
+    from cimhub.conformance.transport import TransportUnavailable, amqp_target
+
+    assert amqp_target("amqp://h:5672/v#in.q", None, None) == ("amqp://h:5672/v", "in.q")
+    with_user = ("amqp://hes%20a:p%40ss@h/v", "cimhub.inbound")
+    assert amqp_target("amqp://h/v", "hes a", "p@ss") == with_user
+    assert amqp_target("amqp://u:p@h/v", "other", "x") == ("amqp://u:p@h/v", "cimhub.inbound")
+    with pytest.raises(TransportUnavailable):
+        amqp_target("http://h/cim", None, None)
 
 
 def test_a_selection_matching_nothing_is_a_usage_error() -> None:

@@ -24,7 +24,8 @@ def add_subcommand(commands: Any) -> None:
         required=True,
         metavar="URL",
         help="endpoint under test: the URL messages are POSTed to (http); a SOAP service base "
-        "URL or WSDL URL(s), repeatable (soap)",
+        "URL or WSDL URL(s), repeatable (soap); amqp://user:pass@host:port/vhost#queue (amqp, "
+        "the queue defaults to cimhub.inbound)",
     )
     run.add_argument("--role", required=True, choices=("mdm", "hes", "subscriber"))
     run.add_argument("--transport", default="http", choices=("http", "soap", "amqp"))
@@ -37,7 +38,8 @@ def add_subcommand(commands: Any) -> None:
     )
     run.add_argument(
         "--header", action="append", default=[], metavar="'NAME: VALUE'",
-        help="an HTTP header sent with every request (e.g. an API key), repeatable",
+        help="a header sent with every request (e.g. an API key; over amqp an AMQP message "
+        "header such as 'cimhub-tenant: discom-a'), repeatable",
     )  # fmt: skip
     run.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     run.add_argument(

@@ -1,18 +1,21 @@
-"""How the runner reaches the system under test: HTTP POST, SOAP 1.1, (later) AMQP.
+"""How the runner reaches the system under test: HTTP POST, SOAP 1.1, AMQP request/reply.
 
 HTTP posts the message as application/xml to the target URL. SOAP wraps it in a SOAP 1.1
 Envelope and posts it to the service that takes it: found in the WSDLs when the targets
 are WSDL URLs, or named after 61968-100 §8.3.4 under a service base URL (`Receive<Noun>`
 for events, `Execute<Noun>` for requests, `Get<Noun>` for queries, `CIMHub` for generic
-messages). Cases are XML, so messages are posted raw; zeep only reads WSDLs.
+messages). Cases are XML, so messages are posted raw; zeep only reads WSDLs. AMQP is the
+61968-100 JMS pattern on AMQP 0-9-1: the message is published to the target's queue with
+``reply_to`` and ``correlation_id``, and the reply read from a private reply queue.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from lxml import etree
@@ -24,10 +27,8 @@ SOAP_XML = "text/xml; charset=utf-8"
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
 _PRESENT = {"create", "change", "cancel", "close", "delete", "execute"}
 _PAST = {"created", "changed", "canceled", "closed", "deleted", "executed"}
-BUS_NOT_READY = (
-    "the amqp transport is not available until the message bus lands (issue 3); "
-    "run the suite over http or soap"
-)
+#: The queue a target URL without a ``#queue`` fragment publishes to (cimhub's own).
+DEFAULT_AMQP_QUEUE = "cimhub.inbound"
 
 
 class TransportUnavailable(Exception):
@@ -84,7 +85,7 @@ def open_transport(name: str, target: Target) -> Transport:
     if name == "soap":
         return SoapTransport(target)
     if name == "amqp":
-        raise TransportUnavailable(BUS_NOT_READY)
+        return AmqpTransport(target)
     raise TransportUnavailable(f"unknown transport {name!r}")
 
 
@@ -246,3 +247,104 @@ def read_wsdls(urls: list[str], target: Target) -> dict[str, tuple[str, str]]:
     if not found:
         raise TransportUnavailable(f"no document/literal SOAP operations in {', '.join(urls)}")
     return found
+
+
+def amqp_target(url: str, user: str | None, password: str | None) -> tuple[str, str]:
+    """(broker URL, queue) of ``amqp://[user:pass@]host[:port]/vhost[#queue]``; --user and
+    --password fill in credentials the URL does not carry."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("amqp", "amqps"):
+        raise TransportUnavailable(f"an amqp target is amqp://host/vhost#queue, not {url!r}")
+    netloc = parts.netloc
+    if user and "@" not in netloc:
+        netloc = f"{quote(user, safe='')}:{quote(password or '', safe='')}@{netloc}"
+    broker = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return broker, parts.fragment or DEFAULT_AMQP_QUEUE
+
+
+def _without_password(url: str) -> str:
+    """The URL as reports may show it: a password in it becomes ***."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+class AmqpTransport:
+    """Publish to the target queue with reply_to + correlation_id; wait for that reply.
+
+    Target headers travel as AMQP message headers (e.g. ``cimhub-tenant: discom-a``).
+    """
+
+    name = "amqp"
+
+    def __init__(self, target: Target) -> None:
+        from kombu import Connection, Consumer, Queue
+
+        self.broker_url, self.queue = amqp_target(target.urls[0], target.user, target.password)
+        self.headers = dict(target.headers)
+        self.timeout = target.timeout
+        self.connection = Connection(self.broker_url, connect_timeout=5)
+        self.shown = _without_password(target.urls[0])
+        try:
+            self.connection.connect()
+        except (OSError, *self.connection.connection_errors) as exc:
+            raise TransportUnavailable(f"cannot connect to {self.shown}: {exc}") from exc
+        self.channel = self.connection.channel()
+        self.reply_queue = Queue(
+            f"conformance.reply.{uuid.uuid4().hex[:12]}",
+            exclusive=True, auto_delete=True, durable=False,
+        )  # fmt: skip
+        self.reply_queue(self.channel).declare()
+        self._replies: dict[str, Any] = {}
+        self.consumer = Consumer(
+            self.channel, [self.reply_queue], on_message=self._on_reply, accept=None
+        )
+        self.consumer.consume()
+
+    def _on_reply(self, message: Any) -> None:
+        correlation = (message.properties or {}).get("correlation_id")
+        if correlation:
+            self._replies[correlation] = message
+        message.ack()
+
+    def send(self, body: bytes, route: Route, *, as_is: bool = False) -> Observed:
+        from kombu import Producer
+
+        correlation = uuid.uuid4().hex
+        seen = Observed(sent=body, url=self.shown)
+        started = time.perf_counter()
+        Producer(self.channel).publish(
+            body,
+            exchange="",
+            routing_key=self.queue,
+            reply_to=self.reply_queue.name,
+            correlation_id=correlation,
+            delivery_mode=2,
+            content_type="application/xml",
+            content_encoding="binary",
+            headers=self.headers,
+            serializer=None,
+        )
+        deadline = time.monotonic() + self.timeout
+        while correlation not in self._replies:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen.problem = f"no reply on {self.reply_queue.name} within {self.timeout} s"
+                break
+            try:
+                self.connection.drain_events(timeout=min(left, 1.0))
+            except TimeoutError:
+                continue
+        seen.elapsed = time.perf_counter() - started
+        message = self._replies.pop(correlation, None)
+        if message is not None:
+            raw = message.body
+            seen.body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+            _read_reply(seen)
+        return seen
+
+    def close(self) -> None:
+        try:
+            self.consumer.cancel()
+        finally:
+            self.connection.release()
