@@ -14,7 +14,9 @@ CimHubError
 │   ├── MissingTimeZoneError    2.2
 │   ├── ConflictingDuplicateError 2.3
 │   ├── UnknownObjectError      2.15 (noun, mRID)
-│   └── DomainRuleError         3.1
+│   ├── DomainRuleError         3.1
+│   ├── NotAuthenticatedError   6.1 (no, wrong or expired credentials)
+│   └── NotPermittedError       6.2 (authenticated, but the role does not allow it)
 └── TechnicalError          infrastructure → retried with backoff, then dead-lettered (5.x)
 """
 
@@ -40,7 +42,7 @@ class Code:
 
 
 #: Every code the hub puts in a Reply. `<category>.<number>`; category 0 success,
-#: 1 message/envelope, 2 content of an item, 3 domain rule, 5 technical.
+#: 1 message/envelope, 2 content of an item, 3 domain rule, 5 technical, 6 security.
 CODES: dict[str, Code] = {
     c.code: c
     for c in (
@@ -74,6 +76,8 @@ CODES: dict[str, Code] = {
         Code("3.8", "object still in use"),
         Code("5.1", "storage unavailable"),
         Code("5.2", "internal error"),
+        Code("6.1", "not authenticated"),
+        Code("6.2", "not permitted"),
     )
 }
 
@@ -167,6 +171,18 @@ class UnknownObjectError(FunctionalError):
 
 class DomainRuleError(FunctionalError):
     code = "3.1"
+
+
+class NotAuthenticatedError(FunctionalError):
+    """No credentials, or credentials that do not check out (HTTP 401)."""
+
+    code = "6.1"
+
+
+class NotPermittedError(FunctionalError):
+    """The principal's roles do not grant the permission asked for (HTTP 403)."""
+
+    code = "6.2"
 
 
 class TechnicalError(CimHubError):
