@@ -76,6 +76,30 @@ class Installation:
         return replace(self, end=at)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """When a meter's readings belong to a site: the span of one stay, in reading time.
+
+    Register reads count in [start, end]: a replacement stores the old meter's final read
+    and the new meter's initial read at the replacement instant, both belong to their
+    stays. Interval readings (stamped at their interval's end) count in (start, end]: an
+    interval ending at ``start`` was measured before the meter arrived.
+
+    >>> w = Window(10, 20)
+    >>> [w.holds(t, interval=True) for t in (10, 15, 20, 21)]
+    [False, True, True, False]
+    >>> Window(10, None).holds(10, interval=False)
+    True
+    """
+
+    start: int
+    end: int | None = None
+
+    def holds(self, ts: int, *, interval: bool) -> bool:
+        after_start = ts > self.start if interval else ts >= self.start
+        return after_start and (self.end is None or ts <= self.end)
+
+
 def _same(a: Installation, b: Installation) -> bool:
     return a is b or (a.id is not None and a.id == b.id)
 

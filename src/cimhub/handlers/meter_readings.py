@@ -18,6 +18,7 @@ from collections import defaultdict
 from functools import lru_cache, partial
 from typing import Any
 
+from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
 from cimhub.errors import DomainRuleError, InvalidQueryError, PayloadError
 from cimhub.handlers.billing import answer_determinants
@@ -220,12 +221,12 @@ def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if (determinants := answer_determinants(ctx, query)) is not None:
         return determinants
     errors: list[ReplyError] = []
-    meter_ids = _query_meters(ctx, query, errors)
+    meter_ids, windows = _query_meters(ctx, query, errors)
     if not meter_ids:
         return Outcome(Result.FAILED, errors)
     type_ids = _query_types(ctx, query)
     cursor = _decode(query.continuation) if query.continuation else None
-    found, next_cursor = _page(ctx, query, meter_ids, type_ids, cursor)
+    found, next_cursor = _page(ctx, query, (meter_ids, windows), type_ids, cursor)
     names = ctx.uow.meters.describe(ctx.tenant_id, sorted(found))
     payload = write_meter_readings((names[m], series) for m, series in found.items())
     paged = cursor is not None or next_cursor is not None
@@ -239,25 +240,42 @@ def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     return outcome
 
 
-def _query_meters(ctx: HandlerContext, query: ReadingQuery, errors: list[ReplyError]) -> list[int]:
-    ids: list[int] = []
-    for refs, label, finder in (
-        (query.meters, "EndDevice", ctx.uow.meters.find),
-        (query.usage_points, "UsagePoint", ctx.uow.usage_points.meters_of),
-    ):
-        for ref, found in zip(refs, finder(ctx.tenant_id, refs), strict=True):
-            if not found:
-                errors.append(
-                    ReplyError(
-                        "2.15",
-                        f"unknown {label} {ref.key!r}",
-                        xpath=f"Request/GetMeterReadings/{label}",
-                        object_id=ref.key,
-                    )
-                )
+def _query_meters(
+    ctx: HandlerContext, query: ReadingQuery, errors: list[ReplyError]
+) -> tuple[list[int], dict[int, tuple[Window, ...]]]:
+    """The meters asked for, by EndDevice or UsagePoint, and the windows that bound the
+    meters asked for by usage point only: their stays there (issue #4)."""
+    ids: set[int] = set()
+    free: set[int] = set()  # whole period: named as a meter, or no history to cut by
+    spans: dict[int, set[Window]] = defaultdict(set)
+    found_meters = ctx.uow.meters.find(ctx.tenant_id, query.meters)
+    for ref, meter_id in zip(query.meters, found_meters, strict=True):
+        if meter_id is None:
+            errors.append(_unknown("EndDevice", ref.key))
+        else:
+            ids.add(meter_id)
+            free.add(meter_id)
+    stays = ctx.uow.usage_points.stays_of(ctx.tenant_id, query.usage_points)
+    for ref, found in zip(query.usage_points, stays, strict=True):
+        if not found:
+            errors.append(_unknown("UsagePoint", ref.key))
+        for meter_id, windows in found.items():
+            ids.add(meter_id)
+            if windows is None:
+                free.add(meter_id)
             else:
-                ids.extend(found if isinstance(found, list) else [found])
-    return sorted(set(ids))
+                spans[meter_id].update(windows)
+    bounded = {m: tuple(sorted(w, key=lambda x: x.start)) for m, w in spans.items()}
+    return sorted(ids), {m: w for m, w in bounded.items() if m not in free}
+
+
+def _unknown(label: str, key: str) -> ReplyError:
+    return ReplyError(
+        "2.15",
+        f"unknown {label} {key!r}",
+        xpath=f"Request/GetMeterReadings/{label}",
+        object_id=key,
+    )
 
 
 def _query_types(ctx: HandlerContext, query: ReadingQuery) -> list[int] | None:
@@ -273,11 +291,13 @@ KINDS = (ReadingKind.INTERVAL, ReadingKind.REGISTER)
 def _page(
     ctx: HandlerContext,
     query: ReadingQuery,
-    meter_ids: list[int],
+    meters: tuple[list[int], dict[int, tuple[Window, ...]]],
     type_ids: list[int] | None,
     cursor: Cursor | None,
 ) -> tuple[dict[int, list[SeriesOut]], Cursor | None]:
-    """Up to page_size readings from where the cursor stopped, and the next cursor if any."""
+    """Up to page_size readings from where the cursor stopped, and the next cursor if any
+    (``meters``: ids, and the windows of those asked for by usage point)."""
+    meter_ids, windows = meters
     room = ctx.settings.page_size
     found: dict[int, list[SeriesOut]] = defaultdict(list)
     codes: dict[int, str] = {}
@@ -293,6 +313,7 @@ def _page(
             end=query.end,
             after=after,
             limit=room + 1,
+            windows=windows,
         )
         codes.update(ctx.uow.reading_types.codes_for({r.reading_type_id for r in rows}))
         for row in rows:

@@ -14,7 +14,7 @@ savepoint back and the batch takes the general path: staged, then merged set-wis
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import groupby
@@ -33,6 +33,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind, SaveCounts, Series
 from cimhub.errors import InvalidValueError
 from cimhub.store import partitions, staging
@@ -42,7 +43,7 @@ from cimhub.store.models import (
     RegisterReading,
     RegisterReadingVersion,
 )
-from cimhub.store.sql import member_of
+from cimhub.store.sql import member_of, within_windows
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -197,9 +198,11 @@ class ReadingRepository:
         end: int | None,
         after: tuple[int, int, int] | None,
         limit: int,
+        windows: Mapping[int, Sequence[Window]] | None = None,
     ) -> list[StoredSeries]:
         """Readings with start < ts <= end (None: open), ordered by (meter, type, ts),
-        at most ``limit`` of them, strictly after the keyset ``after``."""
+        at most ``limit`` of them, strictly after the keyset ``after``; a meter named in
+        ``windows`` only inside its windows (its stays at a usage point)."""
         if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
             return []
         t, _ = TABLES[kind]
@@ -214,6 +217,11 @@ class ReadingRepository:
             stmt = stmt.where(t.c.ts > start)
         if end is not None:
             stmt = stmt.where(t.c.ts <= end)
+        if windows:
+            interval = kind is ReadingKind.INTERVAL
+            stmt = stmt.where(
+                within_windows(t.c.meter_id, t.c.ts, meter_ids, windows, dialect, interval=interval)
+            )
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
         # The limit as a literal: psycopg prepares a statement run five times, and for a

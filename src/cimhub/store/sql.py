@@ -1,15 +1,28 @@
-"""Dialect-neutral SQL building blocks: list membership and insert-or-ignore."""
+"""Dialect-neutral SQL building blocks: list membership, insert-or-ignore, and readings
+inside installation windows."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import Insert
+
+from cimhub.domain.installation import Window
 
 
 def member_of(
@@ -32,3 +45,25 @@ def insert_ignore(table: Any, dialect: str, *key: str) -> Insert:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key))
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))
+
+
+def within_windows(
+    meter: ColumnElement[Any],
+    ts: ColumnElement[Any],
+    meter_ids: Collection[int],
+    windows: Mapping[int, Sequence[Window]],
+    dialect: str,
+    *,
+    interval: bool,
+) -> ColumnElement[bool]:
+    """Rows of ``meter_ids`` whose ``ts`` lies in one of their meter's windows (a meter
+    without windows: every row); see ``Window.holds`` for the bounds."""
+    free = [m for m in meter_ids if m not in windows]
+    parts: list[ColumnElement[bool]] = [member_of(meter, free, dialect)] if free else []
+    for meter_id, spans in windows.items():
+        for w in spans:
+            bounds = [meter == meter_id, ts > w.start if interval else ts >= w.start]
+            if w.end is not None:
+                bounds.append(ts <= w.end)
+            parts.append(and_(*bounds))
+    return or_(*parts) if parts else false()

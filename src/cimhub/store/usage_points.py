@@ -10,6 +10,7 @@ from sqlalchemy import Table, or_, select, update
 from sqlalchemy.engine import Row
 
 from cimhub.domain.hierarchy import HIERARCHY_OF, Hierarchy, Level
+from cimhub.domain.installation import Window
 from cimhub.domain.reading import MeterRef
 from cimhub.domain.rule import DuplicateError
 from cimhub.domain.usage_point import ATTRIBUTES as SPEC_ATTRIBUTES
@@ -28,6 +29,8 @@ U = cast(Table, UsagePoint.__table__)
 I = cast(Table, Installation.__table__)  # noqa: E741
 N = cast(Table, HierarchyNode.__table__)
 ATTRIBUTES = (*SPEC_ATTRIBUTES, "dt_node_id", "feeder_node_id", "org_node_id")
+#: meter id → the windows of its stays at one usage point (None: unbounded, see stays_of)
+Stays = dict[int, tuple[Window, ...] | None]
 
 
 class UsagePointRepository:
@@ -65,11 +68,17 @@ class UsagePointRepository:
                 .values(last_seen=seen_at)
             )
 
-    def meters_of(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[list[int]]:
+    def stays_of(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[Stays]:
         """For each usage point ref (mRID, consumer number or any name), every meter that
-        was ever installed there (installation history) or reported readings for it."""
+        was ever installed there or reported readings for it, with its windows there.
+
+        A meter installed there is bounded by its installation history; a meter known
+        only because its readings named the usage point has no history to cut by (None:
+        all of its readings).
+        """
         keys = {k for r in refs for k in (r.mrid, *r.names) if k}
-        found: dict[str, set[int]] = {}
+        reported: dict[str, set[int]] = {}
+        installed: dict[str, dict[int, set[Window]]] = {}
         if keys:
             dialect = self._uow.dialect
             for key, meter_id in self._uow.session.execute(
@@ -78,9 +87,9 @@ class UsagePointRepository:
                     member_of(UsagePointLink.usage_point, keys, dialect),
                 )
             ).all():
-                found.setdefault(key, set()).add(meter_id)
-            installed = (
-                select(U.c.mrid, U.c.consumer_number, I.c.meter_id)
+                reported.setdefault(key, set()).add(meter_id)
+            stmt = (
+                select(U.c.mrid, U.c.consumer_number, I.c.meter_id, I.c.start_ts, I.c.end_ts)
                 .select_from(U.join(I, I.c.usage_point_id == U.c.id))
                 .where(
                     U.c.tenant_id == tenant_id,
@@ -91,13 +100,23 @@ class UsagePointRepository:
                     ),
                 )
             )
-            for mrid, number, meter_id in self._uow.session.execute(installed).all():
-                for key in (mrid, number):
-                    if key:
-                        found.setdefault(key, set()).add(meter_id)
-        return [
-            sorted({m for k in (r.mrid, *r.names) if k for m in found.get(k, ())}) for r in refs
-        ]
+            for mrid, number, meter_id, start, end in self._uow.session.execute(stmt).all():
+                for key in {mrid, number} - {None}:
+                    installed.setdefault(key, {}).setdefault(meter_id, set()).add(
+                        Window(start, end)
+                    )
+        out: list[Stays] = []
+        for ref in refs:
+            names = [k for k in (ref.mrid, *ref.names) if k]
+            stays: dict[int, set[Window]] = {}
+            for key in names:
+                for meter_id, spans in installed.get(key, {}).items():
+                    stays.setdefault(meter_id, set()).update(spans)
+            found: Stays = {m: tuple(sorted(w, key=_start)) for m, w in stays.items()}
+            for key in names:
+                found.update({m: None for m in reported.get(key, ()) if m not in found})
+            out.append(found)
+        return out
 
     # ---- master data --------------------------------------------------------------------
 
@@ -204,6 +223,10 @@ class UsagePointRepository:
             select(N.c.id, N.c.parent_id).where(member_of(N.c.id, node_ids, self._uow.dialect))
         ).all()
         return {node_id: parent for node_id, parent in rows if parent is not None}
+
+
+def _start(window: Window) -> int:
+    return window.start
 
 
 def _of_level(known: dict[str, tuple[int, Level]], code: str, level: Level) -> int:

@@ -11,7 +11,7 @@ at any moment ("what did billing see on the 5th?").
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -34,10 +34,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.models import Base
 from cimhub.store.readings import StoredSeries
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import insert_ignore, member_of, within_windows
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -233,6 +234,7 @@ class ValidatedRepository:
         end: int | None,
         after: tuple[int, int, int] | None,
         limit: int,
+        windows: Mapping[int, Sequence[Window]] | None = None,
         as_of: int | None = None,
     ) -> list[StoredSeries]:
         """Like ``ReadingRepository.query``, over the validated layer (as it stood at
@@ -254,6 +256,17 @@ class ValidatedRepository:
             stmt = stmt.where(c.ts > start)
         if end is not None:
             stmt = stmt.where(c.ts <= end)
+        if windows:
+            stmt = stmt.where(
+                within_windows(
+                    c.meter_id,
+                    c.ts,
+                    meter_ids,
+                    windows,
+                    dialect,
+                    interval=kind is ReadingKind.INTERVAL,
+                )
+            )
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
         rows = self._uow.session.execute(stmt.order_by(*key).limit(limit))

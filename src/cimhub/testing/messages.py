@@ -112,10 +112,13 @@ def get_meter_readings(
     *,
     names: Sequence[str] = (),
     continuation: str | None = None,
+    usage_points: Sequence[str] = (),
 ) -> bytes:
-    """A strongly-typed GetMeterReadings for meters by mRID or name over (start, end]."""
+    """A strongly-typed GetMeterReadings for meters by mRID or name, or usage points by
+    mRID, over (start, end]."""
     devices = "".join(f"<EndDevice><mRID>{m}</mRID></EndDevice>" for m in meter_mrids)
     devices += "".join(f"<EndDevice><Names><name>{n}</name></Names></EndDevice>" for n in names)
+    devices += "".join(f"<UsagePoint><mRID>{u}</mRID></UsagePoint>" for u in usage_points)
     period = ""
     if start or end:
         period = (

@@ -65,14 +65,15 @@ def router(reader: Reader) -> APIRouter:
         end: Annotated[int | None, Query(description="UTC epoch seconds (inclusive)")] = None,
     ) -> Response:
         with reader.tenant(tenant) as (uow, tenant_id):
-            meters = uow.usage_points.meters_of(tenant_id, [MeterRef(mrid=usage_point)])[0]
-            if not meters:
+            stays = uow.usage_points.stays_of(tenant_id, [MeterRef(mrid=usage_point)])[0]
+            if not stays:
                 unknown = f"unknown usage point {usage_point!r}"
                 raise UnknownObjectError(unknown, object_id=usage_point)
+            meters = sorted(stays)
             series = ValidatedRepository(uow).query(
                 tenant_id, ReadingKind.INTERVAL, meter_ids=meters, reading_type_ids=None,
                 start=start, end=end if end is not None else int(time.time()), after=None,
-                limit=MAX_READINGS,
+                limit=MAX_READINGS, windows={m: w for m, w in stays.items() if w is not None},
             )  # fmt: skip
             codes = uow.reading_types.codes_for({s.reading_type_id for s in series})
             names = uow.meters.describe(tenant_id, meters)
