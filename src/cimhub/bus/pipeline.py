@@ -181,7 +181,7 @@ class Pipeline:
 
     def handle(self, accepted: Accepted) -> Answer:
         """Idempotency check, handler and message log in one transaction (raises on failure)."""
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=False) as uow:  # bound per message below
             return self._handle_in(uow, accepted)
 
     def handle_many(self, batch: Sequence[Accepted]) -> list[Answer | TechnicalError]:
@@ -194,7 +194,7 @@ class Pipeline:
             return []
         if len(batch) > 1:
             try:
-                with self.database.unit_of_work() as uow:
+                with self.database.unit_of_work(hub=False) as uow:  # bound per message
                     return [self._handle_in(uow, accepted) for accepted in batch]
             except StorageUnavailableError:
                 raise
@@ -256,6 +256,7 @@ class Pipeline:
         source = header.source or ""
         now = int(time.time())
         tenant_id = uow.tenants.ensure(inbound.tenant)
+        uow.bind_tenant(tenant_id)  # row-level security: the message's tenant only
         if envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
             earlier = uow.messages.find_completed(tenant_id, source, key)
             if earlier is not None:
@@ -318,8 +319,9 @@ class Pipeline:
         header = envelope.header if envelope else None
         now = int(time.time())
         try:
-            with self.database.unit_of_work() as uow:
+            with self.database.unit_of_work(hub=False) as uow:
                 tenant_id = uow.tenants.ensure(inbound.tenant)
+                uow.bind_tenant(tenant_id)
                 log_id = uow.messages.record(
                     tenant_id,
                     message_key=(

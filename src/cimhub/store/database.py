@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session
 
 from cimhub.errors import StorageUnavailableError
+from cimhub.store import row_security
 from cimhub.store.cache import StoreCache
 from cimhub.store.unit_of_work import UnitOfWork
 
@@ -82,6 +83,7 @@ class Database:
                     )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "heads")  # feature branches each start from 0002
+                row_security.secure(connection)  # tables later migrations added, too
         except UNAVAILABLE as error:
             raise _unavailable(error) from error
 
@@ -94,11 +96,17 @@ class Database:
             return False
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
+    def unit_of_work(
+        self, tenant_id: int | None = None, *, hub: bool = True
+    ) -> Iterator[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back on any exception.
+
+        Scoped to ``tenant_id`` when given; otherwise hub-wide, or (``hub=False``) to no
+        tenant until ``uow.bind_tenant`` (row-level security on PostgreSQL).
+        """
         try:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
-                uow = UnitOfWork(session, self._cache)
+                uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
                 yield uow
         except UNAVAILABLE as error:
             raise _unavailable(error) from error
@@ -116,7 +124,13 @@ def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailableError:
 
 def _postgres_engine(url: str) -> Engine:
     return create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        url,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            # COPY into tenant-scoped tables under row-level security (see row_security)
+            "cursor_factory": row_security.RowSecureCursor,
+        },
     )
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import exc, text
 
+from cimhub.store.row_security import as_owner
+
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
@@ -57,7 +59,9 @@ def _create(uow: UnitOfWork, name: str, start: int, end: int) -> None:
         # A savepoint, so that losing a race to a concurrent creator does not abort
         # the whole unit of work.
         with uow.session.begin_nested():
-            uow.session.execute(text(ddl))
+            connection = uow.session.connection()
+            with as_owner(connection):  # attaching a partition takes the parent's owner
+                connection.execute(text(ddl))
     except (exc.IntegrityError, exc.ProgrammingError) as error:
         if getattr(error.orig, "sqlstate", None) not in ALREADY_THERE:
             raise

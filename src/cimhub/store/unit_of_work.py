@@ -17,17 +17,28 @@ from cimhub.store.meter_assets import MeterAssetRepository
 from cimhub.store.meters import MeterRepository
 from cimhub.store.reading_types import ReadingTypeRepository
 from cimhub.store.readings import ReadingRepository
+from cimhub.store.row_security import enter
 from cimhub.store.tenants import TenantRepository
 from cimhub.store.usage_points import UsagePointRepository
 
 
 class UnitOfWork:
-    """Made by ``Database.unit_of_work()``; never committed or rolled back by its users."""
+    """Made by ``Database.unit_of_work()``; never committed or rolled back by its users.
 
-    def __init__(self, session: Session, cache: StoreCache) -> None:
+    Its scope (PostgreSQL row-level security, see ``row_security``): one tenant
+    (``tenant_id``), every tenant (``hub``: housekeeping, workers, the CLI), or, with
+    neither, no tenant-scoped row at all until ``bind_tenant``.
+    """
+
+    def __init__(
+        self, session: Session, cache: StoreCache, tenant_id: int | None = None, *, hub: bool = True
+    ) -> None:
         self.session = session
         self.dialect: str = session.get_bind().dialect.name
         self.cache = cache
+        self.tenant_id = tenant_id
+        self.hub = hub and tenant_id is None
+        self._enter()
         self._commit_hooks: list[Callable[[], None]] = []
         self.tenants = TenantRepository(self)
         self.meters = MeterRepository(self)
@@ -41,6 +52,19 @@ class UnitOfWork:
         self.installations = InstallationRepository(self)
         self.master = MasterData(self)
         self.master_queries = MasterQueries(self)
+
+    def bind_tenant(self, tenant_id: int) -> None:
+        """From now on, see and write ``tenant_id``'s rows only (pending writes of the
+        previous scope are flushed first: a worker's batch may span tenants)."""
+        if tenant_id == self.tenant_id:
+            return
+        self.session.flush()
+        self.tenant_id, self.hub = tenant_id, False
+        self._enter()
+
+    def _enter(self) -> None:
+        if self.dialect == "postgresql":
+            enter(self.session.connection(), self.tenant_id, self.hub)
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this transaction has committed (e.g. to fill a cache)."""

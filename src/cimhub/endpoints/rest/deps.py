@@ -32,10 +32,11 @@ class Reader:
     def tenant(self, code: str) -> Iterator[tuple[UnitOfWork, int]]:
         try:
             with Session(self._database.engine) as session:  # rolled back on close
-                uow = UnitOfWork(session, self._cache)
+                uow = UnitOfWork(session, self._cache, hub=False)  # sees no tenant yet
                 tenant_id = uow.tenants.find(code)
                 if tenant_id is None:
                     raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+                uow.bind_tenant(tenant_id)  # row-level security: this tenant's rows only
                 yield uow, tenant_id
         except (exc.OperationalError, exc.InterfaceError) as error:
             raise StorageUnavailableError(f"storage unavailable: {error.orig}") from error
@@ -43,7 +44,7 @@ class Reader:
     @contextmanager
     def hub(self) -> Iterator[UnitOfWork]:
         with Session(self._database.engine) as session:
-            yield UnitOfWork(session, self._cache)
+            yield UnitOfWork(session, self._cache, hub=True)
 
 
 @dataclass(frozen=True, slots=True)

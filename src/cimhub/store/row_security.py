@@ -1,0 +1,198 @@
+"""Row-level security on PostgreSQL: a unit of work sees its own tenant's rows, nothing else.
+
+Every table with a ``tenant_id`` column gets two permissive policies: ``tenant_rows``
+(the row's tenant is the one the transaction set in ``cimhub.tenant_id``) and ``hub_rows``
+(the transaction declared itself hub-wide: ``cimhub.scope = 'hub'``). RLS is ENABLEd and
+FORCEd, and units of work act as the NOLOGIN role ``cimhub_app`` (``SET LOCAL ROLE``, so the
+role ends with the transaction): not the tables' owner, never a superuser, so the policies
+apply even when the hub connects as one. A transaction that set neither sees no
+tenant-scoped row at all — a query that forgets the tenant returns nothing.
+
+``COPY … FROM`` refuses tables under RLS, so the store's COPYs into a tenant-scoped table
+run as the connecting (owner) role, after a check that every row belongs to the bound
+tenant (``RowSecureCursor``): the hot ingest path keeps COPY and the guarantee.
+SQLite has no RLS: there, repositories' explicit ``tenant_id`` filters are the isolation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, text
+
+from cimhub.errors import TechnicalError
+
+ROLE = "cimhub_app"
+TENANT_SETTING = "cimhub.tenant_id"
+SCOPE_SETTING = "cimhub.scope"
+HUB = "hub"
+
+#: One round trip at the start of a unit of work (and when it binds another tenant).
+ENTER = text(
+    "SELECT set_config('role', :role, true), set_config('cimhub.tenant_id', :tenant, true), "
+    "set_config('cimhub.scope', :scope, true)"
+)
+CREATE_ROLE = f"""
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') THEN
+    CREATE ROLE {ROLE} NOLOGIN;
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- a concurrent creator won
+END $$;
+DO $$ BEGIN
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+     AND NOT pg_has_role(current_user, '{ROLE}', 'MEMBER') THEN
+    EXECUTE 'GRANT {ROLE} TO ' || quote_ident(current_user);
+  END IF;
+END $$;
+"""
+#: Tables (not run-time partitions) of the current schema, and whether they are
+#: tenant-scoped, already under RLS, and already granted to the role.
+TABLES = f"""
+SELECT c.relname,
+       EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
+               AND a.attname = 'tenant_id' AND NOT a.attisdropped),
+       c.relrowsecurity AND c.relforcerowsecurity,
+       has_table_privilege('{ROLE}', c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND c.relname <> 'alembic_version'
+"""
+TENANT_QUAL = f"tenant_id = nullif(current_setting('{TENANT_SETTING}', true), '')::int"
+HUB_QUAL = f"current_setting('{SCOPE_SETTING}', true) = '{HUB}'"
+_COPY_FROM = re.compile(r"^\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN", re.IGNORECASE)
+
+
+class TenantScopeError(TechnicalError):
+    """The store was asked to write a row outside the unit of work's tenant (a bug)."""
+
+
+def secure(connection: Connection) -> None:
+    """Put every tenant-scoped table under RLS and grant the app role its DML; idempotent
+    (run by migration 0004_tenant_rls and after every upgrade, so tables that later
+    migrations add are covered too). No-op on SQLite."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.exec_driver_sql(CREATE_ROLE)
+    schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {ROLE}')
+    connection.exec_driver_sql(
+        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {ROLE}'
+    )
+    for name, scoped, protected, granted in connection.exec_driver_sql(TABLES).all():
+        if not granted:
+            connection.exec_driver_sql(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{name}" TO {ROLE}'
+            )
+        if scoped and not protected:
+            _protect(connection, name)
+
+
+def _protect(connection: Connection, table: str) -> None:
+    connection.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+    connection.exec_driver_sql(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+    for policy, qual in (("tenant_rows", TENANT_QUAL), ("hub_rows", HUB_QUAL)):
+        connection.exec_driver_sql(f'DROP POLICY IF EXISTS {policy} ON "{table}"')
+        connection.exec_driver_sql(
+            f'CREATE POLICY {policy} ON "{table}" USING ({qual}) WITH CHECK ({qual})'
+        )
+
+
+def unprotect(connection: Connection) -> None:
+    """Undo ``secure``'s policies (migration downgrade); the role stays (cluster-wide)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for name, scoped, _protected, _granted in connection.exec_driver_sql(TABLES).all():
+        if scoped:
+            for policy in ("tenant_rows", "hub_rows"):
+                connection.exec_driver_sql(f'DROP POLICY IF EXISTS {policy} ON "{name}"')
+            connection.exec_driver_sql(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY')
+            connection.exec_driver_sql(f'ALTER TABLE "{name}" DISABLE ROW LEVEL SECURITY')
+
+
+def enter(connection: Connection, tenant_id: int | None, hub: bool) -> None:
+    """Act as the app role for the rest of this transaction, scoped to ``tenant_id``, to
+    every tenant (``hub``), or to none (neither)."""
+    connection.execute(
+        ENTER,
+        {
+            "role": ROLE,
+            "tenant": "" if tenant_id is None else str(tenant_id),
+            "scope": HUB if hub and tenant_id is None else "",
+        },
+    )
+
+
+@contextmanager
+def as_owner(connection: Connection) -> Iterator[None]:
+    """Run DDL the app role may not (a new partition) as the connecting role, then return
+    to the app role; the unit of work's tenant settings are untouched."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    previous = connection.exec_driver_sql(
+        "SELECT current_setting('role'), set_config('role', 'none', true)"
+    ).scalar()
+    yield
+    connection.exec_driver_sql("SELECT set_config('role', %(role)s, true)", {"role": previous})
+
+
+class RowSecureCursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, with COPY FROM into a tenant-scoped table made possible under RLS.
+
+    While a unit of work acts as the app role, such a COPY runs as the connecting role
+    instead (RLS would refuse it), and every row's ``tenant_id`` is checked against the
+    unit of work's tenant first (any tenant when hub-wide; none when unbound).
+    """
+
+    @contextmanager
+    def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Iterator[Any]:
+        match = _COPY_FROM.match(statement) if isinstance(statement, str) else None
+        columns = [c.strip() for c in match.group(2).split(",")] if match else []
+        if "tenant_id" not in columns:
+            with super().copy(statement, params, **kwargs) as copy:
+                yield copy
+            return
+        role, tenant, scope = self.execute(
+            "SELECT current_setting('role'), current_setting(%s, true), current_setting(%s, true)",
+            (TENANT_SETTING, SCOPE_SETTING),
+        ).fetchone() or ("none", "", "")
+        if role != ROLE:  # not in a unit of work: the connecting role's own rights apply
+            with super().copy(statement, params, **kwargs) as copy:
+                yield copy
+            return
+        allowed = None if scope == HUB else int(tenant) if tenant else -1
+        self.execute("SELECT set_config('role', 'none', true)")
+        try:
+            with super().copy(statement, params, **kwargs) as copy:
+                checked = _Checked(copy, columns.index("tenant_id"), allowed)
+                yield copy if allowed is None else checked
+        finally:  # a failed transaction is rolled back, and its settings with it
+            if self.connection.info.transaction_status == TransactionStatus.INTRANS:
+                self.execute("SELECT set_config('role', %s, true)", (ROLE,))
+
+
+class _Checked:
+    """A COPY writer refusing rows of any tenant but one."""
+
+    def __init__(self, copy: Any, column: int, tenant_id: int | None) -> None:
+        self._copy, self._column, self._tenant_id = copy, column, tenant_id
+
+    def set_types(self, types: Any) -> None:
+        self._copy.set_types(types)
+
+    def write_row(self, row: Any) -> None:
+        if row[self._column] != self._tenant_id:
+            raise TenantScopeError(
+                f"row of tenant {row[self._column]} written in a unit of work of tenant "
+                f"{self._tenant_id if self._tenant_id >= 0 else '(none)'}"
+            )
+        self._copy.write_row(row)
+
+    def write(self, buffer: Any) -> None:
+        raise TenantScopeError("raw COPY data into a tenant-scoped table: use write_row")

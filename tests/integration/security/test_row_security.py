@@ -1,0 +1,164 @@
+"""PostgreSQL row-level security: the store's second line of tenant isolation.
+
+Repositories filter by tenant explicitly; underneath, a unit of work sees only its
+tenant's rows, and a session that set no tenant sees none at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import exc, text
+
+from cimhub.app import Hub
+from cimhub.settings import Settings
+from cimhub.store.models import Base
+from cimhub.store.row_security import ROLE, TenantScopeError
+from cimhub.testing.databases import postgres_database
+from cimhub.testing.tenancy import TENANT_A, TENANT_B, tenant_scoped_tables, two_tenants_hub
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """PostgreSQL only: SQLite has no row-level security (repositories' filters are all)."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def two_tenants(database_url: str) -> Iterator[Hub]:
+    with two_tenants_hub(Settings(database_url=database_url)) as hub:
+        yield hub
+
+
+def _ids(hub: Hub) -> tuple[int, int]:
+    with hub.database.unit_of_work() as uow:
+        return uow.tenants.find(TENANT_A) or 0, uow.tenants.find(TENANT_B) or 0
+
+
+def _counts(connection: object, tables: list[str]) -> dict[str, int]:
+    return {
+        t: connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar()  # type: ignore[attr-defined]
+        for t in tables
+    }
+
+
+def test_every_tenant_scoped_table_is_under_forced_row_level_security(two_tenants: Hub) -> None:
+    tables = tenant_scoped_tables(two_tenants.database)
+    modelled = {t.name for t in Base.metadata.tables.values() if "tenant_id" in t.c}
+    assert modelled <= set(tables)
+    with two_tenants.database.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+                "array(SELECT polname::text FROM pg_policy p WHERE p.polrelid = c.oid "
+                "ORDER BY 1) FROM pg_class c WHERE c.relname = ANY(:t)"
+            ),
+            {"t": tables},
+        ).all()
+    unprotected = [
+        r[0] for r in rows if not (r[1] and r[2] and r[3] == ["hub_rows", "tenant_rows"])
+    ]
+    assert unprotected == []
+    assert len(rows) == len(tables)
+
+
+def test_a_session_that_set_no_tenant_sees_no_row(two_tenants: Hub) -> None:
+    tables = tenant_scoped_tables(two_tenants.database)
+    with two_tenants.database.unit_of_work() as uow:  # hub-wide: everything is there
+        everything = _counts(uow.session, tables)
+    for table in (
+        "meter",
+        "usage_point",
+        "interval_reading",
+        "register_reading",
+        "end_device_event",
+        "message_log",
+        "validated_reading",
+    ):
+        assert everything[table] > 0, table
+    with two_tenants.database.unit_of_work(hub=False) as uow:
+        assert set(_counts(uow.session, tables).values()) == {0}
+    # A bare session acting as the app role, settings untouched: nothing either.
+    with two_tenants.database.engine.begin() as connection:
+        connection.execute(text(f"SET LOCAL ROLE {ROLE}"))
+        assert set(_counts(connection, tables).values()) == {0}
+
+
+def test_a_unit_of_work_sees_only_its_own_tenant(two_tenants: Hub) -> None:
+    a, _b = _ids(two_tenants)
+    tables = tenant_scoped_tables(two_tenants.database)
+    with two_tenants.database.engine.connect() as connection:  # the owner: no policies
+        own = {
+            t: connection.execute(
+                text(f'SELECT count(*) FROM "{t}" WHERE tenant_id = :a'), {"a": a}
+            ).scalar()
+            for t in tables
+        }
+    with two_tenants.database.unit_of_work(a) as uow:
+        for table in tables:
+            seen = uow.session.execute(text(f'SELECT DISTINCT tenant_id FROM "{table}"'))
+            assert {row[0] for row in seen} <= {a}, table
+        assert _counts(uow.session, tables) == own
+    assert own["meter"] > 0 and own["interval_reading"] > 0
+
+
+def test_a_unit_of_work_cannot_write_another_tenants_rows(two_tenants: Hub) -> None:
+    a, b = _ids(two_tenants)
+    with two_tenants.database.unit_of_work(a) as uow:
+        changed = uow.session.execute(
+            text("UPDATE meter SET make = 'x' WHERE tenant_id = :b"), {"b": b}
+        )
+        assert changed.rowcount == 0  # type: ignore[attr-defined]
+        assert uow.session.execute(text("DELETE FROM end_device_event")).rowcount > 0  # type: ignore[attr-defined]
+        raise_later = None
+        try:
+            with uow.session.begin_nested():
+                uow.session.execute(
+                    text(
+                        "INSERT INTO meter (tenant_id, mrid, created_at, auto_registered) "
+                        "VALUES (:b, 'intruder', 0, false)"
+                    ),
+                    {"b": b},
+                )
+        except exc.ProgrammingError as error:
+            raise_later = error
+        assert raise_later is not None and "row-level security" in str(raise_later)
+        uow.session.rollback()
+    with two_tenants.database.unit_of_work(b) as uow:
+        assert uow.session.execute(text("SELECT count(*) FROM end_device_event")).scalar() > 0
+        assert (
+            uow.session.execute(text("SELECT count(*) FROM meter WHERE make = 'x'")).scalar() == 0
+        )
+
+
+def test_copy_into_a_tenant_table_takes_only_the_bound_tenants_rows(two_tenants: Hub) -> None:
+    a, b = _ids(two_tenants)
+    columns = "tenant_id, mrid, created_at, auto_registered"
+    sql = f"COPY meter ({columns}) FROM STDIN"
+    with pytest.raises(TenantScopeError), two_tenants.database.unit_of_work(a) as uow:
+        driver = uow.session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write_row((b, "copied-in", 0, False))
+    with two_tenants.database.unit_of_work(a) as uow:
+        driver = uow.session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write_row((a, "copied-in", 0, False))
+        # back to the app role afterwards: still only tenant A's rows
+        assert uow.session.execute(text("SELECT current_user")).scalar() == ROLE
+        assert (
+            uow.session.execute(
+                text("SELECT count(*) FROM meter WHERE mrid = 'copied-in'")
+            ).scalar()
+            == 1
+        )
+    with two_tenants.database.unit_of_work(b) as uow:
+        assert (
+            uow.session.execute(
+                text("SELECT count(*) FROM meter WHERE mrid = 'copied-in'")
+            ).scalar()
+            == 0
+        )
