@@ -70,7 +70,7 @@ class Plan:
 
 def default_scenarios() -> list[Scenario]:
     """Every scenario, built or not, in the order a run measures them."""
-    from cimhub.bench import baselines, ingest, memory, proposals, queries
+    from cimhub.bench import baselines, bus, ingest, memory, proposals, queries
 
     pg_and_sqlite = ("sqlite", "postgresql")
     return [
@@ -150,12 +150,17 @@ def default_scenarios() -> list[Scenario]:
         Scenario(
             "ingest over RabbitMQ, 1 worker",
             "bus: RabbitMQ",
-            "publish to the broker, one `cimhub worker` consuming",
+            "the same traffic published to cimhub.inbound, one `cimhub worker` process "
+            "handling it (grouped transactions), timed from first publish to last reply",
+            bus.run_one_worker,
+            ("postgresql",),
         ),
         Scenario(
             "ingest over RabbitMQ, 2 workers",
             "bus: RabbitMQ",
             "the same with two competing workers: scaling and what limits it",
+            bus.run_two_workers,
+            ("postgresql",),
         ),
         Scenario("billing determinants", "billing", "determinants for N usage-point-months"),
     ]

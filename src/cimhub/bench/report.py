@@ -171,6 +171,25 @@ def memory_table(results: Results) -> Table:
     )
 
 
+def bus_table(results: Results) -> Table:
+    rows = []
+    for (backend, size), row in results.table("bus").items():
+        one, two = row.get("workers_1"), row.get("workers_2")
+        in_process = results.get("ingest", (backend, size), "e2e")
+        rows.append(
+            (backend, size, _k(one), _k(two), _n(_ratio(two, one), 2), _k(in_process),
+             _n(_ratio(one, in_process), 2))
+        )  # fmt: skip
+    return Table(
+        "Ingest over RabbitMQ: interval readings/s, `cimhub worker` processes",
+        ("store", "message", "1 worker", "2 workers", "2/1", "in-process", "1 worker/in-process"),
+        rows,
+        "published to cimhub.inbound (persistent) with reply_to; first publish to last OK "
+        "reply; workers group what arrived into one transaction; PostgreSQL, RabbitMQ, the "
+        "publisher and the workers share the machine's cores.",
+    )
+
+
 def skipped_table(results: Results) -> Table:
     return Table("Not measured", ("scenario", "why"), list(results.skipped))
 
@@ -181,6 +200,7 @@ def tables(results: Results) -> list[Table]:
         for t in (
             ingest_table(results),
             proposal_table(results),
+            bus_table(results),
             query_table(results),
             memory_table(results),
             skipped_table(results),
@@ -261,11 +281,16 @@ def _target_one_meter(results: Results) -> Check:
 
 
 def _target_workers(results: Results) -> Check:
-    return (
-        "two workers: report the scaling and what limits it",
-        "the RabbitMQ bus and `cimhub worker` are not built yet",
-        "not built yet",
+    target = "two workers: report the scaling and what limits it"
+    rows = {size: r for (b, size), r in results.table("bus").items() if b == PG}
+    scaled = {s: r["workers_2"] / r["workers_1"] for s, r in rows.items() if len(r) == 2}
+    if not scaled:
+        return target, "not measured", "—"
+    stand = ", ".join(
+        f"{s}: {_k(rows[s]['workers_1'])} → {_k(rows[s]['workers_2'])} (× {v:.2f})"
+        for s, v in scaled.items()
     )
+    return target, stand + "; two cores shared with PostgreSQL and RabbitMQ", "reported"
 
 
 def _target_query(results: Results) -> Check:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cimhub.bench import machine, report
 from cimhub.bench.context import Context
 from cimhub.bench.plan import Plan, default_scenarios
-from cimhub.bench.scenario import Results, Scenario
+from cimhub.bench.scenario import Results, Scenario, ScenarioUnavailable
 from cimhub.testing.databases import POSTGRES_ADMIN_URL
 
 SKELETON = """# Benchmarks
@@ -93,7 +93,12 @@ def _run_one(ctx: Context, scenario: Scenario, results: Results) -> None:
     if scenario.backends and not set(scenario.backends) & set(ctx.backends):
         results.skipped.append((scenario.name, "no store it runs on is available"))
         return
-    for figure in scenario.run(ctx):
+    try:
+        figures = scenario.run(ctx)
+    except ScenarioUnavailable as exc:
+        results.skipped.append((scenario.name, f"cannot run here: {exc}"))
+        return
+    for figure in figures:
         results.add(figure)
 
 

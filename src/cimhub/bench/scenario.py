@@ -29,6 +29,10 @@ class Figure:
 Run = Callable[["Context"], list[Figure]]
 
 
+class ScenarioUnavailable(Exception):
+    """A built scenario that cannot run here (e.g. no broker): listed with the reason."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """One measurement: its name, the component it exercises, and how to run it."""

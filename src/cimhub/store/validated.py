@@ -32,6 +32,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.domain.installation import Window
@@ -123,6 +124,16 @@ class ApplyCounts:
 Key = tuple[int, int, int]  # meter, reading type, ts
 
 
+def _applied(uow: UnitOfWork) -> list[Row]:
+    return cast(list[Row], uow.__dict__.setdefault("_validated_applied", []))
+
+
+def take_applied(uow: UnitOfWork) -> list[Row]:
+    """The validated rows this transaction stored new or changed since the last call:
+    what a message's announcement to subscribers carries (see ``cimhub.bus.outbox``)."""
+    return cast(list[Row], uow.__dict__.pop("_validated_applied", []))
+
+
 class ValidatedRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -168,7 +179,8 @@ class ValidatedRepository:
                 changed.append((old, row))
         session = self._uow.session
         if new:
-            self._insert(tenant_id, new, now)
+            new = self._insert(tenant_id, new, now)
+        _applied(self._uow).extend([*new, *(row for _, row in changed)])
         if changed:
             session.execute(
                 insert(VERSIONS),
@@ -209,19 +221,24 @@ class ValidatedRepository:
             )
         return ApplyCounts(len(new), len(changed), unchanged, kept)
 
-    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> None:
+    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> list[Row]:
         """New keys in bulk: COPY on PostgreSQL, the driver's executemany on SQLite. If a
-        concurrent writer stored one of the keys first, fall back to insert-or-ignore."""
+        concurrent writer stored one of the keys first, fall back to insert-or-ignore.
+        The rows this transaction stored (the concurrent writer's are not announced twice)."""
         session = self._uow.session
         try:
             with session.begin_nested():
                 connection = session.connection()
                 _bulk(connection, (_tuple(tenant_id, r, now) for r in rows))
+            return rows
         except exc.IntegrityError:
+            c = CURRENT.c
             stmt = insert_ignore(
                 CURRENT, self._uow.dialect, "tenant_id", "meter_id", "reading_type_id", "ts"
-            )
-            session.execute(stmt, [_values(tenant_id, r, 1, now) for r in rows])
+            ).returning(c.meter_id, c.reading_type_id, c.ts)
+            stored = session.execute(stmt, [_values(tenant_id, r, 1, now) for r in rows])
+            keys = {tuple(k) for k in stored}
+            return [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) in keys]
 
     def query(
         self,
@@ -305,6 +322,22 @@ class ValidatedRepository:
         t, dialect = CURRENT, self._uow.dialect
         for first, keys in by_first.items():
             wanted = set(keys)
+            if dialect == "postgresql":  # one backward index scan per series, no self-join
+                last = (
+                    select(t.c.meter_id, t.c.reading_type_id, t.c.ts, t.c.value)
+                    .where(
+                        t.c.tenant_id == tenant_id,
+                        member_of(t.c.meter_id, {m for m, _ in keys}, dialect),
+                        t.c.ts < first,
+                        t.c.ts >= first - lookback,
+                    )
+                    .ext(distinct_on(t.c.meter_id, t.c.reading_type_id))
+                    .order_by(t.c.meter_id, t.c.reading_type_id, t.c.ts.desc())
+                )
+                for m, rt, ts, value in self._uow.session.execute(last):
+                    if (m, rt) in wanted:
+                        out[(m, rt)] = (ts, value)
+                continue
             latest = (
                 select(t.c.meter_id, t.c.reading_type_id, func.max(t.c.ts).label("ts"))
                 .where(

@@ -94,9 +94,23 @@ def test_components_not_built_are_listed_never_faked(
     _, results, _, printed = quick_run
     skipped = dict(results.skipped)
     assert skipped["billing determinants"] == "not built yet (billing)"
-    assert "not built yet" in skipped["ingest over RabbitMQ, 2 workers"]
     assert "billing" not in results.rows
     assert "Targets (issue 8)" in printed and "not built yet" in printed
+
+
+def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    backend, results, _, printed = quick_run
+    skipped = dict(results.skipped)
+    if backend == "sqlite":  # competing workers need a store with concurrent writers
+        assert skipped["ingest over RabbitMQ, 2 workers"] == "no store it runs on is available"
+        assert "bus" not in results.rows
+        return
+    for size in SIZES:
+        row = results.table("bus")[(backend, size)]
+        assert sane(row.get("workers_1")) and sane(row.get("workers_2")), (size, row)
+    assert "Ingest over RabbitMQ" in printed
 
 
 def test_write_replaces_only_the_generated_block(
