@@ -28,6 +28,7 @@ class Hub:
     pipeline: Pipeline
     bus: Bus | None = None
     scheduler: Any = None  # apscheduler's BackgroundScheduler once housekeeping runs
+    commands: Any = None  # the HES dispatcher (and MQTT adapter) once commands run
 
     @classmethod
     def build(cls, settings: Settings, *, upgrade: bool = True, serve: bool = True) -> Hub:
@@ -43,7 +44,13 @@ class Hub:
         return cls(settings, database, registry, pipeline, bus)
 
     def web_app(self) -> FastAPI:
-        return create_app(self.settings, self.pipeline, self.database, self.bus)
+        from cimhub.endpoints.rest import PREFIX, commands
+
+        app = create_app(self.settings, self.pipeline, self.database, self.bus)
+        app.include_router(
+            commands.router(self.database, self.settings.default_tenant), prefix=PREFIX
+        )
+        return app
 
     def prune_raw_messages(self) -> int:
         """Drop raw message bytes older than the retention; the log rows themselves stay."""
@@ -61,9 +68,31 @@ class Hub:
         self.scheduler.add_job(
             self.prune_raw_messages, "interval", days=1, next_run_time=datetime.now(UTC)
         )
+        sweep = max(1.0, min(60.0, self.settings.command_timeout_seconds / 4))
+        self.scheduler.add_job(self.time_out_commands, "interval", seconds=sweep)
         self.scheduler.start()
+        self.start_commands()
+
+    def start_commands(self) -> None:
+        """Hand commands to their head-ends (and, with CIMHUB_MQTT_URL, run vendor adapters)."""
+        from cimhub.adapters.runtime import CommandRuntime
+
+        if self.commands is None:
+            self.commands = CommandRuntime.start(self.settings, self.database, self.pipeline)
+
+    def time_out_commands(self) -> list[str]:
+        """Commands sent but not acknowledged in time become timed_out (and are announced)."""
+        from cimhub.handlers.commands import time_out
+
+        with self.database.unit_of_work() as uow:
+            expired = time_out(uow, self.settings.command_timeout_seconds)
+        if expired:
+            log.warning("commands timed out: %s", ", ".join(expired))
+        return expired
 
     def close(self) -> None:
+        if self.commands is not None:
+            self.commands.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.bus is not None:

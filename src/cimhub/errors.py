@@ -74,8 +74,10 @@ CODES: dict[str, Code] = {
         Code("3.6", "usage point already has an active meter of that role"),
         Code("3.7", "overlapping effective dates"),
         Code("3.8", "object still in use"),
+        Code("3.9", "approval refused: the requester may not approve their own command"),
         Code("5.1", "storage unavailable"),
         Code("5.2", "internal error"),
+        Code("5.3", "head-end unavailable (the command is kept and retried)"),
         Code("6.1", "not authenticated"),
         Code("6.2", "not permitted"),
     )

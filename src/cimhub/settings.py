@@ -33,6 +33,24 @@ class Settings(BaseSettings):
         description="memory:// runs handlers in-process; amqp://… hands them to `cimhub worker`s.",
     )
     mqtt_url: str | None = Field(default=None, description="MQTT broker for HES adapters.")
+    # Commands to meters (EndDeviceControls) and head-end adapters (see cimhub.adapters).
+    command_timeout_seconds: float = Field(
+        default=900.0, gt=0, description="A command sent but not acknowledged this long: timed out."
+    )
+    hes_max_attempts: int = Field(
+        default=20, gt=0, description="Attempts to hand a command to its head-end, then failed."
+    )
+    hes_backoff_seconds: float = Field(default=2.0, gt=0, description="First HES retry delay.")
+    hes_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    hes_timeout_seconds: float = Field(default=10.0, gt=0, description="One HES request's limit.")
+    mqtt_vendors: str | None = Field(
+        default=None,
+        description="Comma-separated MQTT vendor profiles (names shipped in cimhub.adapters."
+        "profiles or TOML paths) the hub subscribes to when mqtt_url is set.",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="cimhub", description="Replaces {prefix} in the vendor profiles' topics."
+    )
     host: str = "127.0.0.1"
     port: int = 8061
     default_tenant: str = Field(

@@ -1,0 +1,137 @@
+"""The MQTT vendor adapter: subscribes to each vendor profile's topics on the broker
+(QoS 1, persistent session, reconnect with back-off), turns vendor JSON into CIM messages
+for the pipeline, and publishes commands to the vendor's command topic.
+
+A payload that does not match its profile is refused on its own (logged with the reason
+and kept in ``rejected``); the rest of the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+
+from cimhub.adapters.hes_client import HesUnavailableError
+from cimhub.adapters.profile import VendorProfile
+from cimhub.adapters.vendor_json import (
+    command_json,
+    command_meter,
+    events_message,
+    readings_message,
+    status_message,
+)
+from cimhub.domain.command import Command
+from cimhub.errors import CimHubError
+
+log = logging.getLogger("cimhub.mqtt")
+#: Hands a CIM message to the pipeline: (raw bytes, tenant code) → result text (OK, FAILED…).
+Ingest = Callable[[bytes, str], str]
+TRANSLATORS = {"readings": readings_message, "events": events_message, "status": status_message}
+
+
+class MqttAdapter:
+    def __init__(
+        self,
+        url: str,
+        profiles: list[VendorProfile],
+        ingest: Ingest,
+        *,
+        tenant: str,
+        prefix: str,
+        client_id: str | None = None,
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self.profiles = {p.name: p for p in profiles}
+        self.ingest = ingest
+        self.tenant = tenant
+        self.prefix = prefix
+        self.publish_timeout = publish_timeout
+        self.rejected: list[tuple[str, str]] = []  # (topic, reason)
+        self.answers: list[tuple[str, str]] = []  # (topic, pipeline result)
+        self._connected = threading.Event()
+        parsed = urlparse(url)
+        self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"cimhub-{uuid.uuid4().hex[:12]}",
+            clean_session=client_id is None,  # a named client keeps its session (QoS 1)
+        )
+        if parsed.username:
+            self.client.username_pw_set(parsed.username, parsed.password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_a: self._connected.clear()
+        self.client.on_message = self._on_message
+
+    def subscriptions(self) -> list[tuple[str, str, VendorProfile]]:
+        """(topic filter, kind, profile) for every inbound topic of every profile."""
+        return [
+            (profile.topic(kind, self.prefix), kind, profile)
+            for profile in self.profiles.values()
+            for kind in TRANSLATORS
+            if kind in profile.topics
+        ]
+
+    def start(self, wait: float = 10.0) -> None:
+        self.client.connect_async(self._host, self._port, keepalive=30)
+        self.client.loop_start()
+        if not self._connected.wait(wait):
+            log.warning("MQTT broker %s:%s not reachable yet; retrying", self._host, self._port)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object
+    ) -> None:
+        if getattr(rc, "is_failure", False):
+            log.warning("MQTT connect refused: %s", rc)
+            return
+        for topic, _kind, _profile in self.subscriptions():
+            client.subscribe(topic, qos=1)
+        self._connected.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        for topic, kind, profile in self.subscriptions():
+            if mqtt.topic_matches_sub(topic, msg.topic):
+                self.handle(profile, kind, msg.topic, msg.payload)
+                return
+
+    def handle(self, profile: VendorProfile, kind: str, topic: str, payload: bytes) -> None:
+        """Translate one vendor payload for the pipeline; refuse it alone if it does not fit."""
+        try:
+            raw = TRANSLATORS[kind](profile, payload)
+        except CimHubError as exc:
+            log.warning("MQTT %s from %s refused: %s", kind, topic, exc.reason)
+            self.rejected.append((topic, exc.reason))
+            return
+        try:
+            self.answers.append((topic, self.ingest(raw, self.tenant)))
+        except Exception:  # the pipeline answers errors; anything else must not end the loop
+            log.exception("MQTT %s from %s could not be processed", kind, topic)
+
+    def publish_command(self, vendor: str, _tenant: str, command: Command) -> None:
+        """Publish a command to the vendor's command topic (QoS 1, waits for the broker)."""
+        profile = self.profiles.get(vendor)
+        if profile is None:
+            raise HesUnavailableError(f"no MQTT vendor profile {vendor!r} is loaded")
+        if not self.connected:
+            raise HesUnavailableError("MQTT broker not connected")
+        topic = profile.topic("command", self.prefix, meter=command_meter(command))
+        info = self.client.publish(topic, command_json(profile, command), qos=1)
+        try:
+            info.wait_for_publish(self.publish_timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise HesUnavailableError(f"MQTT publish failed: {exc}") from exc
+        if not info.is_published():
+            raise HesUnavailableError("MQTT broker did not confirm the command in time")

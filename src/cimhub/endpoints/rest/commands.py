@@ -1,0 +1,152 @@
+"""Commands (EndDeviceControls) over REST: list, one command with its moves, approve, cancel.
+
+Approval is its own operation (permission ``EndDeviceControls.approve``) so that access
+control can grant it apart from creating commands; the approver is the authenticated
+principal (``request.state.principal.name``), ``anonymous`` when there is none, and may
+not be the person who asked for the command (3.9). A refused move is 409 with code 3.4.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from cimhub.domain.command import APPROVE_PERMISSION, ApprovalError, State
+from cimhub.domain.rule import IllegalTransitionError
+from cimhub.endpoints.rest.deps import Paging, paging
+from cimhub.endpoints.rest.problems import of as problem_of
+from cimhub.endpoints.rest.problems import problem
+from cimhub.errors import UnknownObjectError
+from cimhub.handlers.commands import Commands
+from cimhub.store.commands import StoredCommand
+from cimhub.store.database import Database
+
+TENANT_HEADER = "X-Cimhub-Tenant"
+CONFLICT = {IllegalTransitionError: 409, ApprovalError: 403}
+
+
+def principal_name(request: Request) -> str:
+    principal = getattr(request.state, "principal", None)
+    return str(getattr(principal, "name", None) or "anonymous")
+
+
+def tenant_code(request: Request, default: str) -> str:
+    """The principal's tenant; without one (open loopback mode) the header's, or the default."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return str(principal.tenant)
+    return request.headers.get(TENANT_HEADER, "").strip() or default
+
+
+def _not_permitted(request: Request) -> JSONResponse | None:
+    """403 (6.2) unless the principal, when there is one, holds the approve permission."""
+    principal = getattr(request.state, "principal", None)
+    granted = getattr(principal, "permissions", None)
+    if principal is None or granted is None:
+        return None
+    if any(fnmatchcase(APPROVE_PERMISSION, pattern) for pattern in granted):
+        return None
+    return problem(
+        403, "not permitted", f"{principal_name(request)!r} may not approve commands", "6.2"
+    )
+
+
+def body(stored: StoredCommand, *, moves: bool = False) -> dict[str, Any]:
+    c = stored.command
+    out: dict[str, Any] = {
+        "mrid": c.mrid,
+        "kind": c.kind.value,
+        "meter": c.meter.key,
+        "state": c.state.value,
+        "requester": c.requester,
+        "source": c.source,
+        "reason": c.reason,
+        "hes": stored.hes,
+        "demand_limit_w": c.demand_limit_w,
+        "created_at": stored.created_at,
+        "sent_at": stored.sent_at,
+    }
+    if moves:
+        out["transitions"] = [
+            {"state": t.state.value, "at": t.at, "actor": t.actor, "reason": t.reason}
+            for t in c.history
+        ]
+    return out
+
+
+def router(database: Database, default_tenant: str = "default") -> APIRouter:
+    api = APIRouter(tags=["commands"])
+
+    def _tenant(uow: Any, request: Request) -> int:
+        code = tenant_code(request, default_tenant)
+        tenant_id = uow.tenants.find(code)
+        if tenant_id is None:
+            raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+        return int(tenant_id)
+
+    def _one(commands: Commands, tenant_id: int, mrid: str) -> StoredCommand:
+        found = commands.repo.by_mrid(tenant_id, [mrid]).get(mrid)
+        if found is None:
+            raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
+        return found
+
+    @api.get("/commands", summary="Commands, newest first (filter by state)")
+    def list_commands(
+        request: Request,
+        page: Annotated[Paging, Depends(paging)],
+        state: Annotated[list[State] | None, Query()] = None,
+    ) -> dict[str, Any]:
+        with database.unit_of_work() as uow:
+            tenant_id = _tenant(uow, request)
+            found, total = Commands(uow).repo.query(
+                tenant_id, states=[s.value for s in state or []], limit=page.limit,
+                offset=page.offset,
+            )  # fmt: skip
+        return {
+            "items": [body(s) for s in found],
+            "total": total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+
+    @api.get("/commands/{mrid}", summary="One command with every move (time, actor, reason)")
+    def get_command(mrid: str, request: Request) -> dict[str, Any]:
+        with database.unit_of_work() as uow:
+            return body(_one(Commands(uow), _tenant(uow, request), mrid), moves=True)
+
+    @api.post(
+        "/commands/{mrid}/approve",
+        summary="A second person approves a command (permission EndDeviceControls.approve)",
+        openapi_extra={"x-cimhub-permission": APPROVE_PERMISSION},
+    )
+    def approve(mrid: str, request: Request) -> JSONResponse:
+        refused = _not_permitted(request)
+        if refused is not None:
+            return refused
+        return _act(mrid, request, lambda c, s: c.approve(s, principal_name(request)))
+
+    @api.post("/commands/{mrid}/cancel", summary="Cancel a command not yet sent")
+    def cancel(mrid: str, request: Request) -> JSONResponse:
+        return _act(
+            mrid,
+            request,
+            lambda c, s: c.move(s, State.CANCELED, principal_name(request), "canceled"),
+        )
+
+    def _act(mrid: str, request: Request, action: Any) -> JSONResponse:
+        try:
+            with database.unit_of_work() as uow:
+                commands = Commands(uow)
+                stored = _one(commands, _tenant(uow, request), mrid)
+                action(commands, stored)
+                result = body(stored, moves=True)
+        except (IllegalTransitionError, ApprovalError) as exc:
+            response = problem_of(exc)
+            response.status_code = CONFLICT[type(exc)]
+            return response
+        return JSONResponse(result)
+
+    return api

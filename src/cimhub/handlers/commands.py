@@ -1,0 +1,113 @@
+"""Moving commands and telling the world: every move stored, announced through the outbox.
+
+Used by the EndDeviceControls handler, the REST routes, the HES dispatcher and the
+timeout sweep, so a command moves the same way whoever moves it. Each move after the
+create is published to the subscribers of ``EndDeviceControls changed`` (the payload
+carries the command with its new status) in the same transaction as the move.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lxml import etree
+
+from cimhub.domain.command import Command, State
+from cimhub.mappings.end_device_controls import write_end_device_controls
+from cimhub.message.verb import Noun, Verb
+from cimhub.store.commands import CommandRepository, StoredCommand
+from cimhub.store.outbox import Kind, OutboxRepository
+from cimhub.store.subscriptions import SubscriptionRepository
+from cimhub.store.unit_of_work import UnitOfWork
+
+NOUN = Noun.END_DEVICE_CONTROLS.value
+HUB = "cimhub"
+
+
+class Commands:
+    """Command moves inside one unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.repo = CommandRepository(uow)
+
+    def create(self, tenant_id: int, meter_id: int, command: Command, log_id: int | None) -> int:
+        """Store a new command (requested, then awaiting approval or approved) and release it."""
+        at = int(time.time())
+        command.submit(at)
+        command_id = self.repo.add(tenant_id, meter_id, command, log_id)
+        stored = self.repo.by_id(command_id)
+        assert stored is not None
+        if stored.command.state is State.APPROVED:
+            self.release(stored, at)
+        return command_id
+
+    def move(
+        self, stored: StoredCommand, target: State, actor: str, reason: str = "", at: int = 0
+    ) -> bool:
+        """One move (IllegalTransitionError 3.4 if refused); False when already there."""
+        moved = stored.command.move(target, at or int(time.time()), actor, reason)
+        if moved:
+            if target is State.APPROVED:
+                self.release(stored, at or int(time.time()))
+            self.repo.save(stored)
+            self.announce(stored)
+            if target in (State.TIMED_OUT, State.FAILED, State.EXECUTED):
+                self.repo.finish_command(stored.id, f"command {target}")
+        return moved
+
+    def approve(self, stored: StoredCommand, approver: str) -> None:
+        at = int(time.time())
+        stored.command.approve(at, approver)
+        self.release(stored, at)
+        self.repo.save(stored)
+        self.announce(stored)
+
+    def release(self, stored: StoredCommand, at: int) -> None:
+        """An approved command goes out: to the head-end owning its meter, or fails."""
+        hes = self.repo.meter_hes(stored.tenant_id, stored.meter_id)
+        if hes is None:
+            stored.command.move(State.FAILED, at, HUB, "the meter belongs to no head-end")
+            return
+        stored.hes = hes
+        stored.command.move(State.SENT, at, HUB, f"queued for head-end {hes}")
+        self.repo.enqueue(stored.tenant_id, stored.id)  # the dispatcher finds its endpoint
+        self.repo.save(stored)
+
+    def announce(self, stored: StoredCommand) -> None:
+        """Publish the command's current status to ``EndDeviceControls changed`` subscribers."""
+        tenant = self.uow.tenants.get(stored.tenant_id).code
+        subs = [
+            s
+            for s in SubscriptionRepository(self.uow).all()
+            if s.active and s.matches(tenant, NOUN, Verb.CHANGED.value)
+        ]
+        if not subs:
+            return
+        body = etree.tostring(write_end_device_controls([stored.command]))
+        outbox = OutboxRepository(self.uow)
+        for sub in subs:
+            outbox.add(
+                stored.tenant_id,
+                Kind.EVENT,
+                noun=NOUN,
+                verb=Verb.CHANGED.value,
+                address=sub.name,
+                headers={
+                    "correlation_id": stored.command.correlation_id,
+                    "move": f"{stored.command.mrid}/{len(stored.command.history)}",
+                },
+                body=body,
+            )
+
+
+def time_out(uow: UnitOfWork, timeout_seconds: float, at: int | None = None) -> list[str]:
+    """Commands sent ``timeout_seconds`` ago or more and not acknowledged: timed out (and
+    announced). Their mRIDs."""
+    at = at if at is not None else int(time.time())
+    commands = Commands(uow)
+    expired = commands.repo.unanswered_since(int(at - timeout_seconds) + 1)
+    for stored in expired:
+        reason = f"no acknowledgement from head-end {stored.hes} in {timeout_seconds:g} s"
+        commands.move(stored, State.TIMED_OUT, HUB, reason, at)
+    return [s.command.mrid for s in expired]

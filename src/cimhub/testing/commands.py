@@ -1,0 +1,68 @@
+"""Helpers for command tests: a control message, meters with their head-end, endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cimhub.app import Hub
+from cimhub.imports.csv_import import import_files
+from cimhub.store.commands import CommandRepository, HesEndpoint
+
+TENANT = "t1"
+HEADERS = {"Content-Type": "application/xml", "X-Cimhub-Tenant": TENANT}
+CONTROL = """<?xml version="1.0" encoding="UTF-8"?>
+<CreateEndDeviceControls xmlns="http://iec.ch/TC57/2011/EndDeviceControlsMessage"
+                         xmlns:msg="http://iec.ch/TC57/2011/schema/message"
+                         xmlns:c="http://iec.ch/TC57/2011/EndDeviceControls#">
+  <Header>
+    <msg:Verb>create</msg:Verb>
+    <msg:Noun>EndDeviceControls</msg:Noun>
+    <msg:Timestamp>2024-06-15T10:00:05+05:30</msg:Timestamp>
+    <msg:Source>CIS</msg:Source>
+    <msg:User><msg:UserID>{user}</msg:UserID></msg:User>
+    <msg:MessageID>{message_id}</msg:MessageID>
+  </Header>
+  <Payload>
+    <c:EndDeviceControls>
+      <c:EndDeviceControl>
+        <c:mRID>{mrid}</c:mRID>
+        <c:reason>test</c:reason>
+        <c:EndDeviceControlType ref="{code}"/>
+        <c:EndDevices><c:mRID>{meter}</c:mRID></c:EndDevices>
+      </c:EndDeviceControl>
+    </c:EndDeviceControls>
+  </Payload>
+</CreateEndDeviceControls>
+"""
+CONNECT, DISCONNECT = "3.31.0.18", "3.31.0.23"
+
+
+def control(mrid: str, code: str, meter: str, user: str = "asha") -> bytes:
+    return CONTROL.format(
+        mrid=mrid, code=code, meter=meter, user=user, message_id=str(uuid.uuid4())
+    ).encode()
+
+
+def seed_meters(hub: Hub, tmp_path: Path, meters: dict[str, str]) -> None:
+    """Meters (mRID → head-end name), serial SN-<mRID>, in service."""
+    path = tmp_path / "meters.csv"
+    rows = [f"{m},SN-{m},{hes},in_service" for m, hes in meters.items()]
+    path.write_text("mrid,serial_number,hes,stage\n" + "\n".join(rows) + "\n")
+    reports = import_files(hub.database, TENANT, [path])
+    assert all(r.applied for r in reports), [str(e) for r in reports for e in r.errors]
+
+
+def set_endpoint(hub: Hub, endpoint: HesEndpoint) -> None:
+    with hub.database.unit_of_work() as uow:
+        tenant_id = uow.tenants.ensure(TENANT)
+        CommandRepository(uow).put_endpoint(tenant_id, endpoint)
+
+
+def command(base: str, mrid: str) -> dict[str, Any]:
+    response = httpx.get(f"{base}/api/v1/commands/{mrid}", headers=HEADERS, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())

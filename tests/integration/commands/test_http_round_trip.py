@@ -1,0 +1,143 @@
+"""Connect and disconnect through the HES simulator over real HTTP; a head-end that is down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cimhub.store.commands import CommandRepository, HesEndpoint
+from cimhub.store.subscriptions import Subscription, SubscriptionRepository
+from cimhub.testing.commands import (
+    CONNECT,
+    DISCONNECT,
+    HEADERS,
+    command,
+    control,
+    seed_meters,
+    set_endpoint,
+)
+from cimhub.testing.hes_sim import Behaviour, HttpHes
+from cimhub.testing.receiver import Receiver
+from cimhub.testing.replies import ParsedReply
+from cimhub.testing.waiting import wait_until
+
+
+def states(body: dict[str, Any]) -> list[str]:
+    return [t["state"] for t in body["transitions"]]
+
+
+def test_connect_and_approved_disconnect_round_trip(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    sim = HttpHes(base, name="HES-SIM", tenant="t1").up()
+    try:
+        seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})
+        set_endpoint(hub, HesEndpoint("HES-SIM", "http", sim.url))
+        hub.start_commands()
+
+        reply = httpx.post(f"{base}/cim", content=control("C-1", CONNECT, "M-1"), headers=HEADERS)
+        parsed = ParsedReply.of(reply.content)
+        assert parsed.result == "OK" and "C-1" in reply.text
+        done = wait_until(lambda: (b := command(base, "C-1"))["state"] == "executed" and b)
+        assert states(done) == ["requested", "approved", "sent", "acknowledged", "executed"]
+        assert done["transitions"][-1]["actor"] == "HES-SIM"
+
+        reply = httpx.post(
+            f"{base}/cim", content=control("D-1", DISCONNECT, "M-1", user="asha"), headers=HEADERS
+        )
+        assert ">awaiting_approval<" in reply.text
+        assert command(base, "D-1")["state"] == "awaiting_approval"
+        assert [m for m, *_ in sim.received] == ["C-1"]  # nothing sent before approval
+
+        approved = httpx.post(f"{base}/api/v1/commands/D-1/approve", headers=HEADERS)
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["transitions"][2]["actor"] == "anonymous"
+        done = wait_until(lambda: (b := command(base, "D-1"))["state"] == "executed" and b)
+        assert states(done)[-3:] == ["sent", "acknowledged", "executed"]
+        assert [(m, k) for m, k, _ in sim.received] == [("C-1", "connect"), ("D-1", "disconnect")]
+    finally:
+        sim.down()
+
+
+def test_the_requester_may_not_approve_and_illegal_moves_are_409(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    seed_meters(hub, tmp_path, {"M-2": "HES-X"})
+    reply = httpx.post(
+        f"{base}/cim", content=control("D-2", DISCONNECT, "M-2", user="anonymous"), headers=HEADERS
+    )
+    assert ParsedReply.of(reply.content).result == "OK"
+
+    refused = httpx.post(f"{base}/api/v1/commands/D-2/approve", headers=HEADERS)
+    assert refused.status_code == 403 and refused.json()["code"] == "3.9"
+    canceled = httpx.post(f"{base}/api/v1/commands/D-2/cancel", headers=HEADERS)
+    assert canceled.status_code == 200 and canceled.json()["state"] == "canceled"
+    again = httpx.post(f"{base}/api/v1/commands/D-2/approve", headers=HEADERS)
+    assert again.status_code == 409 and again.json()["code"] == "3.4"
+    listed = httpx.get(f"{base}/api/v1/commands", params={"state": "canceled"}, headers=HEADERS)
+    assert [c["mrid"] for c in listed.json()["items"]] == ["D-2"]
+
+
+def test_a_repeated_create_is_idempotent(serve: Callable[..., Any], tmp_path: Path) -> None:
+    hub, base = serve()
+    seed_meters(hub, tmp_path, {"M-3": "HES-X"})
+    for _ in range(2):
+        body = control("D-3", DISCONNECT, "M-3")
+        reply = httpx.post(f"{base}/cim", content=body, headers=HEADERS)
+        assert ">awaiting_approval<" in reply.text
+    listed = httpx.get(f"{base}/api/v1/commands", headers=HEADERS).json()
+    assert listed["total"] == 1
+    assert len(command(base, "D-3")["transitions"]) == 2
+
+
+def test_a_down_head_end_gets_the_command_when_it_is_back(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    sim = HttpHes(base, name="HES-SIM", tenant="t1")  # not listening yet: refused
+    seed_meters(hub, tmp_path, {"M-4": "HES-SIM"})
+    set_endpoint(hub, HesEndpoint("HES-SIM", "http", sim.url))
+    hub.start_commands()
+    httpx.post(f"{base}/cim", content=control("C-4", CONNECT, "M-4"), headers=HEADERS)
+
+    def attempts() -> int:
+        with hub.database.unit_of_work() as uow:
+            repo = CommandRepository(uow)
+            stored = repo.by_mrid(uow.tenants.ensure("t1"), ["C-4"])["C-4"]
+            return sum(a for a, _ in repo.dispatch_errors(stored.id))
+
+    wait_until(lambda: attempts() >= 2)
+    assert command(base, "C-4")["state"] == "sent"
+    sim.up()
+    try:
+        wait_until(lambda: command(base, "C-4")["state"] == "executed")
+    finally:
+        sim.down()
+
+
+def test_the_outcome_is_published_to_subscribers(serve: Callable[..., Any], tmp_path: Path) -> None:
+    hub, base = serve()
+    sim = HttpHes(base, name="HES-SIM", tenant="t1", behaviour=Behaviour(fail_rate=1.0)).up()
+    with Receiver() as cis:
+        try:
+            with hub.database.unit_of_work() as uow:
+                SubscriptionRepository(uow).put(
+                    Subscription("cis", "EndDeviceControls", ("changed",), cis.url, tenant="t1")
+                )
+            seed_meters(hub, tmp_path, {"M-5": "HES-SIM"})
+            set_endpoint(hub, HesEndpoint("HES-SIM", "http", sim.url))
+            hub.start_commands()
+            httpx.post(f"{base}/cim", content=control("C-5", CONNECT, "M-5"), headers=HEADERS)
+            wait_until(lambda: command(base, "C-5")["state"] == "failed")
+            bodies = cis.wait_for(2)  # acknowledged, failed
+        finally:
+            sim.down()
+    events = [ParsedReply.of(b) for b in bodies]
+    assert all(b"ChangedEndDeviceControls" in body for body in bodies)
+    values = [e.root.findtext(".//{*}status/{*}value") for e in events]
+    assert values == ["acknowledged", "failed"]
