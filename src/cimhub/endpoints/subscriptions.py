@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cimhub.bus.runtime import Bus, subscription_of
+from cimhub.endpoints.rest.deps import bound_tenant
 
 PREFIX = "/api/v1/subscriptions"
 
@@ -35,25 +36,43 @@ class SubscriptionIn(BaseModel):
 
 def mount(app: FastAPI, bus: Bus) -> None:
     @app.get(PREFIX, summary="Every subscription")
-    async def list_subscriptions() -> list[dict[str, Any]]:
+    async def list_subscriptions(request: Request) -> list[dict[str, Any]]:
         subs = await run_in_threadpool(bus.subscriptions)
-        return [s.public() for s in subs]
+        return [s.public() for s in subs if _visible(s, request)]
 
     @app.get(PREFIX + "/{name}", summary="One subscription")
-    async def get_subscription(name: str) -> dict[str, Any]:
+    async def get_subscription(name: str, request: Request) -> dict[str, Any]:
         subs = await run_in_threadpool(bus.subscriptions)
         for sub in subs:
-            if sub.name == name:
+            if sub.name == name and _visible(sub, request):
                 return sub.public()
         raise HTTPException(404, f"no subscription {name!r}")
 
     @app.put(PREFIX + "/{name}", summary="Create or replace a subscription")
-    async def put_subscription(name: str, body: SubscriptionIn) -> dict[str, Any]:
+    async def put_subscription(name: str, body: SubscriptionIn, request: Request) -> dict[str, Any]:
+        bound = bound_tenant(request)
+        if bound is not None:  # a tenant subscribes to its own data only
+            if body.tenant not in (None, bound):
+                raise HTTPException(404, f"unknown tenant {body.tenant!r}")
+            body = body.model_copy(update={"tenant": bound})
+            subs = await run_in_threadpool(bus.subscriptions)
+            if any(s.name == name and not _visible(s, request) for s in subs):
+                raise HTTPException(409, f"the name {name!r} is taken")
         sub = subscription_of({"name": name, **body.model_dump()})
         saved = await run_in_threadpool(bus.put_subscription, sub)
         return saved.public()
 
     @app.delete(PREFIX + "/{name}", status_code=204, summary="Remove a subscription")
-    async def delete_subscription(name: str) -> None:
+    async def delete_subscription(name: str, request: Request) -> None:
+        subs = await run_in_threadpool(bus.subscriptions)
+        if not any(s.name == name and _visible(s, request) for s in subs):
+            raise HTTPException(404, f"no subscription {name!r}")
         if not await run_in_threadpool(bus.remove_subscription, name):
             raise HTTPException(404, f"no subscription {name!r}")
+
+
+def _visible(sub: Any, request: Request) -> bool:
+    """A tenant's caller sees its own subscriptions only (not other tenants', not the
+    hub-wide ones); a caller bound to no tenant (open loopback mode) sees all."""
+    bound = bound_tenant(request)
+    return bound is None or sub.tenant == bound

@@ -9,13 +9,13 @@ import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from cimhub.billing.cycle import parse_cycle
 from cimhub.billing_commands import write_csv
 from cimhub.domain.reading import MeterRef, ReadingKind
-from cimhub.endpoints.rest.deps import Reader
+from cimhub.endpoints.rest.deps import Reader, same_tenant
 from cimhub.endpoints.rest.reports import CSV_AND_JSON, Format
 from cimhub.errors import UnknownObjectError
 from cimhub.store.billing import determinants, month_to_date
@@ -28,7 +28,7 @@ MAX_READINGS = 100_000
 
 
 def router(reader: Reader) -> APIRouter:
-    api = APIRouter(tags=["billing"], responses=CSV_AND_JSON)
+    api = APIRouter(tags=["billing"], responses=CSV_AND_JSON, dependencies=[Depends(same_tenant)])
 
     @api.get("/billing/consumption-summary", response_class=Response,
              summary="Billing determinants of a cycle (stored by `cimhub billing run`), or "

@@ -19,6 +19,27 @@ from cimhub.store.master_queries import Page
 from cimhub.store.unit_of_work import UnitOfWork
 
 MAX_LIMIT = 1000
+TENANT_HEADER = "X-Cimhub-Tenant"
+
+
+def bound_tenant(request: Request) -> str | None:
+    """The tenant the request is bound to: its authenticated principal's; in open loopback
+    mode the one its tenant header names; None when neither (loopback, no header)."""
+    principal = getattr(request.state, "principal", None)
+    kind = str(getattr(getattr(principal, "kind", None), "value", "loopback"))
+    if principal is not None and kind != "loopback":
+        return str(principal.tenant)
+    return request.headers.get(TENANT_HEADER, "").strip() or None
+
+
+async def same_tenant(request: Request) -> None:
+    """A router dependency: the tenant a route names (``{tenant}`` in the path or
+    ``?tenant=``) must be the one the request is bound to. Another tenant's code is
+    answered as unknown (404), never confirmed to exist."""
+    named = request.path_params.get("tenant") or request.query_params.get("tenant")
+    bound = bound_tenant(request)
+    if named is not None and bound is not None and named != bound:
+        raise UnknownObjectError(f"unknown tenant {named!r}", object_id=str(named))
 
 
 class Reader:

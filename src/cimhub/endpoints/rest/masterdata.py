@@ -11,7 +11,7 @@ from cimhub.domain.lifecycle import Stage
 from cimhub.domain.meter import MeterType
 from cimhub.domain.usage_point import Category, PaymentMode
 from cimhub.endpoints.rest import schemas
-from cimhub.endpoints.rest.deps import Paging, Reader, page_body, paging
+from cimhub.endpoints.rest.deps import Paging, Reader, bound_tenant, page_body, paging, same_tenant
 from cimhub.errors import UnknownObjectError
 from cimhub.store.master_queries import Page
 
@@ -23,14 +23,16 @@ Tenant = Annotated[str, "the tenant (DISCOM) code"]
 
 
 def router(reader: Reader) -> APIRouter:
-    api = APIRouter(tags=["master data"], responses=ERRORS)
+    api = APIRouter(tags=["master data"], responses=ERRORS, dependencies=[Depends(same_tenant)])
 
-    @api.get("/tenants", response_model=list[schemas.Tenant], summary="Every tenant")
-    def tenants() -> list[dict[str, Any]]:
+    @api.get("/tenants", response_model=list[schemas.Tenant], summary="Every tenant (yours)")
+    def tenants(request: Request) -> list[dict[str, Any]]:
+        bound = bound_tenant(request)  # a tenant's caller sees only its own tenant
         with reader.hub() as uow:
             return [
                 {"code": t.code, "name": t.name, "auto_register_meters": t.auto_register_meters}
                 for t in uow.tenants.all()
+                if bound is None or t.code == bound
             ]
 
     @api.get("/tenants/{tenant}", response_model=schemas.TenantDetail, summary="One tenant")

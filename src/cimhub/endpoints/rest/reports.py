@@ -8,10 +8,10 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from cimhub.endpoints.rest.deps import Reader
+from cimhub.endpoints.rest.deps import Reader, same_tenant
 from cimhub.endpoints.rest.masterdata import ERRORS, Tenant
 from cimhub.store.reports import Report, meter_inventory, not_communicating
 
@@ -42,7 +42,7 @@ def render(report: Report, fmt: Format, name: str) -> Response:
 
 
 def router(reader: Reader) -> APIRouter:
-    api = APIRouter(tags=["reports"], responses=CSV_AND_JSON)
+    api = APIRouter(tags=["reports"], responses=CSV_AND_JSON, dependencies=[Depends(same_tenant)])
 
     @api.get(
         "/tenants/{tenant}/reports/meter-inventory",

@@ -1,0 +1,321 @@
+"""The cross-tenant matrix: every REST route and every CIM noun × verb, sent as tenant A
+against tenant B's identifiers, on each backend. No read returns B's data; no write
+changes B's rows.
+
+Routes come from the app's own OpenAPI document and messages from the registry, so a new
+route or handler is driven automatically — or the test fails naming what it cannot drive.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from cimhub.app import Hub
+from cimhub.bus.runtime import subscription_of
+from cimhub.endpoints import soap
+from cimhub.settings import Settings
+from cimhub.testing.masterdata import seed_golden
+from cimhub.testing.messages import created_meter_readings
+from cimhub.testing.server import running_hub
+from cimhub.testing.tenancy import (
+    MESSAGES,
+    TENANT_A,
+    TENANT_B,
+    as_tenant,
+    rows_of,
+    seed_tenant,
+    sender,
+)
+
+INDEX = tomllib.loads((MESSAGES / "index.toml").read_text(encoding="utf-8"))["message"]
+#: What tenant B holds beyond the common golden data: a command and a subscription.
+B_EXTRA = ("seeds/meters-controls.csv", "EndDeviceControls/create-disconnect-one-meter.xml")
+B_SUBSCRIPTION = "tenant-b-billing"
+#: Routes that carry no tenant's data by design, and the CIM endpoints (driven below).
+NOT_TENANT_DATA = {"/healthz", "/readyz", "/soap", "/soap/xsd/{name}", "/soap/{service}"}
+CIM_ROUTES = {("POST", "/cim"), ("POST", "/soap/{service}")}
+#: A verb without a golden message of its own borrows a related one's (verb rewritten).
+RELATED = {
+    "canceled": "cancel", "changed": "change", "closed": "close", "created": "create",
+    "deleted": "delete", "change": "changed", "create": "created", "cancel": "create",
+}  # fmt: skip
+
+
+@dataclass
+class Probe:
+    """Everything sent as A, and B's data it must never see."""
+
+    fingerprint: set[str]
+    sent: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, what: str, request: str, response: str) -> None:
+        self.sent.append(request)
+        told = "\n".join(self.sent)  # what A said itself is not a leak
+        leaked = sorted(s for s in self.fingerprint if s in response and s not in told)
+        if leaked:
+            self.leaks.append(f"{what}: {leaked[:5]}")
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
+    with running_hub(Settings(database_url=database_url)) as (hub, base):
+        seed_tenant(hub, TENANT_B)
+        for name in B_EXTRA:
+            seed_golden(hub, TENANT_B, MESSAGES / name, sender(hub))  # type: ignore[arg-type]
+        hub.bus.put_subscription(  # type: ignore[union-attr]
+            subscription_of(
+                {
+                    "name": B_SUBSCRIPTION,
+                    "noun": "MeterReadings",
+                    "tenant": TENANT_B,
+                    "address": "http://127.0.0.1:9/tenant-b",
+                }
+            )
+        )
+        # A has data of its own, none of it B's.
+        raw = created_meter_readings([9001], datetime(2024, 6, 1, tzinfo=UTC), intervals=4)
+        assert sender(hub)(raw, TENANT_A).result.value == "OK"
+        with httpx.Client(base_url=base, timeout=60) as client:
+            yield hub, client
+
+
+def _b_identifiers(hub: Hub) -> dict[str, list[str]]:
+    """B's identifiers by kind, read hub-wide."""
+    with hub.database.engine.connect() as c:
+        b = c.execute(text("SELECT id FROM tenant WHERE code = :c"), {"c": TENANT_B}).scalar()
+
+        def col(sql: str) -> list[str]:
+            return [str(r[0]) for r in c.execute(text(sql), {"b": b}) if r[0]]
+
+        return {
+            "meter": col("SELECT mrid FROM meter WHERE tenant_id = :b ORDER BY id"),
+            "serial": col("SELECT serial_number FROM meter WHERE tenant_id = :b ORDER BY id"),
+            "usage_point": col("SELECT mrid FROM usage_point WHERE tenant_id = :b ORDER BY id"),
+            "node": col("SELECT code FROM hierarchy_node WHERE tenant_id = :b ORDER BY id"),
+            "command": _commands(c, b),
+        }
+
+
+def _commands(connection: Any, b: int) -> list[str]:
+    try:
+        with connection.begin_nested():
+            rows = connection.execute(
+                text("SELECT mrid FROM end_device_control WHERE tenant_id = :b"), {"b": b}
+            )
+            return [str(r[0]) for r in rows]
+    except Exception:  # no EndDeviceControls in this build
+        return []
+
+
+def _fingerprint(hub: Hub) -> set[str]:
+    """Distinctive strings of B's data (4+ characters), minus any A also holds."""
+    found: set[str] = set()
+    queries = [
+        "SELECT mrid, serial_number, make, model FROM meter",
+        "SELECT name FROM meter_name",
+        "SELECT mrid, consumer_number, name, address, mobile, email FROM usage_point",
+        "SELECT code, name FROM hierarchy_node",
+    ]
+    with hub.database.engine.connect() as c:
+        ids = dict(c.execute(text("SELECT code, id FROM tenant")).all())
+        for sql in queries:
+            for tenant, sign in ((ids[TENANT_B], 1), (ids[TENANT_A], -1)):
+                rows = c.execute(text(f"{sql} WHERE tenant_id = :t"), {"t": tenant})
+                values = {str(v) for r in rows for v in r if v is not None and len(str(v)) >= 4}
+                found = found | values if sign > 0 else found - values
+        subscriptions = c.execute(
+            text("SELECT name, address FROM subscription WHERE tenant = :t"), {"t": TENANT_B}
+        )
+        found |= {str(v) for r in subscriptions for v in r}
+    return found
+
+
+def _routes(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    spec = app.openapi()
+    return [
+        (method.upper(), path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _values(name: str, path: str, ids: dict[str, list[str]]) -> list[str] | None:
+    """B's identifiers to put in parameter ``name`` of ``path`` (None: no idea)."""
+    if name == "tenant":
+        return [TENANT_B, TENANT_A]
+    if name == "key":
+        if "/usage-points/" in path:
+            return ids["usage_point"][:2]
+        return ids["meter"][:2] + ids["serial"][:1]
+    if name == "usage_point":
+        return ids["usage_point"][:1]
+    if name == "code":
+        return ids["node"][:2]
+    if name == "mrid":
+        return ids["command"][:1] or ["no-command"]
+    if name == "name" and path.startswith("/api/v1/subscriptions"):
+        return [B_SUBSCRIPTION]
+    if name == "name":
+        return ["MeterReadings.xsd"]
+    if name == "service":
+        return ["GetMeterReadings"]
+    return None
+
+
+def _requests(
+    method: str, path: str, operation: dict[str, Any], ids: dict[str, list[str]]
+) -> list[tuple[str, dict[str, str]]] | str:
+    """(url, query) variants of one operation, or why it cannot be driven."""
+    variants: list[tuple[str, dict[str, str]]] = [(path, {})]
+    for param in operation.get("parameters", []):
+        name, where = param["name"], param["in"]
+        if where == "query" and not param.get("required") and name != "usage_point":
+            continue
+        values = _values(name, path, ids)
+        if values is None:
+            return f"no identifier of B for parameter {name!r}"
+        variants = [
+            (url.replace("{" + name + "}", v), query)
+            if where == "path"
+            else (url, {**query, name: v})
+            for url, query in variants
+            for v in values
+        ]
+    return variants
+
+
+def _body(method: str, path: str) -> dict[str, Any] | None:
+    if path.startswith("/api/v1/subscriptions") and method == "PUT":
+        return {"noun": "MeterReadings", "address": "http://127.0.0.1:9/a", "tenant": TENANT_B}
+    return None
+
+
+def _drive_rest(client: httpx.Client, app: Any, ids: dict[str, list[str]], probe: Probe) -> int:
+    driven, unknown = 0, []
+    routes = _routes(app)
+    # reads first: later writes of A's own data must not look like leaks
+    for method, path, operation in sorted(routes, key=lambda r: r[0] != "GET"):
+        if (method, path) in CIM_ROUTES:
+            continue
+        requests = _requests(method, path, operation, ids)
+        if isinstance(requests, str):
+            unknown.append(f"{method} {path}: {requests}")
+            continue
+        for url, query in requests:
+            response = client.request(
+                method, url, params=query, headers=as_tenant(TENANT_A), json=_body(method, path)
+            )
+            driven += 1
+            what = f"{method} {url} {query}"
+            if response.status_code >= 500:
+                probe.failures.append(f"{what}: {response.status_code}")
+            if path not in NOT_TENANT_DATA:
+                probe.check(what, f"{url} {query} {_body(method, path)}", response.text)
+    assert unknown == [], "routes the tenant matrix cannot drive (add a case):\n" + "\n".join(
+        unknown
+    )
+    return driven
+
+
+def _golden(noun: str, verb: str) -> bytes | None:
+    """A valid golden message for noun × verb, or a related verb's, rewritten."""
+    for wanted in (verb, RELATED.get(verb), "create", "created"):
+        for entry in INDEX:
+            if entry["noun"] == noun and entry["verb"] == wanted and entry["valid"]:
+                raw = (MESSAGES / entry["file"]).read_bytes()
+                return raw if wanted == verb else _reverb(raw, noun, wanted, verb)
+    return None
+
+
+def _reverb(raw: bytes, noun: str, old: str, new: str) -> bytes:
+    text_ = raw.decode()
+    text_ = re.sub(rf"(</?(?:\w+:)?){old.capitalize()}{noun}\b", rf"\1{new.capitalize()}{noun}",
+                   text_)  # fmt: skip
+    text_ = re.sub(rf"(<(?:\w+:)?Verb>){old}(</)", rf"\g<1>{new}\2", text_)
+    return text_.encode()
+
+
+def _soap_service(raw: bytes) -> str:
+    match = re.search(rb"<(?:\w+:)?([A-Z]\w+)[\s>]", re.sub(rb"<\?xml[^>]*\?>|<!--.*?-->", b"",
+                                                             raw, flags=re.S))  # fmt: skip
+    element = match.group(1).decode() if match else ""
+    for name, service in soap.services().items():
+        if any(tag.endswith("}" + element) for tag in service.inputs):
+            return name
+    return "CIMHub"
+
+
+def _drive_cim(client: httpx.Client, hub: Hub, probe: Probe) -> list[str]:
+    missing, codes = [], []
+    supported = sorted((str(n), str(v)) for n, v in hub.registry.supported())
+    # reads (get) first, as for REST
+    for noun, verb in sorted(supported, key=lambda nv: nv[1] != "get"):
+        raw = _golden(noun, verb)
+        if raw is None:
+            missing.append(f"{verb} {noun}")
+            continue
+        http = client.post("/cim", content=raw, headers=as_tenant(TENANT_A))
+        service = _soap_service(raw)
+        soap_response = client.post(
+            f"/soap/{service}", content=soap.envelope_bytes(raw), headers=as_tenant(TENANT_A)
+        )
+        for transport, response in (("http", http), ("soap", soap_response)):
+            what = f"{transport} {verb} {noun}"
+            code = re.search(r"<(?:\w+:)?code>([\d.]+)<", response.text)
+            codes.append(f"{what}: {code.group(1) if code else response.status_code}")
+            if (code and code.group(1).startswith("5")) or response.status_code == 503:
+                probe.failures.append(f"{what}: {response.text[:300]}")
+            probe.check(what, raw.decode(errors="replace"), response.text)
+    assert missing == [], "noun × verb the tenant matrix has no message for:\n" + "\n".join(missing)
+    return codes
+
+
+def test_tenant_a_never_reads_or_changes_tenant_b(served: tuple[Hub, httpx.Client]) -> None:
+    hub, client = served
+    b_id = _tenant_id(hub, TENANT_B)
+    before = rows_of(hub.database, b_id)
+    subscriptions_before = _b_subscriptions(hub)
+    assert before["meter"] and before["usage_point"] and before["interval_reading"]
+    assert before["end_device_event"] and before["message_log"]
+    ids = _b_identifiers(hub)
+    probe = Probe(_fingerprint(hub))
+    assert ids["meter"] and ids["usage_point"] and ids["node"] and probe.fingerprint
+    control = Probe(probe.fingerprint)  # the probe does see B's data when it is there
+    for url in (f"/api/v1/tenants/{TENANT_B}/meters", "/api/v1/subscriptions"):
+        control.check(url, url, client.get(url, headers=as_tenant(TENANT_B)).text)
+    assert len(control.leaks) == 2
+    app = hub.web_app()
+    driven = _drive_rest(client, app, ids, probe)
+    codes = _drive_cim(client, hub, probe)
+    assert driven > 20 and len(codes) >= 2 * len(hub.registry.supported())
+    assert probe.leaks == [], "tenant B's data reached tenant A:\n" + "\n".join(probe.leaks)
+    assert probe.failures == [], "\n".join(probe.failures)
+    after = rows_of(hub.database, b_id)
+    changed = [t for t in before if before[t] != after.get(t)]
+    assert changed == [], f"tenant A's requests changed tenant B's rows in {changed}"
+    assert _b_subscriptions(hub) == subscriptions_before
+
+
+def _tenant_id(hub: Hub, code: str) -> int:
+    with hub.database.unit_of_work() as uow:
+        found = uow.tenants.find(code)
+        assert found is not None
+        return found
+
+
+def _b_subscriptions(hub: Hub) -> list[Any]:
+    with hub.database.engine.connect() as c:
+        rows = c.execute(text("SELECT * FROM subscription WHERE tenant = :t ORDER BY name"),
+                         {"t": TENANT_B})  # fmt: skip
+        return [tuple(r) for r in rows]
