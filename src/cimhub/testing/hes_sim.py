@@ -221,12 +221,14 @@ class MqttHes:
         base = {spec["id"]: command[spec["id"]], spec["meter"]: command[spec["meter"]],
                 spec["action"]: command[spec["action"]]}  # fmt: skip
         if self.behaviour.ack:
-            self.publish("status", {**base, spec["status"]: "accepted", spec["time"]: self._now()})
+            ack = {**base, spec["status"]: "accepted", spec["time"]: self._now()}
+            self.publish("status", ack, wait=False)
         outcome = self.behaviour.outcome()
         if outcome is not None:
             status = "success" if outcome == "executed" else "failed"
-            self.publish("status", {**base, spec["status"]: status, spec["time"]: self._now(),
-                                    spec["reason"]: f"simulated {outcome}"})  # fmt: skip
+            done = {**base, spec["status"]: status, spec["time"]: self._now(),
+                    spec["reason"]: f"simulated {outcome}"}  # fmt: skip
+            self.publish("status", done, wait=False)
 
     def _now(self) -> Any:
         stamp = int(time.time())
@@ -236,9 +238,12 @@ class MqttHes:
 
         return datetime.fromtimestamp(stamp, UTC).isoformat()
 
-    def publish(self, kind: str, body: dict[str, Any]) -> None:
+    def publish(self, kind: str, body: dict[str, Any], *, wait: bool = True) -> None:
+        """Publish (QoS 1); ``wait`` for the broker's PUBACK — never from paho's own callback
+        thread, which is the one that would read it."""
         info = self.client.publish(self.profile.topic(kind, self.prefix), json.dumps(body), qos=1)
-        info.wait_for_publish(10)
+        if wait:
+            info.wait_for_publish(10)
 
     def publish_block_load(self, meter: str, rows: Sequence[dict[str, Any]]) -> None:
         """Publish interval rows in the profile's layout (rows are {time, obis: value})."""
