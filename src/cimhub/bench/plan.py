@@ -70,7 +70,7 @@ class Plan:
 
 def default_scenarios() -> list[Scenario]:
     """Every scenario, built or not, in the order a run measures them."""
-    from cimhub.bench import baselines, bus, ingest, memory, proposals, queries
+    from cimhub.bench import baselines, billing, bus, ingest, memory, proposals, queries
 
     pg_and_sqlite = ("sqlite", "postgresql")
     return [
@@ -162,5 +162,12 @@ def default_scenarios() -> list[Scenario]:
             bus.run_two_workers,
             ("postgresql",),
         ),
-        Scenario("billing determinants", "billing", "determinants for N usage-point-months"),
+        Scenario(
+            "billing determinants",
+            "billing",
+            "the monthly run (determinants, readiness, the subscriber's outbox messages) for "
+            "N usage-point-months of 15-minute data, over daily aggregates",
+            billing.run,
+            pg_and_sqlite,
+        ),
     ]

@@ -190,6 +190,21 @@ def bus_table(results: Results) -> Table:
     )
 
 
+def billing_table(results: Results) -> Table:
+    rows = [
+        (backend, what, _n(row.get("seconds"), 2), _n(row.get("per_second")),
+         _n(row.get("seconds_10k")))
+        for (backend, what), row in results.table("billing").items()
+    ]  # fmt: skip
+    return Table(
+        "Billing run: determinants for a month of 15-minute data",
+        ("store", "run", "seconds", "usage points/s", "10 000 usage points, s (scaled)"),
+        rows,
+        "one run_and_export in one transaction: determinants from daily aggregates, "
+        "readiness, outbox messages for a billing subscriber; seeding not timed.",
+    )
+
+
 def skipped_table(results: Results) -> Table:
     return Table("Not measured", ("scenario", "why"), list(results.skipped))
 
@@ -201,6 +216,7 @@ def tables(results: Results) -> list[Table]:
             ingest_table(results),
             proposal_table(results),
             bus_table(results),
+            billing_table(results),
             query_table(results),
             memory_table(results),
             skipped_table(results),
@@ -218,7 +234,9 @@ Check = tuple[str, str, str]  # target, where we stand, verdict
 def targets(results: Results) -> list[Check]:
     """Where we stand against each target of issue 8 (PostgreSQL rows)."""
     checks: list[Check] = []
-    for make in (_target_ingest, _target_baseline, _target_one_meter, _target_workers):
+    for make in (
+        _target_ingest, _target_baseline, _target_one_meter, _target_workers, _target_billing
+    ):
         checks.append(make(results))
     checks.append(_target_query(results))
     checks.append(_target_memory(results))
@@ -291,6 +309,14 @@ def _target_workers(results: Results) -> Check:
         for s, v in scaled.items()
     )
     return target, stand + "; two cores shared with PostgreSQL and RabbitMQ", "reported"
+
+
+def _target_billing(results: Results) -> Check:
+    target = "billing: a month of 10 000 usage points (issue 7's size; no time target set)"
+    row = next((r for (b, _), r in results.table("billing").items() if b == PG), None)
+    if row is None:
+        return target, "not measured", "—"
+    return target, f"{_n(row['seconds_10k'])} s, scaled from {_n(row['points'])}", "reported"
 
 
 def _target_query(results: Results) -> Check:

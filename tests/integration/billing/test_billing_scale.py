@@ -17,13 +17,11 @@ from cimhub.billing.cycle import day_start
 from cimhub.billing.reading_types import energy
 from cimhub.handlers.billing import run_and_export
 from cimhub.store.billing import determinants
-from cimhub.store.billing_config import BillingConfigs
-from cimhub.store.daily_aggregates import refresh
 from cimhub.store.database import Database
 from cimhub.store.outbox import OutboxRow
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
-from cimhub.store.validated import CURRENT, Row, ValidatedRepository
-from cimhub.testing.billing import KWH_15, Stay, add_usage_points, install
+from cimhub.store.validated import CURRENT
+from cimhub.testing.billing import seed_month
 from cimhub.testing.databases import postgres_database
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -31,20 +29,6 @@ START = day_start(date(2024, 6, 1), IST)
 END = day_start(date(2024, 7, 1), IST)
 #: 10 000 (the done-when size) takes minutes here: set CIMHUB_BILLING_SCALE_POINTS=10000
 POINTS = int(os.environ.get("CIMHUB_BILLING_SCALE_POINTS", "1000"))
-CHUNK = 250
-CONFIG = {  # Maharashtra ToD, 30-minute demand for LT-II
-    "calendars": {"mh": {"buckets": {"1": "normal", "2": "solar", "3": "peak"}, "seasons": [
-        {"day_types": {"weekday": [["09:00", "17:00", 2], ["17:00", "24:00", 3]]}}]}},
-    "assignments": [{"calendar": "mh", "from": "2024-01-01"}],
-    "tariffs": {"LT-II": {"demand_minutes": 30}},
-    "readiness": {"max_missing_pct": 100, "max_estimated_pct": 100},
-}  # fmt: skip
-
-
-def value(meter: int, i: int) -> float:
-    return ((meter * 7 + i * 13) % 97) / 100
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_month_of_usage_points_bills_like_a_recomputation() -> None:
@@ -72,29 +56,12 @@ def test_a_month_of_usage_points_bills_like_a_recomputation() -> None:
 
 
 def _seed(db: Database) -> tuple[int, dict[str, int]]:
-    ups = [f"UP{i}" for i in range(POINTS)]
+    tenant, meters = seed_month(db, "scale", POINTS, START, END)
     with db.unit_of_work() as uow:
-        tenant = uow.tenants.ensure("scale")
-        BillingConfigs(uow).put(tenant, CONFIG)
-        add_usage_points(uow, tenant, ups, tariff="LT-II", category="commercial")
-        meters = install(uow, tenant, [Stay(u, f"M{i}", 0) for i, u in enumerate(ups)])
         SubscriptionRepository(uow).put(
             Subscription("billing", "MeterReadings", ("created",), "http://billing.example",
                          reading_types=(energy("kwh_import"), energy("kwh_import", 3)))
         )  # fmt: skip
-        type_id = uow.reading_types.ids_for([KWH_15])[KWH_15]
-    stamps = list(range(START + 900, END + 1, 900))
-    ids = sorted(meters.values())
-    for first in range(0, len(ids), CHUNK):
-        with db.unit_of_work() as uow:
-            part = ids[first : first + CHUNK]
-            rows = [
-                Row(m, type_id, ts, "interval", value(m, i), "3.0.1", "validated", "", "", "", "")
-                for m in part
-                for i, ts in enumerate(stamps)
-            ]
-            ValidatedRepository(uow).apply(tenant, rows, now=1)
-            refresh(uow, tenant, [(m, START, END) for m in part])
     return tenant, meters
 
 
