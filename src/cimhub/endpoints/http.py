@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cimhub import __version__
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
-from cimhub.endpoints import rest, soap
+from cimhub.endpoints import openapi, rest, soap
 from cimhub.endpoints.body import read_capped
 from cimhub.errors import MessageTooLargeError
 from cimhub.message.reply import Outcome, Result, render_reply
@@ -81,6 +81,7 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
+    openapi.document_errors(app)
     soap.mount(app, settings, pipeline)
     rest.mount(app, database)
     if bus is not None:

@@ -19,6 +19,8 @@ from cimhub.store.master_queries import Page
 from cimhub.store.unit_of_work import UnitOfWork
 
 MAX_LIMIT = 1000
+#: Beyond any store's row count, and within every database's 64-bit integers.
+MAX_OFFSET = 2**31 - 1
 TENANT_HEADER = "X-Cimhub-Tenant"
 
 
@@ -76,7 +78,7 @@ class Paging:
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
 ) -> Paging:
     return Paging(limit, offset)
 
