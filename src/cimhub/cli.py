@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.billing_commands import add_commands as add_billing  # billing config|run|export
 
     add_billing(commands)
+    from cimhub.hes_commands import add_commands as add_hes  # hes endpoint|commands, hes-sim
+
+    add_hes(commands)
 
     ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
     ingest.add_argument("files", nargs="+", type=Path)

@@ -35,6 +35,7 @@ from cimhub.message.reply import Outcome, ReplyError, Result, render_reply
 from cimhub.message.verb import Noun, Verb
 
 log = logging.getLogger("cimhub.hes_sim")
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 KWH_15MIN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 
 
@@ -116,6 +117,8 @@ class HttpHes:
     def take(self, body: bytes) -> bytes:
         """Queue the commands of a CreateEndDeviceControls; the outcome follows."""
         root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+        if root.tag == f"{{{SOAP11}}}Envelope":  # SOAP 1.1: the message is the Body's child
+            return soap_wrap(self.take(etree.tostring(root.find(f"{{{SOAP11}}}Body")[0])))
         envelope = read_envelope(root)
         if envelope.payload is None:
             return render_reply(envelope, Outcome(Result.FAILED, [ReplyError("1.9", "no payload")]))
@@ -161,6 +164,12 @@ class HttpHes:
         )
         body = wrap(Noun.METER_READINGS.value, Verb.CREATED, payload, str(uuid.uuid4()), None)
         return post_to_hub(self.hub_url, body, self.tenant)
+
+
+def soap_wrap(body: bytes) -> bytes:
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
+    etree.SubElement(envelope, f"{{{SOAP11}}}Body").append(etree.fromstring(body))
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
 def post_to_hub(hub_url: str, body: bytes, tenant: str) -> int:

@@ -141,3 +141,25 @@ def test_the_outcome_is_published_to_subscribers(serve: Callable[..., Any], tmp_
     assert all(b"ChangedEndDeviceControls" in body for body in bodies)
     values = [e.root.findtext(".//{*}status/{*}value") for e in events]
     assert values == ["acknowledged", "failed"]
+
+
+def test_a_soap_head_end_acknowledges_and_a_head_end_gone_for_good_fails_the_command(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve(hes_max_attempts=2)
+    sim = HttpHes(base, name="HES-SOAP", tenant="t1").up()
+    gone = HttpHes(base, name="HES-GONE", tenant="t1")  # never listens
+    try:
+        seed_meters(hub, tmp_path, {"M-6": "HES-SOAP", "M-7": "HES-GONE"})
+        set_endpoint(hub, HesEndpoint("HES-SOAP", "soap", sim.url))
+        set_endpoint(hub, HesEndpoint("HES-GONE", "http", gone.url))
+        hub.start_commands()
+        httpx.post(f"{base}/cim", content=control("C-6", CONNECT, "M-6"), headers=HEADERS)
+        httpx.post(f"{base}/cim", content=control("C-7", CONNECT, "M-7"), headers=HEADERS)
+        done = wait_until(lambda: (b := command(base, "C-6"))["state"] == "executed" and b)
+        failed = wait_until(lambda: (b := command(base, "C-7"))["state"] == "failed" and b)
+    finally:
+        sim.down()
+    assert "acknowledged" in states(done)
+    reason = failed["transitions"][-1]["reason"]
+    assert reason.startswith("head-end 'HES-GONE' unreachable after 2 attempts")

@@ -1,0 +1,106 @@
+"""Vendor JSON → CIM by the shipped profiles: scalers, OBIS → ReadingType, event IDs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lxml import etree
+
+from cimhub.adapters.profile import load_profile
+from cimhub.adapters.vendor_json import (
+    command_json,
+    events_message,
+    readings_message,
+    status_message,
+)
+from cimhub.domain.command import Command, CommandKind
+from cimhub.domain.reading import MeterRef
+from cimhub.errors import InvalidValueError
+from cimhub.message import schema
+
+
+def parse(raw: bytes) -> etree._Element:
+    root = etree.fromstring(raw)
+    assert schema.compiled_schema().validate(root), schema.compiled_schema().error_log
+    return root
+
+
+def test_vendor_a_columns_are_scaled_and_unmapped_columns_ignored() -> None:
+    profile = load_profile("vendor-a")
+    raw = json.dumps(
+        {
+            "meterSerial": "SN-1",
+            "blocks": [
+                {
+                    "ts": "2024-06-15T10:15:00+05:30",
+                    "1.0.1.29.0.255": 125,
+                    "1.0.12.27.0.255": 23012,
+                    "rssi": -70,
+                },
+            ],
+        }
+    ).encode()
+    root = parse(readings_message(profile, raw))
+    got = {
+        b.find("{*}ReadingType").get("ref"): b.findtext("{*}IntervalReadings/{*}value")
+        for b in root.iterfind(".//{*}IntervalBlocks")
+    }
+    assert {k: float(v) for k, v in got.items()} == {
+        "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0": 0.125,
+        "0.2.2.6.0.1.54.0.0.0.0.0.0.0.128.0.29.0": 230.12,
+    }
+    assert root.findtext(".//{*}Meter/{*}Names/{*}name") == "SN-1"
+
+
+def test_vendor_b_rows_and_a_time_without_zone_is_refused() -> None:
+    profile = load_profile("vendor-b")
+    raw = json.dumps(
+        {"devId": "SN-2", "data": [{"t": 1718425800, "obis": "1.0.1.29.0.255", "v": 0.5}]}
+    ).encode()
+    assert b"0.0.5.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0" in readings_message(profile, raw)
+    vendor_a = load_profile("vendor-a")
+    bad = json.dumps(
+        {"meterSerial": "SN-1", "blocks": [{"ts": "2024-06-15T10:15:00", "1.0.1.29.0.255": 1}]}
+    ).encode()
+    with pytest.raises(InvalidValueError, match="no zone"):
+        readings_message(vendor_a, bad)
+
+
+def test_events_map_is_15959_ids_and_keep_unknown_ones() -> None:
+    profile = load_profile("vendor-b")
+    raw = json.dumps(
+        {
+            "alarms": [
+                {"devId": "SN-2", "code": 65, "t": 1718425800},
+                {"devId": "SN-2", "code": 4242, "t": 1718425860},
+            ]
+        }
+    ).encode()
+    root = parse(events_message(profile, raw))
+    assert [e.get("ref") for e in root.iterfind(".//{*}EndDeviceEventType")] == [
+        "3.12.0.257",
+        "IS15959.EventID=4242",
+    ]
+
+
+def test_commands_out_and_status_back() -> None:
+    profile = load_profile("vendor-a")
+    command = Command("C-9", CommandKind.DISCONNECT, MeterRef("M-9", ("SN-9",)), "asha", "CIS")
+    assert json.loads(command_json(profile, command)) == {
+        "requestId": "C-9",
+        "meterSerial": "SN-9",
+        "action": "RELAY_DISCONNECT",
+    }
+    status = json.dumps(
+        {
+            "requestId": "C-9",
+            "meterSerial": "SN-9",
+            "action": "RELAY_DISCONNECT",
+            "status": "success",
+            "ts": "2024-06-15T10:15:00+05:30",
+        }
+    ).encode()
+    root = parse(status_message(profile, status))
+    assert root.findtext(".//{*}status/{*}value") == "executed"
+    assert root.findtext(".//{*}EndDeviceControl/{*}mRID") == "C-9"
