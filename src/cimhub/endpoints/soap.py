@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cimhub.bus.pipeline import Inbound, Pipeline
 from cimhub.endpoints.body import read_capped
-from cimhub.errors import CimHubError, FunctionalError
+from cimhub.errors import CimHubError, FunctionalError, MessageTooLargeError
 from cimhub.message import ns, parser
 from cimhub.settings import Settings
 
@@ -148,8 +148,9 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
             raw = await read_capped(request, settings.max_message_bytes)
             child = _body_child(raw, pipeline.limits)
         except CimHubError as exc:
+            status = 413 if isinstance(exc, MessageTooLargeError) else 500
             return Response(
-                fault_bytes("Client", f"{exc.code} {exc.reason}"), 500, media_type=SOAP_XML
+                fault_bytes("Client", f"{exc.code} {exc.reason}"), status, media_type=SOAP_XML
             )
         if child.tag not in found.inputs:
             return Response(

@@ -47,6 +47,10 @@ def parse(raw: bytes, limits: Limits = Limits()) -> etree._Element:
         root = etree.fromstring(raw, _new_parser())
     except etree.XMLSyntaxError as exc:
         line, column = exc.position or (None, None)
+        if "Excessive depth" in str(exc.msg):  # libxml2 stops at 256 levels on its own
+            raise NestingTooDeepError(
+                f"elements nested deeper than {limits.max_depth} levels (line {line})", line=line
+            ) from exc
         raise MessageSyntaxError(
             f"XML not well-formed at line {line}, column {column}: {exc.msg}", line=line
         ) from exc
