@@ -191,3 +191,16 @@ class Command:
                 object_id=self.mrid,
             )
         self.move(S.APPROVED, at, approver, "approved")
+
+
+#: RCD-switch EndDeviceEvents (reference/cim.md §4) that close a meter's open command.
+RCD_OUTCOMES: Mapping[str, tuple[CommandKind, State]] = MappingProxyType(
+    {
+        "3.31.0.68": (CommandKind.DISCONNECT, State.EXECUTED),
+        "3.31.0.84": (CommandKind.DISCONNECT, State.FAILED),
+        "3.31.0.42": (CommandKind.CONNECT, State.EXECUTED),
+        "3.31.0.67": (CommandKind.CONNECT, State.FAILED),
+    }
+)
+#: States in which a command still waits for its outcome from the meter.
+OPEN = frozenset({State.SENT, State.ACKNOWLEDGED, State.TIMED_OUT})

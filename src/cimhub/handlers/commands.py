@@ -12,7 +12,8 @@ import time
 
 from lxml import etree
 
-from cimhub.domain.command import Command, State
+from cimhub.domain.command import OPEN, RCD_OUTCOMES, Command, State
+from cimhub.domain.event import Event
 from cimhub.mappings.end_device_controls import write_end_device_controls
 from cimhub.message.verb import Noun, Verb
 from cimhub.store.commands import CommandRepository, StoredCommand
@@ -111,3 +112,21 @@ def time_out(uow: UnitOfWork, timeout_seconds: float, at: int | None = None) -> 
         reason = f"no acknowledgement from head-end {stored.hes} in {timeout_seconds:g} s"
         commands.move(stored, State.TIMED_OUT, HUB, reason, at)
     return [s.command.mrid for s in expired]
+
+
+def close_by_events(
+    uow: UnitOfWork, tenant_id: int, events: list[tuple[int, Event]], actor: str
+) -> int:
+    """RCD-switch events (remote connect/disconnect done or failed) close the meter's open
+    command of that kind; how many commands they closed."""
+    commands, closed = Commands(uow), 0
+    for meter_id, event in sorted(events, key=lambda pair: pair[1].created):
+        outcome = RCD_OUTCOMES.get(event.event_type)
+        if outcome is None:
+            continue
+        kind, state = outcome
+        stored = commands.repo.open_for_meter(tenant_id, meter_id, kind, OPEN)
+        if stored is not None:
+            reason = event.reason or f"EndDeviceEvent {event.event_type}"
+            closed += commands.move(stored, state, actor, reason, event.created)
+    return closed

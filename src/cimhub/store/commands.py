@@ -146,6 +146,23 @@ class CommandRepository:
         ).all()  # fmt: skip
         return self._load(rows), int(total or 0)
 
+    def open_for_meter(
+        self, tenant_id: int, meter_id: int, kind: CommandKind, states: frozenset[State]
+    ) -> StoredCommand | None:
+        """The meter's newest command of this kind still waiting for its outcome."""
+        row = self._uow.session.scalars(
+            select(CommandRow)
+            .where(
+                CommandRow.tenant_id == tenant_id,
+                CommandRow.meter_id == meter_id,
+                CommandRow.kind == kind.value,
+                member_of(CommandRow.state, {s.value for s in states}, self._uow.dialect),
+            )
+            .order_by(CommandRow.id.desc())
+            .limit(1)
+        ).first()
+        return self._load([row])[0] if row is not None else None
+
     def unanswered_since(self, cutoff: int) -> list[StoredCommand]:
         """Every tenant's commands sent before ``cutoff`` and not acknowledged since."""
         rows = self._uow.session.scalars(
