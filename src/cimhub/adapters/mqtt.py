@@ -31,6 +31,8 @@ from cimhub.errors import CimHubError
 log = logging.getLogger("cimhub.mqtt")
 #: Hands a CIM message to the pipeline: (raw bytes, tenant code) → result text (OK, FAILED…).
 Ingest = Callable[[bytes, str], str]
+#: Keeps a refused payload: (topic, reason, payload) → None.
+DeadLetter = Callable[[str, str, bytes], None]
 TRANSLATORS = {"readings": readings_message, "events": events_message, "status": status_message}
 
 
@@ -45,12 +47,14 @@ class MqttAdapter:
         prefix: str,
         client_id: str | None = None,
         publish_timeout: float = 10.0,
+        dead_letter: DeadLetter | None = None,
     ) -> None:
         self.profiles = {p.name: p for p in profiles}
         self.ingest = ingest
         self.tenant = tenant
         self.prefix = prefix
         self.publish_timeout = publish_timeout
+        self.dead_letter = dead_letter
         self.rejected: list[tuple[str, str]] = []  # (topic, reason)
         self.answers: list[tuple[str, str]] = []  # (topic, pipeline result)
         self._connected = threading.Event()
@@ -114,6 +118,8 @@ class MqttAdapter:
         except CimHubError as exc:
             log.warning("MQTT %s from %s refused: %s", kind, topic, exc.reason)
             self.rejected.append((topic, exc.reason))
+            if self.dead_letter is not None:
+                self.dead_letter(topic, f"{exc.code} {exc.reason}", payload)
             return
         try:
             self.answers.append((topic, self.ingest(raw, self.tenant)))

@@ -30,6 +30,7 @@ class CommandRuntime:
                 lambda raw, tenant: pipeline.process(Inbound(raw, tenant, "mqtt")).result.value,
                 tenant=settings.default_tenant,
                 prefix=settings.mqtt_topic_prefix,
+                dead_letter=lambda topic, reason, body: _dead_letter(database, topic, reason, body),
             )
             adapter.start()
         dispatcher = HesDispatcher(
@@ -42,3 +43,14 @@ class CommandRuntime:
         self.dispatcher.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
+
+
+def _dead_letter(database: Database, topic: str, reason: str, body: bytes) -> None:
+    """A vendor payload that does not fit its profile, kept with the reason (`cimhub dlq`)."""
+    from cimhub.store.dead_letters import DeadLetterRepository
+
+    with database.unit_of_work() as uow:
+        DeadLetterRepository(uow).add(
+            queue=f"mqtt:{topic}", reason=reason, attempts=1, headers={"mqtt_topic": topic},
+            properties={}, body=body,
+        )  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from cimhub.adapters.profile import load_profile
 from cimhub.app import Hub
 from cimhub.store.commands import HesEndpoint
+from cimhub.store.dead_letters import DeadLetterRepository
 from cimhub.store.event_models import EventRow
 from cimhub.store.models import IntervalReading
 from cimhub.testing.commands import (
@@ -122,6 +123,12 @@ def test_vendor_b_rows_land_and_a_bad_payload_is_refused_alone(
     assert found == {KWH_30: [(T0 + 1800, 0.5), (T0 + 3600, 0.75)]}
     assert len(hub.commands.mqtt.rejected) == 1
     assert hub.commands.mqtt.rejected[0][1] == "bad time 'not a time'"
+    with hub.database.unit_of_work() as uow:
+        (letter,) = DeadLetterRepository(uow).list()
+    assert (letter.queue, letter.reason) == (
+        f"mqtt:{prefix}/vendor-b/data/lp",
+        "2.1 bad time 'not a time'",
+    )
 
 
 def test_vendor_events_are_mapped_and_unknown_ids_kept(
