@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
 
+    from cimhub.security_commands import add_commands as add_security  # credential|user|role|audit
+
+    add_security(commands)
     from cimhub.vee_commands import add_commands as add_vee  # vee rerun | report | findings
 
     add_vee(commands)
@@ -121,13 +124,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         overrides.setdefault("default_tenant", "demo")
     settings = Settings(**overrides)
-    if not _is_loopback(settings.host):
-        print(
-            f"cimhub: refusing to listen on {settings.host}: authentication is not built yet, "
-            "so the hub listens on a loopback address only (e.g. 127.0.0.1 behind an "
-            "authenticating reverse proxy).",
-            file=sys.stderr,
-        )
+    from cimhub.security_commands import auth_configured, demo_key, serve_banner
+
+    secured = auth_configured(settings)
+    refusal = listen_refusal(settings.host, secured)
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 2
     hub = Hub.build(settings)
     hub.start_housekeeping()
@@ -136,15 +138,17 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f"cimhub {__version__} on http://{settings.host}:{settings.port}  "
         f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)\n"
-        "WARNING: no authentication — any process on this machine may send messages; "
-        "this is why the hub listens on loopback only.",
+        + serve_banner(settings, secured),
         flush=True,
     )
     demo = None
     if args.demo:
         from cimhub.demo import DemoHes
 
-        demo = DemoHes(f"http://{settings.host}:{settings.port}", meters=args.demo_meters)
+        key = demo_key(hub.database, settings.default_tenant) if secured else None
+        demo = DemoHes(
+            f"http://{settings.host}:{settings.port}", meters=args.demo_meters, api_key=key
+        )
         demo.start()
     try:
         uvicorn.run(hub.web_app(), host=settings.host, port=settings.port, log_level="warning")
@@ -153,6 +157,18 @@ def _serve(args: argparse.Namespace) -> int:
             demo.stop()
         hub.close()
     return 0
+
+
+def listen_refusal(host: str, secured: bool) -> str | None:
+    """Why the hub may not listen on ``host`` (None: it may): open hubs stay on loopback."""
+    if secured or _is_loopback(host):
+        return None
+    return (
+        f"cimhub: refusing to listen on {host}: no authentication is configured "
+        "(no credential, user or JWT key), so the hub listens on a loopback address only. "
+        "Create a credential first: cimhub credential create --tenant T --name N "
+        "--role administrator"
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,8 +16,18 @@ log = logging.getLogger("cimhub.demo")
 class DemoHes(threading.Thread):
     """Posts the next hour of readings for every meter every few seconds (time runs fast)."""
 
-    def __init__(self, base_url: str, *, meters: int = 20, every_seconds: float = 2.5) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        meters: int = 20,
+        every_seconds: float = 2.5,
+        api_key: str | None = None,
+    ) -> None:
         super().__init__(name="demo-hes", daemon=True)
+        self.headers = {"Content-Type": "application/xml"}
+        if api_key:  # the hub requires authentication: the demo HES has its own credential
+            self.headers["Authorization"] = f"Bearer {api_key}"
         self.url = base_url.rstrip("/") + "/cim"
         self.meters = list(range(1, meters + 1))
         self.every = every_seconds
@@ -54,7 +64,7 @@ class DemoHes(threading.Thread):
     def _push(self, client: httpx.Client) -> None:
         body = created_meter_readings(self.meters, self.clock, intervals=4, source="DEMO-HES")
         try:
-            reply = client.post(self.url, content=body, headers={"Content-Type": "application/xml"})
+            reply = client.post(self.url, content=body, headers=self.headers)
             log.info("demo: pushed %s → HTTP %s", self.clock.isoformat(), reply.status_code)
         except httpx.TransportError as exc:
             log.warning("demo: push failed: %s", exc)

@@ -103,3 +103,24 @@ class Settings(BaseSettings):
     subscriptions_file: str | None = Field(
         default=None, description="JSON list of subscriptions, created or replaced at start."
     )
+
+    # Security (see cimhub.endpoints.auth): secrets have no defaults, and come from the
+    # environment or from files (the *_file variants), never from command lines.
+    allow_anonymous_loopback: bool = Field(
+        default=False,
+        description="Accept unauthenticated loopback requests even once credentials exist.",
+    )
+    jwt_secret: str | None = Field(default=None, description="HS256 key for bearer tokens.")
+    jwt_secret_file: str | None = Field(default=None, description="File holding jwt_secret.")
+    jwt_public_key_file: str | None = Field(
+        default=None, description="PEM public key (RS256/ES256) of the identity provider."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer tokens.")
+    jwt_audience: str = Field(default="cimhub", description="Required `aud` of bearer tokens.")
+    secret_key: str | None = Field(
+        default=None, description="Encrypts keys of credentials allowed WS-Security digests."
+    )
+    secret_key_file: str | None = Field(default=None, description="File holding secret_key.")
+    wsse_window_seconds: int = Field(
+        default=300, gt=0, description="UsernameToken Created must be this fresh; nonces kept."
+    )

@@ -23,9 +23,11 @@ from typing import Protocol
 
 from lxml import etree
 
+from cimhub.domain.access import Kind, Principal, message_permission
 from cimhub.errors import (
     CimHubError,
     FunctionalError,
+    NotPermittedError,
     StorageUnavailableError,
     TechnicalError,
     UnknownNamespaceError,
@@ -52,6 +54,8 @@ class Inbound:
     transport: str
     default_verb: Verb = Verb.CREATED  # for bare payloads (files, CLI)
     message_key: str | None = None  # idempotency key chosen upstream (bus messages)
+    #: Who sent it; None = unauthenticated loopback mode or an already-checked bus message.
+    principal: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,13 @@ class Pipeline:
     def accept(self, root: etree._Element, inbound: Inbound) -> Accepted:
         """Normalise, validate, read the envelope and find its handler (FunctionalError if not)."""
         envelope = self._read(root, inbound)
+        if inbound.principal is not None:  # RBAC: the message's noun and verb
+            wanted = message_permission(envelope.noun, envelope.verb.value)
+            if not inbound.principal.allows(wanted):
+                raise NotPermittedError(
+                    f"{inbound.principal.name!r} may not send {envelope.verb} {envelope.noun}",
+                    xpath="Header",
+                )
         self._handler(envelope)
         key = (
             envelope.header.message_id
@@ -277,7 +288,10 @@ class Pipeline:
             raw=inbound.raw if self.settings.raw_retention_days else None,
             received_at=now,
         )
-        context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source)
+        principal = inbound.principal
+        actor = principal.name if principal and principal.kind is not Kind.LOOPBACK else ""
+        actor = actor or header.user_id or source
+        context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source, actor)
         outcome = handler(context, envelope)
         body = render_reply(envelope, outcome)
         uow.messages.complete(

@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from cimhub import __version__
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
 from cimhub.endpoints import openapi, rest, soap
+from cimhub.endpoints.auth import Authenticator, authenticate
 from cimhub.endpoints.body import read_capped
-from cimhub.errors import MessageTooLargeError
+from cimhub.errors import MessageTooLargeError, NotAuthenticatedError, NotPermittedError
 from cimhub.message.reply import Outcome, Result, render_reply
 from cimhub.settings import Settings
 from cimhub.store.database import Database
@@ -29,16 +30,27 @@ def http_status(answer: Answer) -> int:
     if answer.technical:
         return 503
     if answer.result is Result.FAILED:
-        return 413 if answer.code == "1.3" else 400
+        return {"1.3": 413, "6.1": 401, "6.2": 403}.get(answer.code, 400)
     return 200
 
 
 def tenant_of(request: Request, settings: Settings) -> str:
-    # Until credentials bind a tenant (security issue), a header may name it.
+    """The request's tenant: its principal's (the header counts only in open loopback mode)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return str(principal.tenant)
     return (
         request.headers.get(TENANT_HEADER, settings.default_tenant).strip()
         or settings.default_tenant
     )
+
+
+def refusal(error: NotAuthenticatedError | NotPermittedError) -> Response:
+    """A FAILED 61968-100 reply for a request refused before its message was read."""
+    status = 401 if isinstance(error, NotAuthenticatedError) else 403
+    headers = {"WWW-Authenticate": 'Bearer realm="cimhub"'} if status == 401 else None
+    body = render_reply(None, Outcome.failed(error))
+    return Response(body, status_code=status, media_type=XML, headers=headers)
 
 
 def create_app(
@@ -53,11 +65,15 @@ def create_app(
     @app.post("/cim", response_class=Response, summary="Any 61968-100 message, as application/xml")
     async def post_cim(request: Request) -> Response:
         try:
+            principal = await authenticate(request)
+        except (NotAuthenticatedError, NotPermittedError) as exc:
+            return refusal(exc)
+        try:
             raw = await read_capped(request, settings.max_message_bytes)
         except MessageTooLargeError as exc:
             body = render_reply(None, Outcome.failed(exc))
             return Response(body, status_code=413, media_type=XML)
-        inbound = Inbound(raw, tenant_of(request, settings), "http")
+        inbound = Inbound(raw, principal.tenant, "http", principal=principal)
         answer = await run_in_threadpool(pipeline.process, inbound)
         return Response(answer.body, status_code=http_status(answer), media_type=XML)
 
@@ -82,6 +98,7 @@ def create_app(
         )
 
     openapi.document_errors(app)
+    app.state.authenticator = Authenticator(settings, database)
     soap.mount(app, settings, pipeline)
     rest.mount(app, database)
     if bus is not None:

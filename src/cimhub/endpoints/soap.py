@@ -19,9 +19,18 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from cimhub.bus.pipeline import Inbound, Pipeline
+from cimhub.domain.access import Principal
+from cimhub.endpoints import auth
 from cimhub.endpoints.body import read_capped
-from cimhub.errors import CimHubError, FunctionalError, MessageTooLargeError
+from cimhub.errors import (
+    CimHubError,
+    FunctionalError,
+    MessageTooLargeError,
+    NotAuthenticatedError,
+    NotPermittedError,
+)
 from cimhub.message import ns, parser
+from cimhub.message.reply import Outcome, render_reply
 from cimhub.settings import Settings
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -107,6 +116,28 @@ def _body_child(raw: bytes, limits: parser.Limits) -> etree._Element:
     return children[0]
 
 
+def security_header(child: etree._Element) -> etree._Element | None:
+    """The wsse:Security block in the SOAP Header around a Body child, if any."""
+    envelope = child.getparent().getparent()  # Body, then Envelope
+    header = envelope.find(ns.qname(ns.SOAP11, "Header"))
+    return None if header is None else header.find(f"{{{auth.WSSE}}}Security")
+
+
+async def _authenticate(request: Request, child: etree._Element) -> Principal:
+    """HTTP credentials if the request has some, else the WS-Security UsernameToken."""
+    authenticator: auth.Authenticator = request.app.state.authenticator
+    client = request.client.host if request.client else None
+    tenant = request.headers.get("X-Cimhub-Tenant")
+    security = security_header(child)
+    has_http = "authorization" in request.headers or "x-api-key" in request.headers
+    if security is None or has_http:
+        principal = await run_in_threadpool(authenticator.http, request.headers, client, tenant)
+    else:
+        principal = await run_in_threadpool(authenticator.wsse, security, client, tenant)
+    request.state.principal = principal
+    return principal
+
+
 def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
     """Add /soap (index), /soap/<Service>?wsdl, /soap/xsd/<file> and POST /soap/<Service>."""
 
@@ -158,9 +189,14 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
                 500,
                 media_type=SOAP_XML,
             )
-        inbound = Inbound(
-            raw, request.headers.get("X-Cimhub-Tenant", settings.default_tenant), "soap"
-        )
+        try:
+            principal = await _authenticate(request, child)
+        except (NotAuthenticatedError, NotPermittedError) as exc:
+            reply = render_reply(None, Outcome.failed(exc))
+            return Response(
+                fault_bytes("Client", f"{exc.code} {exc.reason}", reply), 500, media_type=SOAP_XML
+            )
+        inbound = Inbound(raw, principal.tenant, "soap", principal=principal)
         answer = await run_in_threadpool(pipeline.process_element, child, inbound)
         if answer.technical:
             return Response(

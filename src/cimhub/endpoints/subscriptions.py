@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cimhub.bus.runtime import Bus, subscription_of
+from cimhub.endpoints.auth import guard
 from cimhub.endpoints.rest.deps import bound_tenant
 
 PREFIX = "/api/v1/subscriptions"
@@ -35,12 +36,14 @@ class SubscriptionIn(BaseModel):
 
 
 def mount(app: FastAPI, bus: Bus) -> None:
-    @app.get(PREFIX, summary="Every subscription")
+    GUARD = [Depends(guard("subscriptions"))]
+
+    @app.get(PREFIX, summary="Every subscription", dependencies=GUARD)
     async def list_subscriptions(request: Request) -> list[dict[str, Any]]:
         subs = await run_in_threadpool(bus.subscriptions)
         return [s.public() for s in subs if _visible(s, request)]
 
-    @app.get(PREFIX + "/{name}", summary="One subscription")
+    @app.get(PREFIX + "/{name}", summary="One subscription", dependencies=GUARD)
     async def get_subscription(name: str, request: Request) -> dict[str, Any]:
         subs = await run_in_threadpool(bus.subscriptions)
         for sub in subs:
@@ -48,7 +51,7 @@ def mount(app: FastAPI, bus: Bus) -> None:
                 return sub.public()
         raise HTTPException(404, f"no subscription {name!r}")
 
-    @app.put(PREFIX + "/{name}", summary="Create or replace a subscription")
+    @app.put(PREFIX + "/{name}", summary="Create or replace a subscription", dependencies=GUARD)
     async def put_subscription(name: str, body: SubscriptionIn, request: Request) -> dict[str, Any]:
         bound = bound_tenant(request)
         if bound is not None:  # a tenant subscribes to its own data only
@@ -62,7 +65,9 @@ def mount(app: FastAPI, bus: Bus) -> None:
         saved = await run_in_threadpool(bus.put_subscription, sub)
         return saved.public()
 
-    @app.delete(PREFIX + "/{name}", status_code=204, summary="Remove a subscription")
+    @app.delete(
+        PREFIX + "/{name}", status_code=204, summary="Remove a subscription", dependencies=GUARD
+    )
     async def delete_subscription(name: str, request: Request) -> None:
         subs = await run_in_threadpool(bus.subscriptions)
         if not any(s.name == name and _visible(s, request) for s in subs):

@@ -34,6 +34,7 @@ from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
 from cimhub.settings import Settings
+from cimhub.store.audit import AuditLog
 from cimhub.store.daily_aggregates import refresh_batches, refresh_edits
 from cimhub.store.validated import ValidatedRepository
 from cimhub.store.vee import VeeService
@@ -146,11 +147,34 @@ def change(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     except EditRefused as exc:
         raise DomainRuleError(str(exc), xpath="Header") from exc
     refresh_edits(ctx.uow, ctx.tenant_id, edits)  # billing's daily aggregates
+    _audit_edits(ctx, envelope, edits, counts)
     if errors:
         return Outcome(Result.PARTIAL if edits else Result.FAILED, errors)
     return Outcome(
         summary=f"{len(edits)} validated readings edited by {header.user_id}: "
         f"{counts.inserted} new, {counts.changed} changed, {counts.unchanged} unchanged"
+    )
+
+
+def _audit_edits(ctx: HandlerContext, envelope: Envelope, edits: list[Edit], counts: Any) -> None:
+    """One audit entry per edit message: who, why, and what (the first 100 values).
+
+    The values replaced stay in the validated layer's versions (``asOf`` queries them).
+    """
+    header = envelope.header
+    AuditLog(ctx.uow).record(
+        ctx.actor or header.user_id or ctx.source,
+        "MeterReadings.change",
+        f"message:{ctx.message_log_id}",
+        tenant=ctx.uow.tenants.get(ctx.tenant_id).code,
+        after={
+            "user": header.user_id,
+            "reason": header.comment,
+            "edited": len(edits),
+            "inserted": counts.inserted,
+            "changed": counts.changed,
+            "values": [[e.meter_id, e.reading_type, e.ts, e.value] for e in edits[:100]],
+        },
     )
 
 

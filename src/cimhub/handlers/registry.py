@@ -22,6 +22,7 @@ class HandlerContext:
     message_log_id: int | None
     received_at: int
     source: str
+    actor: str = ""  # who sent the message (principal, else Header/User, else Source): audit
 
 
 Handler = Callable[[HandlerContext, Envelope], Outcome]

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from cimhub.endpoints.rest import billing, masterdata, problems, reports
+from cimhub.endpoints.auth import guard
+from cimhub.endpoints.rest import admin, billing, masterdata, problems, reports
 from cimhub.endpoints.rest.deps import Reader
 from cimhub.store.database import Database
 
@@ -15,7 +16,11 @@ PREFIX = "/api/v1"
 def mount(app: FastAPI, database: Database) -> None:
     """Add the API's routes and its problem+json error handlers to ``app``."""
     reader = Reader(database)
-    app.include_router(masterdata.router(reader), prefix=PREFIX)
-    app.include_router(reports.router(reader), prefix=PREFIX)
-    app.include_router(billing.router(reader), prefix=PREFIX)
+    for area, module in (("masterdata", masterdata), ("reports", reports), ("billing", billing)):
+        app.include_router(
+            module.router(reader), prefix=PREFIX, dependencies=[Depends(guard(area))]
+        )
+    app.include_router(
+        admin.router(database), prefix=PREFIX, dependencies=[Depends(guard("admin"))]
+    )
     problems.install(app, PREFIX)

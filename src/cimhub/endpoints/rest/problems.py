@@ -10,11 +10,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from cimhub.errors import CODES, CimHubError, TechnicalError, UnknownObjectError
+from cimhub.errors import (
+    CODES,
+    CimHubError,
+    NotAuthenticatedError,
+    NotPermittedError,
+    TechnicalError,
+    UnknownObjectError,
+)
 
 MEDIA_TYPE = "application/problem+json"
 #: Hub error classes → HTTP status (anything else functional is a 400).
-STATUS = {UnknownObjectError: 404}
+STATUS = {UnknownObjectError: 404, NotAuthenticatedError: 401, NotPermittedError: 403}
 
 
 def problem(

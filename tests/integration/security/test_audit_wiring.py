@@ -1,0 +1,50 @@
+"""Audited actions: an operator's edit of validated readings, credential changes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+
+from cimhub.store.security import Security
+from cimhub.testing.messages import created_meter_readings
+from cimhub.testing.security import Secured
+
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def as_change(body: bytes, user: str, comment: str) -> bytes:
+    """The same readings as a ChangeMeterReadings edit, with who and why."""
+    return (
+        body.replace(b"CreatedMeterReadings", b"ChangeMeterReadings")
+        .replace(b">created<", b">change<")
+        .replace(b"<msg:MessageID>", f"<msg:User><msg:UserID>{user}</msg:UserID></msg:User>"
+                 "<msg:MessageID>".encode())
+        .replace(b"</Header>", f"<msg:Comment>{comment}</msg:Comment></Header>".encode())
+    )  # fmt: skip
+
+
+def test_an_edit_of_validated_readings_is_audited_with_its_principal(secured: Secured) -> None:
+    url, xml = f"{secured.base}/cim", {"Content-Type": "application/xml"}
+    hes = {**xml, "Authorization": f"Bearer {secured.keys['hes-a']}"}
+    operator = {**xml, "Authorization": f"Bearer {secured.keys['op-a']}"}
+    assert httpx.post(url, content=created_meter_readings([1], DAY, 4), headers=hes).is_success
+    edit = as_change(created_meter_readings([1], DAY, 4), "op-17", "site visit")
+    reply = httpx.post(url, content=edit, headers=operator)
+    assert reply.status_code == 200, reply.text
+    with secured.hub.database.unit_of_work() as uow:
+        audit = Security(uow).audit
+        edits = [e for e in audit.entries(tenant="a") if e.action == "MeterReadings.change"]
+        assert audit.verify() is None
+    assert len(edits) == 1
+    assert edits[0].actor == "op-a"
+    after = json.loads(edits[0].after or "{}")
+    assert (after["user"], after["reason"], after["edited"]) == ("op-17", "site visit", 4)
+
+
+def test_credential_and_user_changes_are_audited(secured: Secured) -> None:
+    with secured.hub.database.unit_of_work() as uow:
+        actions = [(e.action, e.tenant) for e in Security(uow).audit.entries()]
+    assert ("credential.create", "a") in actions and ("credential.create", "b") in actions
+    assert ("user.create", "a") in actions
