@@ -44,12 +44,13 @@ class Hub:
         return cls(settings, database, registry, pipeline, bus)
 
     def web_app(self) -> FastAPI:
-        from cimhub.endpoints.rest import PREFIX, commands
+        from cimhub.endpoints.rest import PREFIX, commands, vee
 
         app = create_app(self.settings, self.pipeline, self.database, self.bus)
         app.include_router(
             commands.router(self.database, self.settings.default_tenant), prefix=PREFIX
         )
+        vee.mount(app, self.database, self.settings, PREFIX)
         return app
 
     def prune_raw_messages(self) -> int:

@@ -8,26 +8,29 @@ a re-validated window that are no longer found get ``cleared_at`` (kept for the 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Index,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    and_,
     func,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cimhub.domain.installation import Window
 from cimhub.store.models import Base, BigId
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import insert_ignore, member_of, within_windows
 from cimhub.vee.finding import Finding
 
 if TYPE_CHECKING:
@@ -189,6 +192,29 @@ class FindingRepository:
         rows = self._uow.session.execute(stmt.order_by(c.first_ts, c.id).limit(limit))
         return [StoredFinding(*r[:10], json.loads(r[10]), *r[11:]) for r in rows]
 
+    def page(
+        self, tenant_id: int, where: FindingFilter, *, limit: int, offset: int
+    ) -> tuple[list[StoredFinding], int]:
+        """One page of findings (oldest first) and how many match in all (REST)."""
+        c = TABLE.c
+        condition = and_(c.tenant_id == tenant_id, *_conditions(where, self._uow.dialect))
+        total = self._uow.session.execute(
+            select(func.count()).select_from(TABLE).where(condition)
+        ).scalar_one()
+        stmt = select(*_COLUMNS).where(condition).order_by(c.first_ts, c.id)
+        rows = self._uow.session.execute(stmt.limit(limit).offset(offset))
+        return [_stored(r) for r in rows], int(total)
+
+    def one(self, tenant_id: int, finding_id: int) -> tuple[StoredFinding, list[int]] | None:
+        """One finding of the tenant and every timestamp it concerns, or None."""
+        c = TABLE.c
+        row = self._uow.session.execute(
+            select(*_COLUMNS, c.timestamps).where(c.tenant_id == tenant_id, c.id == finding_id)
+        ).first()
+        if row is None:
+            return None
+        return _stored(row), [int(ts) for ts in json.loads(row.timestamps)]
+
     def daily_counts(self, tenant_id: int, start: int, end: int) -> list[tuple[str, str, int, int]]:
         """(rule, severity, findings, meters) of findings first seen in (start, end]."""
         c = TABLE.c
@@ -204,6 +230,60 @@ class FindingRepository:
             .order_by(c.rule, c.severity)
         )
         return [tuple(r) for r in self._uow.session.execute(stmt)]  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFilter:
+    """What a findings query asks for; None leaves a criterion out.
+
+    ``windows`` (meter id → windows) keep those of ``meter_ids``' findings whose last
+    reading lies in one of the meter's windows (a usage point's meters while installed
+    there; a meter without windows keeps all); ``status`` is
+    ``open`` (still found), ``cleared`` (no longer found by a later run) or None for both.
+    """
+
+    meter_ids: Sequence[int] | None = None
+    windows: Mapping[int, Sequence[Window]] | None = None
+    rules: Sequence[str] | None = None
+    severities: Sequence[str] | None = None
+    status: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+_COLUMNS = tuple(
+    TABLE.c[name]
+    for name in (
+        "id", "meter_id", "reading_type_id", "rule", "severity", "quality", "first_ts",
+        "last_ts", "count", "description", "data", "found_at", "cleared_at",
+    )
+)  # fmt: skip
+
+
+def _stored(row: Any) -> StoredFinding:
+    return StoredFinding(*row[:10], json.loads(row[10]), *row[11:13])
+
+
+def _conditions(where: FindingFilter, dialect: str) -> list[ColumnElement[bool]]:
+    c = TABLE.c
+    out: list[ColumnElement[bool]] = []
+    if where.meter_ids is not None:
+        out.append(member_of(c.meter_id, where.meter_ids, dialect))
+    if where.meter_ids is not None and where.windows:
+        out.append(within_windows(c.meter_id, c.last_ts, where.meter_ids, where.windows,
+                                  dialect, interval=True))  # fmt: skip
+    for column, values in ((c.rule, where.rules), (c.severity, where.severities)):
+        if values is not None:
+            out.append(member_of(column, values, dialect))
+    if where.status == "open":
+        out.append(c.cleared_at.is_(None))
+    elif where.status == "cleared":
+        out.append(c.cleared_at.is_not(None))
+    if where.start is not None:
+        out.append(c.last_ts > where.start)
+    if where.end is not None:
+        out.append(c.first_ts <= where.end)
+    return out
 
 
 def _row(tenant_id: int, rt_id: int, f: Finding, config_version: str, now: int) -> dict[str, Any]:

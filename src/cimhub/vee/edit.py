@@ -9,7 +9,9 @@ is a head-end re-sending corrected raw data (that goes to the raw layer and thro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cimhub.domain.reading import ReadingKind
 
@@ -42,3 +44,44 @@ def check_edit(user_id: str | None, reason: str | None, edits: list[Edit]) -> tu
     if bad:
         raise EditRefused(f"edit value at {bad[0].ts} is not a finite number")
     return user, why
+
+
+class Operation(StrEnum):
+    """A bulk correction of the validated readings of one series over a period."""
+
+    SCALE = "scale"  #: every value × ``factor`` (a wrong CT/PT multiplier, a unit slip)
+    REPLACE = "replace"  #: every value := ``value`` (e.g. zero through a known outage)
+    INTERPOLATE = "interpolate"  #: a straight line between the readings either side
+
+
+def corrected(
+    operation: Operation,
+    stamps: Sequence[int],
+    values: Sequence[float],
+    *,
+    factor: float | None = None,
+    value: float | None = None,
+    left: tuple[int, float] | None = None,
+    right: tuple[int, float] | None = None,
+) -> list[float]:
+    """The new values of the readings at ``stamps`` (current ``values``); ``left`` and
+    ``right`` are the (ts, value) just outside the period, for ``interpolate`` (in time,
+    so register reads at uneven times interpolate correctly too).
+
+    >>> corrected(Operation.SCALE, [1, 2], [1.0, 2.5], factor=2.0)
+    [2.0, 5.0]
+    >>> corrected(Operation.INTERPOLATE, [2, 3, 4], [9.0, 9.0, 9.0], left=(1, 1.0), right=(5, 3.0))
+    [1.5, 2.0, 2.5]
+    """
+    if operation is Operation.SCALE:
+        if factor is None:
+            raise EditRefused("a scale correction needs a factor")
+        return [v * factor for v in values]
+    if operation is Operation.REPLACE:
+        if value is None:
+            raise EditRefused("a replace correction needs a value")
+        return [value] * len(stamps)
+    if left is None or right is None:
+        raise EditRefused("interpolation needs a validated reading on each side of the period")
+    (t0, v0), (t1, v1) = left, right
+    return [v0 + (v1 - v0) * (ts - t0) / (t1 - t0) for ts in stamps]

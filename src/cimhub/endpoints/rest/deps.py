@@ -65,6 +65,16 @@ class Reader:
             raise StorageUnavailableError(f"storage unavailable: {error.orig}") from error
 
     @contextmanager
+    def writing(self, code: str) -> Iterator[tuple[UnitOfWork, int]]:
+        """One transaction in tenant ``code``'s scope, committed when the block ends."""
+        with self._database.unit_of_work(hub=False) as uow:
+            tenant_id = uow.tenants.find(code)
+            if tenant_id is None:
+                raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+            uow.bind_tenant(tenant_id)
+            yield uow, tenant_id
+
+    @contextmanager
     def hub(self) -> Iterator[UnitOfWork]:
         with Session(self._database.engine) as session:
             yield UnitOfWork(session, self._cache, hub=True)

@@ -1,0 +1,205 @@
+"""VEE over REST: findings (filtered, paged) and the rule configuration in force.
+
+Every route works in the request's tenant (the authenticated principal's; in open loopback
+mode the ``X-Cimhub-Tenant`` header's or the default): an identifier of another tenant's
+meter or finding is unknown (404). Edits of validated readings are in ``edits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+
+from cimhub.domain.reading import MeterRef
+from cimhub.endpoints.auth import guard
+from cimhub.endpoints.rest import edits
+from cimhub.endpoints.rest import vee_schemas as schemas
+from cimhub.endpoints.rest.deps import Paging, Reader, page_body, paging
+from cimhub.endpoints.rest.schemas import Problem
+from cimhub.errors import UnknownObjectError
+from cimhub.settings import Settings
+from cimhub.store.database import Database
+from cimhub.store.findings import FindingFilter, FindingRepository, StoredFinding
+from cimhub.store.master_queries import Page
+from cimhub.store.unit_of_work import UnitOfWork
+from cimhub.store.vee import VeeService
+from cimhub.vee.config import Params
+from cimhub.vee.finding import Severity
+from cimhub.vee.registry import load_rules
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "unknown meter, usage point or finding (2.15)"},
+    422: {"model": Problem, "description": "invalid parameter (code 2.4)"},
+}
+#: StoredFinding fields shown as they are (meter and reading type are shown by name)
+PUBLIC = tuple(n for n in StoredFinding.__slots__ if n not in ("meter_id", "reading_type_id"))
+FindingId = Annotated[int, Path(ge=1, le=2**62, description="the finding's id")]
+
+
+def mount(app: FastAPI, database: Database, settings: Settings, prefix: str = "/api/v1") -> None:
+    """Add the VEE routes (permission area ``vee``) to ``app``."""
+    from cimhub.handlers.meter_readings import vee_service
+
+    reader = Reader(database)
+    service = vee_service(settings)
+    scope = Scope(reader, settings, service)
+    for api in (router(scope), edits.router(scope)):
+        app.include_router(api, prefix=prefix, dependencies=[Depends(guard("vee"))])
+
+
+class Scope:
+    """What the VEE routes share: the store, the settings, the VEE service."""
+
+    def __init__(self, reader: Reader, settings: Settings, service: VeeService) -> None:
+        self.reader = reader
+        self.settings = settings
+        self.service = service
+
+    def tenant(self, request: Request) -> str:
+        """The request's tenant: its principal's; without one the header's or the default."""
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:
+            return str(principal.tenant)
+        header = request.headers.get("X-Cimhub-Tenant", "").strip()
+        return header or self.settings.default_tenant
+
+    def meter(self, uow: UnitOfWork, tenant_id: int, key: str) -> int:
+        """The id of the tenant's meter named ``key`` (mRID or any name), else 404."""
+        [found] = uow.meters.find(tenant_id, [MeterRef(key, (key,))])
+        if found is None:
+            raise UnknownObjectError(f"unknown meter {key!r}", object_id=key)
+        return found
+
+
+def router(scope: Scope) -> APIRouter:
+    api = APIRouter(tags=["VEE"], responses=ERRORS)
+
+    @api.get(
+        "/vee/findings",
+        response_model=schemas.PageOfFindings,
+        summary="VEE findings of the tenant, filtered and paged (oldest first)",
+    )
+    def findings(
+        request: Request,
+        page: Annotated[Paging, Depends(paging)],
+        meter: Annotated[
+            list[str] | None, Query(description="meter mRID or name (repeatable)", max_length=100)
+        ] = None,
+        usage_point: Annotated[
+            str | None,
+            Query(description="usage point mRID or consumer number: its meters while there"),
+        ] = None,
+        rule: Annotated[list[str] | None, Query(description="rule id (repeatable)")] = None,
+        severity: Annotated[list[Severity] | None, Query(description="repeatable")] = None,
+        status: Annotated[
+            Literal["open", "cleared", "all"],
+            Query(description="open: still found; cleared: no longer found by a later run"),
+        ] = "open",
+        start: Annotated[
+            int | None, Query(ge=0, description="overlapping (start, end]: UTC epoch s")
+        ] = None,
+        end: Annotated[int | None, Query(ge=0, description="UTC epoch seconds")] = None,
+    ) -> dict[str, Any]:
+        with scope.reader.tenant(scope.tenant(request)) as (uow, tenant_id):
+            where = _filter(scope, uow, tenant_id, meter, usage_point)
+            where = FindingFilter(
+                where.meter_ids, where.windows, rule,
+                [s.value for s in severity] if severity else None,
+                None if status == "all" else status, start, end,
+            )  # fmt: skip
+            found, total = FindingRepository(uow).page(
+                tenant_id, where, limit=page.limit, offset=page.offset
+            )
+            items = _public(uow, tenant_id, found)
+        return page_body(Page(items, total, page.limit, page.offset), request)
+
+    @api.get(
+        "/vee/findings/{finding_id}",
+        response_model=schemas.FindingDetail,
+        summary="One VEE finding with every reading it concerns",
+    )
+    def finding(request: Request, finding_id: FindingId) -> dict[str, Any]:
+        with scope.reader.tenant(scope.tenant(request)) as (uow, tenant_id):
+            found = FindingRepository(uow).one(tenant_id, finding_id)
+            if found is None:
+                raise UnknownObjectError(f"unknown finding {finding_id}", object_id=str(finding_id))
+            stored, stamps = found
+            return {**_public(uow, tenant_id, [stored])[0], "timestamps": stamps}
+
+    @api.get(
+        "/vee/rules",
+        response_model=schemas.RuleConfig,
+        summary="The VEE rules and the parameters in force for the tenant",
+    )
+    def rules(request: Request) -> dict[str, Any]:
+        tenant = scope.tenant(request)
+        with scope.reader.tenant(tenant):  # an unknown tenant is 404 like everywhere else
+            return rule_config(scope.service, tenant, scope.settings.vee_config)
+
+    return api
+
+
+def _filter(
+    scope: Scope, uow: UnitOfWork, tenant_id: int, meters: list[str] | None, usage_point: str | None
+) -> FindingFilter:
+    """The meters asked for (by key, or a usage point's with their windows there)."""
+    ids = [scope.meter(uow, tenant_id, key) for key in meters] if meters else None
+    if usage_point is None:
+        return FindingFilter(meter_ids=ids)
+    stays = uow.usage_points.stays_of(tenant_id, [MeterRef(usage_point, (usage_point,))])[0]
+    if not stays:
+        raise UnknownObjectError(f"unknown usage point {usage_point!r}", object_id=usage_point)
+    wanted = [m for m in stays if ids is None or m in ids]
+    windows = {m: w for m, w in stays.items() if w is not None and m in wanted}
+    return FindingFilter(meter_ids=wanted, windows=windows)
+
+
+def _public(uow: UnitOfWork, tenant_id: int, found: list[StoredFinding]) -> list[dict[str, Any]]:
+    names = uow.meters.describe(tenant_id, {f.meter_id for f in found})
+    codes = uow.reading_types.codes_for({f.reading_type_id for f in found})
+    return [
+        {
+            **{k: getattr(f, k) for k in PUBLIC},
+            "meter": names[f.meter_id].key,
+            "reading_type": codes[f.reading_type_id],
+            "status": "open" if f.cleared_at is None else "cleared",
+        }
+        for f in found
+    ]
+
+
+def rule_config(service: VeeService, tenant: str, path: str | None) -> dict[str, Any]:
+    """The rules and parameters in force for ``tenant``, and where they come from."""
+    config = service.config
+    params = config.params(tenant)
+    layer = config.tenants.get(tenant)
+    default = config.defaults
+    return {
+        "tenant": tenant,
+        "config_version": config.version,
+        "source": f"file {path} (CIMHUB_VEE_CONFIG)" if path else "built-in defaults",
+        "editable": False,
+        "rules": [
+            {"id": r.id, "clause": r.clause, "enabled": params.enabled(r.id)}
+            for r in sorted(load_rules().values(), key=lambda r: r.id)
+        ],
+        "parameters": _plain(params),
+        "meter_type": _overrides(default.meter_type, layer.meter_type if layer else {}),
+        "category": _overrides(default.category, layer.category if layer else {}),
+    }
+
+
+def _plain(params: Params) -> dict[str, Any]:
+    return {f.name: _json(getattr(params, f.name)) for f in fields(params)}
+
+
+def _json(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def _overrides(
+    defaults: dict[str, dict[str, Any]], tenant: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    return {k: {**defaults.get(k, {}), **tenant.get(k, {})} for k in {*defaults, *tenant}}

@@ -1,0 +1,302 @@
+"""VEE's REST face on SQLite and PostgreSQL: findings (filters, paging, one finding), manual
+edits and bulk corrections of validated readings (raw untouched, versions, audit chain,
+problem+json refusals), a reading's version history, and the rule configuration in force.
+Tenant A never sees or edits tenant B's findings or readings, even where both tenants name
+a meter alike."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cimhub.app import Hub
+from cimhub.bus.pipeline import Inbound
+from cimhub.mappings.timestamp import to_text
+from cimhub.settings import Settings
+from cimhub.store.audit import AuditLog
+from cimhub.testing.server import running_hub
+from cimhub.testing.tenancy import as_tenant
+
+KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
+KWH_UNSEEN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.9"  # valid, never stored
+MR_MSG = "http://iec.ch/TC57/2011/MeterReadingsMessage"
+MSG = "http://iec.ch/TC57/2011/schema/message"
+MR = "http://iec.ch/TC57/2011/MeterReadings#"
+IST = 330 * 60
+#: local midnight two days ago (recent for "old read date", past the re-acquisition wait)
+DAY = (int(time.time()) + IST) // 86_400 * 86_400 - IST - 2 * 86_400
+TS = [DAY + 900 * (i + 1) for i in range(96)]
+SPIKE, GAP = 40, (60, 61)
+A, B = "discom-a", "discom-b"
+PROBLEM = "application/problem+json"
+
+
+def created(meter: str, values: dict[int, float]) -> bytes:
+    body = "".join(
+        f"<IntervalReadings><timeStamp>{to_text(ts)}</timeStamp><value>{v}</value>"
+        "</IntervalReadings>"
+        for ts, v in sorted(values.items())
+    )
+    return (
+        f'<CreatedMeterReadings xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header>'
+        f"<msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
+        f"<msg:MessageID>{time.time_ns()}</msg:MessageID></Header>"
+        f'<Payload><MeterReadings xmlns="{MR}"><MeterReading><IntervalBlocks>{body}'
+        f'<ReadingType ref="{KWH}"/></IntervalBlocks><Meter><mRID>{meter}</mRID></Meter>'
+        f"</MeterReading></MeterReadings></Payload></CreatedMeterReadings>"
+    ).encode()
+
+
+def day(spike: float = 6.5) -> dict[int, float]:
+    values = {ts: round(0.3 + 0.01 * (i % 9), 3) for i, ts in enumerate(TS)}
+    values[TS[SPIKE]] = spike
+    for i in GAP:
+        del values[TS[i]]
+    return values
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
+    """Tenant A: meter M-1 with a spike and a gap. Tenant B: its own M-1 (same mRID) with
+    another spike, and meter B-9."""
+    with running_hub(Settings(database_url=database_url, default_tenant=A)) as (hub, base):
+        for tenant, meter, values in ((A, "M-1", day()), (B, "M-1", day(7.5)), (B, "B-9", day())):
+            with hub.database.unit_of_work() as uow:
+                uow.tenants.ensure(tenant)
+            answer = hub.pipeline.process(Inbound(created(meter, values), tenant, "test"))
+            assert answer.result.value == "OK", answer.body
+        with httpx.Client(base_url=base, headers=as_tenant(A), timeout=30) as client:
+            yield hub, client
+
+
+def findings(client: httpx.Client, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/v1/vee/findings", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def edit(client: httpx.Client, meter: str = "M-1", **body: Any) -> Any:
+    payload = {"reading_type": KWH, "reason": "site visit: display read", "user": "op-17"}
+    return client.post(f"/api/v1/meters/{meter}/readings/edits", json={**payload, **body})
+
+
+def correct(client: httpx.Client, **body: Any) -> Any:
+    payload = {"reading_type": KWH, "reason": "CT ratio keyed wrong", "user": "op-17"}
+    return client.post("/api/v1/meters/M-1/readings/corrections", json={**payload, **body})
+
+
+def versions(client: httpx.Client, ts: int, meter: str = "M-1") -> Any:
+    return client.get(f"/api/v1/meters/{meter}/readings/{KWH}/{ts}/versions")
+
+
+def test_findings_are_filtered_and_paged_within_the_tenant(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    _, client = api
+    every = findings(client)
+    rules = {f["rule"] for f in every["items"]}
+    assert {"usage.spike", "interval.missing"} <= rules
+    assert {f["meter"] for f in every["items"]} == {"M-1"}  # never B's M-1 or B-9
+    assert all(f["status"] == "open" and f["reading_type"] == KWH for f in every["items"])
+    spikes = findings(client, rule="usage.spike")["items"]
+    assert [(f["first_ts"], f["severity"]) for f in spikes] == [(TS[SPIKE], "error")]
+    assert spikes[0]["data"] and spikes[0]["quality"] == "3.5.258"
+    missing = findings(client, rule="interval.missing", meter="M-1")["items"]
+    assert [(f["first_ts"], f["last_ts"], f["count"]) for f in missing] == [
+        (TS[GAP[0]], TS[GAP[1]], 2)
+    ]
+    assert findings(client, start=TS[GAP[1]], end=TS[-1])["total"] < every["total"]
+    assert findings(client, severity="info", rule="usage.spike")["total"] == 0
+    assert findings(client, status="cleared")["total"] == 0
+    first = findings(client, limit=1)
+    assert (first["total"], len(first["items"])) == (every["total"], 1)
+    following = client.get(first["next"]).json()
+    assert following["offset"] == 1 and following["items"][0] == every["items"][1]
+    as_b = client.get("/api/v1/vee/findings", headers=as_tenant(B)).json()
+    assert {f["meter"] for f in as_b["items"]} == {"M-1", "B-9"}
+    assert not {f["id"] for f in as_b["items"]} & {f["id"] for f in every["items"]}
+
+
+def test_bad_finding_filters_are_problems(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    for params, status in (
+        ({"meter": "B-9"}, 404),  # B's meter is unknown to A
+        ({"usage_point": "nowhere"}, 404),
+        ({"severity": "fatal"}, 422),
+        ({"status": "maybe"}, 422),
+        ({"limit": 0}, 422),
+    ):
+        response = client.get("/api/v1/vee/findings", params=params)
+        assert response.status_code == status, (params, response.text)
+        assert response.headers["content-type"] == PROBLEM
+    unknown = client.get("/api/v1/vee/findings", headers=as_tenant("nobody"))
+    assert unknown.status_code == 404
+
+
+def test_one_finding_carries_its_readings_and_another_tenants_is_unknown(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    _, client = api
+    [missing] = findings(client, rule="interval.missing")["items"]
+    one = client.get(f"/api/v1/vee/findings/{missing['id']}").json()
+    assert one["timestamps"] == [TS[i] for i in GAP] and one["id"] == missing["id"]
+    as_b = client.get("/api/v1/vee/findings", headers=as_tenant(B)).json()
+    b_ids = [f["id"] for f in as_b["items"]]
+    assert b_ids
+    for finding_id in b_ids:
+        response = client.get(f"/api/v1/vee/findings/{finding_id}")
+        assert response.status_code == 404 and response.json()["code"] == "2.15"
+    assert client.get("/api/v1/vee/findings/0").status_code == 422
+
+
+def test_a_manual_edit_is_a_new_version_raw_stays_and_the_audit_chain_says_who_and_why(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    hub, client = api
+    estimate = versions(client, TS[SPIKE]).json()["validated"][-1]["value"]
+    response = edit(
+        client, readings=[{"ts": TS[SPIKE], "value": 0.35}, {"ts": TS[0], "value": 0.3}]
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["user"], result["changed"], result["unchanged"]) == ("op-17", 2, 0)
+    assert result["readings"] == [
+        {"ts": TS[0], "before": 0.3, "after": 0.3},
+        {"ts": TS[SPIKE], "before": estimate, "after": 0.35},
+    ]
+    history = versions(client, TS[SPIKE]).json()
+    assert history["kind"] == "interval"
+    assert [(r["version"], r["value"]) for r in history["raw"]] == [(1, 6.5)]  # untouched
+    old, new = history["validated"]
+    assert (old["value"], old["user"], old["superseded_at"] is not None) == (estimate, "", True)
+    assert (new["value"], new["quality"], new["method"]) == (0.35, "3.7.0", "edited")
+    assert (new["user"], new["reason"], new["superseded_at"]) == (
+        "op-17", "site visit: display read", None,
+    )  # fmt: skip
+    with hub.database.unit_of_work() as uow:
+        log = AuditLog(uow)
+        [entry] = [e for e in log.entries(tenant=A) if e.id == result["audit_id"]]
+        assert log.verify() is None
+    assert (entry.actor, entry.action, entry.object) == ("op-17", "vee.edit", f"meter:M-1/{KWH}")
+    assert '"reason":"site visit: display read"' in (entry.after or "")
+    assert f"[{TS[SPIKE]},{estimate}]" in (entry.before or "")
+    b_history = client.get(
+        f"/api/v1/meters/M-1/readings/{KWH}/{TS[SPIKE]}/versions", headers=as_tenant(B)
+    ).json()
+    assert [v["user"] for v in b_history["validated"]] == [""]  # B's M-1 untouched
+    assert [r["value"] for r in b_history["raw"]] == [7.5]
+
+
+def test_refused_edits_are_problems_and_change_nothing(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    one = [{"ts": TS[1], "value": 1.0}]
+    cases = [
+        (edit(client, readings=one, user=None), 422),  # open mode: the user must be named
+        (edit(client, readings=one, reason="   "), 409),
+        (edit(client, readings=one, user="  "), 409),
+        (edit(client, "B-9", readings=one), 404),  # B's meter
+        (edit(client, "nobody", readings=one), 404),
+        (edit(client, readings=one, reading_type="1.2.3"), 422),
+        (edit(client, readings=one, reading_type=KWH_UNSEEN), 404),
+        (edit(client, readings=[]), 422),
+        (edit(client, readings=one + one), 422),
+        (edit(client, readings=[{"ts": TS[1], "value": "lots"}]), 422),
+        (edit(client, readings=one, extra=1), 422),
+        (correct(client, start=TS[5], end=TS[1], operation="scale", factor=2.0), 422),
+        (correct(client, start=TS[1], end=TS[5], operation="scale"), 409),  # no factor
+        (correct(client, start=TS[-1], end=TS[-1] + 9000, operation="replace", value=0), 409),
+        (correct(client, start=TS[90], end=TS[95], operation="interpolate"), 409),  # no right
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == PROBLEM
+    history = versions(client, TS[1]).json()
+    assert [v["user"] for v in history["validated"]] == [""]  # VEE's version only
+
+
+def test_bulk_corrections_scale_replace_and_interpolate_over_a_period(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    _, client = api
+    before = {r["ts"]: r["before"] for r in edit(client, readings=[
+        {"ts": ts, "value": 0.3} for ts in TS[:8]]).json()["readings"]}  # fmt: skip
+    assert len(before) == 8
+    scaled = correct(client, start=TS[0], end=TS[3], operation="scale", factor=2.5).json()
+    assert [(r["ts"], r["before"], r["after"]) for r in scaled["readings"]] == [
+        (ts, 0.3, 0.75) for ts in TS[1:4]
+    ]
+    replaced = correct(client, start=TS[3], end=TS[5], operation="replace", value=0.0).json()
+    assert [r["after"] for r in replaced["readings"]] == [0.0, 0.0]
+    line = correct(client, start=TS[GAP[0] - 1], end=TS[GAP[1]], operation="interpolate").json()
+    left = versions(client, TS[GAP[0] - 1]).json()["validated"][-1]["value"]
+    right = versions(client, TS[GAP[1] + 1]).json()["validated"][-1]["value"]
+    step = (right - left) / 3
+    assert [r["after"] for r in line["readings"]] == pytest.approx([left + step, left + 2 * step])
+    history = versions(client, TS[GAP[0]]).json()
+    assert history["raw"] == [] and history["kind"] is None  # a gap: never received
+    assert history["validated"][-1]["reason"] == "CT ratio keyed wrong"
+
+
+def test_version_history_of_an_unknown_reading_is_a_problem(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    assert versions(client, TS[0] + 1).status_code == 404
+    assert versions(client, TS[0], meter="B-9").status_code == 404
+    assert (
+        client.get(f"/api/v1/meters/M-1/readings/{KWH_UNSEEN}/{TS[0]}/versions").status_code == 404
+    )
+
+
+def test_the_rules_in_force_are_shown_honestly(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    config = client.get("/api/v1/vee/rules").json()
+    assert (config["tenant"], config["config_version"], config["editable"]) == (
+        A, "builtin", False,
+    )  # fmt: skip
+    assert config["source"] == "built-in defaults"
+    rules = {r["id"]: r for r in config["rules"]}
+    assert len(rules) >= 27 and all(r["clause"] and r["enabled"] for r in rules.values())
+    assert config["parameters"]["spike_factor"] == 5.0
+    assert config["parameters"]["disabled"] == []
+
+
+def test_the_rules_follow_the_tenants_file_configuration(database_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "vee.toml"
+    path.write_text(
+        'version = "2026-11-22.7"\n[defaults]\nspike_factor = 4.0\n'
+        f'[tenant.{A}]\ndisabled = ["usage.static"]\n'
+        f"[tenant.{A}.category.agricultural]\nzero_run_intervals = 48\n"
+    )
+    settings = Settings(database_url=database_url, default_tenant=A, vee_config=str(path))
+    with running_hub(settings) as (hub, base):
+        with hub.database.unit_of_work() as uow:
+            uow.tenants.ensure(A)
+            uow.tenants.ensure(B)
+        mine = httpx.get(f"{base}/api/v1/vee/rules").json()
+        theirs = httpx.get(f"{base}/api/v1/vee/rules", headers=as_tenant(B)).json()
+    assert mine["config_version"] == "2026-11-22.7" and str(path) in mine["source"]
+    assert mine["parameters"]["spike_factor"] == 4.0
+    assert {r["id"]: r["enabled"] for r in mine["rules"]}["usage.static"] is False
+    assert mine["category"] == {"agricultural": {"zero_run_intervals": 48}}
+    assert {r["id"]: r["enabled"] for r in theirs["rules"]}["usage.static"] is True
+    assert theirs["category"] == {}
+
+
+def test_the_vee_routes_are_documented(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/api/v1/vee/findings", "get"),
+        ("/api/v1/vee/findings/{finding_id}", "get"),
+        ("/api/v1/vee/rules", "get"),
+        ("/api/v1/meters/{key}/readings/edits", "post"),
+        ("/api/v1/meters/{key}/readings/corrections", "post"),
+        ("/api/v1/meters/{key}/readings/{reading_type}/{ts}/versions", "get"),
+    ):
+        operation = paths[path][method]
+        assert {"404", "422"} <= set(operation["responses"]), path
+    assert "409" in paths["/api/v1/meters/{key}/readings/edits"]["post"]["responses"]
