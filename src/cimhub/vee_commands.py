@@ -1,5 +1,8 @@
 """VEE's `cimhub` commands: `vee rerun`, `vee report` (daily failures), `vee findings`.
 
+A re-run that changes validated values refreshes billing's daily aggregates of the
+re-run meters and period in the same transaction.
+
 Dates are local days of the tenant (VEE's ``utc_offset_minutes``, IST by default);
 times may be any ISO 8601 instant with a zone. Output of report and findings is JSON.
 """
@@ -81,6 +84,7 @@ def _meters(uow: Any, tenant_id: int, refs: list[str] | None) -> list[int]:
 
 def _rerun(args: argparse.Namespace) -> int:
     from cimhub.handlers.meter_readings import vee_service
+    from cimhub.store.daily_aggregates import refresh
     from cimhub.store.vee import RERUN_CHUNK
 
     database, settings = _open()
@@ -91,11 +95,16 @@ def _rerun(args: argparse.Namespace) -> int:
     with database.unit_of_work() as uow:
         tenant_id = uow.tenants.ensure(tenant)
         meters = _meters(uow, tenant_id, args.meter)
-    totals = {"readings": 0, "findings": 0, "new_findings": 0, "changed": 0, "inserted": 0}
+    totals = dict.fromkeys(("readings", "findings", "new_findings", "changed", "inserted"), 0)
+    totals["daily_aggregates"] = 0
     for i in range(0, len(meters), RERUN_CHUNK):
         with database.unit_of_work() as uow:
             chunk = meters[i : i + RERUN_CHUNK]
             run = service.rerun(uow, tenant_id, tenant, chunk, start, end, now=int(time.time()))
+            if run.stored.changed or run.stored.inserted:  # billing sees the new versions
+                totals["daily_aggregates"] += refresh(
+                    uow, tenant_id, [(m, start, end) for m in chunk]
+                )
         totals["readings"] += run.readings
         totals["findings"] += run.findings
         totals["new_findings"] += run.new_findings
