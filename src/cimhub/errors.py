@@ -16,7 +16,8 @@ CimHubError
 │   ├── UnknownObjectError      2.15 (noun, mRID)
 │   ├── DomainRuleError         3.1
 │   ├── NotAuthenticatedError   6.1 (no, wrong or expired credentials)
-│   └── NotPermittedError       6.2 (authenticated, but the role does not allow it)
+│   ├── NotPermittedError       6.2 (authenticated, but the role does not allow it)
+│   └── RateLimitedError        6.3 (too many requests from this client: retry later)
 └── TechnicalError          infrastructure → retried with backoff, then dead-lettered (5.x)
 """
 
@@ -80,6 +81,7 @@ CODES: dict[str, Code] = {
         Code("5.3", "head-end unavailable (the command is kept and retried)"),
         Code("6.1", "not authenticated"),
         Code("6.2", "not permitted"),
+        Code("6.3", "rate limit exceeded"),
     )
 }
 
@@ -185,6 +187,12 @@ class NotPermittedError(FunctionalError):
     """The principal's roles do not grant the permission asked for (HTTP 403)."""
 
     code = "6.2"
+
+
+class RateLimitedError(FunctionalError):
+    """The client sent more requests than its rate allows (HTTP 429, Retry-After)."""
+
+    code = "6.3"
 
 
 class TechnicalError(CimHubError):

@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_xml_depth: int = Field(default=64, gt=4)
     max_decompressed_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest REST request body (413, code 1.3); /cim and SOAP: max_message_bytes.",
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0, ge=0, description="Requests a second each client may sustain (0: no limit)."
+    )
+    rate_limit_burst: int = Field(
+        default=200, gt=0, description="Requests a client may send at once before it is limited."
+    )
+    rate_limit_exempt: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Networks whose addresses are not limited (principals still are).",
+    )
     auto_register_meters: bool = Field(
         default=True, description="Create unknown meters on first readings (else reply 2.15)."
     )

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cimhub import __version__
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
-from cimhub.endpoints import openapi, rest, soap
+from cimhub.endpoints import limits, openapi, rest, soap
 from cimhub.endpoints.auth import Authenticator, authenticate
 from cimhub.endpoints.body import read_capped
 from cimhub.errors import MessageTooLargeError, NotAuthenticatedError, NotPermittedError
@@ -97,8 +97,8 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
-    openapi.document_errors(app)
     app.state.authenticator = Authenticator(settings, database)
+    openapi.document_errors(app)
     soap.mount(app, settings, pipeline)
     rest.mount(app, database)
     if bus is not None:
@@ -106,4 +106,5 @@ def create_app(
 
         metrics.mount(app, bus)
         subscriptions.mount(app, bus)
+    limits.install(app, settings)  # last: it wraps every route mounted above
     return app

@@ -103,18 +103,28 @@ def _b_identifiers(hub: Hub) -> dict[str, list[str]]:
             "serial": col("SELECT serial_number FROM meter WHERE tenant_id = :b ORDER BY id"),
             "usage_point": col("SELECT mrid FROM usage_point WHERE tenant_id = :b ORDER BY id"),
             "node": col("SELECT code FROM hierarchy_node WHERE tenant_id = :b ORDER BY id"),
-            "command": _commands(c, b),
+            "command": _optional(c, "SELECT mrid FROM end_device_control WHERE tenant_id = :b", b),
+            "finding": col("SELECT id FROM vee_finding WHERE tenant_id = :b ORDER BY id"),
+            "reading": [
+                f"{r[0]}|{r[1]}"
+                for r in c.execute(
+                    text(
+                        "SELECT t.code, r.ts FROM interval_reading r JOIN reading_type t "
+                        "ON t.id = r.reading_type_id WHERE r.tenant_id = :b ORDER BY r.ts LIMIT 1"
+                    ),
+                    {"b": b},
+                )
+            ],
+            "credential": _optional(c, "SELECT prefix FROM credential WHERE tenant_id = :b", b),
         }
 
 
-def _commands(connection: Any, b: int) -> list[str]:
+def _optional(connection: Any, sql: str, b: int) -> list[str]:
+    """Identifiers from a table this build may not have."""
     try:
         with connection.begin_nested():
-            rows = connection.execute(
-                text("SELECT mrid FROM end_device_control WHERE tenant_id = :b"), {"b": b}
-            )
-            return [str(r[0]) for r in rows]
-    except Exception:  # no EndDeviceControls in this build
+            return [str(r[0]) for r in connection.execute(text(sql), {"b": b})]
+    except Exception:
         return []
 
 
@@ -170,6 +180,18 @@ def _values(name: str, path: str, ids: dict[str, list[str]]) -> list[str] | None
         return ["MeterReadings.xsd"]
     if name == "service":
         return ["GetMeterReadings"]
+    if name == "finding_id":
+        return ids["finding"][:2] or ["1"]
+    if name == "reading_type":
+        return [r.split("|")[0] for r in ids["reading"][:1]]
+    if name == "ts":
+        return [r.split("|")[1] for r in ids["reading"][:1]]
+    if name == "prefix":
+        return ids["credential"][:1] or ["ck_nothere"]
+    if name == "role":
+        return ["operator"]
+    if name == "permission":
+        return ["MeterReadings.get"]
     return None
 
 
