@@ -19,6 +19,8 @@ from cimhub.bus.pipeline import Inbound
 from cimhub.mappings.timestamp import to_text
 from cimhub.settings import Settings
 from cimhub.store.audit import AuditLog
+from cimhub.testing.billing import Stay, add_usage_points, install
+from cimhub.testing.security import JWT_SECRET, SECRET_KEY, provision
 from cimhub.testing.server import running_hub
 from cimhub.testing.tenancy import as_tenant
 
@@ -120,6 +122,21 @@ def test_findings_are_filtered_and_paged_within_the_tenant(
     as_b = client.get("/api/v1/vee/findings", headers=as_tenant(B)).json()
     assert {f["meter"] for f in as_b["items"]} == {"M-1", "B-9"}
     assert not {f["id"] for f in as_b["items"]} & {f["id"] for f in every["items"]}
+
+
+def test_a_usage_points_findings_are_its_meters_while_installed_there(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    hub, client = api
+    with hub.database.unit_of_work() as uow:
+        tenant = uow.tenants.ensure(A)
+        add_usage_points(uow, tenant, ["UP-A"])
+        install(uow, tenant, [Stay("UP-A", "M-1", TS[50])])  # after the spike, before the gap
+    rules = {f["rule"] for f in findings(client, usage_point="UP-A")["items"]}
+    assert "interval.missing" in rules and "usage.spike" not in rules
+    assert findings(client, usage_point="UP-A", meter="M-1")["total"] == len(
+        findings(client, usage_point="UP-A")["items"]
+    )
 
 
 def test_bad_finding_filters_are_problems(api: tuple[Hub, httpx.Client]) -> None:
@@ -300,3 +317,45 @@ def test_the_vee_routes_are_documented(api: tuple[Hub, httpx.Client]) -> None:
         operation = paths[path][method]
         assert {"404", "422"} <= set(operation["responses"]), path
     assert "409" in paths["/api/v1/meters/{key}/readings/edits"]["post"]["responses"]
+
+
+def test_with_authentication_the_editor_is_the_principal_and_roles_decide(
+    database_url: str,
+) -> None:
+    keys = provision(database_url)
+    settings = Settings(database_url=database_url, jwt_secret=JWT_SECRET, secret_key=SECRET_KEY)
+    with running_hub(settings) as (hub, base):
+        for tenant in ("a", "b"):
+            answer = hub.pipeline.process(Inbound(created("M-1", day()), tenant, "test"))
+            assert answer.result.value == "OK", answer.body
+
+        def as_(name: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {keys[name]}"}
+
+        url = f"{base}/api/v1/meters/M-1/readings/edits"
+        body = {"reading_type": KWH, "reason": "display read", "readings": [
+            {"ts": TS[SPIKE], "value": 0.4}]}  # fmt: skip
+        done = httpx.post(url, json=body, headers=as_("op-a"))
+        assert done.status_code == 200, done.text
+        assert done.json()["user"] == "op-a"
+        other = httpx.post(url, json={**body, "user": "op-17"}, headers=as_("op-a"))
+        assert other.status_code == 422 and "op-a" in other.json()["detail"]
+        assert httpx.post(url, json=body, headers=as_("ro-a")).status_code == 403
+        assert httpx.post(url, json={**body, "user": "x"}).status_code == 401
+        history = httpx.get(
+            f"{base}/api/v1/meters/M-1/readings/{KWH}/{TS[SPIKE]}/versions", headers=as_("ro-a")
+        ).json()
+        assert [(v["user"], v["value"]) for v in history["validated"]][-1] == ("op-a", 0.4)
+        mine = httpx.get(f"{base}/api/v1/vee/findings", headers=as_("ro-a")).json()["items"]
+        theirs = httpx.get(f"{base}/api/v1/vee/findings", headers=as_("ro-b")).json()["items"]
+        assert mine and theirs and not {f["id"] for f in mine} & {f["id"] for f in theirs}
+        for finding in mine:
+            response = httpx.get(f"{base}/api/v1/vee/findings/{finding['id']}", headers=as_("ro-b"))
+            assert response.status_code == 404
+        b_history = httpx.get(
+            f"{base}/api/v1/meters/M-1/readings/{KWH}/{TS[SPIKE]}/versions", headers=as_("ro-b")
+        ).json()
+        assert [v["user"] for v in b_history["validated"]] == [""]  # b's M-1: VEE's only
+        with hub.database.unit_of_work() as uow:
+            [entry] = [e for e in AuditLog(uow).entries(tenant="a") if e.action == "vee.edit"]
+        assert entry.actor == "op-a" and '"user":"op-a"' in (entry.after or "")
