@@ -88,7 +88,8 @@ class HesDispatcher:
         with self.database.unit_of_work() as uow:
             commands = Commands(uow)
             jobs = []
-            for dispatch in commands.repo.due():
+            lease = self.settings.hes_timeout_seconds * 3 + 5
+            for dispatch in commands.repo.claim(lease):
                 stored = commands.repo.by_id(dispatch.command_id)
                 if stored is None:
                     commands.repo.finish(dispatch.id, "command gone")

@@ -251,7 +251,25 @@ class CommandRepository:
             ],
         )
 
+    def claim(self, lease_seconds: float, limit: int = 50) -> list[Dispatch]:
+        """Due rows, leased for ``lease_seconds`` so another dispatcher (another process)
+        does not send them too; rows locked by a concurrent claim are skipped (PostgreSQL)."""
+        query = (
+            select(DispatchRow)
+            .where(DispatchRow.done_at.is_(None), DispatchRow.next_attempt_at <= time.time())
+            .order_by(DispatchRow.id)
+            .limit(limit)
+        )
+        if self._uow.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = self._uow.session.scalars(query).all()
+        for row in rows:
+            row.next_attempt_at = time.time() + lease_seconds
+        self._uow.session.flush()
+        return [Dispatch(r.id, r.tenant_id, r.command_id, r.attempts) for r in rows]
+
     def due(self, limit: int = 50) -> list[Dispatch]:
+        """Due rows, not claimed (for reports and tests)."""
         rows = self._uow.session.execute(
             select(
                 DispatchRow.id, DispatchRow.tenant_id, DispatchRow.command_id, DispatchRow.attempts

@@ -52,3 +52,18 @@ def test_an_unacknowledged_command_times_out_and_stops_being_retried(
     with hub.database.unit_of_work() as uow:
         stored = CommandRepository(uow).by_mrid(uow.tenants.ensure(TENANT), ["C-T"])["C-T"]
         assert [t.state.value for t in stored.command.history][-2:] == ["timed_out", "executed"]
+
+
+def test_a_claimed_dispatch_is_not_claimed_again_until_its_lease_ends(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, _base = serve()
+    seed_meters(hub, tmp_path, {"M-L": "HES-L"})
+    hub.pipeline.process(Inbound(control("C-L", CONNECT, "M-L"), TENANT, "test"))
+    with hub.database.unit_of_work() as uow:
+        (first,) = CommandRepository(uow).claim(lease_seconds=3600)
+    with hub.database.unit_of_work() as uow:
+        assert CommandRepository(uow).claim(lease_seconds=3600) == []  # another dispatcher
+        CommandRepository(uow).retry_later(first.id, 1, 0.0, "refused")
+    with hub.database.unit_of_work() as uow:
+        assert [d.id for d in CommandRepository(uow).claim(lease_seconds=3600)] == [first.id]
