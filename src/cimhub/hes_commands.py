@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from typing import Any
 
 from cimhub.settings import Settings
@@ -43,6 +44,8 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--mqtt-url", help="also speak a vendor profile on this MQTT broker")
     sim.add_argument("--vendor", default="vendor-a", help="MQTT vendor profile")
     sim.add_argument("--prefix", default="cimhub", help="topic prefix (CIMHUB_MQTT_TOPIC_PREFIX)")
+    sim.add_argument("--push", default="", help="comma-separated meters to push 15-min kWh for")
+    sim.add_argument("--every", type=float, default=60.0, help="seconds between pushes")
     sim.set_defaults(run=_simulate)
 
 
@@ -116,8 +119,12 @@ def _simulate(args: argparse.Namespace) -> int:
         mqtt = MqttHes(args.mqtt_url, load_profile(args.vendor), args.prefix,
                        behaviour=behaviour).start()  # fmt: skip
         print(f"  and {args.vendor} on {args.mqtt_url} under {args.prefix}/")
+    meters = [m.strip() for m in args.push.split(",") if m.strip()]
+    stop = threading.Event()
     try:
-        threading.Event().wait()
+        while not stop.wait(args.every if meters else 3600):
+            for meter in meters:  # the interval that just ended, as the HES would send it
+                http.push_readings(meter, int(time.time()) // 900 * 900 - 900, 1)
     except KeyboardInterrupt:
         pass
     finally:

@@ -39,6 +39,7 @@ CONTROL = """<?xml version="1.0" encoding="UTF-8"?>
 </CreateEndDeviceControls>
 """
 CONNECT, DISCONNECT = "3.31.0.18", "3.31.0.23"
+READ = "3.21.0.8"  # on-demand read: a cimhub profile code, not a published one
 
 
 def control(mrid: str, code: str, meter: str, user: str = "asha") -> bytes:

@@ -139,6 +139,10 @@ class HttpHes:
     def _report(self, command: Command, outcome: str, correlation: str | None) -> None:
         state = State.EXECUTED if outcome == "executed" else State.FAILED
         reason = "relay operated" if state is State.EXECUTED else "meter did not respond"
+        if command.kind is CommandKind.READ and state is State.EXECUTED:  # the read itself
+            now = int(time.time()) // 900 * 900
+            self.push_readings(command.meter.key, now - 900, 1)
+            reason = "meter read"
         command.history.append(Transition(state, int(time.time()), self.name, reason))
         payload = write_end_device_controls([command])
         body = wrap(Noun.END_DEVICE_CONTROLS.value, Verb.EXECUTED, payload,

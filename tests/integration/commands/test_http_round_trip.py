@@ -14,6 +14,7 @@ from cimhub.testing.commands import (
     CONNECT,
     DISCONNECT,
     HEADERS,
+    READ,
     command,
     control,
     seed_meters,
@@ -163,3 +164,27 @@ def test_a_soap_head_end_acknowledges_and_a_head_end_gone_for_good_fails_the_com
     assert "acknowledged" in states(done)
     reason = failed["transitions"][-1]["reason"]
     assert reason.startswith("head-end 'HES-GONE' unreachable after 2 attempts")
+
+
+def test_an_on_demand_read_brings_the_meter_s_reading(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    from sqlalchemy import func, select
+
+    from cimhub.store.models import IntervalReading
+
+    hub, base = serve()
+    sim = HttpHes(base, name="HES-SIM", tenant="t1").up()
+    try:
+        seed_meters(hub, tmp_path, {"M-8": "HES-SIM"})
+        set_endpoint(hub, HesEndpoint("HES-SIM", "http", sim.url))
+        hub.start_commands()
+        reply = httpx.post(f"{base}/cim", content=control("R-8", READ, "M-8"), headers=HEADERS)
+        assert ParsedReply.of(reply.content).result == "OK"
+        done = wait_until(lambda: (b := command(base, "R-8"))["state"] == "executed" and b)
+    finally:
+        sim.down()
+    assert done["kind"] == "read" and done["transitions"][-1]["reason"] == "meter read"
+    with hub.database.unit_of_work() as uow:
+        count = uow.session.scalar(select(func.count()).select_from(IntervalReading))
+    assert count == 1
