@@ -45,8 +45,11 @@ def _items(ctx: HandlerContext, envelope: Envelope) -> tuple[list[ControlItem], 
     return items, errors
 
 
-def _actor(envelope: Envelope) -> str:
-    return envelope.header.user_id or envelope.header.source or "anonymous"
+def _actor(envelope: Envelope, ctx: HandlerContext | None = None) -> str:
+    """Who asks: the authenticated principal (once the context carries one), else the
+    header's User/UserID, else its Source."""
+    principal = str(getattr(ctx, "actor", "") or "")
+    return principal or envelope.header.user_id or envelope.header.source or "anonymous"
 
 
 def _answer(
@@ -80,7 +83,7 @@ def create(ctx: HandlerContext, envelope: Envelope) -> Outcome:
             mrid=item.mrid,
             kind=parse_kind(item.control_type, item.action),
             meter=item.meter,
-            requester=_actor(envelope),
+            requester=_actor(envelope, ctx),
             source=envelope.header.source or ctx.source,
             reason=item.reason,
             demand_limit_w=item.demand_limit_w,
@@ -132,7 +135,7 @@ def cancel(ctx: HandlerContext, envelope: Envelope) -> Outcome:
             errors.append(_error("2.15", f"unknown command {item.mrid!r}", item, "mRID"))
             continue
         try:
-            commands.move(stored, State.CANCELED, _actor(envelope), item.reason or "canceled")
+            commands.move(stored, State.CANCELED, _actor(envelope, ctx), item.reason or "canceled")
             done += 1
         except CimHubError as exc:
             errors.append(_error(exc.code, exc.reason, item, "mRID"))
