@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field(
         default="cimhub", description="Replaces {prefix} in the vendor profiles' topics."
     )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="Fixed MQTT client id: a persistent session (QoS 1 messages kept while away).",
+    )
     host: str = "127.0.0.1"
     port: int = 8061
     default_tenant: str = Field(

@@ -30,6 +30,7 @@ class CommandRuntime:
                 lambda raw, tenant: pipeline.process(Inbound(raw, tenant, "mqtt")).result.value,
                 tenant=settings.default_tenant,
                 prefix=settings.mqtt_topic_prefix,
+                client_id=settings.mqtt_client_id,
                 dead_letter=lambda topic, reason, body: _dead_letter(database, topic, reason, body),
             )
             adapter.start()

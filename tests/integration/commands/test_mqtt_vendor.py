@@ -176,3 +176,42 @@ def test_connect_round_trip_over_mqtt(
     assert sent[spec["meter"]] == "SN-M-C"
     assert sent[spec["action"]] == profile.command_words["connect"]
     assert json.loads(json.dumps(sent))[spec["id"]] == "C-MQ"
+
+
+def test_a_persistent_session_gets_what_was_published_while_the_hub_was_away() -> None:
+    from cimhub.adapters.mqtt import MqttAdapter
+
+    prefix, client_id = f"test-{uuid.uuid4().hex[:10]}", f"cimhub-test-{uuid.uuid4().hex[:8]}"
+    profile = load_profile("vendor-b")
+    got: list[bytes] = []
+
+    def adapter() -> MqttAdapter:
+        a = MqttAdapter(MQTT_URL, [profile], lambda raw, _t: got.append(raw) or "OK",
+                        tenant=TENANT, prefix=prefix, client_id=client_id)  # fmt: skip
+        a.start()
+        wait_until(lambda: a.connected)
+        return a
+
+    first = adapter()
+    first.stop()  # away; the broker keeps the session and its QoS 1 messages
+    sim = MqttHes(MQTT_URL, profile, prefix).start()
+    try:
+        sim.publish_block_load("SN-P", [{"t": T0 + 1800, "obis": "1.0.1.29.0.255", "v": 1.5}])
+    finally:
+        sim.stop()
+    second = adapter()
+    try:
+        wait_until(lambda: got)
+    finally:
+        second.stop()
+        _forget_session(client_id)
+    assert b"SN-P" in got[0]
+
+
+def _forget_session(client_id: str) -> None:
+    """Leave no session behind on the broker: connect once more with a clean session."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect("127.0.0.1", 1883)
+    client.disconnect()
