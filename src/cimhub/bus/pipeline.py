@@ -298,7 +298,8 @@ class Pipeline:
             log_id,
             result=outcome.result.value,
             reply_code=outcome.first_code,
-            reply=body,
+            # a query's reply is never replayed and may be megabytes a page: not kept
+            reply=None if envelope.verb is Verb.GET else body,
             completed_at=int(time.time()),
         )
         if self.announcer is not None:

@@ -51,9 +51,15 @@ class MessageLogRepository:
         ).scalar_one()
 
     def complete(
-        self, log_id: int, *, result: str, reply_code: str | None, reply: bytes, completed_at: int
+        self,
+        log_id: int,
+        *,
+        result: str,
+        reply_code: str | None,
+        reply: bytes | None,
+        completed_at: int,
     ) -> None:
-        """Store the outcome and the reply bytes sent for a logged message."""
+        """Store the outcome and the reply bytes sent (None: not kept) for a logged message."""
         self._uow.session.execute(
             update(MessageLog)
             .where(MessageLog.id == log_id)

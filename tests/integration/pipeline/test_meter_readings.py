@@ -236,3 +236,21 @@ def test_raw_bytes_are_dropped_after_the_retention_but_the_log_stays(
             text("SELECT raw IS NULL, result FROM message_log ORDER BY id")
         ).all()
     assert [tuple(r) for r in rows] == [(True, "OK"), (False, "OK")]
+
+
+def test_queries_are_logged_without_their_reply_bytes(hub: Hub, send: Send) -> None:
+    from sqlalchemy import select
+
+    from cimhub.store.models import MessageLog
+
+    send(created_meter_readings([1], DAY, 96))
+    answer = send(get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(days=1)))
+    assert len(ParsedReply.of(answer.body).readings()) == 96
+    with hub.database.unit_of_work() as uow:
+        logged = uow.session.execute(
+            select(MessageLog.verb, MessageLog.result, MessageLog.reply_code, MessageLog.reply)
+            .order_by(MessageLog.id)
+        ).all()
+    (created, get) = [(v, r, c, reply is not None) for v, r, c, reply in logged]
+    assert created == ("created", "OK", "0.0", True)  # kept: a repeat is answered with it
+    assert get == ("get", "OK", "0.0", False)  # a page of readings is not kept
