@@ -7,15 +7,19 @@ tenant's rows, and a session that set no tenant sees none at all.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import exc, text
 
 from cimhub.app import Hub
+from cimhub.bus.pipeline import Inbound
+from cimhub.message import parser
 from cimhub.settings import Settings
 from cimhub.store.models import Base
 from cimhub.store.row_security import ROLE, TenantScopeError
 from cimhub.testing.databases import postgres_database
+from cimhub.testing.messages import created_meter_readings, meter_mrid
 from cimhub.testing.tenancy import TENANT_A, TENANT_B, tenant_scoped_tables, two_tenants_hub
 
 pytestmark = pytest.mark.postgres
@@ -162,3 +166,24 @@ def test_copy_into_a_tenant_table_takes_only_the_bound_tenants_rows(two_tenants:
             ).scalar()
             == 0
         )
+
+
+def test_a_workers_batch_may_span_tenants(two_tenants: Hub) -> None:
+    """One transaction, messages of both tenants: each is handled bound to its own."""
+    pipeline = two_tenants.pipeline
+    batch = []
+    for n, tenant in enumerate((TENANT_A, TENANT_B, TENANT_A)):
+        raw = created_meter_readings([7000 + n], datetime(2024, 7, 1, tzinfo=UTC), intervals=4)
+        inbound = Inbound(raw, tenant, "amqp")
+        batch.append(pipeline.accept(parser.parse(raw, pipeline.limits), inbound))
+    answers = pipeline.handle_many(batch)
+    assert [getattr(a, "result", a).value for a in answers] == ["OK", "OK", "OK"]
+    a, b = _ids(two_tenants)
+    mrids = [meter_mrid(7000 + n) for n in range(3)]
+    with two_tenants.database.engine.connect() as connection:
+        owners = dict(
+            connection.execute(
+                text("SELECT mrid, tenant_id FROM meter WHERE mrid = ANY(:m)"), {"m": mrids}
+            ).all()
+        )
+    assert [owners.get(m) for m in mrids] == [a, b, a]
