@@ -45,6 +45,7 @@ class Behaviour:
 
     fail_rate: float = 0.0
     silent_rate: float = 0.0  # accepted, then nothing: the hub's timeout must catch it
+    refused_meters: frozenset[str] = frozenset()  # meters the head-end does not know (2.15)
     ack: bool = True  # report "queued" before the outcome (MQTT)
     seed: int = 61968
     rng: random.Random = field(init=False)
@@ -123,6 +124,11 @@ class HttpHes:
         if envelope.payload is None:
             return render_reply(envelope, Outcome(Result.FAILED, [ReplyError("1.9", "no payload")]))
         items, _errors = read_end_device_controls(envelope.payload, envelope.header.message_id)
+        refused = [i for i in items if i.meter.key in self.behaviour.refused_meters]
+        if refused:
+            errors = [ReplyError("2.15", f"unknown meter {i.meter.key} at {self.name}",
+                                 object_id=i.meter.key) for i in refused]  # fmt: skip
+            return render_reply(envelope, Outcome(Result.FAILED, errors))
         for item in items:
             kind = parse_kind(item.control_type, item.action)
             with self._lock:

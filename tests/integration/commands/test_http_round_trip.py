@@ -188,3 +188,21 @@ def test_an_on_demand_read_brings_the_meter_s_reading(
     with hub.database.unit_of_work() as uow:
         count = uow.session.scalar(select(func.count()).select_from(IntervalReading))
     assert count == 1
+
+
+def test_a_command_the_head_end_refuses_fails_with_its_reason(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    behaviour = Behaviour(refused_meters=frozenset({"M-9"}))
+    sim = HttpHes(base, name="HES-SIM", tenant="t1", behaviour=behaviour).up()
+    try:
+        seed_meters(hub, tmp_path, {"M-9": "HES-SIM"})
+        set_endpoint(hub, HesEndpoint("HES-SIM", "http", sim.url))
+        hub.start_commands()
+        httpx.post(f"{base}/cim", content=control("C-9", CONNECT, "M-9"), headers=HEADERS)
+        failed = wait_until(lambda: (b := command(base, "C-9"))["state"] == "failed" and b)
+    finally:
+        sim.down()
+    last = failed["transitions"][-1]
+    assert (last["actor"], last["reason"]) == ("HES-SIM", "unknown meter M-9 at HES-SIM")
