@@ -63,6 +63,10 @@ class VeeFinding(Base):
     config_version: Mapped[str] = mapped_column(String(100))
     found_at: Mapped[int] = mapped_column(BigInteger)
     cleared_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    review: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 TABLE = cast(Table, VeeFinding.__table__)
@@ -83,6 +87,10 @@ class StoredFinding:
     data: dict[str, Any]
     found_at: int
     cleared_at: int | None
+    review: str = "new"  #: a person's review: new, acknowledged, closed
+    reviewed_by: str | None = None
+    reviewed_at: int | None = None
+    review_note: str | None = None
 
 
 class FindingRepository:
@@ -215,6 +223,17 @@ class FindingRepository:
             return None
         return _stored(row), [int(ts) for ts in json.loads(row.timestamps)]
 
+    def review(
+        self, tenant_id: int, finding_id: int, review: str, *, by: str, note: str, now: int
+    ) -> None:
+        """Record a person's review of one finding (the caller checked the move)."""
+        c = TABLE.c
+        self._uow.session.execute(
+            update(TABLE)
+            .where(c.tenant_id == tenant_id, c.id == finding_id)
+            .values(review=review, reviewed_by=by, reviewed_at=now, review_note=note)
+        )
+
     def daily_counts(self, tenant_id: int, start: int, end: int) -> list[tuple[str, str, int, int]]:
         """(rule, severity, findings, meters) of findings first seen in (start, end]."""
         c = TABLE.c
@@ -246,6 +265,7 @@ class FindingFilter:
     windows: Mapping[int, Sequence[Window]] | None = None
     rules: Sequence[str] | None = None
     severities: Sequence[str] | None = None
+    reviews: Sequence[str] | None = None
     status: str | None = None
     start: int | None = None
     end: int | None = None
@@ -255,13 +275,14 @@ _COLUMNS = tuple(
     TABLE.c[name]
     for name in (
         "id", "meter_id", "reading_type_id", "rule", "severity", "quality", "first_ts",
-        "last_ts", "count", "description", "data", "found_at", "cleared_at",
+        "last_ts", "count", "description", "data", "found_at", "cleared_at", "review",
+        "reviewed_by", "reviewed_at", "review_note",
     )
 )  # fmt: skip
 
 
 def _stored(row: Any) -> StoredFinding:
-    return StoredFinding(*row[:10], json.loads(row[10]), *row[11:13])
+    return StoredFinding(*row[:10], json.loads(row[10]), *row[11:17])
 
 
 def _conditions(where: FindingFilter, dialect: str) -> list[ColumnElement[bool]]:
@@ -272,7 +293,8 @@ def _conditions(where: FindingFilter, dialect: str) -> list[ColumnElement[bool]]
     if where.meter_ids is not None and where.windows:
         out.append(within_windows(c.meter_id, c.last_ts, where.meter_ids, where.windows,
                                   dialect, interval=True))  # fmt: skip
-    for column, values in ((c.rule, where.rules), (c.severity, where.severities)):
+    criteria = ((c.rule, where.rules), (c.severity, where.severities), (c.review, where.reviews))
+    for column, values in criteria:
         if values is not None:
             out.append(member_of(column, values, dialect))
     if where.status == "open":

@@ -50,3 +50,32 @@ class Finding:
     @property
     def last(self) -> int:
         return self.timestamps[-1]
+
+
+class Review(StrEnum):
+    """Where a person's review of a stored finding stands (exceptions work follows it)."""
+
+    NEW = "new"  #: nobody looked at it yet
+    ACKNOWLEDGED = "acknowledged"  #: seen, being worked on
+    CLOSED = "closed"  #: dealt with (an edit, a service order, or judged harmless)
+
+
+class ReviewRefused(ValueError):
+    """A review move that makes no sense (to ``new``, or to the state it is in)."""
+
+
+def review_move(current: Review, target: Review) -> Review:
+    """``target`` if a finding in ``current`` may move there: any state but ``new``
+    (a person cannot un-see a finding), never to the state it is already in; a closed
+    finding may be acknowledged again (re-opened for work).
+
+    >>> review_move(Review.NEW, Review.CLOSED)
+    <Review.CLOSED: 'closed'>
+    >>> review_move(Review.CLOSED, Review.ACKNOWLEDGED)
+    <Review.ACKNOWLEDGED: 'acknowledged'>
+    """
+    if target is Review.NEW:
+        raise ReviewRefused("a finding cannot be moved back to new")
+    if target is current:
+        raise ReviewRefused(f"the finding is already {current.value}")
+    return target

@@ -171,6 +171,46 @@ def test_one_finding_carries_its_readings_and_another_tenants_is_unknown(
     assert client.get("/api/v1/vee/findings/0").status_code == 422
 
 
+def test_a_finding_is_acknowledged_then_closed_with_who_and_why(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    hub, client = api
+    [spike] = findings(client, rule="usage.spike")["items"]
+    assert (spike["review"], spike["reviewed_by"]) == ("new", None)
+    url = f"/api/v1/vee/findings/{spike['id']}/review"
+    seen = client.post(url, json={"review": "acknowledged", "note": "CT checked", "user": "op-9"})
+    assert seen.status_code == 200, seen.text
+    assert (seen.json()["review"], seen.json()["reviewed_by"]) == ("acknowledged", "op-9")
+    closed = client.post(url, json={"review": "closed", "note": "edited", "user": "op-9"}).json()
+    assert (closed["review"], closed["review_note"]) == ("closed", "edited")
+    assert closed["timestamps"] == [TS[SPIKE]] and closed["status"] == "open"
+    assert [f["id"] for f in findings(client, review="closed")["items"]] == [spike["id"]]
+    assert spike["id"] not in [f["id"] for f in findings(client, review="new")["items"]]
+    for body, status in (
+        ({"review": "closed", "note": "again", "user": "op-9"}, 409),
+        ({"review": "new", "note": "undo", "user": "op-9"}, 422),
+        ({"review": "acknowledged", "note": "  ", "user": "op-9"}, 409),
+        ({"review": "acknowledged", "note": "no user"}, 422),
+    ):
+        response = client.post(url, json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.headers["content-type"] == PROBLEM
+    as_b = client.get("/api/v1/vee/findings", headers=as_tenant(B)).json()["items"]
+    b_url = f"/api/v1/vee/findings/{as_b[0]['id']}/review"
+    foreign = client.post(b_url, json={"review": "closed", "note": "x", "user": "op-9"})
+    assert foreign.status_code == 404
+    b_after = client.get(f"/api/v1/vee/findings/{as_b[0]['id']}", headers=as_tenant(B)).json()
+    assert b_after["review"] == "new"
+    with hub.database.unit_of_work() as uow:
+        moves = [
+            (e.actor, e.before, e.after)
+            for e in AuditLog(uow).entries(tenant=A)
+            if e.action == "vee.finding.review"
+        ]
+    assert [m[0] for m in moves] == ["op-9", "op-9"]
+    assert '"review":"new"' in (moves[0][1] or "") and '"note":"edited"' in (moves[1][2] or "")
+
+
 def test_a_manual_edit_is_a_new_version_raw_stays_and_the_audit_chain_says_who_and_why(
     api: tuple[Hub, httpx.Client],
 ) -> None:
@@ -310,6 +350,7 @@ def test_the_vee_routes_are_documented(api: tuple[Hub, httpx.Client]) -> None:
         ("/api/v1/vee/findings", "get"),
         ("/api/v1/vee/findings/{finding_id}", "get"),
         ("/api/v1/vee/rules", "get"),
+        ("/api/v1/vee/findings/{finding_id}/review", "post"),
         ("/api/v1/meters/{key}/readings/edits", "post"),
         ("/api/v1/meters/{key}/readings/corrections", "post"),
         ("/api/v1/meters/{key}/readings/{reading_type}/{ts}/versions", "get"),

@@ -108,7 +108,7 @@ def _edit(scope: Scope, request: Request, key: str, body: Any, action: str, plan
     """Resolve the series in the request's tenant, plan the values, store them (or 409)."""
     tenant = scope.tenant(request)
     try:
-        who = _who(request, body)
+        who = editor(request, body.user, body.reason)
         with scope.reader.writing(tenant) as (uow, tenant_id):
             meter_id = scope.meter(uow, tenant_id, key)
             series = SeriesRef(tenant_id, tenant, meter_id, key, body.reading_type,
@@ -123,18 +123,22 @@ def _edit(scope: Scope, request: Request, key: str, body: Any, action: str, plan
     return _result(key, body.reading_type, who, result)
 
 
-def _who(request: Request, body: Any) -> Who:
-    """The editor: the authenticated principal, or (open loopback mode) the body's user."""
+def editor(request: Request, user: str | None, reason: str) -> Who:
+    """Who changes data: the authenticated principal, or (open loopback mode) ``user``.
+
+    Raises InvalidQueryError (422) when a named user is not the principal or none is
+    named without authentication.
+    """
     principal = getattr(request.state, "principal", None)
     kind = str(getattr(getattr(principal, "kind", None), "value", "loopback"))
     if principal is not None and kind != "loopback":
         name = str(principal.name)
-        if body.user is not None and body.user.strip() != name:
+        if user is not None and user.strip() != name:
             raise InvalidQueryError(f"user: the editor is the authenticated {name!r}")
-        return Who(name, body.reason, name)
-    if body.user is None:
+        return Who(name, reason, name)
+    if user is None:
         raise InvalidQueryError("user: required when the request is not authenticated")
-    return Who(body.user, body.reason, body.user)
+    return Who(user, reason, user)
 
 
 def _type_id(uow: UnitOfWork, code: str) -> int:

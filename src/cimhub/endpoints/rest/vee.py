@@ -7,7 +7,8 @@ meter or finding is unknown (404). Edits of validated readings are in ``edits``.
 
 from __future__ import annotations
 
-from dataclasses import fields
+import time
+from dataclasses import fields, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -17,16 +18,19 @@ from cimhub.endpoints.auth import guard
 from cimhub.endpoints.rest import edits
 from cimhub.endpoints.rest import vee_schemas as schemas
 from cimhub.endpoints.rest.deps import Paging, Reader, page_body, paging
+from cimhub.endpoints.rest.problems import problem
 from cimhub.endpoints.rest.schemas import Problem
-from cimhub.errors import UnknownObjectError
+from cimhub.errors import InvalidQueryError, UnknownObjectError
 from cimhub.settings import Settings
+from cimhub.store.audit import AuditLog
 from cimhub.store.database import Database
 from cimhub.store.findings import FindingFilter, FindingRepository, StoredFinding
 from cimhub.store.master_queries import Page
 from cimhub.store.unit_of_work import UnitOfWork
 from cimhub.store.vee import VeeService
+from cimhub.store.vee_edits import Who
 from cimhub.vee.config import Params
-from cimhub.vee.finding import Severity
+from cimhub.vee.finding import Review, ReviewRefused, Severity, review_move
 from cimhub.vee.registry import load_rules
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -97,6 +101,9 @@ def router(scope: Scope) -> APIRouter:
             Literal["open", "cleared", "all"],
             Query(description="open: still found; cleared: no longer found by a later run"),
         ] = "open",
+        review: Annotated[
+            list[Review] | None, Query(description="new, acknowledged, closed (repeatable)")
+        ] = None,
         start: Annotated[
             int | None, Query(ge=0, description="overlapping (start, end]: UTC epoch s")
         ] = None,
@@ -104,10 +111,10 @@ def router(scope: Scope) -> APIRouter:
     ) -> dict[str, Any]:
         with scope.reader.tenant(scope.tenant(request)) as (uow, tenant_id):
             where = _filter(scope, uow, tenant_id, meter, usage_point)
-            where = FindingFilter(
-                where.meter_ids, where.windows, rule,
-                [s.value for s in severity] if severity else None,
-                None if status == "all" else status, start, end,
+            where = replace(
+                where, rules=rule, severities=[s.value for s in severity] if severity else None,
+                reviews=[r.value for r in review] if review else None,
+                status=None if status == "all" else status, start=start, end=end,
             )  # fmt: skip
             found, total = FindingRepository(uow).page(
                 tenant_id, where, limit=page.limit, offset=page.offset
@@ -122,11 +129,24 @@ def router(scope: Scope) -> APIRouter:
     )
     def finding(request: Request, finding_id: FindingId) -> dict[str, Any]:
         with scope.reader.tenant(scope.tenant(request)) as (uow, tenant_id):
-            found = FindingRepository(uow).one(tenant_id, finding_id)
-            if found is None:
-                raise UnknownObjectError(f"unknown finding {finding_id}", object_id=str(finding_id))
-            stored, stamps = found
-            return {**_public(uow, tenant_id, [stored])[0], "timestamps": stamps}
+            return _detail(uow, tenant_id, finding_id)
+
+    @api.post(
+        "/vee/findings/{finding_id}/review",
+        response_model=schemas.FindingDetail,
+        summary="Acknowledge or close a finding (who, when and a note; audited)",
+        responses={409: {"model": Problem, "description": "review refused (3.1)"}},
+    )
+    def review_finding(request: Request, finding_id: FindingId, body: schemas.ReviewRequest) -> Any:
+        tenant = scope.tenant(request)
+        try:
+            who = edits.editor(request, body.user, body.note)
+            with scope.reader.writing(tenant) as (uow, tenant_id):
+                return _review(uow, tenant, tenant_id, finding_id, Review(body.review), who)
+        except ReviewRefused as exc:
+            return problem(409, "review refused", str(exc), "3.1")
+        except InvalidQueryError as exc:
+            return problem(422, "invalid request", exc.reason, exc.code)
 
     @api.get(
         "/vee/rules",
@@ -139,6 +159,35 @@ def router(scope: Scope) -> APIRouter:
             return rule_config(scope.service, tenant, scope.settings.vee_config)
 
     return api
+
+
+def _detail(uow: UnitOfWork, tenant_id: int, finding_id: int) -> dict[str, Any]:
+    found = FindingRepository(uow).one(tenant_id, finding_id)
+    if found is None:
+        raise UnknownObjectError(f"unknown finding {finding_id}", object_id=str(finding_id))
+    stored, stamps = found
+    return {**_public(uow, tenant_id, [stored])[0], "timestamps": stamps}
+
+
+def _review(
+    uow: UnitOfWork, tenant: str, tenant_id: int, finding_id: int, target: Review, who: Who
+) -> dict[str, Any]:
+    """Move the finding's review to ``target`` and audit it; the finding as it is now."""
+    before = _detail(uow, tenant_id, finding_id)
+    if not who.user.strip() or not who.reason.strip():
+        raise ReviewRefused("a review must name its user and give a note")
+    review_move(Review(before["review"]), target)
+    now = int(time.time())
+    FindingRepository(uow).review(
+        tenant_id, finding_id, target.value, by=who.user, note=who.reason, now=now
+    )
+    AuditLog(uow).record(
+        who.actor, "vee.finding.review", f"finding:{finding_id}", tenant=tenant,
+        before={"review": before["review"]},
+        after={"review": target.value, "user": who.user, "note": who.reason},
+        at=now,
+    )  # fmt: skip
+    return _detail(uow, tenant_id, finding_id)
 
 
 def _filter(

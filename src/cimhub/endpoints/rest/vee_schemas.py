@@ -6,7 +6,7 @@ period (start, end] excludes its start.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +14,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.domain.reading_type import parse_reading_type
 from cimhub.errors import InvalidValueError
 from cimhub.vee.edit import Operation
+from cimhub.vee.finding import Review
 
 MAX_EDIT_READINGS = 10_000
 Epoch = Annotated[int, Field(ge=0, le=2**40, description="UTC epoch seconds")]
@@ -36,6 +37,10 @@ class Finding(BaseModel):
     data: dict[str, Any] = Field(description="what the rule saw")
     found_at: int
     cleared_at: int | None = None
+    review: Review = Field(description="a person's review: new, acknowledged or closed")
+    reviewed_by: str | None = None
+    reviewed_at: int | None = None
+    review_note: str | None = None
 
 
 class FindingDetail(Finding):
@@ -65,6 +70,18 @@ class RuleConfig(BaseModel):
     parameters: dict[str, Any] = Field(description="the tenant's values (defaults applied)")
     meter_type: dict[str, dict[str, Any]] = Field(description="overrides per meter type")
     category: dict[str, dict[str, Any]] = Field(description="overrides per consumer category")
+
+
+class ReviewRequest(BaseModel):
+    """A person acknowledges or closes a finding (a closed one may be acknowledged again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review: Literal[Review.ACKNOWLEDGED, Review.CLOSED]
+    note: Text
+    user: Name | None = Field(
+        None, description="who reviews: required in open loopback mode (as for edits)"
+    )
 
 
 class _Change(BaseModel):
