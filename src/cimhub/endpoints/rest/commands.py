@@ -85,6 +85,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         tenant_id = uow.tenants.find(code)
         if tenant_id is None:
             raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+        uow.bind_tenant(tenant_id)  # row-level security: this tenant's rows only
         return int(tenant_id)
 
     def _one(commands: Commands, tenant_id: int, mrid: str) -> StoredCommand:
