@@ -48,12 +48,12 @@ def control(mrid: str, code: str, meter: str, user: str = "asha") -> bytes:
     ).encode()
 
 
-def seed_meters(hub: Hub, tmp_path: Path, meters: dict[str, str]) -> None:
+def seed_meters(hub: Hub, tmp_path: Path, meters: dict[str, str], tenant: str = TENANT) -> None:
     """Meters (mRID → head-end name), serial SN-<mRID>, in service."""
     path = tmp_path / "meters.csv"
     rows = [f"{m},SN-{m},{hes},in_service" for m, hes in meters.items()]
     path.write_text("mrid,serial_number,hes,stage\n" + "\n".join(rows) + "\n")
-    reports = import_files(hub.database, TENANT, [path])
+    reports = import_files(hub.database, tenant, [path])
     assert all(r.applied for r in reports), [str(e) for r in reports for e in r.errors]
 
 

@@ -2,29 +2,32 @@
 
 Approval is its own operation (permission ``EndDeviceControls.approve``) so that access
 control can grant it apart from creating commands; the approver is the authenticated
-principal (``request.state.principal.name``), ``anonymous`` when there is none, and may
+principal (``request.state.principal.name``; ``anonymous`` in open loopback mode) and may
 not be the person who asked for the command (3.9). A refused move is 409 with code 3.4.
+Reads need ``rest.commands.read``; cancel needs ``EndDeviceControls.cancel``.
 """
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from cimhub.domain.access import Principal, message_permission
 from cimhub.domain.command import APPROVE_PERMISSION, ApprovalError, State
 from cimhub.domain.rule import IllegalTransitionError
+from cimhub.endpoints.auth import authenticate, guard, require
 from cimhub.endpoints.rest.deps import Paging, paging
 from cimhub.endpoints.rest.problems import of as problem_of
-from cimhub.endpoints.rest.problems import problem
 from cimhub.errors import UnknownObjectError
 from cimhub.handlers.commands import Commands
 from cimhub.store.commands import StoredCommand
 from cimhub.store.database import Database
 
 TENANT_HEADER = "X-Cimhub-Tenant"
+#: The REST area of the read routes: ``rest.commands.read``.
+AREA = "commands"
 CONFLICT = {IllegalTransitionError: 409, ApprovalError: 403}
 
 
@@ -41,17 +44,18 @@ def tenant_code(request: Request, default: str) -> str:
     return request.headers.get(TENANT_HEADER, "").strip() or default
 
 
-def _not_permitted(request: Request) -> JSONResponse | None:
-    """403 (6.2) unless the principal, when there is one, holds the approve permission."""
-    principal = getattr(request.state, "principal", None)
-    granted = getattr(principal, "permissions", None)
-    if principal is None or granted is None:
-        return None
-    if any(fnmatchcase(APPROVE_PERMISSION, pattern) for pattern in granted):
-        return None
-    return problem(
-        403, "not permitted", f"{principal_name(request)!r} may not approve commands", "6.2"
-    )
+async def may_approve(request: Request) -> Principal:
+    """Authenticated, and holding ``EndDeviceControls.approve`` (granted apart from create)."""
+    principal = await authenticate(request)
+    require(principal, APPROVE_PERMISSION)
+    return principal
+
+
+async def may_cancel(request: Request) -> Principal:
+    """Authenticated, and allowed to cancel commands as the CIM cancel message is."""
+    principal = await authenticate(request)
+    require(principal, message_permission("EndDeviceControls", "cancel"))
+    return principal
 
 
 def body(stored: StoredCommand, *, moves: bool = False) -> dict[str, Any]:
@@ -94,7 +98,11 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
             raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
         return found
 
-    @api.get("/commands", summary="Commands, newest first (filter by state)")
+    @api.get(
+        "/commands",
+        summary="Commands, newest first (filter by state)",
+        dependencies=[Depends(guard(AREA))],
+    )
     def list_commands(
         request: Request,
         page: Annotated[Paging, Depends(paging)],
@@ -113,7 +121,11 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
             "offset": page.offset,
         }
 
-    @api.get("/commands/{mrid}", summary="One command with every move (time, actor, reason)")
+    @api.get(
+        "/commands/{mrid}",
+        summary="One command with every move (time, actor, reason)",
+        dependencies=[Depends(guard(AREA))],
+    )
     def get_command(mrid: str, request: Request) -> dict[str, Any]:
         with database.unit_of_work() as uow:
             return body(_one(Commands(uow), _tenant(uow, request), mrid), moves=True)
@@ -122,14 +134,16 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         "/commands/{mrid}/approve",
         summary="A second person approves a command (permission EndDeviceControls.approve)",
         openapi_extra={"x-cimhub-permission": APPROVE_PERMISSION},
+        dependencies=[Depends(may_approve)],
     )
     def approve(mrid: str, request: Request) -> JSONResponse:
-        refused = _not_permitted(request)
-        if refused is not None:
-            return refused
         return _act(mrid, request, lambda c, s: c.approve(s, principal_name(request)))
 
-    @api.post("/commands/{mrid}/cancel", summary="Cancel a command not yet sent")
+    @api.post(
+        "/commands/{mrid}/cancel",
+        summary="Cancel a command not yet sent (permission EndDeviceControls.cancel)",
+        dependencies=[Depends(may_cancel)],
+    )
     def cancel(mrid: str, request: Request) -> JSONResponse:
         return _act(
             mrid,
