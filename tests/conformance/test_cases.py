@@ -62,6 +62,19 @@ def test_the_mdm_cases_cover_every_meter_readings_verb_the_hub_handles(suite: Su
     assert handled <= covered, handled - covered
 
 
+def test_the_mdm_cases_cover_every_noun_and_verb_the_hub_handles(suite: Suite) -> None:
+    handled = {(n, v.value) for n, v in default_registry().supported()}
+    covered = {(c.noun, c.verb) for c in suite.for_role(Role.MDM)}
+    assert handled <= covered, sorted(handled - covered)
+
+
+def test_every_noun_the_hub_handles_has_positive_and_negative_mdm_cases(suite: Suite) -> None:
+    nouns = {n for n, _ in default_registry().supported()}
+    for noun in sorted(nouns):
+        tags = {t for c in suite.for_role(Role.MDM) if c.noun == noun for t in c.tags}
+        assert "positive" in tags and "negative" in tags, (noun, sorted(tags))
+
+
 def test_the_top_level_conformance_cases_folder_is_the_packaged_one() -> None:
     link = ROOT / "conformance" / "cases"
     assert link.is_symlink() and link.resolve() == Path(str(packaged_cases())).resolve()
