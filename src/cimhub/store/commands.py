@@ -163,6 +163,16 @@ class CommandRepository:
         ).first()
         return self._load([row])[0] if row is not None else None
 
+    def summary(self, tenant_id: int) -> list[tuple[str, str, int]]:
+        """(kind, state, how many) of the tenant's commands."""
+        rows = self._uow.session.execute(
+            select(CommandRow.kind, CommandRow.state, func.count())
+            .where(CommandRow.tenant_id == tenant_id)
+            .group_by(CommandRow.kind, CommandRow.state)
+            .order_by(CommandRow.kind, CommandRow.state)
+        )
+        return [(k, s, int(n)) for k, s, n in rows]
+
     def unanswered_since(self, cutoff: int) -> list[StoredCommand]:
         """Every tenant's commands sent before ``cutoff`` and not acknowledged since."""
         rows = self._uow.session.scalars(

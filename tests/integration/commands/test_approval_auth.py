@@ -55,3 +55,25 @@ def test_only_a_second_person_holding_the_approve_permission_approves(
     assert (refused.status_code, refused.json()["code"]) == (403, "6.2")
     other_tenant = {"Authorization": f"Bearer {secured.keys['ro-b']}"}
     assert httpx.get(url, headers=other_tenant).status_code == 404
+
+
+def test_a_disconnect_list_is_approved_item_by_item_and_summarised(
+    secured: Secured, tmp_path: Path
+) -> None:
+    seed_meters(secured.hub, tmp_path, {"M-L1": "HES-X", "M-L2": "HES-X"}, tenant="a")
+    for mrid, meter, who in (("D-L1", "M-L1", "meera"), ("D-L2", "M-L2", "meera"),
+                             ("D-L3", "M-L2", "ravi")):  # fmt: skip
+        httpx.post(f"{secured.base}/cim", content=control(mrid, DISCONNECT, meter),
+                   headers={**XML, **auth(secured, who, "field supervisor")})  # fmt: skip
+    answer = httpx.post(
+        f"{secured.base}/api/v1/commands/approve",
+        json={"mrids": ["D-L1", "D-L2", "D-L3", "NOPE"]},
+        headers=auth(secured, "ravi", "field supervisor"),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["approved"] == ["D-L1", "D-L2"]
+    assert [(r["mrid"], r["code"]) for r in body["refused"]] == [("D-L3", "3.9"), ("NOPE", "2.15")]
+    summary = httpx.get(f"{secured.base}/api/v1/commands/summary",
+                        headers=auth(secured, "ravi", "analyst")).json()  # fmt: skip
+    assert summary == {"kinds": {"disconnect": {"awaiting_approval": 1, "sent": 2}}, "total": 3}

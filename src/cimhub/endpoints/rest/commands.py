@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from cimhub.domain.access import Principal, message_permission
 from cimhub.domain.command import APPROVE_PERMISSION, ApprovalError, State
@@ -20,7 +21,7 @@ from cimhub.domain.rule import IllegalTransitionError
 from cimhub.endpoints.auth import authenticate, guard, require
 from cimhub.endpoints.rest.deps import Paging, paging
 from cimhub.endpoints.rest.problems import of as problem_of
-from cimhub.errors import UnknownObjectError
+from cimhub.errors import CimHubError, UnknownObjectError
 from cimhub.handlers.commands import Commands
 from cimhub.store.commands import StoredCommand
 from cimhub.store.database import Database
@@ -81,6 +82,10 @@ def body(stored: StoredCommand, *, moves: bool = False) -> dict[str, Any]:
     return out
 
 
+class ApprovalList(BaseModel):
+    mrids: list[str] = Field(min_length=1, max_length=10_000, description="command mRIDs")
+
+
 def router(database: Database, default_tenant: str = "default") -> APIRouter:
     api = APIRouter(tags=["commands"])
 
@@ -120,6 +125,42 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
             "limit": page.limit,
             "offset": page.offset,
         }
+
+    @api.get(
+        "/commands/summary",
+        summary="How many commands of each kind are in each state",
+        dependencies=[Depends(guard(AREA))],
+    )
+    def summary(request: Request) -> dict[str, Any]:
+        with database.unit_of_work() as uow:
+            rows = Commands(uow).repo.summary(_tenant(uow, request))
+        counts: dict[str, dict[str, int]] = {}
+        for kind, state, count in rows:
+            counts.setdefault(kind, {})[state] = count
+        return {"kinds": counts, "total": sum(n for *_, n in rows)}
+
+    @api.post(
+        "/commands/approve",
+        summary="Approve a list of commands (a disconnect list); each one judged on its own",
+        openapi_extra={"x-cimhub-permission": APPROVE_PERMISSION},
+        dependencies=[Depends(may_approve)],
+    )
+    def approve_list(request: Request, batch: ApprovalList) -> dict[str, Any]:
+        approver, approved, refused = principal_name(request), [], []
+        with database.unit_of_work() as uow:
+            commands = Commands(uow)
+            tenant_id = _tenant(uow, request)
+            found = commands.repo.by_mrid(tenant_id, batch.mrids)
+            for mrid in batch.mrids:
+                stored = found.get(mrid)
+                try:
+                    if stored is None:
+                        raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
+                    commands.approve(stored, approver)
+                    approved.append(mrid)
+                except CimHubError as exc:
+                    refused.append({"mrid": mrid, "code": exc.code, "detail": exc.reason})
+        return {"approved": approved, "refused": refused}
 
     @api.get(
         "/commands/{mrid}",
