@@ -33,24 +33,27 @@ class HesAnswer:
 def send_cim(kind: str, url: str, body: bytes, timeout: float) -> HesAnswer:
     """POST the message (``kind`` soap or http) and read the head-end's reply."""
     try:
-        reply = _soap(url, body, timeout) if kind == "soap" else _http(url, body, timeout)
+        status, reply = (_soap if kind == "soap" else _http)(url, body, timeout)
     except HesUnavailableError:
         raise
     except Exception as exc:  # whatever the client library raised: the head-end failed
         raise HesUnavailableError(f"{type(exc).__name__}: {exc}") from exc
-    return read_answer(reply)
+    answer = read_answer(reply)
+    if not answer.result and status >= 400:  # refused without a 61968-100 reply (e.g. 404)
+        return HesAnswer("FAILED", "", f"HTTP {status} from {url}: {answer.reason}".strip())
+    return answer
 
 
-def _http(url: str, body: bytes, timeout: float) -> bytes:
+def _http(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
     response = httpx.post(
         url, content=body, headers={"Content-Type": "application/xml"}, timeout=timeout
     )
     if response.status_code >= 500:
         raise HesUnavailableError(f"HTTP {response.status_code} from {url}")
-    return response.content
+    return response.status_code, response.content
 
 
-def _soap(url: str, body: bytes, timeout: float) -> bytes:
+def _soap(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
     from zeep.transports import Transport
 
     envelope = etree.Element(ns.qname(ns.SOAP11, "Envelope"), nsmap={"soapenv": ns.SOAP11})
@@ -63,7 +66,7 @@ def _soap(url: str, body: bytes, timeout: float) -> bytes:
     )
     if response.status_code >= 500 and b"Fault" not in response.content:
         raise HesUnavailableError(f"SOAP HTTP {response.status_code} from {url}")
-    return bytes(response.content)
+    return int(response.status_code), bytes(response.content)
 
 
 _ERROR = "*[local-name()='Error']"

@@ -206,3 +206,15 @@ def test_a_command_the_head_end_refuses_fails_with_its_reason(
         sim.down()
     last = failed["transitions"][-1]
     assert (last["actor"], last["reason"]) == ("HES-SIM", "unknown meter M-9 at HES-SIM")
+
+
+def test_a_head_end_url_that_answers_404_fails_the_command(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    seed_meters(hub, tmp_path, {"M-10": "HES-404"})
+    set_endpoint(hub, HesEndpoint("HES-404", "http", f"{base}/no-such-head-end"))
+    hub.start_commands()
+    httpx.post(f"{base}/cim", content=control("C-10", CONNECT, "M-10"), headers=HEADERS)
+    failed = wait_until(lambda: (b := command(base, "C-10"))["state"] == "failed" and b)
+    assert failed["transitions"][-1]["reason"].startswith(f"HTTP 404 from {base}/no-such")
