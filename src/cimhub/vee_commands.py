@@ -88,13 +88,14 @@ def _rerun(args: argparse.Namespace) -> int:
     from cimhub.store.vee import RERUN_CHUNK
 
     database, settings = _open()
-    service = vee_service(settings)
     tenant = args.tenant or settings.default_tenant
-    offset = service.config.params(tenant).utc_offset_minutes
-    start, end = _instant(args.start, offset), _instant(args.end, offset)
     with database.unit_of_work() as uow:
         tenant_id = uow.tenants.ensure(tenant)
         meters = _meters(uow, tenant_id, args.meter)
+        in_force = vee_service(settings).for_tenant(uow, tenant_id, tenant)  # stored overrides
+    service = vee_service(settings)  # its runs apply the tenant's stored overrides
+    offset = in_force.config.params(tenant).utc_offset_minutes
+    start, end = _instant(args.start, offset), _instant(args.end, offset)
     totals = dict.fromkeys(("readings", "findings", "new_findings", "changed", "inserted"), 0)
     totals["daily_aggregates"] = 0
     for i in range(0, len(meters), RERUN_CHUNK):

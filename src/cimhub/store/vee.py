@@ -6,17 +6,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise, repeat
 from typing import TYPE_CHECKING
 
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.findings import FindingRepository
 from cimhub.store.validated import EDITED, ApplyCounts, Row, ValidatedRepository
+from cimhub.store.vee_config import VeeConfigs
 from cimhub.vee import quality
 from cimhub.vee.batch import DAY, Batch
 from cimhub.vee.calendar import profiles_from
-from cimhub.vee.config import DEFAULT, VeeConfig
+from cimhub.vee.config import DEFAULT, VeeConfig, tenant_layer, with_tenant
 from cimhub.vee.context import MasterData, MeterContext, Previous, SeriesHistory
 from cimhub.vee.edit import Edit, check_edit
 from cimhub.vee.engine import Validated, VeeResult, validate
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 #: user_id of versions VEE made (edits carry the editor's id)
 VEE_USER = ""
+#: (file config, tenant, stored version) → the effective config: configs are immutable,
+#: and one object per version keeps ``VeeConfig.params``' cache warm
+_EFFECTIVE: dict[tuple[VeeConfig, str, int], VeeConfig] = {}
 
 
 class NoMasterData:
@@ -86,8 +90,23 @@ class VeeService:
         batches = [b for b in batches if len(b.timestamps) or b.start is not None]
         if not batches:
             return VeeRun()
+        service = self.for_tenant(uow, tenant_id, tenant)
         with _paused_gc():
-            return self._run(uow, tenant_id, tenant, batches, type_ids, now, like_days)
+            return service._run(uow, tenant_id, tenant, batches, type_ids, now, like_days)
+
+    def for_tenant(self, uow: UnitOfWork, tenant_id: int, tenant: str) -> VeeService:
+        """This service with the tenant's stored overrides over the file's (one query)."""
+        version, document = VeeConfigs(uow).document(tenant_id)
+        if not version:
+            return self
+        key = (self.config, tenant, version)
+        config = _EFFECTIVE.get(key)
+        if config is None:
+            if len(_EFFECTIVE) > 256:
+                _EFFECTIVE.clear()
+            config = with_tenant(self.config, tenant, tenant_layer(document), version)
+            _EFFECTIVE[key] = config
+        return replace(self, config=config)
 
     def _run(
         self,

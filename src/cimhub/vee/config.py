@@ -1,6 +1,7 @@
 """VEE parameters: defaults per tenant, overridden per meter type and consumer category.
 
-A frozen ``VeeConfig`` loads from a TOML file (REST configuration comes later)::
+A frozen ``VeeConfig`` loads from a TOML file; a tenant's overrides may also be stored
+(``PUT /api/v1/vee/config``) and lie over its file section (``with_tenant``)::
 
     version = "2026-11-22.1"          # stamped on every validated value it produced
 
@@ -17,7 +18,8 @@ A frozen ``VeeConfig`` loads from a TOML file (REST configuration comes later)::
     [tenant.discom-a.category.agricultural]
     zero_run_intervals = 48
 
-Resolution order: built-in defaults ← [defaults] ← tenant ← meter type ← category.
+Resolution order: built-in defaults ← [defaults] ← tenant ← meter type ← category (the
+tenant's stored values merged over its file values at each level).
 """
 
 from __future__ import annotations
@@ -130,10 +132,81 @@ def _apply(params: Params, values: dict[str, Any]) -> Params:
 def _layer(table: dict[str, Any]) -> Layer:
     plain = {k: v for k, v in table.items() if k not in ("meter_type", "category")}
     layer = Layer(plain, table.get("meter_type", {}), table.get("category", {}))
-    _apply(Params(), plain)  # fail on load, not on first use
-    for overrides in (*layer.meter_type.values(), *layer.category.values()):
-        _apply(Params(), overrides)
+    for overrides in (plain, *layer.meter_type.values(), *layer.category.values()):
+        check_values(overrides)  # fail on load, not on first use
     return layer
+
+
+def check_values(values: dict[str, Any]) -> None:
+    """Raise ValueError unless every name is a parameter and every value has its type.
+
+    >>> check_values({"spike_factor": 4, "disabled": ["usage.static"]})
+    >>> check_values({"spike_factor": "high"})
+    Traceback (most recent call last):
+    ValueError: VEE parameter spike_factor must be a number, not 'high'
+    """
+    _apply(Params(), values)  # unknown names
+    for name, value in values.items():
+        want = _kind(getattr(Params(), name), name)
+        if not _fits(value, want):
+            raise ValueError(f"VEE parameter {name} must be {want}, not {value!r}")
+
+
+def _kind(default: Any, name: str) -> str:
+    if name == "like_day_statistic":
+        return "'avg' or 'max'"
+    if isinstance(default, frozenset):
+        return "a list of strings"
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "an integer"
+    return "a number" if default is not None else "a number or null"
+
+
+def _fits(value: Any, want: str) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return {
+        "'avg' or 'max'": value in ("avg", "max"),
+        "a list of strings": isinstance(value, list | tuple | set | frozenset)
+        and all(isinstance(v, str) for v in value),
+        "true or false": isinstance(value, bool),
+        "an integer": isinstance(value, int) and not isinstance(value, bool),
+        "a number": number,
+        "a number or null": value is None or number,
+    }[want]
+
+
+def tenant_layer(document: dict[str, Any]) -> Layer:
+    """A tenant's stored overrides (``parameters``, ``meter_type``, ``category``), checked.
+
+    >>> tenant_layer({"parameters": {"spike_factor": 4.0}}).values
+    {'spike_factor': 4.0}
+    """
+    unknown = set(document) - {"parameters", "meter_type", "category"}
+    if unknown:
+        raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    return _layer({**document.get("parameters", {}), **{
+        k: document[k] for k in ("meter_type", "category") if k in document}})  # fmt: skip
+
+
+def with_tenant(config: VeeConfig, tenant: str, layer: Layer, version: int) -> VeeConfig:
+    """``config`` with a tenant's stored ``layer`` over its file section; the version
+    stamped on validated values names both (``<file version>+t<stored version>``)."""
+    base = config.tenants.get(tenant, Layer())
+    merged = Layer(
+        {**base.values, **layer.values},
+        _merged(base.meter_type, layer.meter_type),
+        _merged(base.category, layer.category),
+    )
+    return VeeConfig(f"{config.version}+t{version}", config.defaults,
+                     {**config.tenants, tenant: merged})  # fmt: skip
+
+
+def _merged(
+    base: dict[str, dict[str, Any]], over: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    return {k: {**base.get(k, {}), **over.get(k, {})} for k in {*base, *over}}
 
 
 def parse_config(data: dict[str, Any]) -> VeeConfig:

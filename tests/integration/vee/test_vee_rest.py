@@ -311,14 +311,67 @@ def test_version_history_of_an_unknown_reading_is_a_problem(api: tuple[Hub, http
 def test_the_rules_in_force_are_shown_honestly(api: tuple[Hub, httpx.Client]) -> None:
     _, client = api
     config = client.get("/api/v1/vee/rules").json()
-    assert (config["tenant"], config["config_version"], config["editable"]) == (
-        A, "builtin", False,
-    )  # fmt: skip
-    assert config["source"] == "built-in defaults"
+    assert (config["tenant"], config["config_version"], config["stored"]) == (A, "builtin", None)
+    assert config["source"] == "built-in defaults" and config["editable"] is True
     rules = {r["id"]: r for r in config["rules"]}
     assert len(rules) >= 27 and all(r["clause"] and r["enabled"] for r in rules.values())
     assert config["parameters"]["spike_factor"] == 5.0
     assert config["parameters"]["disabled"] == []
+
+
+def test_a_tenants_stored_overrides_change_how_vee_judges_its_new_data(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    hub, client = api
+    body = {
+        "parameters": {"spike_factor": 100.0, "disabled": ["usage.static"]},
+        "category": {"agricultural": {"zero_run_intervals": 48}},
+        "reason": "pumps run in long flat blocks",
+        "user": "vee-admin",
+    }
+    response = client.put("/api/v1/vee/config", json=body)
+    assert response.status_code == 200, response.text
+    config = response.json()
+    assert config["config_version"] == "builtin+t1" and "version 1" in config["source"]
+    assert config["stored"]["version"] == 1 and config["parameters"]["spike_factor"] == 100.0
+    assert {r["id"]: r["enabled"] for r in config["rules"]}["usage.static"] is False
+    assert config["category"] == {"agricultural": {"zero_run_intervals": 48}}
+    assert client.get("/api/v1/vee/rules").json() == config
+    theirs = client.get("/api/v1/vee/rules", headers=as_tenant(B)).json()
+    assert theirs["parameters"]["spike_factor"] == 5.0 and theirs["stored"] is None
+    for tenant in (A, B):  # the same spiky day for a new meter in each tenant
+        answer = hub.pipeline.process(Inbound(created("M-2", day()), tenant, "test"))
+        assert answer.result.value == "OK"
+    spikes = {
+        tenant: client.get("/api/v1/vee/findings", headers=as_tenant(tenant),
+                           params={"meter": "M-2", "rule": "usage.spike"}).json()["total"]
+        for tenant in (A, B)
+    }  # fmt: skip
+    assert spikes == {A: 0, B: 1}
+    with hub.database.unit_of_work() as uow:
+        [entry] = [e for e in AuditLog(uow).entries(tenant=A) if e.action == "vee.config"]
+    assert entry.actor == "vee-admin" and '"spike_factor":100.0' in (entry.after or "")
+    again = client.put("/api/v1/vee/config", json={"reason": "back to the file", "user": "x"})
+    assert again.json()["config_version"] == "builtin+t2"
+    assert again.json()["parameters"]["spike_factor"] == 5.0
+
+
+def test_bad_configuration_changes_are_problems(api: tuple[Hub, httpx.Client]) -> None:
+    _, client = api
+    ok = {"reason": "tuning", "user": "vee-admin"}
+    for body, status in (
+        ({**ok, "parameters": {"spike_factr": 4.0}}, 422),
+        ({**ok, "parameters": {"spike_factor": "high"}}, 422),
+        ({**ok, "parameters": {"like_day_statistic": "median"}}, 422),
+        ({**ok, "meter_type": {"3P-CT": {"disabled": "usage.static"}}}, 422),
+        ({**ok, "tenant": {"other": {}}}, 422),
+        ({"parameters": {"spike_factor": 4.0}, "reason": "no user"}, 422),
+        ({**ok, "reason": "   "}, 409),
+    ):
+        response = client.put("/api/v1/vee/config", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.headers["content-type"] == PROBLEM
+    assert client.get("/api/v1/vee/rules").json()["stored"] is None
 
 
 def test_the_rules_follow_the_tenants_file_configuration(database_url: str, tmp_path: Path) -> None:
@@ -350,6 +403,7 @@ def test_the_vee_routes_are_documented(api: tuple[Hub, httpx.Client]) -> None:
         ("/api/v1/vee/findings", "get"),
         ("/api/v1/vee/findings/{finding_id}", "get"),
         ("/api/v1/vee/rules", "get"),
+        ("/api/v1/vee/config", "put"),
         ("/api/v1/vee/findings/{finding_id}/review", "post"),
         ("/api/v1/meters/{key}/readings/edits", "post"),
         ("/api/v1/meters/{key}/readings/corrections", "post"),

@@ -1,21 +1,22 @@
-"""VEE over REST: findings (filtered, paged) and the rule configuration in force.
+"""VEE over REST: findings (filtered, paged, one with its readings, reviewed by a person).
 
 Every route works in the request's tenant (the authenticated principal's; in open loopback
 mode the ``X-Cimhub-Tenant`` header's or the default): an identifier of another tenant's
-meter or finding is unknown (404). Edits of validated readings are in ``edits``.
+meter or finding is unknown (404). Edits of validated readings are in ``edits``, the rule
+configuration in ``vee_rules``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
 from cimhub.domain.reading import MeterRef
 from cimhub.endpoints.auth import guard
-from cimhub.endpoints.rest import edits
+from cimhub.endpoints.rest import edits, vee_rules
 from cimhub.endpoints.rest import vee_schemas as schemas
 from cimhub.endpoints.rest.deps import Paging, Reader, page_body, paging
 from cimhub.endpoints.rest.problems import problem
@@ -29,9 +30,7 @@ from cimhub.store.master_queries import Page
 from cimhub.store.unit_of_work import UnitOfWork
 from cimhub.store.vee import VeeService
 from cimhub.store.vee_edits import Who
-from cimhub.vee.config import Params
 from cimhub.vee.finding import Review, ReviewRefused, Severity, review_move
-from cimhub.vee.registry import load_rules
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "unknown meter, usage point or finding (2.15)"},
@@ -49,7 +48,7 @@ def mount(app: FastAPI, database: Database, settings: Settings, prefix: str = "/
     reader = Reader(database)
     service = vee_service(settings)
     scope = Scope(reader, settings, service)
-    for api in (router(scope), edits.router(scope)):
+    for api in (router(scope), edits.router(scope), vee_rules.router(scope)):
         app.include_router(api, prefix=prefix, dependencies=[Depends(guard("vee"))])
 
 
@@ -148,16 +147,6 @@ def router(scope: Scope) -> APIRouter:
         except InvalidQueryError as exc:
             return problem(422, "invalid request", exc.reason, exc.code)
 
-    @api.get(
-        "/vee/rules",
-        response_model=schemas.RuleConfig,
-        summary="The VEE rules and the parameters in force for the tenant",
-    )
-    def rules(request: Request) -> dict[str, Any]:
-        tenant = scope.tenant(request)
-        with scope.reader.tenant(tenant):  # an unknown tenant is 404 like everywhere else
-            return rule_config(scope.service, tenant, scope.settings.vee_config)
-
     return api
 
 
@@ -217,38 +206,3 @@ def _public(uow: UnitOfWork, tenant_id: int, found: list[StoredFinding]) -> list
         }
         for f in found
     ]
-
-
-def rule_config(service: VeeService, tenant: str, path: str | None) -> dict[str, Any]:
-    """The rules and parameters in force for ``tenant``, and where they come from."""
-    config = service.config
-    params = config.params(tenant)
-    layer = config.tenants.get(tenant)
-    default = config.defaults
-    return {
-        "tenant": tenant,
-        "config_version": config.version,
-        "source": f"file {path} (CIMHUB_VEE_CONFIG)" if path else "built-in defaults",
-        "editable": False,
-        "rules": [
-            {"id": r.id, "clause": r.clause, "enabled": params.enabled(r.id)}
-            for r in sorted(load_rules().values(), key=lambda r: r.id)
-        ],
-        "parameters": _plain(params),
-        "meter_type": _overrides(default.meter_type, layer.meter_type if layer else {}),
-        "category": _overrides(default.category, layer.category if layer else {}),
-    }
-
-
-def _plain(params: Params) -> dict[str, Any]:
-    return {f.name: _json(getattr(params, f.name)) for f in fields(params)}
-
-
-def _json(value: Any) -> Any:
-    return sorted(value) if isinstance(value, frozenset) else value
-
-
-def _overrides(
-    defaults: dict[str, dict[str, Any]], tenant: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    return {k: {**defaults.get(k, {}), **tenant.get(k, {})} for k in {*defaults, *tenant}}

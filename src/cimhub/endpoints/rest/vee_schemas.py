@@ -61,11 +61,19 @@ class Rule(BaseModel):
     enabled: bool = Field(description="for this tenant (parameter `disabled`)")
 
 
+class StoredOverrides(BaseModel):
+    version: int
+    parameters: dict[str, Any] = {}
+    meter_type: dict[str, dict[str, Any]] = {}
+    category: dict[str, dict[str, Any]] = {}
+
+
 class RuleConfig(BaseModel):
     tenant: str
     config_version: str = Field(description="stamped on every validated value VEE makes")
     source: str = Field(description="where the configuration comes from")
-    editable: bool = Field(description="whether the API can change it")
+    editable: bool = Field(description="whether PUT /vee/config can change it")
+    stored: StoredOverrides | None = Field(description="the tenant's stored overrides, if any")
     rules: list[Rule]
     parameters: dict[str, Any] = Field(description="the tenant's values (defaults applied)")
     meter_type: dict[str, dict[str, Any]] = Field(description="overrides per meter type")
@@ -82,6 +90,24 @@ class ReviewRequest(BaseModel):
     user: Name | None = Field(
         None, description="who reviews: required in open loopback mode (as for edits)"
     )
+
+
+class VeeConfigRequest(BaseModel):
+    """The tenant's VEE overrides, replacing those it stored before; they lie over the
+    configuration file's section for the tenant. Names and types as in the file (see
+    GET /vee/rules for every parameter); an empty document drops the stored overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = Field(default_factory=dict, description="name → value")
+    meter_type: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="meter type → parameters for its meters"
+    )
+    category: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="consumer category → parameters"
+    )
+    reason: Text
+    user: Name | None = Field(None, description="who changes it (as for edits)")
 
 
 class _Change(BaseModel):
