@@ -86,7 +86,11 @@ class Hub:
         from cimhub.handlers.commands import time_out
 
         with self.database.unit_of_work() as uow:
-            expired = time_out(uow, self.settings.command_timeout_seconds)
+            expired = time_out(
+                uow,
+                self.settings.command_timeout_seconds,
+                outcome_timeout_seconds=self.settings.command_outcome_timeout_seconds,
+            )
         if expired:
             log.warning("commands timed out: %s", ", ".join(expired))
         return expired

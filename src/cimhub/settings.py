@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     command_timeout_seconds: float = Field(
         default=900.0, gt=0, description="A command sent but not acknowledged this long: timed out."
     )
+    command_outcome_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="Acknowledged but no outcome this long: timed out."
+    )
     hes_max_attempts: int = Field(
         default=20, gt=0, description="Attempts to hand a command to its head-end, then failed."
     )

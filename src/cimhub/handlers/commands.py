@@ -102,16 +102,29 @@ class Commands:
             )
 
 
-def time_out(uow: UnitOfWork, timeout_seconds: float, at: int | None = None) -> list[str]:
-    """Commands sent ``timeout_seconds`` ago or more and not acknowledged: timed out (and
-    announced). Their mRIDs."""
+def time_out(
+    uow: UnitOfWork,
+    timeout_seconds: float,
+    at: int | None = None,
+    outcome_timeout_seconds: float | None = None,
+) -> list[str]:
+    """Commands sent ``timeout_seconds`` ago or more and not acknowledged — and, with
+    ``outcome_timeout_seconds``, acknowledged that long ago with no outcome — time out
+    (announced like every move). Their mRIDs."""
     at = at if at is not None else int(time.time())
     commands = Commands(uow)
-    expired = commands.repo.unanswered_since(int(at - timeout_seconds) + 1)
-    for stored in expired:
-        reason = f"no acknowledgement from head-end {stored.hes} in {timeout_seconds:g} s"
+    expired = [
+        (s, f"no acknowledgement from head-end {s.hes} in {timeout_seconds:g} s")
+        for s in commands.repo.unanswered_since(int(at - timeout_seconds) + 1)
+    ]
+    if outcome_timeout_seconds is not None:
+        expired += [
+            (s, f"no outcome from head-end {s.hes} in {outcome_timeout_seconds:g} s")
+            for s in commands.repo.without_outcome_since(int(at - outcome_timeout_seconds) + 1)
+        ]
+    for stored, reason in expired:
         commands.move(stored, State.TIMED_OUT, HUB, reason, at)
-    return [s.command.mrid for s in expired]
+    return [s.command.mrid for s, _ in expired]
 
 
 def close_by_events(

@@ -182,6 +182,15 @@ class CommandRepository:
         ).all()
         return self._load(rows)
 
+    def without_outcome_since(self, cutoff: int) -> list[StoredCommand]:
+        """Every tenant's commands acknowledged before ``cutoff`` with no outcome since."""
+        rows = self._uow.session.scalars(
+            select(CommandRow).where(
+                CommandRow.state == State.ACKNOWLEDGED.value, CommandRow.updated_at < cutoff
+            )
+        ).all()
+        return self._load(rows)
+
     def _load(self, rows: Sequence[CommandRow]) -> list[StoredCommand]:
         if not rows:
             return []

@@ -67,3 +67,23 @@ def test_a_claimed_dispatch_is_not_claimed_again_until_its_lease_ends(
         CommandRepository(uow).retry_later(first.id, 1, 0.0, "refused")
     with hub.database.unit_of_work() as uow:
         assert [d.id for d in CommandRepository(uow).claim(lease_seconds=3600)] == [first.id]
+
+
+def test_an_acknowledged_command_without_outcome_times_out_later(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, _base = serve()
+    seed_meters(hub, tmp_path, {"M-T": "HES-Z"})
+    hub.pipeline.process(Inbound(control("C-T", CONNECT, "M-T"), TENANT, "test"))
+    queued = EXECUTED.replace(b"<c:value>executed<", b"<c:value>queued<")
+    queued = queued.replace(b"late-outcome-1", b"ack-1")
+    answer = hub.pipeline.process(Inbound(queued, TENANT, "test"))
+    assert answer.result.value == "OK", answer.body
+    assert hub.time_out_commands() == []  # the hub's own sweep, with its settings: nothing yet
+    now = int(time.time())
+    with hub.database.unit_of_work() as uow:
+        assert time_out(uow, 60, at=now + 120) == []  # acknowledged: the short limit is met
+        assert time_out(uow, 60, at=now + 3601, outcome_timeout_seconds=3600) == ["C-T"]
+    with hub.database.unit_of_work() as uow:
+        stored = CommandRepository(uow).by_mrid(uow.tenants.ensure(TENANT), ["C-T"])["C-T"]
+    assert stored.command.history[-1].reason == "no outcome from head-end HES-Z in 3600 s"
