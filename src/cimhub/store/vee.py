@@ -79,6 +79,7 @@ class VeeService:
         *,
         now: int,
         like_days: bool = False,
+        keep_edits: bool = True,
     ) -> VeeRun:
         """Validate ``batches`` (raw readings just stored, or re-read for a re-run).
 
@@ -86,13 +87,16 @@ class VeeService:
         like-day lookback for the series with a gap too long to interpolate — or, with
         ``like_days`` (re-runs), for every interval series, so ``usage.history`` can judge
         them. On ingest that rule sees only the batch's own days (fetching four weeks per
-        meter per message would make VEE the ingest bottleneck)."""
+        meter per message would make VEE the ingest bottleneck). Users' edits stay unless
+        ``keep_edits`` is False (a user asked VEE to judge the data again)."""
         batches = [b for b in batches if len(b.timestamps) or b.start is not None]
         if not batches:
             return VeeRun()
         service = self.for_tenant(uow, tenant_id, tenant)
         with _paused_gc():
-            return service._run(uow, tenant_id, tenant, batches, type_ids, now, like_days)
+            return service._run(
+                uow, tenant_id, tenant, batches, type_ids, now, like_days, keep_edits
+            )
 
     def for_tenant(self, uow: UnitOfWork, tenant_id: int, tenant: str) -> VeeService:
         """This service with the tenant's stored overrides over the file's (one query)."""
@@ -117,6 +121,7 @@ class VeeService:
         type_ids: Mapping[str, int],
         now: int,
         like_days: bool,
+        keep_edits: bool = True,
     ) -> VeeRun:
         validated_repo = ValidatedRepository(uow)
         history = self._history(validated_repo, tenant_id, tenant, batches, type_ids, like_days)
@@ -128,7 +133,7 @@ class VeeService:
             batches, now=now, contexts=contexts, history=history, config=self.config, tenant=tenant
         )
         rows = [row for v in result.validated for row in _rows(v, type_ids, self.config.version)]
-        stored = validated_repo.apply(tenant_id, rows, now=now)
+        stored = validated_repo.apply(tenant_id, rows, now=now, keep_edits=keep_edits)
         windows = [
             (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b)) for b in batches
         ]
@@ -191,12 +196,19 @@ class VeeService:
         end: int,
         *,
         now: int,
+        reading_type: str | None = None,
+        keep_edits: bool = True,
     ) -> VeeRun:
         """Validate the raw readings of ``meter_ids`` over (start, end] again (after a rule
         or parameter change, or to estimate gaps still open after the re-acquisition
-        wait). Unchanged results store nothing: a re-run is idempotent."""
+        wait). Unchanged results store nothing: a re-run is idempotent. ``reading_type``
+        limits it to one series code; ``keep_edits=False`` lets VEE's verdict replace
+        users' edits (see ``run``)."""
         batches, type_ids = raw_batches(uow, tenant_id, meter_ids, start, end)
-        return self.run(uow, tenant_id, tenant, batches, type_ids, now=now, like_days=True)
+        if reading_type is not None:
+            batches = [b for b in batches if b.key.reading_type == reading_type]
+        return self.run(uow, tenant_id, tenant, batches, type_ids, now=now, like_days=True,
+                        keep_edits=keep_edits)  # fmt: skip
 
     def edit(
         self,

@@ -52,6 +52,7 @@ class Operation(StrEnum):
     SCALE = "scale"  #: every value × ``factor`` (a wrong CT/PT multiplier, a unit slip)
     REPLACE = "replace"  #: every value := ``value`` (e.g. zero through a known outage)
     INTERPOLATE = "interpolate"  #: a straight line between the readings either side
+    REVALIDATE = "revalidate"  #: VEE judges the raw data again; its verdict replaces edits
 
 
 def corrected(
@@ -81,6 +82,8 @@ def corrected(
         if value is None:
             raise EditRefused("a replace correction needs a value")
         return [value] * len(stamps)
+    if operation is Operation.REVALIDATE:
+        raise EditRefused("VEE, not a formula, revalidates (see VeeService.rerun)")
     if left is None or right is None:
         raise EditRefused("interpolation needs a validated reading on each side of the period")
     (t0, v0), (t1, v1) = left, right

@@ -297,6 +297,15 @@ def test_bulk_corrections_scale_replace_and_interpolate_over_a_period(
     history = versions(client, TS[GAP[0]]).json()
     assert history["raw"] == [] and history["kind"] is None  # a gap: never received
     assert history["validated"][-1]["reason"] == "CT ratio keyed wrong"
+    vee = correct(client, start=DAY, end=TS[GAP[1]], operation="revalidate").json()
+    back = {r["ts"]: (r["before"], r["after"]) for r in vee["readings"]}
+    assert back[TS[1]] == (0.75, 0.31) and back[TS[4]] == (0.0, 0.34)  # raw again
+    assert back[TS[SPIKE]][1] < 1  # VEE's estimate for the spike again
+    undone = versions(client, TS[GAP[0]]).json()["validated"][-1]
+    assert (undone["user"], undone["quality"].split()[0]) == ("", "3.8.0")  # re-estimated
+    assert vee["changed"] >= 8
+    nothing = correct(client, start=TS[-1], end=TS[-1] + 9000, operation="revalidate")
+    assert nothing.status_code == 409
 
 
 def test_version_history_of_an_unknown_reading_is_a_problem(api: tuple[Hub, httpx.Client]) -> None:

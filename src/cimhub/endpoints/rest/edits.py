@@ -6,11 +6,14 @@ never touched, each value becomes a new validated version (quality 3.7.0) naming
 and the reason, billing's daily aggregates follow, and the audit chain records who, why,
 before and after. The user is the authenticated principal; in open loopback mode (no
 authentication configured) the request names it in ``user``. A refused edit is 409.
+A correction may instead ask VEE to judge the period's raw data again (``revalidate``):
+its verdict replaces what stood there, users' edits included, and is audited the same way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -23,7 +26,7 @@ from cimhub.endpoints.rest.schemas import Problem
 from cimhub.errors import InvalidQueryError, UnknownObjectError
 from cimhub.store.unit_of_work import UnitOfWork
 from cimhub.store.validated import ValidatedRepository
-from cimhub.store.vee_edits import EditResult, SeriesRef, Who, edit_series
+from cimhub.store.vee_edits import EditResult, SeriesRef, Who, edit_series, revalidate_series
 from cimhub.vee.edit import EditRefused, Operation, corrected
 
 if TYPE_CHECKING:
@@ -49,19 +52,28 @@ def router(scope: Scope) -> APIRouter:
     )
     def edit(request: Request, key: MeterKey, body: schemas.EditRequest) -> Any:
         values = {r.ts: r.value for r in body.readings}
-        return _edit(scope, request, key, body, "vee.edit", lambda _uow, _s: (values, {}))
+
+        def apply(uow: UnitOfWork, s: SeriesRef, who: Who, now: int) -> EditResult:
+            return edit_series(uow, scope.service, s, values, who, action="vee.edit", now=now)
+
+        return _edit(scope, request, key, body, apply)
 
     @api.post(
         "/meters/{key}/readings/corrections",
         response_model=schemas.EditResult,
         summary="Bulk correction of one series over (start, end]: scale, replace or "
-        "interpolate its validated readings",
+        "interpolate its validated readings, or have VEE revalidate them from raw data",
     )
     def correct(request: Request, key: MeterKey, body: schemas.CorrectionRequest) -> Any:
-        def plan(uow: UnitOfWork, s: SeriesRef) -> tuple[dict[int, float], dict[str, Any]]:
-            return _correction(uow, s, body)
+        def apply(uow: UnitOfWork, s: SeriesRef, who: Who, now: int) -> EditResult:
+            if body.operation is Operation.REVALIDATE:
+                return revalidate_series(uow, scope.service, s, body.start, body.end, who,
+                                         now=now)  # fmt: skip
+            values, detail = _correction(uow, s, body)
+            return edit_series(uow, scope.service, s, values, who, action="vee.correction",
+                               now=now, detail=detail)  # fmt: skip
 
-        return _edit(scope, request, key, body, "vee.correction", plan)
+        return _edit(scope, request, key, body, apply)
 
     @api.get(
         "/meters/{key}/readings/{reading_type}/{ts}/versions",
@@ -104,8 +116,11 @@ def _version(v: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _edit(scope: Scope, request: Request, key: str, body: Any, action: str, plan: Any) -> Any:
-    """Resolve the series in the request's tenant, plan the values, store them (or 409)."""
+Apply = Callable[[UnitOfWork, SeriesRef, Who, int], EditResult]
+
+
+def _edit(scope: Scope, request: Request, key: str, body: Any, apply: Apply) -> Any:
+    """Resolve the series in the request's tenant and change it (or 409, nothing stored)."""
     tenant = scope.tenant(request)
     try:
         who = editor(request, body.user, body.reason)
@@ -113,9 +128,7 @@ def _edit(scope: Scope, request: Request, key: str, body: Any, action: str, plan
             meter_id = scope.meter(uow, tenant_id, key)
             series = SeriesRef(tenant_id, tenant, meter_id, key, body.reading_type,
                                _type_id(uow, body.reading_type), body.kind)  # fmt: skip
-            values, detail = plan(uow, series)
-            result = edit_series(uow, scope.service, series, values, who, action=action,
-                                 now=int(time.time()), detail=detail)  # fmt: skip
+            result = apply(uow, series, who, int(time.time()))
     except EditRefused as exc:
         return problem(409, "edit refused", str(exc), "3.1")
     except InvalidQueryError as exc:
