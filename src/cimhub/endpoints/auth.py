@@ -355,6 +355,9 @@ async def authenticate(request: Request) -> Principal:
         authenticator.http, request.headers, client, request.headers.get(TENANT_HEADER)
     )
     request.state.principal = principal
+    from cimhub.endpoints import limits  # (limits → rest → auth: imported when first used)
+
+    limits.charge(request)  # the principal's own rate (Throttled → 429 in transport terms)
     return principal
 
 

@@ -65,9 +65,11 @@ def create_app(
     @app.post("/cim", response_class=Response, summary="Any 61968-100 message, as application/xml")
     async def post_cim(request: Request) -> Response:
         try:
-            principal = await authenticate(request)
+            principal = await authenticate(request)  # charges the principal's rate too
         except (NotAuthenticatedError, NotPermittedError) as exc:
             return refusal(exc)
+        except limits.Throttled as exc:
+            return limits.too_many(request.url.path, exc.wait)
         try:
             raw = await read_capped(request, settings.max_message_bytes)
         except MessageTooLargeError as exc:

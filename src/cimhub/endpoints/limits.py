@@ -4,8 +4,8 @@ every route, answered in each transport's own terms.
 * Rate: each client has a bucket of ``rate_limit_burst`` tokens refilled at
   ``rate_limit_per_second``; a request takes one. A client is its authenticated
   principal when one is known, else its IP address: every request is charged to its IP
-  before anything else runs (credential guessing included), and REST requests also to
-  their principal once authenticated. An empty bucket is answered 429 with Retry-After:
+  before anything else runs (credential guessing included), and to its principal once
+  authenticated (``charge``: REST, /cim and SOAP). An empty bucket is answered 429 with Retry-After:
   problem+json (code 6.3) on the API, a FAILED 61968-100 reply (6.3) on /cim, a SOAP
   Fault ("6.3 …") on SOAP. Addresses in ``rate_limit_exempt`` (loopback by default: local
   tools, the bench, a reverse proxy that limits on its own) are not limited by address.
@@ -27,9 +27,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.dependencies.utils import get_parameterless_sub_dependant
-from fastapi.params import Depends
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -74,6 +71,14 @@ class TokenBuckets:
             if len(self._buckets) > MAX_CLIENTS:
                 self._buckets.popitem(last=False)
         return wait
+
+
+class Throttled(Exception):
+    """A principal's bucket is empty: answer 429 after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limit exceeded for {wait:.1f} s")
+        self.wait = wait
 
 
 class BodyTooLarge(HTTPException):
@@ -159,30 +164,34 @@ class LimitsMiddleware:
         return capped
 
 
+def charge(request: Request) -> None:
+    """Take a token from the request's authenticated principal; raises Throttled when its
+    bucket is empty. ``auth.authenticate`` calls it (REST, /cim, HTTP credentials on
+    SOAP); SOAP calls it after a WS-Security UsernameToken."""
+    if getattr(request.state, "rate_charged", False):  # authenticated twice: charged once
+        return
+    request.state.rate_charged = True
+    buckets: TokenBuckets | None = getattr(request.app.state, "rate_limits", None)
+    key = principal_key(getattr(request.state, "principal", None))
+    wait = buckets.take(key) if buckets is not None and key else 0.0
+    if wait:
+        raise Throttled(wait)
+
+
 def install(app: FastAPI, settings: Settings) -> TokenBuckets:
     """Add the limits to ``app`` (after every route is mounted); returns the buckets."""
     buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.rate_limits = buckets
 
     async def body_too_large(_request: Request, exc: Exception) -> Response:
         return too_large(settings.max_request_bytes, "more than that")
 
-    async def per_principal(request: Request) -> None:
-        key = principal_key(getattr(request.state, "principal", None))
-        wait = buckets.take(key) if key else 0.0
-        if wait:
-            raise _Limited(wait)
-
-    async def limited(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, _Limited)
+    async def throttled(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Throttled)
         return too_many(request.url.path, exc.wait)
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
-    app.add_exception_handler(_Limited, limited)
-    for route in app.routes:  # after the routes' own dependencies: authentication
-        if isinstance(route, APIRoute) and route.path.startswith("/api/"):
-            route.dependant.dependencies.append(
-                get_parameterless_sub_dependant(depends=Depends(per_principal), path=route.path)
-            )
+    app.add_exception_handler(Throttled, throttled)
     app.add_middleware(
         LimitsMiddleware,  # type: ignore[arg-type]
         buckets=buckets,
@@ -198,9 +207,3 @@ def _within(host: str, networks: tuple[IPNetwork, ...]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in networks)
-
-
-class _Limited(Exception):
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"rate limit exceeded for {wait:.1f} s")
-        self.wait = wait

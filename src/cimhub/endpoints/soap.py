@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cimhub.bus.pipeline import Inbound, Pipeline
 from cimhub.domain.access import Principal
-from cimhub.endpoints import auth
+from cimhub.endpoints import auth, limits
 from cimhub.endpoints.body import read_capped
 from cimhub.errors import (
     CimHubError,
@@ -191,6 +191,9 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
             )
         try:
             principal = await _authenticate(request, child)
+            limits.charge(request)
+        except limits.Throttled as exc:
+            return limits.too_many(request.url.path, exc.wait)
         except (NotAuthenticatedError, NotPermittedError) as exc:
             reply = render_reply(None, Outcome.failed(exc))
             return Response(

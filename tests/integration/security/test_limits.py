@@ -14,6 +14,7 @@ from cimhub.endpoints.soap import envelope_bytes
 from cimhub.settings import Settings
 from cimhub.testing.databases import postgres_database, sqlite_url
 from cimhub.testing.replies import ParsedReply
+from cimhub.testing.security import JWT_SECRET, SECRET_KEY, provision
 from cimhub.testing.server import running_hub
 from cimhub.testing.tenancy import MESSAGES, TENANT_A, as_tenant
 
@@ -108,3 +109,31 @@ def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records  # something was logged
     assert password not in logged
     assert token not in logged
+
+
+def test_each_principal_has_its_own_rate_on_every_transport(tmp_path: Path) -> None:
+    """Loopback addresses are exempt by default: what limits here is the credential."""
+    url = sqlite_url(tmp_path)
+    keys = provision(url)
+    settings = Settings(
+        database_url=url,
+        jwt_secret=JWT_SECRET,
+        secret_key=SECRET_KEY,
+        rate_limit_per_second=0.01,
+        rate_limit_burst=BURST,
+    )
+    with running_hub(settings) as (_hub, base):
+
+        def get(key: str) -> httpx.Response:
+            return httpx.get(f"{base}/api/v1/tenants", headers={"X-Api-Key": key})
+
+        assert [get(keys["ro-a"]).status_code for _ in range(BURST)] == [200] * BURST
+        limited = get(keys["ro-a"])
+        assert limited.status_code == 429 and limited.json()["code"] == "6.3"
+        assert get(keys["ro-b"]).status_code == 200  # another principal, its own bucket
+        hes = {"X-Api-Key": keys["hes-a"]}
+        answers = [httpx.post(f"{base}/cim", content=VALID, headers=hes) for _ in range(BURST)]
+        assert [a.status_code for a in answers] == [200] * BURST
+        refused = httpx.post(f"{base}/cim", content=VALID, headers=hes)
+        assert refused.status_code == 429
+        assert ParsedReply.of(refused.content).codes == ["6.3"]
