@@ -136,7 +136,7 @@ def test_deep_nests_elements_where_the_placeholder_stands() -> None:
 
 
 def test_the_next_page_asks_with_the_token_and_a_message_id_of_its_own(suite: Suite) -> None:
-    case = next(c for c in suite.cases if c.slug == "202-paged-result")
+    case = next(c for c in suite.cases if c.id == "mdm/MeterReadings/get/202-paged-result")
     request = case.file("request.xml").replace(RUN_PLACEHOLDER, b"r1")
 
     page = next_page(request, "tok-1", 2)

@@ -62,7 +62,7 @@ def check(exp: Expectation, seen: Observed, ctx: Context) -> list[Problem]:
             problems.append(Problem("the answer holds no 61968-100 reply"))
         return problems + _outcome(exp, seen)
     problems += _envelope_rules(exp, seen, ctx) + _schema_rule(seen.message)
-    if seen.pages:
+    if seen.pages or exp.follow_continuation:  # one page without a token is checked too
         problems += _pages(seen, exp)
     else:
         problems += _outcome(exp, seen)
