@@ -252,10 +252,28 @@ def _tenant(args: argparse.Namespace) -> int:
     database.upgrade()
     with database.unit_of_work() as uow:
         if args.code:
+            from cimhub.security_commands import actor
+            from cimhub.store.audit import AuditLog
+
+            if uow.tenants.find(args.code) is None:
+                AuditLog(uow).record(
+                    actor(),
+                    "tenant.create",
+                    f"tenant:{args.code}",
+                    tenant=args.code,
+                    after={"name": args.name or args.code},
+                )
             tenant_id = uow.tenants.ensure(args.code, args.name)
             if args.auto_register:
                 choice = {"on": True, "off": False, "default": None}[args.auto_register]
                 uow.tenants.configure(tenant_id, auto_register_meters=choice)
+                AuditLog(uow).record(
+                    actor(),
+                    "tenant.configure",
+                    f"tenant:{args.code}",
+                    tenant=args.code,
+                    after={"auto_register_meters": choice},
+                )
         tenants = uow.tenants.all()
     database.dispose()
     for t in tenants:

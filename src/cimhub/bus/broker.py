@@ -48,6 +48,7 @@ class BusMessage:
     reply_to: str | None = None
     correlation_id: str | None = None
     redelivered: bool = False
+    user_id: str | None = None  # the AMQP user_id property (RabbitMQ checks it is the sender)
     _ack: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def ack(self) -> None:
@@ -112,6 +113,7 @@ class AmqpBroker:
 
     def __init__(self, url: str, *, publish_retry_seconds: float = 60.0) -> None:
         self.url = url
+        self.user: str = Connection(url).userid or "guest"  # parsed only: no connection yet
         self._local = threading.local()
         self._producers: list[Connection] = []  # every thread's, to release them all on close
         self._admin_lock = threading.Lock()
@@ -161,6 +163,7 @@ class AmqpBroker:
             extra["correlation_id"] = correlation_id
         if expiration is not None:
             extra["expiration"] = expiration
+        extra["user_id"] = self.user  # the hub's own messages say so (see bus.senders)
         try:
             producer = self._producer()
             producer.publish(
@@ -329,6 +332,7 @@ def _adapter(queue: str, on_message: OnMessage) -> Callable[[Any], None]:
                 reply_to=props.get("reply_to"),
                 correlation_id=props.get("correlation_id"),
                 redelivered=bool(info.get("redelivered", False)),
+                user_id=props.get("user_id"),
                 _ack=message.ack,
             )
         )

@@ -52,6 +52,9 @@ H_SUBSCRIPTION = "cimhub-subscription"
 H_ATTEMPTS = "x-cimhub-attempts"
 H_REASON = "x-cimhub-reason"
 H_QUEUE = "x-cimhub-queue"
+#: The credential (its public id, ck_…) an external AMQP message was authenticated as; set
+#: by the hub itself on retries (external publishers' own values are ignored).
+H_SENDER = "cimhub-sender"
 
 
 def group_of(noun: str, verb: Verb | str) -> str:

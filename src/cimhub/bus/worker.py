@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
+from typing import Any
 
 from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
@@ -26,12 +28,14 @@ from cimhub.bus.dead_letter import record
 from cimhub.bus.dispatch import reply_headers
 from cimhub.bus.metrics import Metrics
 from cimhub.bus.pipeline import Accepted, Answer, Inbound, Pipeline
+from cimhub.bus.senders import Senders
 from cimhub.errors import CimHubError, FunctionalError, StorageUnavailableError, TechnicalError
 from cimhub.message import parser
 from cimhub.message.verb import Verb, parse_verb
 from cimhub.settings import Settings
 
 log = logging.getLogger("cimhub.worker")
+_STOPPING = object()  # the worker stopped while waiting for the store
 
 
 class Worker:
@@ -45,6 +49,8 @@ class Worker:
         self._batch: list[BusMessage] = []
         self._started = 0.0
         self._stop = threading.Event()
+        own_user = getattr(broker, "user", None) if broker.durable else None
+        self.senders = Senders(settings, pipeline.database, own_user)
 
     def queues(self) -> list[str]:
         groups = [topology.group_queue_name(g) for g in topology.GROUPS]
@@ -111,6 +117,11 @@ class Worker:
         inbound = self._inbound(message)
         root = None
         try:
+            principal = self._sender(message)  # AMQP user_id → credential
+            if principal is _STOPPING:
+                return None  # unacked: redelivered to the next worker
+            if principal is not None:
+                inbound = replace(inbound, tenant=principal.tenant, principal=principal)
             root = parser.parse(inbound.raw, self.pipeline.limits)
             return self.pipeline.accept(root, inbound)
         except FunctionalError as exc:
@@ -120,6 +131,18 @@ class Worker:
             error = TechnicalError(f"internal error: {exc!r}")
             self._answer(message, self.pipeline.refuse(inbound, None, error, root))
         return None
+
+    def _sender(self, message: BusMessage) -> Any:
+        """The message's principal (or None); waits while the store cannot tell."""
+        delay = 0.2
+        while True:
+            try:
+                return self.senders.principal(message)
+            except StorageUnavailableError as exc:
+                log.warning("store unavailable (%s); a message waits for its sender", exc.reason)
+                if self._stop.wait(delay):
+                    return _STOPPING
+                delay = min(delay * 2, 5.0)
 
     def _handle(self, batch: list[Accepted]) -> list[Answer | TechnicalError] | None:
         delay = 0.2
@@ -156,6 +179,10 @@ class Worker:
         attempts = message.attempts + 1
         queue = message.queue
         headers = {**message.headers, topology.H_ATTEMPTS: attempts}
+        headers.pop(topology.H_SENDER, None)
+        sender = self.senders.sender_id(message)
+        if sender is not None:  # re-published as the hub: keep who sent it
+            headers[topology.H_SENDER] = sender
         try:
             if attempts >= self.settings.retry_max_attempts:
                 headers.update(

@@ -10,8 +10,12 @@ queue ``cimhub.inbound`` through the default exchange, with these message proper
                     echoes the request's CorrelationID or MessageID, as on every transport)
 ``delivery_mode``   2 (persistent)
 ``content_type``    ``application/xml``
+``user_id``         the sender's RabbitMQ user, named after its credential (``ck_…``): the
+                    credential's tenant and roles apply (see ``cimhub.bus.senders``);
+                    required once the hub has credentials
 header
-``cimhub-tenant``   the tenant (DISCOM) code; the hub's default tenant when absent
+``cimhub-tenant``   the tenant (DISCOM) code; the hub's default tenant when absent (with
+                    a ``user_id``: the credential's tenant; another one is refused, 6.2)
 ==================  =====================================================================
 
 The reply carries headers ``cimhub-result`` (OK/PARTIAL/FAILED) and ``cimhub-code``.
@@ -48,6 +52,7 @@ def request(
     timeout: float = 30.0,
     correlation_id: str | None = None,
     queue: str = INBOUND_QUEUE,
+    user_id: str | None = None,
 ) -> AmqpReply:
     """Publish ``body`` to ``queue`` and wait for the ResponseMessage (TimeoutError if none)."""
     correlation = correlation_id or uuid.uuid4().hex
@@ -84,6 +89,7 @@ def request(
                 content_type="application/xml",
                 content_encoding="utf-8",
                 headers={topology.H_TENANT: tenant} if tenant else {},
+                **({"user_id": user_id} if user_id else {}),
             )
             connection.drain_events(timeout=timeout)
             while not got:

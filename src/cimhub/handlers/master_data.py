@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 from cimhub.errors import PayloadError
-from cimhub.handlers.registry import HandlerContext, Registry
+from cimhub.handlers.registry import Handler, HandlerContext, Registry
 from cimhub.mappings.config_query import read_config_query
 from cimhub.mappings.master_data_linkage import read_linkage
 from cimhub.mappings.meter_config import read_meter_config, write_meter_config
@@ -16,6 +16,7 @@ from cimhub.mappings.usage_point_config import read_usage_point_config, write_us
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
+from cimhub.store.audit import AuditLog
 from cimhub.store.master_data import Provenance
 from cimhub.store.meter_assets import Mode, SaveResult
 
@@ -38,11 +39,30 @@ WRITES = (*MODES, *RETIRE)
 
 
 def register(registry: Registry) -> None:
-    registry.register(Noun.METER_CONFIG.value, WRITES, meter_config)
+    registry.register(Noun.METER_CONFIG.value, WRITES, audited(meter_config))
     registry.register(Noun.METER_CONFIG.value, (Verb.GET,), get_meter_config)
-    registry.register(Noun.USAGE_POINT_CONFIG.value, WRITES, usage_point_config)
+    registry.register(Noun.USAGE_POINT_CONFIG.value, WRITES, audited(usage_point_config))
     registry.register(Noun.USAGE_POINT_CONFIG.value, (Verb.GET,), get_usage_point_config)
-    registry.register(Noun.MASTER_DATA_LINKAGE_CONFIG.value, WRITES, linkage_config)
+    registry.register(Noun.MASTER_DATA_LINKAGE_CONFIG.value, WRITES, audited(linkage_config))
+
+
+def audited(handler: Handler) -> Handler:
+    """The handler, leaving an audit entry per master-data change (who, what, the outcome);
+    the message itself stays in the message log, the objects' history in their tables."""
+
+    def run(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+        outcome = handler(ctx, envelope)
+        header = envelope.header
+        AuditLog(ctx.uow).record(
+            ctx.actor or header.user_id or ctx.source,
+            f"{envelope.noun}.{envelope.verb}",
+            f"message:{ctx.message_log_id}",
+            tenant=ctx.uow.tenants.get(ctx.tenant_id).code,
+            after={"summary": outcome.summary, "user": header.user_id, "source": ctx.source},
+        )
+        return outcome
+
+    return run
 
 
 def _origin(ctx: HandlerContext, envelope: Envelope) -> Provenance:

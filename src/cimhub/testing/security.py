@@ -3,7 +3,10 @@ the handles of a hub secured with them (keys, a JWT factory)."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import jwt
@@ -68,3 +71,20 @@ def provision(database_url: str) -> dict[str, str]:
         security.create_user("a", "asha", PASSWORD, ["operator"], actor="test")
     database.dispose()
     return keys
+
+
+@contextmanager
+def rabbitmq_user(vhost_name: str, user: str, password: str) -> Iterator[str]:
+    """A RabbitMQ user (e.g. a credential's public id) with every permission on the vhost;
+    yields its AMQP URL, deletes the user afterwards."""
+    from cimhub.testing import rabbitmq
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    ctl("add_user", user, password)
+    try:
+        ctl("set_permissions", "-p", vhost_name, user, ".*", ".*", ".*")
+        yield rabbitmq.url(vhost_name).replace("guest:guest@", f"{user}:{password}@", 1)
+    finally:
+        ctl("delete_user", user)

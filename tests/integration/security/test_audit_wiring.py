@@ -48,3 +48,18 @@ def test_credential_and_user_changes_are_audited(secured: Secured) -> None:
         actions = [(e.action, e.tenant) for e in Security(uow).audit.entries()]
     assert ("credential.create", "a") in actions and ("credential.create", "b") in actions
     assert ("user.create", "a") in actions
+
+
+def test_a_master_data_change_is_audited(secured: Secured) -> None:
+    from importlib import resources
+
+    body = (resources.files("cimhub") / "cim/messages/MeterConfig/create-2-meters.xml").read_bytes()
+    headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {secured.keys['op-a']}"}
+    reply = httpx.post(f"{secured.base}/cim", content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    with secured.hub.database.unit_of_work() as uow:
+        entries = [e for e in Security(uow).audit.entries(tenant="a") if e.actor == "op-a"]
+    assert [e.action for e in entries if e.action.startswith("MeterConfig")] == [
+        "MeterConfig.create"
+    ]
+    assert "2 meters" in json.loads(entries[-1].after or "{}")["summary"]

@@ -89,3 +89,13 @@ def test_a_jwt_key_alone_configures_authentication(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CIMHUB_DATABASE_URL", "sqlite:////nonexistent/never.db")
     monkeypatch.setenv("CIMHUB_JWT_SECRET", "x" * 32)
     assert auth_configured(Settings())
+
+
+def test_tenant_creation_and_settings_are_audited(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tenant", "a", "--auto-register", "off"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "list", "--tenant", "a"]) == 0
+    listing = capsys.readouterr().out
+    assert "tenant.create\ttenant:a" in listing and "tenant.configure\ttenant:a" in listing
