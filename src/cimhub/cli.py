@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cimhub import __version__
 from cimhub.settings import Settings
@@ -136,7 +137,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per demo push is noise
     print(
-        f"cimhub {__version__} on http://{settings.host}:{settings.port}  "
+        f"cimhub {__version__} on {'https' if settings.tls_cert_file else 'http'}://"
+        f"{settings.host}:{settings.port}  "
         f"(store: {hub.database.dialect}; POST /cim, SOAP at /soap)\n"
         + serve_banner(settings, secured),
         flush=True,
@@ -151,12 +153,35 @@ def _serve(args: argparse.Namespace) -> int:
         )
         demo.start()
     try:
-        uvicorn.run(hub.web_app(), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            hub.web_app(),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            **tls_options(settings),
+        )
     finally:
         if demo:
             demo.stop()
         hub.close()
     return 0
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS arguments: HTTPS with TLS 1.2 or newer (Python's server default), and
+    optional client certificates; none when no certificate is configured."""
+    import ssl
+
+    if not settings.tls_cert_file:
+        return {}
+    options: dict[str, Any] = {
+        "ssl_certfile": settings.tls_cert_file,
+        "ssl_keyfile": settings.tls_key_file,
+        "ssl_version": ssl.PROTOCOL_TLS_SERVER,
+    }
+    if settings.tls_client_ca_file:
+        options |= {"ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    return options
 
 
 def listen_refusal(host: str, secured: bool) -> str | None:

@@ -146,3 +146,12 @@ class Settings(BaseSettings):
     wsse_window_seconds: int = Field(
         default=300, gt=0, description="UsernameToken Created must be this fresh; nonces kept."
     )
+
+    # TLS when the hub terminates it itself (else a reverse proxy does): TLS 1.2 or newer.
+    tls_cert_file: str | None = Field(
+        default=None, description="PEM certificate (chain): `cimhub serve` speaks HTTPS."
+    )
+    tls_key_file: str | None = Field(default=None, description="PEM private key of the cert.")
+    tls_client_ca_file: str | None = Field(
+        default=None, description="CA bundle: clients may present X.509 certificates."
+    )
