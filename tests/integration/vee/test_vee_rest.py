@@ -16,6 +16,7 @@ import pytest
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
+from cimhub.endpoints.rest.vee_schemas import EditRequest
 from cimhub.mappings.timestamp import to_text
 from cimhub.settings import Settings
 from cimhub.store.audit import AuditLog
@@ -463,3 +464,12 @@ def test_with_authentication_the_editor_is_the_principal_and_roles_decide(
         with hub.database.unit_of_work() as uow:
             [entry] = [e for e in AuditLog(uow).entries(tenant="a") if e.action == "vee.edit"]
         assert entry.actor == "op-a" and '"user":"op-a"' in (entry.after or "")
+
+
+def test_the_kind_of_an_edited_series_follows_its_reading_type() -> None:
+    register = "0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0"  # no measuring period: a register
+    one = [{"ts": TS[0], "value": 1.0}]
+    assert EditRequest(reading_type=KWH, reason="r", readings=one).series_kind == "interval"
+    assert EditRequest(reading_type=register, reason="r", readings=one).series_kind == "register"
+    asked = EditRequest(reading_type=register, kind="interval", reason="r", readings=one)
+    assert asked.series_kind == "interval"

@@ -127,7 +127,7 @@ def _edit(scope: Scope, request: Request, key: str, body: Any, apply: Apply) -> 
         with scope.reader.writing(tenant) as (uow, tenant_id):
             meter_id = scope.meter(uow, tenant_id, key)
             series = SeriesRef(tenant_id, tenant, meter_id, key, body.reading_type,
-                               _type_id(uow, body.reading_type), body.kind)  # fmt: skip
+                               _type_id(uow, body.reading_type), body.series_kind)  # fmt: skip
             result = apply(uow, series, who, int(time.time()))
     except EditRefused as exc:
         return problem(409, "edit refused", str(exc), "3.1")

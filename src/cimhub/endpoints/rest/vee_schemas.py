@@ -114,7 +114,9 @@ class _Change(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reading_type: str = Field(description="the ReadingType's 18-field code", max_length=100)
-    kind: ReadingKind = ReadingKind.INTERVAL
+    kind: ReadingKind | None = Field(
+        None, description="default: interval when the ReadingType has a measuring period"
+    )
     reason: Text
     user: Name | None = Field(
         None,
@@ -129,6 +131,14 @@ class _Change(BaseModel):
             return parse_reading_type(code).code
         except InvalidValueError as exc:
             raise ValueError(exc.reason) from exc
+
+    @property
+    def series_kind(self) -> ReadingKind:
+        """The kind asked for, else the ReadingType's (a measuring period: interval data)."""
+        if self.kind is not None:
+            return self.kind
+        interval = parse_reading_type(self.reading_type).interval_seconds > 0
+        return ReadingKind.INTERVAL if interval else ReadingKind.REGISTER
 
 
 class Reading(BaseModel):
