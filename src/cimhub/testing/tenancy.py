@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -36,9 +36,24 @@ GOLDEN_DATA = (
 )
 
 
-def as_tenant(code: str) -> dict[str, str]:
-    """Request headers making a request act as tenant ``code``."""
+def as_tenant(code: str, keys: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Request headers making a request act as tenant ``code``: its API key when ``keys``
+    holds one (a hub with credentials), else the tenant header (open loopback mode)."""
+    if keys and code in keys:
+        return {"X-Api-Key": keys[code]}
     return {TENANT_HEADER: code}
+
+
+def provision_admins(database: Database, *codes: str) -> dict[str, str]:
+    """An administrator credential for each tenant; returns their API keys by tenant."""
+    from cimhub.store.security import Security
+
+    with database.unit_of_work() as uow:
+        security = Security(uow)
+        return {
+            code: security.create_credential(code, f"admin-{code}", ["administrator"], actor="test")
+            for code in codes
+        }
 
 
 def sender(hub: Any) -> Callable[..., Answer]:

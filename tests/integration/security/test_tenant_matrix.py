@@ -31,6 +31,7 @@ from cimhub.testing.tenancy import (
     TENANT_A,
     TENANT_B,
     as_tenant,
+    provision_admins,
     rows_of,
     seed_tenant,
     sender,
@@ -51,6 +52,13 @@ RELATED = {
 
 
 @dataclass
+class Served:
+    hub: Hub
+    client: httpx.Client
+    keys: dict[str, str]
+
+
+@dataclass
 class Probe:
     """Everything sent as A, and B's data it must never see."""
 
@@ -58,6 +66,7 @@ class Probe:
     sent: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    answered: int = 0  # 2xx answers: the requests were let in, not just refused
 
     def check(self, what: str, request: str, response: str) -> None:
         self.sent.append(request)
@@ -67,8 +76,10 @@ class Probe:
             self.leaks.append(f"{what}: {leaked[:5]}")
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
+@pytest.fixture(params=["header", "credentials"])
+def served(request: pytest.FixtureRequest, database_url: str) -> Iterator[Served]:
+    """The hub, a client, and the keys tenants authenticate with (none: open loopback mode,
+    the tenant header names the tenant)."""
     with running_hub(Settings(database_url=database_url)) as (hub, base):
         seed_tenant(hub, TENANT_B)
         for name in B_EXTRA:
@@ -86,8 +97,11 @@ def served(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
         # A has data of its own, none of it B's.
         raw = created_meter_readings([9001], datetime(2024, 6, 1, tzinfo=UTC), intervals=4)
         assert sender(hub)(raw, TENANT_A).result.value == "OK"
+        keys = {}
+        if request.param == "credentials":
+            keys = provision_admins(hub.database, TENANT_A, TENANT_B)
         with httpx.Client(base_url=base, timeout=60) as client:
-            yield hub, client
+            yield Served(hub, client, keys)
 
 
 def _b_identifiers(hub: Hub) -> dict[str, list[str]]:
@@ -144,6 +158,10 @@ def _fingerprint(hub: Hub) -> set[str]:
                 rows = c.execute(text(f"{sql} WHERE tenant_id = :t"), {"t": tenant})
                 values = {str(v) for r in rows for v in r if v is not None and len(str(v)) >= 4}
                 found = found | values if sign > 0 else found - values
+        b_credentials = _optional(
+            c, "SELECT name FROM credential WHERE tenant_id = :b", ids[TENANT_B]
+        )
+        found |= {n for n in b_credentials if n != "admin-" + TENANT_A}
         subscriptions = c.execute(
             text("SELECT name, address FROM subscription WHERE tenant = :t"), {"t": TENANT_B}
         )
@@ -223,7 +241,9 @@ def _body(method: str, path: str) -> dict[str, Any] | None:
     return None
 
 
-def _drive_rest(client: httpx.Client, app: Any, ids: dict[str, list[str]], probe: Probe) -> int:
+def _drive_rest(
+    client: httpx.Client, app: Any, ids: dict[str, list[str]], probe: Probe, keys: dict[str, str]
+) -> int:
     driven, unknown = 0, []
     routes = _routes(app)
     # reads first: later writes of A's own data must not look like leaks
@@ -236,9 +256,14 @@ def _drive_rest(client: httpx.Client, app: Any, ids: dict[str, list[str]], probe
             continue
         for url, query in requests:
             response = client.request(
-                method, url, params=query, headers=as_tenant(TENANT_A), json=_body(method, path)
+                method,
+                url,
+                params=query,
+                headers=as_tenant(TENANT_A, keys),
+                json=_body(method, path),
             )
             driven += 1
+            probe.answered += response.is_success
             what = f"{method} {url} {query}"
             if response.status_code >= 500:
                 probe.failures.append(f"{what}: {response.status_code}")
@@ -278,7 +303,7 @@ def _soap_service(raw: bytes) -> str:
     return "CIMHub"
 
 
-def _drive_cim(client: httpx.Client, hub: Hub, probe: Probe) -> list[str]:
+def _drive_cim(client: httpx.Client, hub: Hub, probe: Probe, keys: dict[str, str]) -> list[str]:
     missing, codes = [], []
     supported = sorted((str(n), str(v)) for n, v in hub.registry.supported())
     # reads (get) first, as for REST
@@ -287,10 +312,10 @@ def _drive_cim(client: httpx.Client, hub: Hub, probe: Probe) -> list[str]:
         if raw is None:
             missing.append(f"{verb} {noun}")
             continue
-        http = client.post("/cim", content=raw, headers=as_tenant(TENANT_A))
+        http = client.post("/cim", content=raw, headers=as_tenant(TENANT_A, keys))
         service = _soap_service(raw)
         soap_response = client.post(
-            f"/soap/{service}", content=soap.envelope_bytes(raw), headers=as_tenant(TENANT_A)
+            f"/soap/{service}", content=soap.envelope_bytes(raw), headers=as_tenant(TENANT_A, keys)
         )
         for transport, response in (("http", http), ("soap", soap_response)):
             what = f"{transport} {verb} {noun}"
@@ -303,8 +328,8 @@ def _drive_cim(client: httpx.Client, hub: Hub, probe: Probe) -> list[str]:
     return codes
 
 
-def test_tenant_a_never_reads_or_changes_tenant_b(served: tuple[Hub, httpx.Client]) -> None:
-    hub, client = served
+def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
+    hub, client, keys = served.hub, served.client, served.keys
     b_id = _tenant_id(hub, TENANT_B)
     before = rows_of(hub.database, b_id)
     subscriptions_before = _b_subscriptions(hub)
@@ -315,12 +340,13 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: tuple[Hub, httpx.Clien
     assert ids["meter"] and ids["usage_point"] and ids["node"] and probe.fingerprint
     control = Probe(probe.fingerprint)  # the probe does see B's data when it is there
     for url in (f"/api/v1/tenants/{TENANT_B}/meters", "/api/v1/subscriptions"):
-        control.check(url, url, client.get(url, headers=as_tenant(TENANT_B)).text)
+        control.check(url, url, client.get(url, headers=as_tenant(TENANT_B, keys)).text)
     assert len(control.leaks) == 2
     app = hub.web_app()
-    driven = _drive_rest(client, app, ids, probe)
-    codes = _drive_cim(client, hub, probe)
+    driven = _drive_rest(client, app, ids, probe, keys)
+    codes = _drive_cim(client, hub, probe, keys)
     assert driven > 20 and len(codes) >= 2 * len(hub.registry.supported())
+    assert probe.answered > 20  # A was let in: what it got was its own data, not B's
     assert probe.leaks == [], "tenant B's data reached tenant A:\n" + "\n".join(probe.leaks)
     assert probe.failures == [], "\n".join(probe.failures)
     after = rows_of(hub.database, b_id)
