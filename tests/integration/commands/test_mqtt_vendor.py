@@ -215,3 +215,34 @@ def _forget_session(client_id: str) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     client.connect("127.0.0.1", 1883)
     client.disconnect()
+
+
+def test_a_disconnect_list_over_two_head_ends_cim_and_mqtt_is_approved_and_executed(
+    mqtt_hub: tuple[Hub, str, str], tmp_path: Path
+) -> None:
+    from cimhub.testing.commands import DISCONNECT
+    from cimhub.testing.hes_sim import HttpHes
+
+    hub, base, prefix = mqtt_hub
+    seed_meters(hub, tmp_path, {"M-H1": "HES-CIM", "M-H2": "HES-CIM", "M-Q1": "HES-MQTT"})
+    cim = HttpHes(base, name="HES-CIM", tenant=TENANT).up()
+    mqtt_sim = MqttHes(MQTT_URL, load_profile("vendor-a"), prefix).start()
+    try:
+        set_endpoint(hub, HesEndpoint("HES-CIM", "http", cim.url))
+        set_endpoint(hub, HesEndpoint("HES-MQTT", "mqtt", vendor="vendor-a"))
+        for mrid, meter in (("L-1", "M-H1"), ("L-2", "M-H2"), ("L-3", "M-Q1")):
+            body = control(mrid, DISCONNECT, meter, user="billing-batch")
+            httpx.post(f"{base}/cim", content=body, headers=HEADERS)
+        approved = httpx.post(
+            f"{base}/api/v1/commands/approve",
+            headers={"X-Cimhub-Tenant": TENANT},
+            json={"mrids": ["L-1", "L-2", "L-3"]},
+        )
+        assert approved.json() == {"approved": ["L-1", "L-2", "L-3"], "refused": []}
+        for mrid in ("L-1", "L-2", "L-3"):
+            wait_until(lambda m=mrid: command(base, m)["state"] == "executed")
+    finally:
+        cim.down()
+        mqtt_sim.stop()
+    assert sorted(m for m, *_ in cim.received) == ["L-1", "L-2"]
+    assert [c["requestId"] for c in mqtt_sim.received] == ["L-3"]
