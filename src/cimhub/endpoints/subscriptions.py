@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from cimhub.bus.runtime import Bus, subscription_of
 from cimhub.endpoints.auth import guard
 from cimhub.endpoints.rest.deps import bound_tenant
+from cimhub.store.audit import AuditLog
 
 PREFIX = "/api/v1/subscriptions"
 
@@ -63,6 +64,7 @@ def mount(app: FastAPI, bus: Bus) -> None:
                 raise HTTPException(409, f"the name {name!r} is taken")
         sub = subscription_of({"name": name, **body.model_dump()})
         saved = await run_in_threadpool(bus.put_subscription, sub)
+        await run_in_threadpool(_audit, bus, request, "subscription.put", name, saved.public())
         return saved.public()
 
     @app.delete(
@@ -74,6 +76,16 @@ def mount(app: FastAPI, bus: Bus) -> None:
             raise HTTPException(404, f"no subscription {name!r}")
         if not await run_in_threadpool(bus.remove_subscription, name):
             raise HTTPException(404, f"no subscription {name!r}")
+        await run_in_threadpool(_audit, bus, request, "subscription.remove", name, None)
+
+
+def _audit(bus: Bus, request: Request, action: str, name: str, after: Any) -> None:
+    """A subscription change in the audit log (its credentials never: ``public()``)."""
+    principal = getattr(request.state, "principal", None)
+    actor = f"{principal.kind.value}:{principal.name}" if principal else "anonymous"
+    with bus.database.unit_of_work() as uow:
+        AuditLog(uow).record(actor, action, f"subscription:{name}",
+                             tenant=bound_tenant(request), after=after)  # fmt: skip
 
 
 def _visible(sub: Any, request: Request) -> bool:

@@ -63,3 +63,22 @@ def test_a_master_data_change_is_audited(secured: Secured) -> None:
         "MeterConfig.create"
     ]
     assert "2 meters" in json.loads(entries[-1].after or "{}")["summary"]
+
+
+def test_subscription_changes_are_audited_without_their_credentials(secured: Secured) -> None:
+    body = {
+        "noun": "MeterReadings",
+        "address": "http://127.0.0.1:9/cim",
+        "credentials": "billing:s3cret-of-billing",
+    }
+    headers = {"Authorization": f"Bearer {secured.keys['op-a']}"}
+    url = f"{secured.base}/api/v1/subscriptions/billing-a"
+    assert httpx.put(url, json=body, headers=headers).status_code == 200
+    assert httpx.delete(url, headers=headers).status_code == 204
+    with secured.hub.database.unit_of_work() as uow:
+        entries = [e for e in Security(uow).audit.entries() if e.object == "subscription:billing-a"]
+    assert [(e.action, e.actor, e.tenant) for e in entries] == [
+        ("subscription.put", "credential:op-a", "a"),
+        ("subscription.remove", "credential:op-a", "a"),
+    ]
+    assert "s3cret" not in (entries[0].after or "")
