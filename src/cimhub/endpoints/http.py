@@ -13,7 +13,12 @@ from cimhub.bus.pipeline import Answer, Inbound, Pipeline
 from cimhub.endpoints import limits, openapi, rest, soap
 from cimhub.endpoints.auth import Authenticator, authenticate
 from cimhub.endpoints.body import read_capped
-from cimhub.errors import MessageTooLargeError, NotAuthenticatedError, NotPermittedError
+from cimhub.errors import (
+    MessageTooLargeError,
+    NotAuthenticatedError,
+    NotPermittedError,
+    TechnicalError,
+)
 from cimhub.message.reply import Outcome, Result, render_reply
 from cimhub.settings import Settings
 from cimhub.store.database import Database
@@ -68,6 +73,8 @@ def create_app(
             principal = await authenticate(request)  # charges the principal's rate too
         except (NotAuthenticatedError, NotPermittedError) as exc:
             return refusal(exc)
+        except TechnicalError as exc:  # the store cannot say who it is: 5.x, try again
+            return Response(render_reply(None, Outcome.failed(exc)), 503, media_type=XML)
         except limits.Throttled as exc:
             return limits.too_many(request.url.path, exc.wait)
         try:

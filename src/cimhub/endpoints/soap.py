@@ -28,6 +28,7 @@ from cimhub.errors import (
     MessageTooLargeError,
     NotAuthenticatedError,
     NotPermittedError,
+    TechnicalError,
 )
 from cimhub.message import ns, parser
 from cimhub.message.reply import Outcome, render_reply
@@ -198,6 +199,13 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
             reply = render_reply(None, Outcome.failed(exc))
             return Response(
                 fault_bytes("Client", f"{exc.code} {exc.reason}", reply), 500, media_type=SOAP_XML
+            )
+        except TechnicalError as exc:  # the store cannot say who it is
+            reply = render_reply(None, Outcome.failed(exc))
+            return Response(
+                fault_bytes("Server", f"{exc.code} service unavailable", reply),
+                500,
+                media_type=SOAP_XML,
             )
         inbound = Inbound(raw, principal.tenant, "soap", principal=principal)
         answer = await run_in_threadpool(pipeline.process_element, child, inbound)
