@@ -373,6 +373,7 @@ def test_bad_configuration_changes_are_problems(api: tuple[Hub, httpx.Client]) -
         ({**ok, "parameters": {"spike_factr": 4.0}}, 422),
         ({**ok, "parameters": {"spike_factor": "high"}}, 422),
         ({**ok, "parameters": {"like_day_statistic": "median"}}, 422),
+        ({**ok, "category": {"agricultural": {"disabled": ["usage.statics"]}}}, 422),
         ({**ok, "meter_type": {"3P-CT": {"disabled": "usage.static"}}}, 422),
         ({**ok, "tenant": {"other": {}}}, 422),
         ({"parameters": {"spike_factor": 4.0}, "reason": "no user"}, 422),

@@ -55,6 +55,7 @@ def router(scope: Scope) -> APIRouter:
         tenant = scope.tenant(request)
         document = body.model_dump(include={"parameters", "meter_type", "category"})
         try:
+            _known_rules(document)
             who = edits.editor(request, body.user, body.reason)
             if not who.user.strip() or not who.reason.strip():
                 return problem(409, "change refused", "a change must name its user and reason",
@@ -101,6 +102,17 @@ def _in_force(scope: Scope, uow: UnitOfWork, tenant_id: int, tenant: str) -> dic
         "meter_type": _overrides(config.defaults.meter_type, layer.meter_type if layer else {}),
         "category": _overrides(config.defaults.category, layer.category if layer else {}),
     }
+
+
+def _known_rules(document: dict[str, Any]) -> None:
+    """Raise ValueError when ``disabled`` names a rule that does not exist."""
+    levels = [document["parameters"], *document["meter_type"].values(),
+              *document["category"].values()]  # fmt: skip
+    lists = [level["disabled"] for level in levels if isinstance(level.get("disabled"), list)]
+    named = {r for names in lists for r in names if isinstance(r, str)}  # types: checked later
+    unknown = named - set(load_rules())
+    if unknown:
+        raise ValueError(f"disabled: unknown rule(s) {', '.join(sorted(unknown))}")
 
 
 def _json(value: Any) -> Any:
