@@ -80,7 +80,11 @@ def secure(connection: Connection) -> None:
         return
     connection.exec_driver_sql(CREATE_ROLE)
     schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
-    connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {ROLE}')
+    usable = connection.exec_driver_sql(
+        f"SELECT has_schema_privilege('{ROLE}', current_schema(), 'USAGE')"
+    ).scalar()
+    if not usable:  # PUBLIC usually has it already (and only the schema's owner may grant)
+        connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {ROLE}')
     connection.exec_driver_sql(
         f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {ROLE}'
     )
