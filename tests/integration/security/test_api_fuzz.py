@@ -8,7 +8,6 @@ Bounded (``MAX_EXAMPLES`` per operation) so CI stays within minutes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cimhub.settings import Settings
-from cimhub.testing.databases import sqlite_url
 from cimhub.testing.server import running_hub
 from cimhub.testing.tenancy import TENANT_A, as_tenant, seed_tenant
 
@@ -37,9 +35,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[Any, str]]:
+def api(database_url: str) -> Iterator[tuple[Any, str]]:
     settings = Settings(
-        database_url=sqlite_url(tmp_path),
+        database_url=database_url,
         secret_key=Fernet.generate_key().decode(),  # subscription credentials can be sealed
     )
     with running_hub(settings) as (hub, base):
