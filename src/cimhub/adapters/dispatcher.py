@@ -123,7 +123,7 @@ class HesDispatcher:
         with self.database.unit_of_work() as uow:
             commands = Commands(uow)
             commands.repo.finish(job.dispatch.id)
-            stored = commands.repo.by_id(job.dispatch.command_id)
+            stored = commands.repo.by_id(job.dispatch.command_id, lock=True)
             if stored is None or stored.command.state is not State.SENT:
                 return  # timed out or answered meanwhile: the head-end's reply adds nothing
             actor = job.hes or "head-end"
@@ -150,7 +150,7 @@ class HesDispatcher:
         with self.database.unit_of_work() as uow:
             commands = Commands(uow)
             commands.repo.finish(job.dispatch.id, reason)
-            stored = commands.repo.by_id(job.dispatch.command_id)
+            stored = commands.repo.by_id(job.dispatch.command_id, lock=True)
             if stored is not None and stored.command.state is State.SENT:
                 commands.move(stored, State.FAILED, "cimhub", reason)
 

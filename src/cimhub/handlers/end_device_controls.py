@@ -101,7 +101,7 @@ def status(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     """A head-end reports a command's progress; a repeat is a no-op, a move back is 3.4."""
     items, errors = _items(ctx, envelope)
     commands = Commands(ctx.uow)
-    known = commands.repo.by_mrid(ctx.tenant_id, [i.mrid for i in items])
+    known = commands.repo.by_mrid(ctx.tenant_id, [i.mrid for i in items], lock=True)
     moved = 0
     actor = envelope.header.source or ctx.source
     for item in items:
@@ -127,7 +127,7 @@ def cancel(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     """Cancel commands not yet sent to their head-end."""
     items, errors = _items(ctx, envelope)
     commands = Commands(ctx.uow)
-    known = commands.repo.by_mrid(ctx.tenant_id, [i.mrid for i in items])
+    known = commands.repo.by_mrid(ctx.tenant_id, [i.mrid for i in items], lock=True)
     done = 0
     for item in items:
         stored = known.get(item.mrid)

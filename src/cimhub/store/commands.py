@@ -112,19 +112,24 @@ class CommandRepository:
         if rows:
             self._uow.session.execute(insert(TransitionRow), rows)
 
-    def by_mrid(self, tenant_id: int, mrids: Sequence[str]) -> dict[str, StoredCommand]:
+    def by_mrid(
+        self, tenant_id: int, mrids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, StoredCommand]:
+        """The named commands; ``lock`` holds their rows until commit (PostgreSQL), so two
+        moves of one command (a head-end's status, the dispatcher's ack) never interleave."""
         if not mrids:
             return {}
-        rows = self._uow.session.scalars(
-            select(CommandRow).where(
-                CommandRow.tenant_id == tenant_id,
-                member_of(CommandRow.mrid, set(mrids), self._uow.dialect),
-            )
-        ).all()
+        query = select(CommandRow).where(
+            CommandRow.tenant_id == tenant_id,
+            member_of(CommandRow.mrid, set(mrids), self._uow.dialect),
+        )
+        if lock:
+            query = query.order_by(CommandRow.id).with_for_update()
+        rows = self._uow.session.scalars(query).all()
         return {s.command.mrid: s for s in self._load(rows)}
 
-    def by_id(self, command_id: int) -> StoredCommand | None:
-        row = self._uow.session.get(CommandRow, command_id, with_for_update=False)
+    def by_id(self, command_id: int, *, lock: bool = False) -> StoredCommand | None:
+        row = self._uow.session.get(CommandRow, command_id, with_for_update=lock)
         return self._load([row])[0] if row is not None else None
 
     def query(
@@ -160,6 +165,7 @@ class CommandRepository:
             )
             .order_by(CommandRow.id.desc())
             .limit(1)
+            .with_for_update()
         ).first()
         return self._load([row])[0] if row is not None else None
 
@@ -176,18 +182,18 @@ class CommandRepository:
     def unanswered_since(self, cutoff: int) -> list[StoredCommand]:
         """Every tenant's commands sent before ``cutoff`` and not acknowledged since."""
         rows = self._uow.session.scalars(
-            select(CommandRow).where(
-                CommandRow.state == State.SENT.value, CommandRow.sent_at < cutoff
-            )
+            select(CommandRow)
+            .where(CommandRow.state == State.SENT.value, CommandRow.sent_at < cutoff)
+            .with_for_update(skip_locked=True)
         ).all()
         return self._load(rows)
 
     def without_outcome_since(self, cutoff: int) -> list[StoredCommand]:
         """Every tenant's commands acknowledged before ``cutoff`` with no outcome since."""
         rows = self._uow.session.scalars(
-            select(CommandRow).where(
-                CommandRow.state == State.ACKNOWLEDGED.value, CommandRow.updated_at < cutoff
-            )
+            select(CommandRow)
+            .where(CommandRow.state == State.ACKNOWLEDGED.value, CommandRow.updated_at < cutoff)
+            .with_for_update(skip_locked=True)
         ).all()
         return self._load(rows)
 

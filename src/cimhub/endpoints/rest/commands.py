@@ -97,8 +97,8 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         uow.bind_tenant(tenant_id)  # row-level security: this tenant's rows only
         return int(tenant_id)
 
-    def _one(commands: Commands, tenant_id: int, mrid: str) -> StoredCommand:
-        found = commands.repo.by_mrid(tenant_id, [mrid]).get(mrid)
+    def _one(commands: Commands, tenant_id: int, mrid: str, lock: bool = False) -> StoredCommand:
+        found = commands.repo.by_mrid(tenant_id, [mrid], lock=lock).get(mrid)
         if found is None:
             raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
         return found
@@ -150,7 +150,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         with database.unit_of_work() as uow:
             commands = Commands(uow)
             tenant_id = _tenant(uow, request)
-            found = commands.repo.by_mrid(tenant_id, batch.mrids)
+            found = commands.repo.by_mrid(tenant_id, batch.mrids, lock=True)
             for mrid in batch.mrids:
                 stored = found.get(mrid)
                 try:
@@ -196,7 +196,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         try:
             with database.unit_of_work() as uow:
                 commands = Commands(uow)
-                stored = _one(commands, _tenant(uow, request), mrid)
+                stored = _one(commands, _tenant(uow, request), mrid, lock=True)
                 action(commands, stored)
                 result = body(stored, moves=True)
         except (IllegalTransitionError, ApprovalError) as exc:
