@@ -52,6 +52,7 @@ MUST_FAIL = {
     "mdm/UsagePointConfig/change/301-unknown-usage-point": "Error codes ['2.32']",
     "mdm/UsagePointConfig/close/302-unknown-usage-point": "Error codes ['2.32']",
     "mdm/UsagePointConfig/create/302-duplicate-consumer-number": "Error codes ['2.32']",
+    "mdm/UsagePointConfig/create/303-unknown-transformer": "Error codes ['2.32']",
     "mdm/UsagePointConfig/delete/301-unknown-usage-point": "Error codes ['2.32']",
     "mdm/UsagePointConfig/get/201-partial-one-unknown-usage-point": "Error codes ['2.32']",
 }
