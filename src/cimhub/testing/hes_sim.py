@@ -276,4 +276,4 @@ class MqttHes:
         )
 
 
-__all__ = ["Behaviour", "CommandKind", "HttpHes", "MqttHes"]
+__all__ = ["Behaviour", "HttpHes", "MqttHes", "soap_wrap"]
