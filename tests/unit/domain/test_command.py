@@ -97,7 +97,7 @@ def test_a_timed_out_command_still_takes_the_late_outcome() -> None:
 
 
 def test_final_states_allow_nothing() -> None:
-    assert FINAL == {State.EXECUTED, State.FAILED, State.CANCELED}
+    assert {State.EXECUTED, State.FAILED, State.CANCELED} == FINAL
     assert all(TRANSITIONS[s] == frozenset() for s in FINAL)
 
 
