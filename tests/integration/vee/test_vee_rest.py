@@ -140,6 +140,23 @@ def test_a_usage_points_findings_are_its_meters_while_installed_there(
     )
 
 
+def test_the_daily_failures_report_counts_a_local_days_findings(
+    api: tuple[Hub, httpx.Client],
+) -> None:
+    _, client = api
+    day_text = time.strftime("%Y-%m-%d", time.gmtime(DAY + IST))
+    report = client.get("/api/v1/vee/report", params={"day": day_text}).json()
+    assert (report["tenant"], report["day"], report["start"]) == (A, day_text, DAY)
+    spikes = [r for r in report["by_rule"] if r["rule"] == "usage.spike"]
+    assert spikes == [{"rule": "usage.spike", "severity": "error", "findings": 1, "meters": 1}]
+    assert report["findings"] == sum(r["findings"] for r in report["by_rule"]) > 0
+    yesterday = client.get("/api/v1/vee/report").json()  # default: yesterday, nothing found
+    assert yesterday["findings"] == 0 and yesterday["day"] > day_text
+    assert client.get("/api/v1/vee/report", params={"day": "22-11-2026"}).status_code == 422
+    as_b = client.get("/api/v1/vee/report", params={"day": day_text}, headers=as_tenant(B))
+    assert as_b.json()["tenant"] == B and as_b.json()["findings"] > report["findings"]
+
+
 def test_bad_finding_filters_are_problems(api: tuple[Hub, httpx.Client]) -> None:
     _, client = api
     for params, status in (
@@ -414,6 +431,7 @@ def test_the_vee_routes_are_documented(api: tuple[Hub, httpx.Client]) -> None:
         ("/api/v1/vee/findings", "get"),
         ("/api/v1/vee/findings/{finding_id}", "get"),
         ("/api/v1/vee/rules", "get"),
+        ("/api/v1/vee/report", "get"),
         ("/api/v1/vee/config", "put"),
         ("/api/v1/vee/findings/{finding_id}/review", "post"),
         ("/api/v1/meters/{key}/readings/edits", "post"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -28,7 +29,7 @@ from cimhub.store.database import Database
 from cimhub.store.findings import FindingFilter, FindingRepository, StoredFinding
 from cimhub.store.master_queries import Page
 from cimhub.store.unit_of_work import UnitOfWork
-from cimhub.store.vee import VeeService
+from cimhub.store.vee import VeeService, failures_report
 from cimhub.store.vee_edits import Who
 from cimhub.vee.finding import Review, ReviewRefused, Severity, review_move
 
@@ -38,6 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 #: StoredFinding fields shown as they are (meter and reading type are shown by name)
 PUBLIC = tuple(n for n in StoredFinding.__slots__ if n not in ("meter_id", "reading_type_id"))
+EPOCH = date(1970, 1, 1)
 FindingId = Annotated[int, Path(ge=1, le=2**62, description="the finding's id")]
 
 
@@ -120,6 +122,28 @@ def router(scope: Scope) -> APIRouter:
             )
             items = _public(uow, tenant_id, found)
         return page_body(Page(items, total, page.limit, page.offset), request)
+
+    @api.get(
+        "/vee/report",
+        response_model=schemas.FailuresReport,
+        summary="The daily VEE failures report: findings first seen on a local day",
+    )
+    def report(
+        request: Request,
+        day: Annotated[
+            date | None,
+            Query(description="the tenant's local day (VEE's utc_offset_minutes); "
+                  "default: yesterday"),
+        ] = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        tenant = scope.tenant(request)
+        with scope.reader.tenant(tenant) as (uow, tenant_id):
+            params = scope.service.for_tenant(uow, tenant_id, tenant).config.params(tenant)
+            offset = params.utc_offset_minutes * 60
+            wanted = day or EPOCH + timedelta(days=(int(time.time()) + offset) // 86_400 - 1)
+            start = (wanted - EPOCH).days * 86_400 - offset
+            counts = failures_report(uow, tenant_id, start, start + 86_400)
+        return {"tenant": tenant, "day": wanted.isoformat(), **counts}
 
     @api.get(
         "/vee/findings/{finding_id}",

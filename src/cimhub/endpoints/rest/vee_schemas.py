@@ -55,6 +55,22 @@ class PageOfFindings(BaseModel):
     next: str | None = None
 
 
+class RuleCount(BaseModel):
+    rule: str
+    severity: str
+    findings: int
+    meters: int = Field(description="how many meters the rule's findings touched")
+
+
+class FailuresReport(BaseModel):
+    tenant: str
+    day: str = Field(description="the tenant's local day")
+    start: int = Field(description="the day as UTC epoch seconds (start, end]")
+    end: int
+    findings: int = Field(description="findings first seen that day, still open")
+    by_rule: list[RuleCount]
+
+
 class Rule(BaseModel):
     id: str
     clause: str = Field(description="the clause of the VEE rules it implements")
