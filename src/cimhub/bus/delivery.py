@@ -16,13 +16,14 @@ import base64
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from lxml import etree
 
 from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
+from cimhub.bus.credentials import CredentialBox
 from cimhub.bus.metrics import Metrics
 from cimhub.errors import CimHubError
 from cimhub.message import ns
@@ -42,7 +43,7 @@ class DeliveryError(Exception):
 class Target:
     address: str
     protocol: str = "http"  # http | soap | amqp
-    credentials: str | None = None
+    credentials: str | None = field(default=None, repr=False)  # opened: never log them
 
     @classmethod
     def of_address(cls, address: str) -> Target:
@@ -126,8 +127,10 @@ class DeliveryService:
         backoff_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
         timeout: float = 10.0,
+        credentials: CredentialBox | None = None,
     ) -> None:
         self.database = database
+        self.credentials = credentials or CredentialBox(None)
         self.broker = broker
         self.metrics = metrics
         self.max_attempts = max_attempts
@@ -232,10 +235,11 @@ class DeliveryService:
 
     def _target(self, message: BusMessage, sub: Subscription | None) -> tuple[Target, int, float]:
         if sub is not None:
-            target = Target(sub.address, sub.protocol, sub.credentials)
+            credentials = self.credentials.open(sub.credentials, sub.name)
+            target = Target(sub.address, sub.protocol, credentials)
             if sub.protocol == "http":
                 target = Target.of_address(sub.address)
-                target = Target(target.address, target.protocol, sub.credentials)
+                target = Target(target.address, target.protocol, credentials)
             return target, sub.max_attempts, sub.backoff_seconds
         address = str(message.headers.get(topology.H_ADDRESS) or "")
         return Target.of_address(address), self.max_attempts, self.backoff

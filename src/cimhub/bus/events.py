@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from lxml import etree
 
 from cimhub.domain.reading import ReadingKind
+from cimhub.mappings.end_device_events import write_end_device_events
 from cimhub.mappings.meter_readings import SeriesOut, write_meter_readings
 from cimhub.message import ns
 from cimhub.message.verb import Noun, Verb
-from cimhub.store.outbox import OutboxEntry, StoredReading, stored_by_message
+from cimhub.store.events import EventRepository
+from cimhub.store.outbox import VALIDATED, OutboxEntry, StoredReading, stored_by_message
 from cimhub.store.subscriptions import Subscription
 from cimhub.store.unit_of_work import UnitOfWork
 
@@ -41,10 +45,14 @@ def event_id(entry: OutboxEntry) -> str:
 
 def render_event(uow: UnitOfWork, entry: OutboxEntry, sub: Subscription) -> bytes | None:
     """The event message for one subscription, or None when nothing is left to announce."""
-    if entry.body:  # a payload written whole into the outbox (e.g. billing determinants)
+    if entry.headers.get("layer") == VALIDATED:  # validated values, written with the data
+        payload = _validated_payload(uow, entry, sub)
+    elif entry.body:  # a payload written whole into the outbox (e.g. billing determinants)
         payload = etree.fromstring(entry.body, etree.XMLParser(resolve_entities=False))
-    elif entry.noun == Noun.METER_READINGS.value:  # readings: read back what the message stored
+    elif entry.noun == Noun.METER_READINGS.value:  # raw readings: read back what it stored
         payload = _readings_payload(uow, entry, sub)
+    elif entry.noun == Noun.END_DEVICE_EVENTS.value:  # events: read back what it stored
+        payload = _events_payload(uow, entry, sub)
     else:
         payload = None
     if payload is None:
@@ -78,6 +86,57 @@ def wrap(
             etree.SubElement(header, ns.qname(_M, local)).text = text
     etree.SubElement(root, ns.qname(outer, "Payload")).append(payload)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _validated_payload(
+    uow: UnitOfWork, entry: OutboxEntry, sub: Subscription
+) -> etree._Element | None:
+    """The validated values in the row's body, of the subscription's reading types."""
+    rows = json.loads(entry.body or b"{}").get("readings", [])
+    if sub.reading_types:
+        rows = [r for r in rows if r[2] in sub.reading_types]
+    if not rows:
+        return None
+    by_meter: dict[int, dict[tuple[str, str], list[list[Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in rows:  # [kind, meter id, reading type, ts, value, quality], sorted
+        by_meter[row[1]][(row[0], row[2])].append(row)
+    names = uow.meters.describe(entry.tenant_id, sorted(by_meter))
+    return write_meter_readings(
+        (
+            names[meter_id],
+            [
+                SeriesOut(
+                    code,
+                    ReadingKind(kind),
+                    [r[3] for r in series],
+                    [r[4] for r in series],
+                    [r[5] for r in series],
+                )
+                for (kind, code), series in groups.items()
+            ],
+        )
+        for meter_id, groups in by_meter.items()
+    )
+
+
+def _events_payload(
+    uow: UnitOfWork, entry: OutboxEntry, sub: Subscription
+) -> etree._Element | None:
+    """The events the message stored (repeats were dropped), of the subscription's types."""
+    h = entry.headers
+    if entry.message_log_id is None:
+        return None
+    events = EventRepository(uow).stored_by_message(
+        entry.tenant_id,
+        entry.message_log_id,
+        list(h.get("meters", [])),
+        int(h.get("first", 0)),
+        int(h.get("last", 0)),
+        event_types=sub.event_types,
+    )
+    return write_end_device_events(events) if events else None
 
 
 def _readings_payload(

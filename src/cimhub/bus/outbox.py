@@ -1,34 +1,51 @@
 """Writing the outbox in the handler's transaction: events for subscribers, async replies.
 
 One row per (event, subscription), so each subscription's delivery is its own unit of work
-and a slow subscriber never holds up another. MeterReadings events do not copy the
-readings: the row names the message, its meters and time range, and the relay reads what
-that message stored (the raw layer today; VEE's validated layer when it lands).
+and a slow subscriber never holds up another; a subscription whose reading-type or
+event-type filter the message cannot pass gets no row.
+
+* MeterReadings: the validated values this message's transaction stored new or changed
+  (after VEE, with their quality codes), in a compact JSON body; with VEE off, the row
+  names the message, its meters and time range, and the relay reads back the raw readings
+  that message stored. A resend that changes nothing announces nothing.
+* EndDeviceEvents: the row names the message, its meters and time range; the relay reads
+  back the events that message stored (repeats dropped) of the subscription's types.
+* other nouns: the payload as received.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
 
 from cimhub.bus.pipeline import Accepted
+from cimhub.mappings.end_device_events import read_end_device_events
 from cimhub.mappings.meter_readings import read_meter_readings
 from cimhub.message.reply import Outcome, Result
 from cimhub.message.verb import Noun, Verb
-from cimhub.store.outbox import Kind, OutboxRepository
+from cimhub.store.outbox import VALIDATED, Kind, OutboxRepository
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.store.unit_of_work import UnitOfWork
+from cimhub.store.validated import Row, take_applied
 
 READINGS = Noun.METER_READINGS.value
+EVENTS = Noun.END_DEVICE_EVENTS.value
 #: Subscriptions are re-read this often (other processes may change them).
 CACHE_SECONDS = 2.0
 _QUIET = (Verb.GET, Verb.REPLY)
 
 
 class OutboxAnnouncer:
-    def __init__(self, on_written: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, on_written: Callable[[], None] = lambda: None, *, vee_enabled: bool = True
+    ) -> None:
         self._on_written = on_written
+        self._vee_enabled = vee_enabled
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Subscription]] | None = None
 
@@ -55,6 +72,7 @@ class OutboxAnnouncer:
         reply: bytes,
     ) -> None:
         envelope = accepted.envelope
+        validated = take_applied(uow)  # always taken: the next message of a batch starts clean
         outbox = OutboxRepository(uow)
         wrote = False
         if accepted.wants_async_reply:
@@ -69,9 +87,30 @@ class OutboxAnnouncer:
             )
             wrote = True
         if outcome.result is not Result.FAILED and envelope.verb not in _QUIET:
-            wrote |= self._events(uow, outbox, tenant_id, accepted, log_id)
+            announcement = self._announcement(uow, tenant_id, accepted, validated)
+            if announcement is not None:
+                wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, announcement)
         if wrote:
             uow.on_commit(self._on_written)
+
+    def _announcement(
+        self, uow: UnitOfWork, tenant_id: int, accepted: Accepted, validated: list[Row]
+    ) -> Announcement | None:
+        """What the message's events carry, or None when there is nothing to announce."""
+        envelope = accepted.envelope
+        if envelope.noun == READINGS:
+            if validated:
+                return _validated(uow, validated)
+            if self._vee_enabled:  # VEE ran and changed nothing: a resend
+                return None
+            extent = _extent(uow, tenant_id, accepted)
+            return Announcement(extent, None, reading_types=extent.pop("reading_types"))
+        if envelope.noun == EVENTS:
+            extent = _event_extent(uow, tenant_id, accepted)
+            return Announcement(extent, None, event_types=extent.pop("event_types"))
+        if envelope.payload is None:
+            return None
+        return Announcement({}, etree.tostring(envelope.payload))
 
     def _events(
         self,
@@ -80,20 +119,24 @@ class OutboxAnnouncer:
         tenant_id: int,
         accepted: Accepted,
         log_id: int,
+        announcement: Announcement,
     ) -> bool:
         envelope = accepted.envelope
         tenant, noun, verb = accepted.inbound.tenant, envelope.noun, envelope.verb.value
-        subs = [s for s in self._subscriptions(uow) if s.matches(tenant, noun, verb)]
+        subs = [
+            s
+            for s in self._subscriptions(uow)
+            if s.matches(tenant, noun, verb)
+            and s.wants(
+                reading_types=announcement.reading_types, event_types=announcement.event_types
+            )
+        ]
         if not subs:
             return False
-        headers: dict[str, object] = {"correlation_id": envelope.header.message_id or accepted.key}
-        body = None
-        if noun == READINGS:
-            headers.update(_extent(uow, tenant_id, accepted))
-        elif envelope.payload is not None:
-            from lxml import etree
-
-            body = etree.tostring(envelope.payload)
+        headers = {
+            "correlation_id": envelope.header.message_id or accepted.key,
+            **announcement.headers,
+        }
         for sub in subs:
             outbox.add(
                 tenant_id,
@@ -103,16 +146,39 @@ class OutboxAnnouncer:
                 message_log_id=log_id,
                 address=sub.name,
                 headers=headers,
-                body=body,
+                body=announcement.body,
             )
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """An event's outbox headers and body, and the types subscription filters look at
+    (None: not a message those filters apply to)."""
+
+    headers: dict[str, object]
+    body: bytes | None
+    reading_types: frozenset[str] | None = None
+    event_types: frozenset[str] | None = None
+
+
+def _validated(uow: UnitOfWork, rows: list[Row]) -> Announcement:
+    """The validated values a transaction stored, as the body of its events."""
+    codes = uow.reading_types.codes_for({r.reading_type_id for r in rows})
+    latest = {(r.meter_id, r.reading_type_id, r.ts): r for r in rows}  # last write wins
+    readings = [
+        [r.kind, r.meter_id, codes[r.reading_type_id], r.ts, r.value, r.quality]
+        for _, r in sorted(latest.items())
+    ]
+    body = json.dumps({"readings": readings}, separators=(",", ":")).encode()
+    return Announcement({"layer": VALIDATED}, body, reading_types=frozenset(codes.values()))
+
+
 def _extent(uow: UnitOfWork, tenant_id: int, accepted: Accepted) -> dict[str, object]:
-    """The meters and time range a MeterReadings message covers."""
+    """The meters, time range and reading types a MeterReadings message covers."""
     payload = accepted.envelope.payload
     if payload is None:
-        return {"meters": [], "first": 0, "last": 0}
+        return {"meters": [], "first": 0, "last": 0, "reading_types": frozenset()}
     items, _ = read_meter_readings(payload)
     ids = uow.meters.find(tenant_id, [item.meter for item in items])
     series = [s for item in items for s in item.series if len(s.timestamps)]
@@ -120,4 +186,21 @@ def _extent(uow: UnitOfWork, tenant_id: int, accepted: Accepted) -> dict[str, ob
         "meters": sorted({i for i in ids if i is not None}),
         "first": min((min(s.timestamps) for s in series), default=0),
         "last": max((max(s.timestamps) for s in series), default=0),
+        "reading_types": frozenset(s.reading_type for s in series),
+    }
+
+
+def _event_extent(uow: UnitOfWork, tenant_id: int, accepted: Accepted) -> dict[str, object]:
+    """The meters, time range and event types an EndDeviceEvents message covers."""
+    payload = accepted.envelope.payload
+    if payload is None:
+        return {"meters": [], "first": 0, "last": 0, "event_types": frozenset()}
+    items, _ = read_end_device_events(payload)
+    ids = uow.meters.find(tenant_id, [item.event.meter for item in items])
+    stamps = [item.event.created for item in items]
+    return {
+        "meters": sorted({i for i in ids if i is not None}),
+        "first": min(stamps, default=0),
+        "last": max(stamps, default=0),
+        "event_types": frozenset(item.event.event_type for item in items),
     }

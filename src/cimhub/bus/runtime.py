@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from kombu import Queue
 
 from cimhub.bus import topology
 from cimhub.bus.broker import MemoryBroker, make_broker
+from cimhub.bus.credentials import CredentialBox
 from cimhub.bus.dead_letter import record
 from cimhub.bus.delivery import DeliveryService
 from cimhub.bus.dispatch import BusDispatcher, ReplyListener
@@ -51,10 +53,12 @@ class Bus:
         )
         self.embedded = isinstance(self.broker, MemoryBroker)
         self.metrics = Metrics()
+        self.credentials = CredentialBox.of(settings)
         self.deliveries = DeliveryService(
             database,
             self.broker,
             self.metrics,
+            credentials=self.credentials,
             max_attempts=settings.retry_max_attempts,
             backoff_seconds=settings.retry_backoff_seconds,
             backoff_max_seconds=settings.retry_backoff_max_seconds,
@@ -66,7 +70,9 @@ class Bus:
             interval=settings.relay_interval_seconds,
             on_queue=self._on_queue,
         )
-        self.announcer = OutboxAnnouncer(on_written=self.relay.wake)
+        self.announcer = OutboxAnnouncer(
+            on_written=self.relay.wake, vee_enabled=settings.vee_enabled
+        )
         pipeline.announcer = self.announcer
         self.replies: ReplyListener | None = None
         self._stop = threading.Event()
@@ -125,8 +131,10 @@ class Bus:
     # -- subscriptions ---------------------------------------------------------------------
 
     def put_subscription(self, sub: Subscription) -> Subscription:
+        """Create or replace a subscription, its credentials sealed (5.2 without a key)."""
+        sealed = replace(sub, credentials=self.credentials.seal(sub.credentials))
         with self.database.unit_of_work() as uow:
-            saved = SubscriptionRepository(uow).put(sub)
+            saved = SubscriptionRepository(uow).put(sealed)
         self.announcer.invalidate()
         return saved
 

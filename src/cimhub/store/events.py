@@ -88,6 +88,33 @@ class EventRepository:
         names = self._uow.meters.describe(tenant_id, {r.meter_id for r in rows})
         return [(r.meter_id, _event(r, names[r.meter_id])) for r in rows]
 
+    def stored_by_message(
+        self,
+        tenant_id: int,
+        message_log_id: int,
+        meter_ids: Sequence[int],
+        first: int,
+        last: int,
+        *,
+        event_types: Sequence[str] = (),
+    ) -> list[Event]:
+        """The events one message stored (its repeats of known events were dropped), of
+        ``event_types`` when given, oldest first; bounded by its meters and time range."""
+        if not meter_ids:
+            return []
+        dialect = self._uow.dialect
+        stmt = select(EventRow).where(
+            EventRow.tenant_id == tenant_id,
+            member_of(EventRow.meter_id, meter_ids, dialect),
+            EventRow.ts.between(first, last),
+            EventRow.message_log_id == message_log_id,
+        )
+        if event_types:
+            stmt = stmt.where(member_of(EventRow.event_type, event_types, dialect))
+        rows = self._uow.session.scalars(stmt.order_by(EventRow.ts, EventRow.id)).all()
+        names = self._uow.meters.describe(tenant_id, {r.meter_id for r in rows})
+        return [_event(r, names[r.meter_id]) for r in rows]
+
     def momentary_seconds(self, tenant_id: int) -> int:
         """The tenant's momentary/sustained threshold (default 5 minutes)."""
         value = self._uow.session.scalar(

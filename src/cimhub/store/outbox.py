@@ -59,6 +59,11 @@ class OutboxRow(Base):
     relayed_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+#: The ``layer`` header of a MeterReadings event whose JSON body holds validated values:
+#: ``{"readings": [[kind, meter id, reading type, ts, value, quality], …]}``.
+VALIDATED = "validated"
+
+
 class Kind:
     EVENT = "event"
     REPLY = "reply"
@@ -119,7 +124,14 @@ class OutboxRepository:
             self._uow.session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK_KEY}
             )
-        self._uow.session.execute(insert(OutboxRow), rows)
+        # A worker's batch may span tenants: each tenant's rows under its own binding
+        # (row-level security), in the order they were added within each tenant.
+        for tenant_id in dict.fromkeys(r["tenant_id"] for r in rows):
+            if not self._uow.hub:
+                self._uow.bind_tenant(tenant_id)
+            self._uow.session.execute(
+                insert(OutboxRow), [r for r in rows if r["tenant_id"] == tenant_id]
+            )
 
     def pending(self, limit: int) -> list[OutboxEntry]:
         """The oldest rows not yet relayed, in commit order."""

@@ -182,7 +182,7 @@ class ReadingRepository:
                 # what emits the SAVEPOINT (begin_nested alone is lazy).
                 staging.insert(self._uow.session.connection(), table, batch)
         except Exception as error:
-            if not _is_unique_violation(error):
+            if not is_unique_violation(error):
                 raise
             return False
         return True
@@ -284,7 +284,7 @@ def _merge(
     return SaveCounts(inserted=inserted, unchanged=total - inserted - changed, changed=changed)
 
 
-def _is_unique_violation(error: BaseException) -> bool:
+def is_unique_violation(error: BaseException) -> bool:
     cause = getattr(error, "orig", None) or error
     if getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION:
         return True

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -18,11 +19,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cimhub.errors import TechnicalError
 from cimhub.store.models import Base, now
 from cimhub.store.sql import insert_ignore
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
+
+#: The prefix of sealed (encrypted) credentials; the store keeps no other form.
+SEALED = "fernet:"
 
 
 class SubscriptionRow(Base):
@@ -37,7 +42,7 @@ class SubscriptionRow(Base):
     event_types: Mapped[str] = mapped_column(Text, default="")  # filter, space separated
     address: Mapped[str] = mapped_column(Text)
     protocol: Mapped[str] = mapped_column(String(16), default="http")  # http | soap | amqp
-    credentials: Mapped[str | None] = mapped_column(Text)  # 'user:password' or 'Bearer …'
+    credentials: Mapped[str | None] = mapped_column(Text)  # sealed, see cimhub.bus.credentials
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     backoff_seconds: Mapped[float] = mapped_column(Double, default=1.0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -64,7 +69,8 @@ class Subscription:
     reading_types: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
     protocol: str = "http"
-    credentials: str | None = None
+    #: 'user:password' or 'Bearer …' as given; SEALED (encrypted) once stored
+    credentials: str | None = field(default=None, repr=False)
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     active: bool = True
@@ -76,6 +82,23 @@ class Subscription:
             and self.noun == noun
             and verb in self.verbs
             and (self.tenant is None or self.tenant == tenant)
+        )
+
+    def wants(
+        self,
+        *,
+        reading_types: Iterable[str] | None = None,
+        event_types: Iterable[str] | None = None,
+    ) -> bool:
+        """Whether a message carrying these reading / event types passes the filters: an
+        empty filter, or one that does not apply to the message (None), passes it; a set
+        one needs at least one of its types."""
+        return all(
+            not wanted or carried is None or not set(wanted).isdisjoint(carried)
+            for wanted, carried in (
+                (self.reading_types, reading_types),
+                (self.event_types, event_types),
+            )
         )
 
     def public(self) -> dict[str, Any]:
@@ -130,7 +153,9 @@ class SubscriptionRepository:
         return _of(row) if row else None
 
     def put(self, sub: Subscription) -> Subscription:
-        """Create or replace the subscription of this name."""
+        """Create or replace the subscription of this name (credentials sealed only)."""
+        if sub.credentials and not sub.credentials.startswith(SEALED):
+            raise TechnicalError(f"subscription {sub.name}: credentials must be sealed first")
         values = {
             "tenant": sub.tenant,
             "noun": sub.noun,

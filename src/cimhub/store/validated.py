@@ -24,7 +24,6 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    exc,
     func,
     insert,
     select,
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.models import Base
-from cimhub.store.readings import StoredSeries
+from cimhub.store.readings import StoredSeries, is_unique_violation
 from cimhub.store.sql import insert_ignore, member_of, within_windows
 
 if TYPE_CHECKING:
@@ -231,7 +230,9 @@ class ValidatedRepository:
                 connection = session.connection()
                 _bulk(connection, (_tuple(tenant_id, r, now) for r in rows))
             return rows
-        except exc.IntegrityError:
+        except Exception as error:
+            if not is_unique_violation(error):
+                raise
             c = CURRENT.c
             stmt = insert_ignore(
                 CURRENT, self._uow.dialect, "tenant_id", "meter_id", "reading_type_id", "ts"

@@ -9,10 +9,12 @@ from typing import Any
 from lxml import etree
 
 from cimhub.app import Hub
+from cimhub.mappings.timestamp import to_epoch
 from cimhub.settings import Settings
 from cimhub.testing.replies import ParsedReply
 
 MSG = "http://iec.ch/TC57/2011/schema/message"
+MR = "http://iec.ch/TC57/2011/MeterReadings#"
 
 #: Short delays so retries, relays and waits take milliseconds in tests.
 FAST: dict[str, Any] = {
@@ -66,4 +68,24 @@ def readings_in(bodies: list[bytes]) -> list[tuple[str, str, int]]:
     found: list[tuple[str, str, int]] = []
     for body in bodies:
         found.extend(ParsedReply.of(body).readings())
+    return found
+
+
+def qualified_in(bodies: list[bytes]) -> dict[tuple[str, str, int], tuple[float, str]]:
+    """(meter mRID, reading type, epoch) → (value, ReadingQuality codes joined by spaces)
+    of every reading in these messages (a later message's reading wins)."""
+    found: dict[tuple[str, str, int], tuple[float, str]] = {}
+    for body in bodies:
+        root = etree.fromstring(body)
+        for reading in root.iter(f"{{{MR}}}MeterReading"):
+            mrid = reading.findtext(f"{{{MR}}}Meter/{{{MR}}}mRID") or ""
+            for block in reading.iter(f"{{{MR}}}IntervalBlocks"):
+                code = block.find(f"{{{MR}}}ReadingType").get("ref")  # type: ignore[union-attr]
+                for point in block.iter(f"{{{MR}}}IntervalReadings"):
+                    stamp = to_epoch(point.findtext(f"{{{MR}}}timeStamp") or "")
+                    qualities = " ".join(
+                        q.get("ref") or "" for q in point.iter(f"{{{MR}}}ReadingQualityType")
+                    )
+                    value = float(point.findtext(f"{{{MR}}}value") or "nan")
+                    found[(mrid, code or "", stamp)] = (value, qualities)
     return found

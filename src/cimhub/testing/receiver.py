@@ -14,6 +14,7 @@ class Receiver:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/cim"
         self.bodies: list[bytes] = []
+        self.authorizations: list[str | None] = []  # the Authorization header of each body
         self.fail_with: int | None = None
         self.failures = 0
         self._lock = threading.Lock()
@@ -27,6 +28,7 @@ class Receiver:
                     status = receiver.fail_with
                     if status is None:
                         receiver.bodies.append(body)
+                        receiver.authorizations.append(self.headers.get("Authorization"))
                     else:
                         receiver.failures += 1
                     receiver._changed.notify_all()

@@ -24,7 +24,7 @@ from sqlalchemy import make_url
 from cimhub.bus import topology
 from cimhub.settings import Settings
 from cimhub.store.subscriptions import Subscription
-from cimhub.testing.bus import FAST, ThreadWorker, readings_in
+from cimhub.testing.bus import FAST, ThreadWorker, qualified_in, readings_in
 from cimhub.testing.databases import postgres_database
 from cimhub.testing.messages import created_meter_readings
 from cimhub.testing.proxy import TcpProxy
@@ -134,9 +134,47 @@ def consumers(amqp_url: str, queue: str = topology.INBOUND) -> int:
         return 0
 
 
+def validated(url: str) -> dict[tuple[str, str, int], tuple[float, str]]:
+    """(meter mRID, reading type, ts) → (value, quality) of the validated layer."""
+    with psycopg.connect(plain(url)) as connection:
+        rows = connection.execute(
+            "SELECT m.mrid, t.code, v.ts, v.value, v.quality FROM validated_reading v "
+            "JOIN meter m ON m.id = v.meter_id JOIN reading_type t ON t.id = v.reading_type_id"
+        ).fetchall()
+    return {(mrid, code, ts): (value, quality) for mrid, code, ts, value, quality in rows}
+
+
+def settled(url: str, amqp_url: str, messages: int) -> bool:
+    """Every distinct message handled, its events relayed and delivered (none in flight)."""
+    with psycopg.connect(plain(url)) as connection:
+        done = connection.execute(
+            "SELECT count(*) FROM message_log WHERE completed_at IS NOT NULL"
+        ).fetchone()
+        outbox = connection.execute("SELECT count(*) FROM outbox").fetchone()
+    return done == (messages,) and outbox == (0,) and in_queue(amqp_url, "billing") == 0
+
+
+def in_queue(amqp_url: str, subscription: str) -> int:
+    """Messages in a subscription's queue, ready or being delivered (rabbitmqctl)."""
+    vhost = make_url(amqp_url).database or "/"
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    queue = topology.SUBSCRIPTION_PREFIX + subscription
+    return sum(
+        int(p[1]) for p in (line.split() for line in out.splitlines()) if p and p[0] == queue
+    )
+
+
 def test_two_workers_two_hes_sources_exact_counts_and_billing_exactly_once(
     pg_url: str, amqp_url: str, workers: Callable[[str, str], WorkerProcess]
 ) -> None:
+    """The done-when of #3: the billing subscriber gets every validated reading (values
+    after VEE, with their quality codes) exactly once, though the head-ends resend."""
     settings = Settings(database_url=pg_url, broker_url=amqp_url, **FAST)  # type: ignore[arg-type]
     with Receiver() as billing, running_hub(settings) as (hub, base):
         assert hub.bus is not None
@@ -148,27 +186,36 @@ def test_two_workers_two_hes_sources_exact_counts_and_billing_exactly_once(
         workers(pg_url, amqp_url)
         workers(pg_url, amqp_url)
         wait_until(lambda: consumers(amqp_url) == 2, timeout=30)
-        hes_b = threading.Thread(  # HES B publishes over AMQP while HES A posts over HTTP
-            target=publish_all,
-            args=(
-                amqp_url,
-                [
-                    created_meter_readings([1000 + m], DAY, 96, source="HES-B")
-                    for m in range(SOURCE_MESSAGES)
-                ],
-            ),
-        )
-        hes_b.start()
+        from_a = [
+            created_meter_readings([m], DAY, 96, source="HES-A") for m in range(SOURCE_MESSAGES)
+        ]
+        from_b = [
+            created_meter_readings([1000 + m], DAY, 96, source="HES-B")
+            for m in range(SOURCE_MESSAGES)
+        ]
+        # HES B also reports ten of HES A's meters (same values), and sends its first ten
+        # messages twice (the same MessageIDs): neither may reach billing a second time.
+        from_b += [created_meter_readings([m], DAY, 96, source="HES-B") for m in range(10)]
+        from_b += from_b[:10]
+        # Both head-ends serve the default tenant (HES A's HTTP requests name none).
+        hes_b = threading.Thread(target=publish_all, args=(amqp_url, from_b, "default"))
+        hes_b.start()  # HES B publishes over AMQP while HES A posts over HTTP
         with httpx.Client(timeout=60) as client:
-            for m in range(SOURCE_MESSAGES):
+            for body in from_a:
+                assert client.post(base + "/cim", content=body).status_code == 200
+            for body in from_a[:10]:  # a resend of the same messages
+                assert client.post(base + "/cim", content=body).status_code == 200
+            for m in range(10, 20):  # and of the same readings under new MessageIDs
                 body = created_meter_readings([m], DAY, 96, source="HES-A")
                 assert client.post(base + "/cim", content=body).status_code == 200
         hes_b.join(timeout=60)
         total = 2 * SOURCE_MESSAGES * 96
         wait_until(lambda: stored(pg_url) == total, timeout=240)
         wait_until(lambda: len(readings_in(billing.bodies)) >= total, timeout=120)
+        wait_until(lambda: settled(pg_url, amqp_url, 2 * SOURCE_MESSAGES + 20), timeout=120)
         got = readings_in(billing.bodies)
-        assert len(got) == len(set(got)) == total  # every stored reading, exactly once
+        assert len(got) == len(set(got)) == total  # every reading, exactly once
+        assert qualified_in(billing.bodies) == validated(pg_url)  # as VEE left them
         assert stored(pg_url) == total
 
 

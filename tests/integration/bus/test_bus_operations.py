@@ -24,7 +24,7 @@ def test_subscriptions_metrics_readiness_and_dlq_commands(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = Settings(database_url=database_url, **FAST)  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, secret_key="operations-test", **FAST)  # type: ignore[arg-type]
     with running_hub(settings) as (_hub, base), httpx.Client(base_url=base) as client:
         put = client.put(
             "/api/v1/subscriptions/billing",

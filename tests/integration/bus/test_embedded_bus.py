@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import responses
 from lxml import etree
@@ -11,17 +11,26 @@ from lxml import etree
 from cimhub.app import Hub
 from cimhub.bus.dead_letter import list_letters, replay
 from cimhub.bus.pipeline import Inbound
+from cimhub.domain.event import POWER_OFF, POWER_ON
 from cimhub.message import schema
 from cimhub.store.outbox import OutboxRepository
 from cimhub.store.subscriptions import Subscription
-from cimhub.testing.bus import readings_in, with_async_reply
-from cimhub.testing.messages import KWH_15MIN, KWH_REGISTER, created_meter_readings
+from cimhub.testing.bus import qualified_in, readings_in, with_async_reply
+from cimhub.testing.events import Ev, created_end_device_events
+from cimhub.testing.messages import (
+    KWH_15MIN,
+    KWH_REGISTER,
+    created_meter_readings,
+    get_meter_readings,
+    meter_mrid,
+)
 from cimhub.testing.receiver import Receiver
 from cimhub.testing.replies import ParsedReply
 from cimhub.testing.waiting import wait_until
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 MSG = "http://iec.ch/TC57/2011/schema/message"
+EDE = "http://iec.ch/TC57/2011/EndDeviceEvents#"
 
 
 def outbox_empty(hub: Hub) -> bool:
@@ -90,6 +99,56 @@ def test_billing_subscriber_gets_every_stored_reading_exactly_once(
     assert len(got) == len(set(got)) == 3 * 96, described
     wait_until(lambda: outbox_empty(hub), timeout=10)
     assert len(receiver.bodies) == 2  # the unchanged re-send announced nothing
+
+
+def test_subscribers_get_the_validated_values_with_their_quality_codes(
+    make_hub: Callable[..., Hub], receiver: Receiver
+) -> None:
+    hub = make_hub()
+    hub.bus.put_subscription(billing(receiver.url))  # type: ignore[union-attr]
+    parts = created_meter_readings([1], DAY, 96).split(b"<IntervalReadings>")
+    del parts[10:14]  # an hour the head-end missed: VEE estimates it
+    hub.pipeline.process(Inbound(b"<IntervalReadings>".join(parts), "t1", "http"))
+    got = qualified_in(receiver.wait_for(1))
+    query = get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(days=1))
+    validated = qualified_in([hub.pipeline.process(Inbound(query, "t1", "http")).body])
+    assert got == validated and len(got) == 96  # what GetMeterReadings answers after VEE
+    estimated = [key for key, (_, quality) in got.items() if "3.8.0" in quality.split()]
+    assert len(estimated) == 4
+    wait_until(lambda: outbox_empty(hub), timeout=10)
+    assert len(receiver.bodies) == 1
+
+
+def test_end_device_events_go_out_once_filtered_by_event_type(
+    make_hub: Callable[..., Hub], receiver: Receiver
+) -> None:
+    hub = make_hub()
+    hub.bus.put_subscription(  # type: ignore[union-attr]
+        Subscription(
+            name="oms",
+            noun="EndDeviceEvents",
+            verbs=("created",),
+            address=receiver.url,
+            event_types=(POWER_OFF, POWER_ON),
+        )
+    )
+    tamper = "3.12.0.257"  # a cover-open event: not the OMS's business
+    first = [Ev("M1", "2026-03-01T10:00:00Z", POWER_OFF), Ev("M1", "2026-03-01T10:01:00Z", tamper)]
+    again = [first[0], Ev("M1", "2026-03-01T10:30:00Z", POWER_ON)]  # a repeat, and a new one
+    for events in (first, again, [Ev("M2", "2026-03-01T11:00:00Z", tamper)]):
+        answer = hub.pipeline.process(Inbound(created_end_device_events(events), "t1", "http"))
+        assert answer.result.value == "OK"
+    bodies = receiver.wait_for(2)
+    wait_until(lambda: outbox_empty(hub), timeout=10)
+    assert len(receiver.bodies) == 2  # the tamper-only message announced nothing
+    for body in bodies:
+        schema.validate(etree.fromstring(body))
+    sent = [
+        (e.findtext(f"{{{EDE}}}createdDateTime"), e.find(f"{{{EDE}}}EndDeviceEventType").get("ref"))
+        for body in bodies
+        for e in etree.fromstring(body).iter(f"{{{EDE}}}EndDeviceEvent")
+    ]
+    assert sent == [("2026-03-01T10:00:00Z", POWER_OFF), ("2026-03-01T10:30:00Z", POWER_ON)]
 
 
 def test_subscription_filters_by_reading_type_and_tenant(
