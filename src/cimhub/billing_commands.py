@@ -57,8 +57,11 @@ def _config(args: argparse.Namespace) -> int:
     database, tenant = _open(args)
     from cimhub.store.billing_config import BillingConfigs
 
-    with database.unit_of_work() as uow:
-        version = BillingConfigs(uow).put(uow.tenants.ensure(tenant), document, by="cli")
+    try:
+        with database.unit_of_work() as uow:
+            version = BillingConfigs(uow).put(uow.tenants.ensure(tenant), document, by="cli")
+    finally:
+        database.dispose()
     print(json.dumps({"tenant": tenant, "version": version}))
     return 0
 
@@ -67,10 +70,13 @@ def _run(args: argparse.Namespace) -> int:
     from cimhub.handlers.billing import run_and_export
 
     database, tenant = _open(args)
-    with database.unit_of_work() as uow:
-        run = run_and_export(
-            uow, uow.tenants.ensure(tenant), args.cycle, reaggregate=args.reaggregate
-        )
+    try:
+        with database.unit_of_work() as uow:
+            run = run_and_export(
+                uow, uow.tenants.ensure(tenant), args.cycle, reaggregate=args.reaggregate
+            )
+    finally:
+        database.dispose()
     r = run.result
     print(json.dumps({"tenant": tenant, "cycle": r.cycle, "usage_points": r.usage_points,
                       "ready": r.ready, "held": r.held, "exported": run.exported}))  # fmt: skip
@@ -81,9 +87,12 @@ def _export(args: argparse.Namespace) -> int:
     from cimhub.store.billing import determinants
 
     database, tenant = _open(args)
-    with database.unit_of_work() as uow:
-        tenant_id = uow.tenants.find(tenant)
-        rows = determinants(uow, tenant_id, cycle=args.cycle) if tenant_id else []
+    try:
+        with database.unit_of_work() as uow:
+            tenant_id = uow.tenants.find(tenant)
+            rows = determinants(uow, tenant_id, cycle=args.cycle) if tenant_id else []
+    finally:
+        database.dispose()
     write_csv(sys.stdout, rows)
     return 0
 
