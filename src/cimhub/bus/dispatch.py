@@ -120,6 +120,8 @@ class BusDispatcher:
             topology.H_DEFAULT_VERB: inbound.default_verb.value,
             topology.H_KEY: accepted.key,
         }
+        if inbound.actor:
+            headers[topology.H_ACTOR] = inbound.actor
         body = inbound.raw if accepted.root.getparent() is None else _serialise(accepted)
         key = topology.routing_key(inbound.tenant, envelope.noun, envelope.verb)
         if accepted.wants_async_reply:

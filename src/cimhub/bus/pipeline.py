@@ -56,6 +56,15 @@ class Inbound:
     message_key: str | None = None  # idempotency key chosen upstream (bus messages)
     #: Who sent it; None = unauthenticated loopback mode or an already-checked bus message.
     principal: Principal | None = None
+    #: Who sent it, for the audit; defaults to the principal's name (see ``actor``).
+    audit_actor: str | None = None
+
+    @property
+    def actor(self) -> str | None:
+        """The authenticated sender's name (None: anonymous or unknown)."""
+        if self.principal is not None and self.principal.kind is not Kind.LOOPBACK:
+            return self.principal.name
+        return self.audit_actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +297,7 @@ class Pipeline:
             raw=inbound.raw if self.settings.raw_retention_days else None,
             received_at=now,
         )
-        principal = inbound.principal
-        actor = principal.name if principal and principal.kind is not Kind.LOOPBACK else ""
-        actor = actor or header.user_id or source
+        actor = inbound.actor or header.user_id or source
         context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source, actor)
         outcome = handler(context, envelope)
         body = render_reply(envelope, outcome)

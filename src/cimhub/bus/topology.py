@@ -55,6 +55,8 @@ H_QUEUE = "x-cimhub-queue"
 #: The credential (its public id, ck_…) an external AMQP message was authenticated as; set
 #: by the hub itself on retries (external publishers' own values are ignored).
 H_SENDER = "cimhub-sender"
+#: Who the hub authenticated at its edge (HTTP, SOAP) before publishing: the audit's actor.
+H_ACTOR = "cimhub-actor"
 
 
 def group_of(noun: str, verb: Verb | str) -> str:

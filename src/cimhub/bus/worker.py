@@ -111,6 +111,10 @@ class Worker:
             str(h.get(topology.H_TRANSPORT) or "amqp"),
             parse_verb(str(h.get(topology.H_DEFAULT_VERB) or "")) or Verb.CREATED,
             message_key=str(h[topology.H_KEY]) if h.get(topology.H_KEY) else None,
+            # the hub's own edge named who it authenticated (external senders' values: no)
+            audit_actor=str(h.get(topology.H_ACTOR) or "") or None
+            if self.senders.own_user in (None, message.user_id)
+            else None,
         )
 
     def _accept(self, message: BusMessage) -> Accepted | None:

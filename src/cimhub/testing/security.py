@@ -88,3 +88,14 @@ def rabbitmq_user(vhost_name: str, user: str, password: str) -> Iterator[str]:
         yield rabbitmq.url(vhost_name).replace("guest:guest@", f"{user}:{password}@", 1)
     finally:
         ctl("delete_user", user)
+
+
+def as_change(body: bytes, user: str, comment: str) -> bytes:
+    """The same readings as a ChangeMeterReadings edit, with who and why."""
+    return (
+        body.replace(b"CreatedMeterReadings", b"ChangeMeterReadings")
+        .replace(b">created<", b">change<")
+        .replace(b"<msg:MessageID>", f"<msg:User><msg:UserID>{user}</msg:UserID></msg:User>"
+                 "<msg:MessageID>".encode())
+        .replace(b"</Header>", f"<msg:Comment>{comment}</msg:Comment></Header>".encode())
+    )  # fmt: skip

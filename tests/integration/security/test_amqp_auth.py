@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from amqp.exceptions import PreconditionFailed
 from sqlalchemy import text
@@ -19,7 +20,7 @@ from cimhub.testing.bus import FAST, ThreadWorker
 from cimhub.testing.databases import postgres_database
 from cimhub.testing.messages import created_meter_readings
 from cimhub.testing.replies import ParsedReply
-from cimhub.testing.security import provision, rabbitmq_user
+from cimhub.testing.security import as_change, provision, rabbitmq_user
 
 pytestmark = pytest.mark.postgres
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
@@ -29,6 +30,7 @@ DAY = datetime(2026, 3, 1, tzinfo=UTC)
 class AmqpHub:
     settings: Settings
     urls: dict[str, str]  # credential name → AMQP URL of its RabbitMQ user
+    keys: dict[str, str]  # credential name → API key
     ids: dict[str, str]  # credential name → public id (the RabbitMQ user name)
 
 
@@ -46,7 +48,7 @@ def amqp_hub() -> Iterator[AmqpHub]:
             settings = Settings(database_url=db, broker_url=rabbitmq.url(vhost), **FAST)  # type: ignore[arg-type]
             worker = ThreadWorker(settings)
             try:
-                yield AmqpHub(settings, {"hes-a": hes_url, "ro-a": ro_url}, ids)
+                yield AmqpHub(settings, {"hes-a": hes_url, "ro-a": ro_url}, keys, ids)
             finally:
                 worker.close()
 
@@ -98,3 +100,24 @@ def test_rabbitmq_refuses_a_user_id_that_is_not_the_publisher(amqp_hub: AmqpHub)
     with pytest.raises(PreconditionFailed, match="user_id"):
         request(amqp_hub.urls["ro-a"], created_meter_readings([1], DAY, 4),
                 user_id=amqp_hub.ids["hes-a"], timeout=5)  # fmt: skip
+
+
+def test_the_edge_principal_is_the_audit_actor_behind_the_broker(amqp_hub: AmqpHub) -> None:
+    """serve authenticates and publishes; the worker handles: the edit is still op-a's."""
+    from cimhub.store.security import Security
+    from cimhub.testing.server import running_hub
+
+    keys = amqp_hub.keys
+    with running_hub(amqp_hub.settings) as (hub, base):
+        cim = f"{base}/cim"
+        xml = {"Content-Type": "application/xml"}
+        hes = {**xml, "Authorization": f"Bearer {keys['hes-a']}"}
+        pushed = httpx.post(cim, content=created_meter_readings([1], DAY, 4), headers=hes)
+        assert pushed.status_code == 200, pushed.text
+        edit = as_change(created_meter_readings([1], DAY, 4), "op-17", "site visit")
+        operator = {**xml, "Authorization": f"Bearer {keys['op-a']}"}
+        edited = httpx.post(cim, content=edit, headers=operator, timeout=30)
+        assert edited.status_code == 200, edited.text
+        with hub.database.unit_of_work() as uow:
+            entries = Security(uow).audit.entries(tenant="a")
+    assert [e.actor for e in entries if e.action == "MeterReadings.change"] == ["op-a"]

@@ -9,20 +9,9 @@ import httpx
 
 from cimhub.store.security import Security
 from cimhub.testing.messages import created_meter_readings
-from cimhub.testing.security import Secured
+from cimhub.testing.security import Secured, as_change
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
-
-
-def as_change(body: bytes, user: str, comment: str) -> bytes:
-    """The same readings as a ChangeMeterReadings edit, with who and why."""
-    return (
-        body.replace(b"CreatedMeterReadings", b"ChangeMeterReadings")
-        .replace(b">created<", b">change<")
-        .replace(b"<msg:MessageID>", f"<msg:User><msg:UserID>{user}</msg:UserID></msg:User>"
-                 "<msg:MessageID>".encode())
-        .replace(b"</Header>", f"<msg:Comment>{comment}</msg:Comment></Header>".encode())
-    )  # fmt: skip
 
 
 def test_an_edit_of_validated_readings_is_audited_with_its_principal(secured: Secured) -> None:
