@@ -99,8 +99,12 @@ class VeeService:
             )
 
     def for_tenant(self, uow: UnitOfWork, tenant_id: int, tenant: str) -> VeeService:
-        """This service with the tenant's stored overrides over the file's (one query)."""
-        version, document = VeeConfigs(uow).document(tenant_id)
+        """This service with the tenant's stored overrides over the file's (one query per
+        tenant and transaction: a worker's batch of messages asks once)."""
+        known = uow.__dict__.setdefault("_vee_config", {})
+        if tenant_id not in known:
+            known[tenant_id] = VeeConfigs(uow).document(tenant_id)
+        version, document = known[tenant_id]
         if not version:
             return self
         key = (self.config, tenant, version)
