@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     page_size: int = Field(
         default=50_000, gt=0, description="Readings per GetMeterReadings reply page."
     )
+    dt_outage_share: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Share of a DT's meters reporting power-off that makes a DT-level outage.",
+    )
+    dt_outage_window_seconds: int = Field(
+        default=300, gt=0, description="Their power-offs within this many seconds of one another."
+    )
     vee_enabled: bool = Field(
         default=True, description="Run VEE on every ingest (validated layer, findings)."
     )
