@@ -25,7 +25,6 @@ from cimhub.endpoints.body import read_capped
 from cimhub.errors import (
     CimHubError,
     FunctionalError,
-    MessageTooLargeError,
     NotAuthenticatedError,
     NotPermittedError,
     TechnicalError,
@@ -179,10 +178,9 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
         try:
             raw = await read_capped(request, settings.max_message_bytes)
             child = _body_child(raw, pipeline.limits)
-        except CimHubError as exc:
-            status = 413 if isinstance(exc, MessageTooLargeError) else 500
+        except CimHubError as exc:  # a Fault is HTTP 500 in SOAP 1.1 (WS-I BP R1126), 1.3 too
             return Response(
-                fault_bytes("Client", f"{exc.code} {exc.reason}"), status, media_type=SOAP_XML
+                fault_bytes("Client", f"{exc.code} {exc.reason}"), 500, media_type=SOAP_XML
             )
         if child.tag not in found.inputs:
             return Response(

@@ -239,7 +239,7 @@ class _Reader:
 def test_a_1gb_body_is_cut_off_at_the_cap(server: str, transport: str, declared: bool) -> None:
     path = "/cim" if transport == "http" else "/soap/ReceiveMeterReadings"
     status, body, sent = _stream(server, path, declared)
-    assert status == 413, body[:300]
+    assert status == (413 if transport == "http" else 500), body[:300]  # SOAP: a Fault is 500
     assert re.search(rb"1\.3", body), body[:300]
     assert sent < 4 * CAP + 64 * CHUNK  # it stopped reading near the cap, not at 1 GB
     _still_up(server, transport)
