@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cimhub.bus import topology
-from cimhub.bus.broker import BusMessage
+from cimhub.bus.broker import Broker, BusMessage
+from cimhub.bus.metrics import Metrics
 from cimhub.errors import DomainRuleError, UnknownObjectError
 from cimhub.store.database import Database
 from cimhub.store.dead_letters import DeadLetter, DeadLetterRepository
@@ -39,6 +42,34 @@ def record(database: Database, message: BusMessage) -> int:
             properties={"reply_to": message.reply_to, "correlation_id": message.correlation_id},
             body=message.body,
         )
+
+
+def dead_letter(
+    broker: Broker,
+    message: BusMessage,
+    *,
+    queue: str,
+    reason: str,
+    attempts: int,
+    headers: dict[str, Any],
+    metrics: Metrics,
+) -> None:
+    """Publish ``message`` to the dead-letter exchange with the reason, the attempts and
+    the queue it died in (``headers``: the ones it keeps), and count it."""
+    broker.publish(
+        message.body,
+        exchange=topology.DLX.name,
+        routing_key=queue,
+        headers={
+            **headers,
+            topology.H_REASON: reason[:1000],
+            topology.H_ATTEMPTS: attempts,
+            topology.H_QUEUE: queue,
+        },
+        reply_to=message.reply_to,
+        correlation_id=message.correlation_id,
+    )
+    metrics.dead_letters.labels(queue).inc()
 
 
 def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:

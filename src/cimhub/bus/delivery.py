@@ -24,6 +24,7 @@ from lxml import etree
 from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
 from cimhub.bus.credentials import CredentialBox
+from cimhub.bus.dead_letter import dead_letter
 from cimhub.bus.metrics import Metrics
 from cimhub.errors import CimHubError
 from cimhub.message import ns
@@ -254,21 +255,15 @@ class DeliveryService:
 
     def _dead_letter(self, queue: str, message: BusMessage, reason: str, attempts: int) -> None:
         log.warning("dead-lettering a message of %s after %d attempts: %s", queue, attempts, reason)
-        headers = {
-            **message.headers,
-            topology.H_REASON: reason[:1000],
-            topology.H_ATTEMPTS: attempts,
-            topology.H_QUEUE: queue,
-        }
-        self.broker.publish(
-            message.body,
-            exchange=topology.DLX.name,
-            routing_key=queue,
-            headers=headers,
-            reply_to=message.reply_to,
-            correlation_id=message.correlation_id,
+        dead_letter(
+            self.broker,
+            message,
+            queue=queue,
+            reason=reason,
+            attempts=attempts,
+            headers=message.headers,
+            metrics=self.metrics,
         )
-        self.metrics.dead_letters.labels(queue).inc()
         self._finish(message)
 
     def _finish(self, message: BusMessage) -> None:

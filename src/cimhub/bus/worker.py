@@ -24,7 +24,7 @@ from typing import Any
 
 from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
-from cimhub.bus.dead_letter import record
+from cimhub.bus.dead_letter import dead_letter, record
 from cimhub.bus.dispatch import reply_headers
 from cimhub.bus.metrics import Metrics
 from cimhub.bus.pipeline import Accepted, Answer, Inbound, Pipeline
@@ -189,21 +189,15 @@ class Worker:
             headers[topology.H_SENDER] = sender
         try:
             if attempts >= self.settings.retry_max_attempts:
-                headers.update(
-                    {
-                        topology.H_REASON: f"{error.code} {error.reason}"[:1000],
-                        topology.H_QUEUE: queue,
-                    }
-                )
-                self.broker.publish(
-                    message.body,
-                    exchange=topology.DLX.name,
-                    routing_key=queue,
+                dead_letter(
+                    self.broker,
+                    message,
+                    queue=queue,
+                    reason=f"{error.code} {error.reason}",
+                    attempts=attempts,
                     headers=headers,
-                    reply_to=message.reply_to,
-                    correlation_id=message.correlation_id,
+                    metrics=self.metrics,
                 )
-                self.metrics.dead_letters.labels(queue).inc()
                 answer = self.pipeline.refuse(
                     accepted.inbound, accepted.envelope, error, accepted.root
                 )
