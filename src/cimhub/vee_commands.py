@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -83,6 +84,7 @@ def _meters(uow: Any, tenant_id: int, refs: list[str] | None) -> list[int]:
 
 
 def _rerun(args: argparse.Namespace) -> int:
+    from cimhub.bus.outbox import announce_validated
     from cimhub.handlers.meter_readings import vee_service
     from cimhub.store.daily_aggregates import refresh
     from cimhub.store.vee import RERUN_CHUNK
@@ -97,7 +99,8 @@ def _rerun(args: argparse.Namespace) -> int:
     offset = in_force.config.params(tenant).utc_offset_minutes
     start, end = _instant(args.start, offset), _instant(args.end, offset)
     totals = dict.fromkeys(("readings", "findings", "new_findings", "changed", "inserted"), 0)
-    totals["daily_aggregates"] = 0
+    totals["daily_aggregates"] = totals["announced"] = 0
+    run_id = f"vee-rerun-{uuid.uuid4()}"  # the CorrelationID of the events it publishes
     for i in range(0, len(meters), RERUN_CHUNK):
         with database.unit_of_work() as uow:
             chunk = meters[i : i + RERUN_CHUNK]
@@ -106,6 +109,8 @@ def _rerun(args: argparse.Namespace) -> int:
                 totals["daily_aggregates"] += refresh(
                     uow, tenant_id, [(m, start, end) for m in chunk]
                 )
+            # ... and subscribers get them as MeterReadings `changed`, with this transaction
+            totals["announced"] += announce_validated(uow, tenant_id, tenant, run_id)
         totals["readings"] += run.readings
         totals["findings"] += run.findings
         totals["new_findings"] += run.new_findings

@@ -122,33 +122,77 @@ class OutboxAnnouncer:
         announcement: Announcement,
     ) -> bool:
         envelope = accepted.envelope
-        tenant, noun, verb = accepted.inbound.tenant, envelope.noun, envelope.verb.value
-        subs = [
-            s
-            for s in self._subscriptions(uow)
-            if s.matches(tenant, noun, verb)
-            and s.wants(
-                reading_types=announcement.reading_types, event_types=announcement.event_types
-            )
-        ]
-        if not subs:
-            return False
-        headers = {
-            "correlation_id": envelope.header.message_id or accepted.key,
-            **announcement.headers,
-        }
-        for sub in subs:
-            outbox.add(
+        correlation = envelope.header.message_id or accepted.key
+        subs = self._subscriptions(uow)
+        return bool(
+            write_events(
+                outbox,
+                subs,
                 tenant_id,
-                Kind.EVENT,
-                noun=noun,
-                verb=verb,
-                message_log_id=log_id,
-                address=sub.name,
-                headers=headers,
-                body=announcement.body,
+                accepted.inbound.tenant,
+                envelope.noun,
+                envelope.verb.value,
+                announcement,
+                log_id=log_id,
+                correlation=correlation,
             )
-        return True
+        )
+
+
+def write_events(
+    outbox: OutboxRepository,
+    subscriptions: list[Subscription],
+    tenant_id: int,
+    tenant: str,
+    noun: str,
+    verb: str,
+    announcement: Announcement,
+    *,
+    log_id: int | None,
+    correlation: str,
+) -> int:
+    """One outbox row per subscription that matches and whose filters let it through."""
+    subs = [
+        s
+        for s in subscriptions
+        if s.matches(tenant, noun, verb)
+        and s.wants(reading_types=announcement.reading_types, event_types=announcement.event_types)
+    ]
+    headers = {"correlation_id": correlation, **announcement.headers}
+    for sub in subs:
+        outbox.add(
+            tenant_id,
+            Kind.EVENT,
+            noun=noun,
+            verb=verb,
+            message_log_id=log_id,
+            address=sub.name,
+            headers=headers,
+            body=announcement.body,
+        )
+    return len(subs)
+
+
+def announce_validated(uow: UnitOfWork, tenant_id: int, tenant: str, correlation: str) -> int:
+    """Validated values this transaction changed outside any message (a VEE rerun, say)
+    as MeterReadings ``changed`` events; how many subscriptions get them."""
+    rows = take_applied(uow)
+    if not rows:
+        return 0
+    subs = [s for s in SubscriptionRepository(uow).all() if s.active]
+    announcement = _validated(uow, rows)
+    outbox, verb = OutboxRepository(uow), Verb.CHANGED.value
+    return write_events(
+        outbox,
+        subs,
+        tenant_id,
+        tenant,
+        READINGS,
+        verb,
+        announcement,
+        log_id=None,
+        correlation=correlation,
+    )
 
 
 @dataclass(frozen=True, slots=True)

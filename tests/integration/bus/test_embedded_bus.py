@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import responses
 from lxml import etree
 
 from cimhub.app import Hub
 from cimhub.bus.dead_letter import list_letters, replay
 from cimhub.bus.pipeline import Inbound
+from cimhub.cli import main
 from cimhub.domain.event import POWER_OFF, POWER_ON
 from cimhub.message import schema
 from cimhub.store.outbox import OutboxRepository
@@ -117,6 +120,35 @@ def test_subscribers_get_the_validated_values_with_their_quality_codes(
     assert len(estimated) == 4
     wait_until(lambda: outbox_empty(hub), timeout=10)
     assert len(receiver.bodies) == 1
+
+
+def test_a_vee_rerun_publishes_the_values_it_changed(
+    make_hub: Callable[..., Hub],
+    receiver: Receiver,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """VEE was off when the readings came (raw went out as `created`); a rerun validates
+    them and publishes the validated values as `changed`, once."""
+    hub = make_hub(vee_enabled=False)
+    hub.bus.put_subscription(billing(receiver.url))  # type: ignore[union-attr]
+    hub.pipeline.process(Inbound(created_meter_readings([1], DAY, 96), "t1", "http"))
+    receiver.wait_for(1)
+    monkeypatch.setenv("CIMHUB_DATABASE_URL", database_url)
+    period = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-03-02T00:00:00Z"]
+    for _ in range(2):  # the second rerun changes nothing, so announces nothing
+        assert main(["vee", "rerun", "--tenant", "t1", *period]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (first["inserted"], first["announced"], second["announced"]) == (96, 1, 0)
+    hub.bus.relay.wake()  # type: ignore[union-attr]
+    bodies = receiver.wait_for(2)
+    wait_until(lambda: outbox_empty(hub), timeout=10)
+    assert len(receiver.bodies) == 2
+    changed = etree.fromstring(bodies[1])
+    assert etree.QName(changed).localname == "ChangedMeterReadings"
+    assert len(qualified_in([bodies[1]])) == 96
+    assert all(quality for _, quality in qualified_in([bodies[1]]).values())
 
 
 def test_end_device_events_go_out_once_filtered_by_event_type(
