@@ -72,8 +72,22 @@ def test_ping(db: Database) -> None:
     assert db.ping() is True
 
 
+def _import_every_store_module() -> None:
+    """Tables are declared across the store's modules: load them all, so Base.metadata
+    holds every one whichever tests ran before."""
+    import importlib
+    import pkgutil
+
+    import cimhub.store
+
+    for module in pkgutil.iter_modules(cimhub.store.__path__, "cimhub.store."):
+        if not module.name.endswith(".migrations"):
+            importlib.import_module(module.name)
+
+
 def test_models_and_migrations_agree(db: Database) -> None:
     """No schema drift: autogenerate finds nothing to do, partitions included."""
+    _import_every_store_module()
     with db.unit_of_work() as uow:  # creates a partition on PostgreSQL
         uow.readings.save(
             uow.tenants.ensure("t"),
