@@ -318,7 +318,7 @@ class Authenticator:
     ) -> NotAuthenticatedError:
         """Log (and, throttled, audit) a refused authentication; the error to raise."""
         log.warning("authentication refused from %s (%s): %s", client, who or "-", reason)
-        skipped = self._failures.due((client or "", who)) if audit else None
+        skipped = self._failures.due((client or "",)) if audit else None  # names rotate
         if skipped is not None:
             self._audit("auth.failure", who or "-", client, None, {"reason": reason,
                         "address": client, "skipped_since_last": skipped})  # fmt: skip
