@@ -191,3 +191,17 @@ def test_authentication_is_audited_and_the_chain_holds(secured: Secured) -> None
 
 def test_health_stays_open(secured: Secured) -> None:
     assert httpx.get(f"{secured.base}/healthz").status_code == 200
+
+
+def test_anonymous_loopback_can_be_reopened_explicitly(database_url: str) -> None:
+    from cimhub.settings import Settings
+    from cimhub.testing.security import provision
+    from cimhub.testing.server import running_hub
+
+    provision(database_url)
+    settings = Settings(database_url=database_url, allow_anonymous_loopback=True)
+    with running_hub(settings) as (_, base):
+        body = created_meter_readings([1], DAY, 4)
+        reply = httpx.post(f"{base}/cim", content=body, headers={**XML, "X-Cimhub-Tenant": "b"})
+        assert reply.status_code == 200, reply.text
+        assert ParsedReply.of(reply.content).result == "OK"
