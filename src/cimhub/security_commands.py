@@ -54,6 +54,10 @@ def add_commands(commands: Any) -> None:
     listing = actions.add_parser("list", help="users and their roles")
     listing.add_argument("--tenant")
     listing.set_defaults(run=_user_list)
+    password = actions.add_parser("password", help="set a user's password (asked for)")
+    password.add_argument("name")
+    password.add_argument("--password-file", type=Path, help="read the password from this file")
+    password.set_defaults(run=_user_password)
     disable = actions.add_parser("disable", help="stop a user from logging in")
     disable.add_argument("name")
     disable.set_defaults(run=_user_disable)
@@ -183,6 +187,20 @@ def _user_create(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         return _fail(exc)
     print(f"user {args.name!r} created in tenant {args.tenant!r}")
+    return 0
+
+
+def _user_password(args: argparse.Namespace) -> int:
+    password = _password(args)
+    if not password:
+        print("cimhub: no password (give CIMHUB_NEW_PASSWORD or --password-file)", file=sys.stderr)
+        return 2
+    try:
+        with _security() as security:
+            security.set_password(args.name, password, actor=actor())
+    except CimHubError as exc:
+        return _fail(exc)
+    print(f"password of {args.name!r} changed")
     return 0
 
 

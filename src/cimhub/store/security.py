@@ -237,6 +237,21 @@ class Security:
             for u, code in self._session.execute(query.order_by(Tenant.code, User.name))
         ]
 
+    def set_password(self, name: str, password: str, *, actor: str) -> None:
+        """A new password for an active user (the old one stops working at commit)."""
+        if len(password) < 12:
+            raise InvalidValueError("a password needs at least 12 characters")
+        row = self._session.execute(
+            select(User.id, Tenant.code).join(Tenant, Tenant.id == User.tenant_id)
+            .where(User.name == name, User.disabled_at.is_(None))
+        ).one_or_none()  # fmt: skip
+        if row is None:
+            raise UnknownObjectError(f"no active user {name!r}", object_id=name)
+        self._session.execute(
+            update(User).where(User.id == row.id).values(password_hash=_hasher.hash(password))
+        )
+        self.audit.record(actor, "user.password", f"user:{name}", tenant=row.code)
+
     def disable_user(self, name: str, *, actor: str) -> None:
         row = self._session.execute(
             select(User.id, Tenant.code).join(Tenant, Tenant.id == User.tenant_id)

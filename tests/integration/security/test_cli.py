@@ -59,6 +59,14 @@ def test_user_create_reads_the_password_from_the_environment(
     with database.unit_of_work() as uow:
         assert Security(uow).user_by_password("asha", "a long enough password") is not None
         assert Security(uow).user_by_password("asha", "wrong") is None
+    monkeypatch.setenv("CIMHUB_NEW_PASSWORD", "another long password")
+    assert main(["user", "password", "asha"]) == 0
+    with database.unit_of_work() as uow:
+        assert Security(uow).user_by_password("asha", "a long enough password") is None
+        assert Security(uow).user_by_password("asha", "another long password") is not None
+    assert main(["user", "disable", "asha"]) == 0
+    with database.unit_of_work() as uow:
+        assert Security(uow).user_by_password("asha", "another long password") is None
     database.dispose()
 
 
