@@ -39,6 +39,10 @@ def add_commands(commands: Any) -> None:
     listing = actions.add_parser("list", help="credentials (never their keys)")
     listing.add_argument("--tenant")
     listing.set_defaults(run=_credential_list)
+    roles = actions.add_parser("roles", help="replace a credential's roles")
+    roles.add_argument("prefix", help="its public id (ck_…)")
+    roles.add_argument("--role", action="append", required=True, help="a role (repeatable)")
+    roles.set_defaults(run=_roles, kind="credential", target="prefix")
     revoke = actions.add_parser("revoke", help="revoke a key by its public id (ck_…)")
     revoke.add_argument("prefix")
     revoke.set_defaults(run=_credential_revoke)
@@ -58,6 +62,10 @@ def add_commands(commands: Any) -> None:
     password.add_argument("name")
     password.add_argument("--password-file", type=Path, help="read the password from this file")
     password.set_defaults(run=_user_password)
+    roles = actions.add_parser("roles", help="replace a user's roles")
+    roles.add_argument("name")
+    roles.add_argument("--role", action="append", required=True, help="a role (repeatable)")
+    roles.set_defaults(run=_roles, kind="user", target="name")
     disable = actions.add_parser("disable", help="stop a user from logging in")
     disable.add_argument("name")
     disable.set_defaults(run=_user_disable)
@@ -201,6 +209,19 @@ def _user_password(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         return _fail(exc)
     print(f"password of {args.name!r} changed")
+    return 0
+
+
+def _roles(args: argparse.Namespace) -> int:
+    from cimhub.domain.access import Kind
+
+    name = getattr(args, args.target)
+    try:
+        with _security() as security:
+            security.replace_roles(Kind(args.kind), name, args.role, actor=actor())
+    except CimHubError as exc:
+        return _fail(exc)
+    print(f"{args.kind} {name}: {', '.join(args.role)}")
     return 0
 
 

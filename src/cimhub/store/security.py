@@ -264,6 +264,28 @@ class Security:
         )
         self.audit.record(actor, "user.disable", f"user:{name}", tenant=row.code)
 
+    def replace_roles(self, kind: Kind, name: str, roles: list[str], *, actor: str) -> None:
+        """Give a live credential (by public id) or an active user exactly ``roles``."""
+        role_ids = self._role_ids(roles)
+        if kind is Kind.CREDENTIAL:
+            query = select(Credential.id, Tenant.code).join(
+                Tenant, Tenant.id == Credential.tenant_id
+            )
+            query = query.where(Credential.prefix == name, Credential.revoked_at.is_(None))
+        else:
+            query = select(User.id, Tenant.code).join(Tenant, Tenant.id == User.tenant_id)
+            query = query.where(User.name == name, User.disabled_at.is_(None))
+        row = self._session.execute(query).one_or_none()
+        if row is None:
+            raise UnknownObjectError(f"no live {kind.value} {name!r}", object_id=name)
+        before = sorted(self._roles_of(kind, row.id))
+        self._session.execute(
+            delete(MemberRole).where(MemberRole.kind == kind.value, MemberRole.member_id == row.id)
+        )
+        self._set_roles(kind, row.id, role_ids)
+        self.audit.record(actor, f"{kind.value}.roles", f"{kind.value}:{name}", tenant=row.code,
+                          before={"roles": before}, after={"roles": sorted(roles)})  # fmt: skip
+
     # ---- roles and grants --------------------------------------------------------------
 
     def grants(self) -> dict[str, frozenset[str]]:

@@ -38,6 +38,13 @@ def test_credential_create_prints_the_key_once_and_it_authenticates(
     assert main(["credential", "list"]) == 0
     listing = capsys.readouterr().out
     assert key.split(".")[0] in listing and key not in listing  # the secret is never shown
+    assert main(["credential", "roles", key.split(".")[0], "--role", "read-only"]) == 0
+    database = Database(env)
+    with database.unit_of_work() as uow:
+        member = Security(uow).credential_by_key(key)
+    database.dispose()
+    assert member is not None and member.roles == frozenset({"read-only"})
+    assert "MeterReadings.created" not in member.permissions
     assert main(["credential", "revoke", key.split(".")[0]]) == 0
     assert main(["credential", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
@@ -64,6 +71,8 @@ def test_user_create_reads_the_password_from_the_environment(
     with database.unit_of_work() as uow:
         assert Security(uow).user_by_password("asha", "a long enough password") is None
         assert Security(uow).user_by_password("asha", "another long password") is not None
+    assert main(["user", "roles", "asha", "--role", "analyst", "--role", "billing system"]) == 0
+    assert main(["user", "roles", "nobody", "--role", "analyst"]) == 1
     assert main(["user", "disable", "asha"]) == 0
     with database.unit_of_work() as uow:
         assert Security(uow).user_by_password("asha", "another long password") is None
