@@ -3,7 +3,7 @@
 Main meters add, check meters (and sub-meters) subtract when the tenant says so (seed 002
 §2.4.5 d); their own energy is kept apart. Net metering puts import − export on a virtual
 channel (Annexure H "Net Metering (using Virtual channel)"). Average power factor is kWh ÷
-kVAh. Tamper and outage figures are inputs (zero until events land).
+kVAh. Tamper and outage figures come from events (billing/event_figures.py).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _add_demand(out: Determinants, day: Day) -> None:
 
 
 def with_events(d: Determinants, events: Mapping[str, int]) -> Determinants:
-    """Add the tamper and outage inputs (from events, once they land)."""
+    """Add the tamper and outage figures (see billing/event_figures.py)."""
     d.tamper_events = events.get("tamper_events", 0)
     d.outages = events.get("outages", 0)
     d.outage_minutes = events.get("outage_minutes", 0)

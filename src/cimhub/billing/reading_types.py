@@ -42,5 +42,18 @@ def demand(name: str, seconds: int, tou: int = 0) -> str:
 POWER_FACTOR = "8.2.0.0.0.1.38.0.0.0.0.0.0.0.0.0.65.0"
 
 
+#: Tamper events, outages and outage minutes over the billing period: MeasurementKind
+#: tamper (148) and powerOutage (136), UnitSymbol count (111) and min (159), deltaData.
+TAMPER_COUNT = "8.0.0.4.0.1.148.0.0.0.0.0.0.0.0.0.111.0"
+OUTAGE_COUNT = "8.0.0.4.0.1.136.0.0.0.0.0.0.0.0.0.111.0"
+OUTAGE_MINUTES = "8.0.0.4.0.1.136.0.0.0.0.0.0.0.0.0.159.0"
+#: summary key → its ReadingType
+EVENT_FIGURES = {
+    "tamper_events": TAMPER_COUNT,
+    "outages": OUTAGE_COUNT,
+    "outage_minutes": OUTAGE_MINUTES,
+}
+
+
 def is_determinant(code: str) -> bool:
     return code.split(".", 1)[0] == str(BILLING_PERIOD)

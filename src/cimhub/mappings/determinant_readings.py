@@ -39,7 +39,11 @@ def determinant_series(item: Mapping[str, Any]) -> list[SeriesOut]:
                 )
     if d.get("power_factor") is not None:
         out.append((rt.POWER_FACTOR, end, d["power_factor"]))
-    return [SeriesOut(code, ReadingKind.REGISTER, [ts], [v], [quality]) for code, ts, v in out]
+    series = [SeriesOut(code, ReadingKind.REGISTER, [ts], [v], [quality]) for code, ts, v in out]
+    for key, code in rt.EVENT_FIGURES.items():  # counted from events: never estimated
+        if key in d:  # rows stored before events were counted lack them
+            series.append(SeriesOut(code, ReadingKind.REGISTER, [end], [d[key]], [""]))
+    return series
 
 
 def write_determinants(

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 
@@ -16,13 +17,14 @@ from cimhub.billing.channel import MILLI, Channel
 from cimhub.billing.config import BillingConfig
 from cimhub.billing.cycle import Cycle, day_number, parse_cycle
 from cimhub.billing.daily import Day
-from cimhub.billing.determinants import Determinants, combine
+from cimhub.billing.determinants import Determinants, combine, with_events
 from cimhub.billing.readiness import judge
 from cimhub.billing.register import RegisterSegment, register_usage
 from cimhub.domain.installation import KWH_REGISTER, Role
 from cimhub.domain.meter import multiplier
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.billing_config import BillingConfigs
+from cimhub.store.billing_events import event_figures
 from cimhub.store.billing_models import BillingDaily, BillingDeterminant
 from cimhub.store.bulk import insert_rows
 from cimhub.store.daily_aggregates import ROLES, aggregate
@@ -65,9 +67,12 @@ def run_cycle(
     points = _points(uow, tenant_id)
     registers = _register_usage(uow, tenant_id, start, end)
     exceptions = _open_exceptions(uow, tenant_id, start, end)
+    events = event_figures(uow, tenant_id, set(points), start, end)
     result, rows, stamp = CycleResult(name, start, end), [], clock()
     for up_id, info in points.items():
         d = combine(days.get(up_id, []), subtract_check=config.subtract_check_meters)
+        if up_id in events:
+            with_events(d, events[up_id].as_dict())
         summary, ready, reason = _judge(d, info, config, cycle, start, end, exceptions)
         summary["register_kwh"] = registers.get(up_id)
         summary["meter_id"] = info.get("main")
@@ -266,7 +271,13 @@ def determinants(
     return out
 
 
-def month_to_date(uow: UnitOfWork, tenant_id: int, up_id: int, cycle: Cycle) -> Determinants:
-    """The running determinants of a usage point from its daily aggregates so far."""
+def month_to_date(
+    uow: UnitOfWork, tenant_id: int, up_id: int, cycle: Cycle, zone: ZoneInfo
+) -> Determinants:
+    """The running determinants of a usage point from its daily aggregates so far, with
+    its tamper and outage figures up to now."""
     days = _daily_rows(uow, tenant_id, cycle)
-    return combine(days.get(up_id, []))
+    d = combine(days.get(up_id, []))
+    start, end = cycle.bounds(zone)
+    events = event_figures(uow, tenant_id, [up_id], start, end)
+    return with_events(d, events[up_id].as_dict()) if up_id in events else d

@@ -138,7 +138,8 @@ def test_cycles_run_from_the_cycle_day_in_the_tenant_zone() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["calendar", "channel", "cycle", "readiness", "reading_types", "register"]
+    "module",
+    ["calendar", "channel", "cycle", "event_figures", "readiness", "reading_types", "register"],
 )
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"cimhub.billing.{module}"))

@@ -47,7 +47,9 @@ def router(reader: Reader) -> APIRouter:
                 ids = [uow.usage_points.require(tenant_id, [usage_point])[usage_point].id]
             rows = determinants(uow, tenant_id, cycle=name, usage_point_ids=ids)
             if not rows and ids:  # not billed yet: month-to-date from the daily aggregates
-                running = month_to_date(uow, tenant_id, ids[0], parse_cycle(name, config.cycle_day))
+                running = month_to_date(
+                    uow, tenant_id, ids[0], parse_cycle(name, config.cycle_day), config.zone
+                )
                 return JSONResponse({"cycle": name, "usage_point": usage_point,
                                      "month_to_date": running.summary()})  # fmt: skip
         if format is Format.CSV:
