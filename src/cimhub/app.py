@@ -44,13 +44,14 @@ class Hub:
         return cls(settings, database, registry, pipeline, bus)
 
     def web_app(self) -> FastAPI:
-        from cimhub.endpoints.rest import PREFIX, commands, vee
+        from cimhub.endpoints.rest import PREFIX, commands, exceptions, vee
 
         app = create_app(self.settings, self.pipeline, self.database, self.bus)
         app.include_router(
             commands.router(self.database, self.settings.default_tenant), prefix=PREFIX
         )
         vee.mount(app, self.database, self.settings, PREFIX)
+        app.include_router(exceptions.router(self.database, self.settings), prefix=PREFIX)
         return app
 
     def prune_raw_messages(self) -> int:
@@ -71,6 +72,7 @@ class Hub:
         )
         sweep = max(1.0, min(60.0, self.settings.command_timeout_seconds / 4))
         self.scheduler.add_job(self.time_out_commands, "interval", seconds=sweep)
+        self.scheduler.add_job(self.sweep_exceptions, "interval", minutes=15)
         self.scheduler.start()
         self.start_commands()
 
@@ -94,6 +96,13 @@ class Hub:
         if expired:
             log.warning("commands timed out: %s", ", ".join(expired))
         return expired
+
+    def sweep_exceptions(self) -> dict[str, int]:
+        """Exceptions from new VEE findings and silent meters (every 15 minutes)."""
+        from cimhub.handlers.exceptions import sweep
+
+        with self.database.unit_of_work() as uow:
+            return sweep(uow, self.settings)
 
     def close(self) -> None:
         if self.commands is not None:

@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     dt_outage_window_seconds: int = Field(
         default=300, gt=0, description="Their power-offs within this many seconds of one another."
     )
+    exception_rules: str | None = Field(
+        default=None, description="TOML file of exception rules ([[rule]]; built-in if unset)."
+    )
+    communication_silence_hours: float = Field(
+        default=24.0, gt=0, description="An installed meter silent this long: an exception."
+    )
+    notify_url: str | None = Field(
+        default=None, description="Notification sender: log: (default), file:///…, smtp://…"
+    )
+    notify_to: str = Field(default="", description="Default recipients, comma-separated.")
+    notify_from: str = Field(default="cimhub@localhost", description="Sender address of emails.")
     vee_enabled: bool = Field(
         default=True, description="Run VEE on every ingest (validated layer, findings)."
     )

@@ -12,6 +12,7 @@ from cimhub.domain.event import POWER_OFF, POWER_ON
 from cimhub.errors import Level, PayloadError
 from cimhub.handlers.commands import close_by_events
 from cimhub.handlers.dt_outages import raise_dt_outages
+from cimhub.handlers.exceptions import Exceptions
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.end_device_events import (
     EventItem,
@@ -53,6 +54,7 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     power = sorted({m for m, e in pairs if e.event_type in (POWER_OFF, POWER_ON)})
     outages = repo.rederive_outages(ctx.tenant_id, power)
     raise_dt_outages(ctx.uow, ctx.tenant_id, power, ctx.settings)  # and tell OMS/CIS
+    Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, pairs)  # tamper, outage, …
     close_by_events(ctx.uow, ctx.tenant_id, pairs, ctx.source)  # RCD events end commands
     notes = [_unmapped(item) for _, item in accepted if not item.event.mapped]
     errors.sort(key=lambda e: e.xpath or "")

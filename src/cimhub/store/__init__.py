@@ -8,4 +8,4 @@ __all__ = ["Database", "StoredSeries", "UnitOfWork"]
 
 # The bus's tables live beside their repositories; importing them registers them with the
 # one metadata (migrations, drift check) whatever module is imported first.
-from cimhub.store import dead_letters, dt_outages, outbox, subscriptions  # noqa: F401
+from cimhub.store import dead_letters, dt_outages, exceptions, outbox, subscriptions  # noqa: F401
