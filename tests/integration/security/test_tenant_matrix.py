@@ -200,6 +200,8 @@ def _values(name: str, path: str, ids: dict[str, list[str]]) -> list[str] | None
         return ["GetMeterReadings"]
     if name == "finding_id":
         return ids["finding"][:2] or ["1"]
+    if name == "exception_id":  # B's exceptions, when its seed made any, else the first ids
+        return ids.get("exception", [])[:2] or ["1", "2"]
     if name == "reading_type":
         return [r.split("|")[0] for r in ids["reading"][:1]]
     if name == "ts":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,8 @@ from cimhub.store.exceptions import (
 from cimhub.store.unit_of_work import UnitOfWork
 
 AREA = "exceptions"
+ExceptionId = Annotated[int, Path(ge=1, le=2**62, description="exception id")]
+OrderId = Annotated[str, Path(min_length=1, max_length=100, description="service order mRID")]
 
 
 class Move(BaseModel):
@@ -84,7 +86,7 @@ def router(database: Any, settings: Settings) -> APIRouter:
         return _page(request, ExceptionRow, filters, page, exception_body)
 
     @api.get("/exceptions/{exception_id}", summary="One exception with its history")
-    def get_exception(exception_id: int, request: Request) -> dict[str, Any]:
+    def get_exception(exception_id: ExceptionId, request: Request) -> dict[str, Any]:
         with reader.tenant(_code(request)) as (uow, tenant_id):
             repo = ExceptionRepository(uow)
             row = repo.get(ExceptionRow, tenant_id, id=exception_id)
@@ -96,7 +98,7 @@ def router(database: Any, settings: Settings) -> APIRouter:
         return out
 
     @api.post("/exceptions/{exception_id}/moves", summary="Assign, resolve or close (audited)")
-    def move(exception_id: int, request: Request, move: Move) -> JSONResponse:
+    def move(exception_id: ExceptionId, request: Request, move: Move) -> JSONResponse:
         actor = principal_name(request)
         try:
             with reader.writing(_code(request)) as (uow, tenant_id):
@@ -122,7 +124,7 @@ def router(database: Any, settings: Settings) -> APIRouter:
                      order_body)  # fmt: skip
 
     @api.get("/service-orders/{mrid}", summary="One service order with its feedback history")
-    def get_order(mrid: str, request: Request) -> dict[str, Any]:
+    def get_order(mrid: OrderId, request: Request) -> dict[str, Any]:
         with reader.tenant(_code(request)) as (uow, tenant_id):
             repo = ExceptionRepository(uow)
             row = repo.get(ServiceOrderRow, tenant_id, mrid=mrid)
@@ -134,7 +136,7 @@ def router(database: Any, settings: Settings) -> APIRouter:
         return out
 
     @api.post("/service-orders/{mrid}/feedback", summary="The WFM reports progress (audited)")
-    def feedback(mrid: str, request: Request, report: Feedback) -> JSONResponse:
+    def feedback(mrid: OrderId, request: Request, report: Feedback) -> JSONResponse:
         actor = principal_name(request)
         try:
             with reader.writing(_code(request)) as (uow, tenant_id):
