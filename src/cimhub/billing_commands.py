@@ -1,6 +1,7 @@
 """Billing's `cimhub` commands: `billing config` (load a tenant's TOML/JSON configuration),
 `billing run --cycle YYYY-MM` (determinants, readiness, export to billing subscribers
-through the outbox) and `billing export --cycle YYYY-MM` (CSV of the stored determinants)."""
+through the outbox), `billing export --cycle YYYY-MM` (CSV of the stored determinants) and
+`billing prepaid-feed --day YYYY-MM-DD` (a day's consumption to prepaid subscribers)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import csv
 import json
 import sys
 import tomllib
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,14 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
     export.add_argument("--cycle", required=True, help="billing cycle YYYY-MM")
     export.set_defaults(run=_export)
+    feed = actions.add_parser(
+        "prepaid-feed", help="send a day's consumption to prepaid subscribers"
+    )
+    feed.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    feed.add_argument(
+        "--day", type=date.fromisoformat, help="local day YYYY-MM-DD (default: yesterday)"
+    )
+    feed.set_defaults(run=_prepaid_feed)
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, str]:
@@ -80,6 +90,23 @@ def _run(args: argparse.Namespace) -> int:
     r = run.result
     print(json.dumps({"tenant": tenant, "cycle": r.cycle, "usage_points": r.usage_points,
                       "ready": r.ready, "held": r.held, "exported": run.exported}))  # fmt: skip
+    return 0
+
+
+def _prepaid_feed(args: argparse.Namespace) -> int:
+    from cimhub.handlers.prepaid_feed import feed_day
+    from cimhub.store.billing_config import BillingConfigs
+
+    database, tenant = _open(args)
+    try:
+        with database.unit_of_work() as uow:
+            tenant_id = uow.tenants.ensure(tenant)
+            zone = BillingConfigs(uow).current(tenant_id).zone
+            day = args.day or datetime.now(zone).date() - timedelta(days=1)
+            result = feed_day(uow, tenant_id, day)
+    finally:
+        database.dispose()
+    print(json.dumps({"tenant": tenant, "day": day.isoformat(), "sent": result.sent}))
     return 0
 
 

@@ -1,6 +1,7 @@
 """A tenant's billing configuration: zone, TOU calendars and their effective-dated
 assignments per tariff and consumer category, tariffs' demand integration, the billing
-cycle day and the bill-readiness thresholds. Parsed from one document (TOML or JSON)."""
+cycle day, the bill-readiness thresholds and the prepaid feed's timing. Parsed from one
+document (TOML or JSON)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ class BillingConfig:
     cycle_day: int = 1
     readiness: Readiness = field(default_factory=Readiness)
     subtract_check_meters: bool = True
+    #: the prepaid feed sends yesterday from this local hour on, and re-checks the days before
+    prepaid_feed_hour: int = 1
+    prepaid_feed_lookback_days: int = 3
 
     @property
     def zone(self) -> ZoneInfo:
@@ -101,7 +105,15 @@ def parse_config(doc: Mapping[str, object]) -> BillingConfig:
         cycle_day=cycle_day,
         readiness=_readiness(_table(doc.get("readiness", {}))),
         subtract_check_meters=bool(doc.get("subtract_check_meters", True)),
+        **_prepaid_feed(_table(doc.get("prepaid_feed", {}))),
     )
+
+
+def _prepaid_feed(p: Mapping[str, object]) -> dict[str, int]:
+    hour, lookback = int(str(p.get("hour", 1))), int(str(p.get("lookback_days", 3)))
+    if not 0 <= hour <= 23 or not 0 <= lookback <= 31:
+        raise InvalidValueError("prepaid_feed: hour must be 0..23, lookback_days 0..31")
+    return {"prepaid_feed_hour": hour, "prepaid_feed_lookback_days": lookback}
 
 
 def _assignment(a: Mapping[str, object], calendars: Mapping[str, TouCalendar]) -> Assignment:

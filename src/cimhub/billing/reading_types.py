@@ -57,3 +57,19 @@ EVENT_FIGURES = {
 
 def is_determinant(code: str) -> bool:
     return code.split(".", 1)[0] == str(BILLING_PERIOD)
+
+
+DAILY = 11
+
+
+def daily_energy(channel: Channel | str, tou: int = 0) -> str:
+    """A channel's energy over one day (macroPeriod 11), the prepaid feed's ReadingTypes.
+
+    >>> daily_energy(Channel.KWH_IMPORT), daily_energy(Channel.KWH_EXPORT, 3)
+    ('11.0.0.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0', '11.0.0.4.19.1.12.0.0.0.0.3.0.0.0.3.72.0')
+    """
+    return f"{DAILY}.{energy(channel, tou).split('.', 1)[1]}"
+
+
+def is_daily(code: str) -> bool:
+    return code.split(".", 1)[0] == str(DAILY)

@@ -46,6 +46,22 @@ def determinant_series(item: Mapping[str, Any]) -> list[SeriesOut]:
     return series
 
 
+#: the prepaid feed's channels (use case 1.4: the day's import and export per TOU bucket)
+DAILY_CHANNELS = (Channel.KWH_IMPORT, Channel.KWH_EXPORT)
+
+
+def daily_series(summary: Mapping[str, Any], end: int, *, estimated: bool) -> list[SeriesOut]:
+    """One day's kWh import and export, in total and per TOU bucket (macroPeriod 11),
+    stamped at the day's end; ``summary`` as ``Determinants.summary()``."""
+    quality = ESTIMATED if estimated else ""
+    out = []
+    for channel in DAILY_CHANNELS:
+        out.append((rt.daily_energy(channel), summary[channel.value]))
+        for bucket, value in summary["tou"].get(channel.value, {}).items():
+            out.append((rt.daily_energy(channel, int(bucket)), value))
+    return [SeriesOut(code, ReadingKind.REGISTER, [end], [v], [quality]) for code, v in out]
+
+
 def write_determinants(
     items: Iterable[tuple[MeterRef, str, list[SeriesOut]]], wanted: set[str] | None = None
 ) -> etree._Element:

@@ -1,5 +1,6 @@
 """Billing tables (0003_billing): tenant billing configuration versions, daily aggregates,
-cycle determinants and the record of what was exported to whom."""
+cycle determinants and the record of what was exported to whom; the prepaid feed's record
+(0004_prepaid_feed)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,17 @@ class BillingExport(Base):
     subscription: Mapped[str] = mapped_column(String(100), primary_key=True)
     usage_point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exported_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PrepaidFeedRow(Base):
+    """One usage point's day sent to one prepaid subscriber (0004_prepaid_feed); the digest
+    of what was sent tells a late edit (sent again as `changed`) from a re-run (not sent)."""
+
+    __tablename__ = "billing_prepaid_feed"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
+    subscription: Mapped[str] = mapped_column(String(100), primary_key=True)
+    usage_point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    fed_at: Mapped[int] = mapped_column(BigInteger)
