@@ -29,23 +29,6 @@ MAX_MESSAGE_BYTES = int(HUB_ENV["CIMHUB_MAX_MESSAGE_BYTES"])
 #: Cases our own hub fails for a known defect outside the conformance suite, each with a
 #: comment naming it. A fix makes the conformance tests fail until its line here goes.
 KNOWN_HUB_DEFECTS: set[str] = {
-    # A deleted or cancelled meter / usage point is still found by its mRID: the store's
-    # lookups (MeterAssetRepository.match/require, UsagePointRepository.require, the
-    # master queries) ignore record_status, so GetMeterConfig answers a deleted meter as
-    # an ordinary one and a change of a deleted object is accepted. Correct: 2.15.
-    "mdm/MeterConfig/delete/001-meter-deleted",
-    "mdm/MeterConfig/cancel/001-entered-in-error",
-    "mdm/MeterConfig/change/303-deleted-meter",
-    "mdm/UsagePointConfig/delete/001-deleted-usage-point-cannot-change",
-    # Closing a link that is not open answers the generic 3.1 (MasterData.remove raises a
-    # bare DomainRuleError); the link is unknown (2.15, as cancel_links answers) or the
-    # move illegal (3.4).
-    "mdm/MasterDataLinkageConfig/close/301-no-open-link",
-    # Change(d)MasterDataLinkageConfig is registered but always refused with 1.9 ("payload
-    # missing or not decodable", handlers/master_data.linkage_config); an operation the
-    # profile does not offer is 1.8 (unsupported verb/noun).
-    "mdm/MasterDataLinkageConfig/change/301-not-supported",
-    "mdm/MasterDataLinkageConfig/changed/301-not-supported",
     # GetEndDeviceEvents does not page: past CIMHUB_PAGE_SIZE events it answers one
     # PARTIAL page with a 2.4 warning and drops the rest (handlers/end_device_events.get);
     # a large result comes in 0.1 … 0.2 pages with a continuation token, as readings do.

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from cimhub.errors import PayloadError
 from cimhub.handlers.registry import Handler, HandlerContext, Registry
 from cimhub.mappings.config_query import read_config_query
 from cimhub.mappings.master_data_linkage import read_linkage
@@ -36,6 +35,9 @@ RETIRE = {
     Verb.DELETED: "deleted",
 }
 WRITES = (*MODES, *RETIRE)
+#: A link is not changed in place: it is closed (or cancelled) and created anew, so
+#: change / changed MasterDataLinkageConfig stay unregistered and are answered 1.8.
+LINKAGE = tuple(v for v in WRITES if v not in (Verb.CHANGE, Verb.CHANGED))
 
 
 def register(registry: Registry) -> None:
@@ -43,7 +45,7 @@ def register(registry: Registry) -> None:
     registry.register(Noun.METER_CONFIG.value, (Verb.GET,), get_meter_config)
     registry.register(Noun.USAGE_POINT_CONFIG.value, WRITES, audited(usage_point_config))
     registry.register(Noun.USAGE_POINT_CONFIG.value, (Verb.GET,), get_usage_point_config)
-    registry.register(Noun.MASTER_DATA_LINKAGE_CONFIG.value, WRITES, audited(linkage_config))
+    registry.register(Noun.MASTER_DATA_LINKAGE_CONFIG.value, LINKAGE, audited(linkage_config))
 
 
 def audited(handler: Handler) -> Handler:
@@ -123,8 +125,6 @@ def linkage_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if envelope.verb in (Verb.CREATE, Verb.CREATED):
         count = master.install(tenant, links, origin)
         return Outcome(summary=f"{count} links made, {len(links) - count} already in place")
-    if envelope.verb in (Verb.CHANGE, Verb.CHANGED):
-        raise PayloadError("change a linkage as close (or cancel) and create")
     if envelope.verb in (Verb.CANCEL, Verb.CANCELED):
         count = master.cancel_links(tenant, links, links[0].reason or "canceled", origin)
         return Outcome(summary=f"{count} links canceled")

@@ -272,7 +272,8 @@ def _query_meters(
     ids: set[int] = set()
     free: set[int] = set()  # whole period: named as a meter, or no history to cut by
     spans: dict[int, set[Window]] = defaultdict(set)
-    found_meters = ctx.uow.meters.find(ctx.tenant_id, query.meters)
+    # a meter retired since asOf is still found: the query asks for history then
+    found_meters = ctx.uow.meters.find(ctx.tenant_id, query.meters, as_of=query.as_of)
     for ref, meter_id in zip(query.meters, found_meters, strict=True):
         if meter_id is None:
             errors.append(_unknown("EndDevice", ref.key))

@@ -107,8 +107,9 @@ class MasterData:
             current = by_meter.get(meter.id)
             if current is None or (link.site_key and current.site != sites[link.site_key]):
                 where = f" at {link.site_key!r}" if link.site_key else ""
-                raise DomainRuleError(
-                    f"meter {link.meter!r} is not installed{where}", object_id=link.meter
+                raise UnknownObjectError(  # no open link to close, as cancel_links answers
+                    f"no open link: meter {link.meter!r} is not installed{where}",
+                    object_id=link.meter,
                 )
             self._take_out(current, link, stages, batch)
             del by_meter[meter.id]

@@ -85,10 +85,13 @@ class MasterQueries:
         stmt = select(M.c.id, *(M.c[f] for f in METER_FIELDS)).where(*where)
         return self._page(stmt, M.c.id, limit, offset, self._with_sites)
 
-    def meters_by_keys(self, tenant_id: int, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """key (mRID, serial or name) → meter, for CIM gets."""
+    def meters_by_keys(
+        self, tenant_id: int, keys: Iterable[str], *, retired: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """key (mRID, serial or name) → meter, for CIM gets (``retired``: canceled and
+        deleted meters too, for REST's record view)."""
         rows = self._uow.meter_assets.match(
-            tenant_id, [MeterSpec(mrid=k, serial_number=k) for k in keys]
+            tenant_id, [MeterSpec(mrid=k, serial_number=k) for k in keys], retired=retired
         )
         out = self._with_sites(
             [{"id": r.id, **{f: getattr(r, f) for f in METER_FIELDS}} for r in rows.values()]
@@ -175,24 +178,24 @@ class MasterQueries:
         return self._page(self._up_select().where(*where), U.c.id, limit, offset, self._with_meters)
 
     def usage_points_by_keys(
-        self, tenant_id: int, keys: Iterable[str]
+        self, tenant_id: int, keys: Iterable[str], *, retired: bool = False
     ) -> dict[str, dict[str, Any]]:
+        """key (mRID or consumer number) → usage point (``retired``: canceled and deleted
+        ones too, for REST's record view)."""
         keys = set(keys)
         if not keys:
             return {}
         dialect = self._uow.dialect
-        rows = [
-            dict(r._mapping)
-            for r in self._uow.session.execute(
-                self._up_select().where(
-                    U.c.tenant_id == tenant_id,
-                    or_(
-                        member_of(U.c.mrid, keys, dialect),
-                        member_of(U.c.consumer_number, keys, dialect),
-                    ),
-                )
-            ).all()
-        ]
+        stmt = self._up_select().where(
+            U.c.tenant_id == tenant_id,
+            or_(
+                member_of(U.c.mrid, keys, dialect),
+                member_of(U.c.consumer_number, keys, dialect),
+            ),
+        )
+        if not retired:
+            stmt = stmt.where(U.c.record_status == "active")
+        rows = [dict(r._mapping) for r in self._uow.session.execute(stmt).all()]
         rows = self._with_meters(rows)
         return {k: r for r in rows for k in (r["mrid"], r["consumer_number"]) if k in keys}
 

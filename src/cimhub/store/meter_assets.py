@@ -2,6 +2,11 @@
 
 A meter the hub auto-registered from readings (stage ``unknown``) is adopted by the first
 master data naming it by mRID or by one of its names: it keeps its id and readings.
+
+A retired meter (record_status ``canceled`` or ``deleted``) is gone for the interfaces:
+``match`` and ``require`` do not find it, a change naming it is refused as unknown (2.15),
+and a create reusing its mRID or serial is refused as a duplicate (3.3): the record and
+its readings stay, under its identity, for history.
 """
 
 from __future__ import annotations
@@ -37,7 +42,10 @@ NARROW = (
     "auto_registered",
     "ct_ratio",
     "pt_ratio",
+    "record_status",
 )
+#: record_status of a meter that exists for the interfaces (else canceled / deleted).
+ACTIVE = "active"
 #: The stage of a new meter whose master data names none.
 NEW_STAGE = Stage.IN_STORE
 
@@ -64,7 +72,7 @@ class MeterAssetRepository:
         self, tenant_id: int, specs: Sequence[MeterSpec], mode: Mode, *, source: str
     ) -> SaveResult:
         _check_batch(specs)
-        found = self.match(tenant_id, specs)
+        found = self.match(tenant_id, specs, retired=True)
         new: list[MeterSpec] = []
         updates: list[dict[str, Any]] = []
         moves: list[tuple[int, Transition]] = []
@@ -77,6 +85,7 @@ class MeterAssetRepository:
                     raise UnknownObjectError(f"unknown meter {spec.key!r}", object_id=spec.key)
                 new.append(spec)
                 continue
+            _check_live(row, spec.key, mode)
             if mode is Mode.CREATE and not row.auto_registered:
                 raise DuplicateError(f"meter {spec.key!r} exists", object_id=spec.key)
             stored = {a: getattr(row, a) for a in ATTRIBUTES}
@@ -99,9 +108,15 @@ class MeterAssetRepository:
         return SaveResult(ids, len(new), touched, len(specs) - len(new) - touched)
 
     def match(
-        self, tenant_id: int, specs: Sequence[MeterSpec], *, narrow: bool = False
+        self,
+        tenant_id: int,
+        specs: Sequence[MeterSpec],
+        *,
+        narrow: bool = False,
+        retired: bool = False,
     ) -> dict[str, Row[Any]]:
-        """key → stored row of every spec that names an existing meter (mRID, serial or name).
+        """key → stored row of every spec that names an existing meter (mRID, serial or name);
+        with ``retired`` a canceled or deleted meter counts too.
 
         Raises 3.3 when a spec's mRID and serial name two different meters.
         """
@@ -129,6 +144,8 @@ class MeterAssetRepository:
         )
         ids.update(names.values())
         rows = self.rows(tenant_id, ids, narrow=narrow)
+        if not retired:
+            rows = {i: r for i, r in rows.items() if r.record_status == ACTIVE}
         by_mrid = {r.mrid: r for r in rows.values()}
         by_serial = {r.serial_number: r for r in rows.values() if r.serial_number}
         out: dict[str, Row[Any]] = {}
@@ -226,6 +243,19 @@ class MeterAssetRepository:
             .where(member_of(M.c.id, meter_ids, self._uow.dialect))
             .values(record_status=status, updated_at=now())
         )
+
+
+def _check_live(row: Row[Any], key: str, mode: Mode) -> None:
+    """A retired meter: unknown to a change (2.15), its identity taken for a create (3.3)."""
+    if row.record_status == ACTIVE:
+        return
+    if mode is Mode.CHANGE:
+        raise UnknownObjectError(f"unknown meter {key!r} ({row.record_status})", object_id=key)
+    raise DuplicateError(
+        f"meter {key!r} names the {row.record_status} meter {row.mrid!r}: "
+        "a retired meter's mRID and serial are not reused",
+        object_id=key,
+    )
 
 
 def _aliases(tenant_id: int, row: Row[Any], spec: MeterSpec) -> list[dict[str, Any]]:

@@ -1,12 +1,20 @@
-"""Meters and the names they are known by: bulk resolution of message references to ids."""
+"""Meters and the names they are known by: bulk resolution of message references to ids.
+
+A retired meter (record_status ``canceled`` or ``deleted``) is not found: messages naming
+it are refused as naming an unknown meter (2.15), and auto-registration does not create a
+new meter in its place (its mRID and names stay reserved, so its stored readings are never
+mixed with a newcomer's). A history query passes ``as_of`` to still find a meter retired
+after that instant: a retired record is frozen, so its ``updated_at`` is when it retired.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Row
 
 from cimhub.domain.reading import MeterRef
 from cimhub.store.models import Meter, MeterName, now
@@ -17,17 +25,22 @@ if TYPE_CHECKING:
 
 #: name_type of the names an auto-registered meter arrived with.
 NAME_TYPE = "name"
+#: record_status of a meter that exists for the interfaces.
+ACTIVE = "active"
+#: a stored meter found by a key: (id, record_status, updated_at)
+Found = tuple[int, str, int | None]
 
 
 class MeterRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def find(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[int | None]:
-        """The meter id of each ref (by mRID first, else by any of its names), or None."""
-        by_mrid = self._ids_by_mrid(tenant_id, {r.mrid for r in refs if r.mrid})
-        by_name = self._ids_by_name(tenant_id, {n for r in refs for n in r.names})
-        return [_match(ref, by_mrid, by_name) for ref in refs]
+    def find(
+        self, tenant_id: int, refs: Sequence[MeterRef], *, as_of: int | None = None
+    ) -> list[int | None]:
+        """The meter id of each ref (by mRID first, else by any of its names), or None for
+        an unknown or retired meter (``as_of``: one retired after that instant is found)."""
+        return [_live(found, as_of) for found in self._lookup(tenant_id, refs)]
 
     def resolve(
         self,
@@ -36,18 +49,26 @@ class MeterRepository:
         *,
         auto_register: bool,
     ) -> list[int | None]:
-        """Like ``find``; with ``auto_register`` unknown meters are created, never None.
+        """Like ``find``; with ``auto_register`` unknown meters are created. None stays
+        for a retired meter: it is refused, never replaced by a new one.
 
         The tenant's own setting, when it has one, overrides ``auto_register``. Created
         meters are flagged ``auto_registered`` and stand in lifecycle stage ``unknown``
         until master data adopts them.
         """
-        ids = self.find(tenant_id, refs)
-        missing = [ref for ref, meter_id in zip(refs, ids, strict=True) if meter_id is None]
+        stored = self._lookup(tenant_id, refs)
+        ids = [_live(found, None) for found in stored]
+        missing = [ref for ref, found in zip(refs, stored, strict=True) if found is None]
         if not missing or not self._uow.tenants.get(tenant_id).auto_registers(auto_register):
             return ids
         self._register(tenant_id, missing)
         return self.find(tenant_id, refs)
+
+    def _lookup(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[Found | None]:
+        """Each ref's stored meter, retired or not (one query by mRID, one by name)."""
+        by_mrid = self._by_mrid(tenant_id, {r.mrid for r in refs if r.mrid})
+        by_name = self._by_name(tenant_id, {n for r in refs for n in r.names})
+        return [_match(ref, by_mrid, by_name) for ref in refs]
 
     def describe(self, tenant_id: int, meter_ids: Iterable[int]) -> dict[int, MeterRef]:
         """mRID and every name of each meter, for replies."""
@@ -69,26 +90,28 @@ class MeterRepository:
             names.setdefault(meter_id, []).append(name)
         return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in meters}
 
-    def _ids_by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, int]:
+    def _by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, Found]:
         if not mrids:
             return {}
         rows = self._uow.session.execute(
-            select(Meter.mrid, Meter.id).where(
+            select(Meter.mrid, Meter.id, Meter.record_status, Meter.updated_at).where(
                 Meter.tenant_id == tenant_id, member_of(Meter.mrid, mrids, self._uow.dialect)
             )
         )
-        return dict(rows.all())
+        return {row[0]: _found(row) for row in rows.all()}
 
-    def _ids_by_name(self, tenant_id: int, names: set[str]) -> dict[str, int]:
+    def _by_name(self, tenant_id: int, names: set[str]) -> dict[str, Found]:
         if not names:
             return {}
         rows = self._uow.session.execute(
-            select(MeterName.name, MeterName.meter_id).where(
+            select(MeterName.name, Meter.id, Meter.record_status, Meter.updated_at)
+            .join(Meter, Meter.id == MeterName.meter_id)
+            .where(
                 MeterName.tenant_id == tenant_id,
                 member_of(MeterName.name, names, self._uow.dialect),
             )
         )
-        return dict(rows.all())
+        return {row[0]: _found(row) for row in rows.all()}
 
     def _register(self, tenant_id: int, refs: Sequence[MeterRef]) -> None:
         """Create one meter per distinct unknown ref; refs sharing an mRID or a name merge."""
@@ -110,16 +133,30 @@ class MeterRepository:
                 for mrid in meters
             ],
         )
-        ids = self._ids_by_mrid(tenant_id, set(meters))
+        ids = self._by_mrid(tenant_id, set(meters))
         rows = [
-            {"tenant_id": tenant_id, "meter_id": ids[mrid], "name": name, "name_type": NAME_TYPE}
+            {"tenant_id": tenant_id, "meter_id": ids[mrid][0], "name": name, "name_type": NAME_TYPE}
             for name, mrid in names.items()
         ]
         if rows:
             self._uow.session.execute(insert_ignore(MeterName, dialect, "tenant_id", "name"), rows)
 
 
-def _match(ref: MeterRef, by_mrid: dict[str, int], by_name: dict[str, int]) -> int | None:
+def _found(row: Row[Any]) -> Found:
+    return (row[1], row[2], row[3])
+
+
+def _live(found: Found | None, as_of: int | None) -> int | None:
+    """The id of a meter that exists (at ``as_of``, when given), else None."""
+    if found is None:
+        return None
+    meter_id, status, retired_at = found
+    if status == ACTIVE or (as_of is not None and (retired_at or 0) > as_of):
+        return meter_id
+    return None
+
+
+def _match(ref: MeterRef, by_mrid: dict[str, Found], by_name: dict[str, Found]) -> Found | None:
     if ref.mrid and ref.mrid in by_mrid:
         return by_mrid[ref.mrid]
     return next((by_name[n] for n in ref.names if n in by_name), None)

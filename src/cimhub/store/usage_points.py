@@ -1,5 +1,9 @@
 """Usage points: master data (bulk create / change / upsert) and the meters that measure
-each one — from the installation history, plus what readings reported (usage_point_link)."""
+each one — from the installation history, plus what readings reported (usage_point_link).
+
+A retired usage point (record_status ``canceled`` or ``deleted``) is gone for the
+interfaces, as a retired meter is (store/meter_assets.py): not matched, a change is 2.15,
+a create reusing its mRID or consumer number 3.3. Its history stays (``stays_of``)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ U = cast(Table, UsagePoint.__table__)
 I = cast(Table, Installation.__table__)  # noqa: E741
 N = cast(Table, HierarchyNode.__table__)
 ATTRIBUTES = (*SPEC_ATTRIBUTES, "dt_node_id", "feeder_node_id", "org_node_id")
+#: record_status of a usage point that exists for the interfaces (else canceled / deleted).
+ACTIVE = "active"
 #: meter id → the windows of its stays at one usage point (None: unbounded, see stays_of)
 Stays = dict[int, tuple[Window, ...] | None]
 
@@ -120,22 +126,26 @@ class UsagePointRepository:
 
     # ---- master data --------------------------------------------------------------------
 
-    def match(self, tenant_id: int, keys: set[str], *, narrow: bool = False) -> dict[str, Row[Any]]:
+    def match(
+        self, tenant_id: int, keys: set[str], *, narrow: bool = False, retired: bool = False
+    ) -> dict[str, Row[Any]]:
         """key → row of every key that is a stored usage point's mRID or consumer number
-        (every column, or with ``narrow`` only id, mRID and consumer number)."""
+        (every column, or with ``narrow`` only id, mRID, consumer number and record
+        status); with ``retired`` a canceled or deleted usage point counts too."""
         if not keys:
             return {}
         dialect = self._uow.dialect
-        columns = [U.c.id, U.c.mrid, U.c.consumer_number] if narrow else [U]
-        rows = self._uow.session.execute(
-            select(*columns).where(
-                U.c.tenant_id == tenant_id,
-                or_(
-                    member_of(U.c.mrid, keys, dialect),
-                    member_of(U.c.consumer_number, keys, dialect),
-                ),
-            )
-        ).all()
+        columns = [U.c.id, U.c.mrid, U.c.consumer_number, U.c.record_status] if narrow else [U]
+        stmt = select(*columns).where(
+            U.c.tenant_id == tenant_id,
+            or_(
+                member_of(U.c.mrid, keys, dialect),
+                member_of(U.c.consumer_number, keys, dialect),
+            ),
+        )
+        if not retired:
+            stmt = stmt.where(U.c.record_status == ACTIVE)
+        rows = self._uow.session.execute(stmt).all()
         out: dict[str, Row[Any]] = {}
         for row in rows:
             for key in (row.mrid, row.consumer_number):
@@ -153,7 +163,8 @@ class UsagePointRepository:
     def save(self, tenant_id: int, specs: Sequence[UsagePointSpec], mode: Mode) -> SaveResult:
         _check_batch(specs)
         nodes = self._nodes(tenant_id, specs)
-        found = self.match(tenant_id, {k for s in specs for k in (s.mrid, s.consumer_number) if k})
+        keys = {k for s in specs for k in (s.mrid, s.consumer_number) if k}
+        found = self.match(tenant_id, keys, retired=True)
         new, updates, stamp = [], [], now()
         for spec in specs:
             row = _one(spec, found)
@@ -168,6 +179,7 @@ class UsagePointRepository:
                     | {"mrid": spec.mrid or spec.consumer_number}
                 )
                 continue
+            _check_live(row, spec.key, mode)
             if mode is Mode.CREATE:
                 raise DuplicateError(f"usage point {spec.key!r} exists", object_id=spec.key)
             old = {a: getattr(row, a) for a in ATTRIBUTES}
@@ -234,6 +246,21 @@ def _of_level(known: dict[str, tuple[int, Level]], code: str, level: Level) -> i
     if actual is not level:
         raise DomainRuleError(f"{code!r} is a {actual}, not a {level}", object_id=code)
     return node_id
+
+
+def _check_live(row: Row[Any], key: str, mode: Mode) -> None:
+    """A retired usage point: unknown to a change (2.15), its identity taken for a create."""
+    if row.record_status == ACTIVE:
+        return
+    if mode is Mode.CHANGE:
+        raise UnknownObjectError(
+            f"unknown usage point {key!r} ({row.record_status})", object_id=key
+        )
+    raise DuplicateError(
+        f"usage point {key!r} names the {row.record_status} usage point {row.mrid!r}: "
+        "a retired usage point's mRID and consumer number are not reused",
+        object_id=key,
+    )
 
 
 def _one(spec: UsagePointSpec, found: dict[str, Row[Any]]) -> Row[Any] | None:

@@ -111,7 +111,7 @@ def router(reader: Reader) -> APIRouter:
     )
     def usage_point(tenant: Tenant, key: str) -> dict[str, Any]:
         with reader.tenant(tenant) as (uow, tenant_id):
-            found = uow.master_queries.usage_points_by_keys(tenant_id, [key])
+            found = uow.master_queries.usage_points_by_keys(tenant_id, [key], retired=True)
             point = _one(list(found.values()), "usage point", key)
             point["installations"] = uow.master_queries.installations(
                 tenant_id, usage_point_id=point["id"]
@@ -151,7 +151,7 @@ def router(reader: Reader) -> APIRouter:
     )
     def meter(tenant: Tenant, key: str) -> dict[str, Any]:
         with reader.tenant(tenant) as (uow, tenant_id):
-            found = uow.master_queries.meters_by_keys(tenant_id, [key])
+            found = uow.master_queries.meters_by_keys(tenant_id, [key], retired=True)
             item = _one(list(found.values()), "meter", key)
             item["lifecycle"] = uow.lifecycle.history(tenant_id, item["id"])
             item["installations"] = uow.master_queries.installations(tenant_id, meter_id=item["id"])
@@ -165,7 +165,9 @@ def router(reader: Reader) -> APIRouter:
     def lifecycle(tenant: Tenant, key: str) -> list[dict[str, Any]]:
         with reader.tenant(tenant) as (uow, tenant_id):
             item = _one(
-                list(uow.master_queries.meters_by_keys(tenant_id, [key]).values()), "meter", key
+                list(uow.master_queries.meters_by_keys(tenant_id, [key], retired=True).values()),
+                "meter",
+                key,
             )
             return uow.lifecycle.history(tenant_id, item["id"])
 
