@@ -73,6 +73,9 @@ class Hub:
         sweep = max(1.0, min(60.0, self.settings.command_timeout_seconds / 4))
         self.scheduler.add_job(self.time_out_commands, "interval", seconds=sweep)
         self.scheduler.add_job(self.sweep_exceptions, "interval", minutes=15)
+        self.scheduler.add_job(
+            self.feed_prepaid, "interval", hours=1, next_run_time=datetime.now(UTC)
+        )
         self.scheduler.start()
         self.start_commands()
 
@@ -103,6 +106,18 @@ class Hub:
 
         with self.database.unit_of_work() as uow:
             return sweep(uow, self.settings)
+
+    def feed_prepaid(self) -> int:
+        """Yesterday's consumption to prepaid subscribers, per tenant from its feed hour
+        (hourly: a day already sent is skipped, a day edited since is sent again)."""
+        from cimhub.handlers.prepaid_feed import feed_due
+
+        with self.database.unit_of_work() as uow:
+            results = feed_due(uow, datetime.now(UTC))
+        sent = sum(n for r in results for by_verb in r.sent.values() for n in by_verb.values())
+        if sent:
+            log.info("housekeeping: prepaid feed sent %d usage point days", sent)
+        return sent
 
     def close(self) -> None:
         if self.commands is not None:

@@ -11,18 +11,20 @@ again, as `changed`.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from cimhub.app import Hub
 from cimhub.billing.channel import Channel
 from cimhub.billing.cycle import day_start
 from cimhub.billing.reading_types import daily_energy, energy
 from cimhub.cli import main
 from cimhub.handlers.prepaid_feed import feed_day, feed_due
+from cimhub.settings import Settings
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.daily_aggregates import refresh
 from cimhub.store.database import Database
@@ -47,19 +49,21 @@ WANTED = (IMPORT, *(daily_energy(Channel.KWH_IMPORT, b) for b in (1, 2, 3)))
 EXPORT = daily_energy(Channel.KWH_EXPORT)
 
 
-def seed(db: Database) -> tuple[int, int]:
+def seed(
+    db: Database, start: int = START, config: dict[str, object] = MONTH_CONFIG
+) -> tuple[int, int]:
     with db.unit_of_work() as uow:
         tenant = uow.tenants.ensure("t1")
-        BillingConfigs(uow).put(tenant, MONTH_CONFIG)
+        BillingConfigs(uow).put(tenant, config)
         add_usage_points(uow, tenant, ["UP1", "UP3"], payment_mode="prepaid")
         add_usage_points(uow, tenant, ["UP2"], payment_mode="postpaid")
         meters = install(uow, tenant, [Stay("UP1", "M1", 0), Stay("UP2", "M2", 0)])
-        stamps = [START + 900 * (i + 1) for i in range(96 * 2)]  # 3 and 4 June
+        stamps = [start + 900 * (i + 1) for i in range(96 * 2)]  # 3 and 4 June
         for meter in meters.values():
             put_validated(uow, tenant, meter, KWH_15, stamps, [0.25] * len(stamps))
-        solar = [ts for ts in stamps[:96] if START + 9 * 3600 < ts <= START + 17 * 3600]
+        solar = [ts for ts in stamps[:96] if start + 9 * 3600 < ts <= start + 17 * 3600]
         put_validated(uow, tenant, meters["M1"], KWH_EXPORT_15, solar, [0.1] * len(solar))
-        refresh(uow, tenant, [(m, START, START + 2 * 86_400) for m in meters.values()])
+        refresh(uow, tenant, [(m, start, start + 2 * 86_400) for m in meters.values()])
         repo = SubscriptionRepository(uow)
         repo.put(Subscription("prepaid", "MeterReadings", ("created", "changed"), "http://pp",
                               reading_types=(*WANTED, EXPORT)))  # fmt: skip
@@ -126,3 +130,13 @@ def test_cimhub_billing_prepaid_feed_sends_a_day_once(
         out = json.loads(capsys.readouterr().out)
         assert out == {"tenant": "t1", "day": "2024-06-03", "sent": {"prepaid": expected}}
     assert len(sent(db)) == 1
+
+
+def test_the_hub_housekeeping_feeds_yesterday_once(db: Database) -> None:
+    yesterday = datetime.now(IST).date() - timedelta(days=1)
+    seed(db, day_start(yesterday, IST), MONTH_CONFIG | {"prepaid_feed": {"hour": 0}})
+    hub = Hub.build(Settings(database_url=db.url), serve=False)
+    try:
+        assert [hub.feed_prepaid(), hub.feed_prepaid()] == [1, 0]
+    finally:
+        hub.close()
