@@ -2,8 +2,11 @@
 item 2), from its meters' events and outages within their installation windows.
 
 * A tamper event is one of the CIM tamper EndDeviceEventTypes (reference/cim.md §4,
-  security domain 12): cover opened/removed, generic and magnetic tamper, reverse rotation.
-  It counts when it happened in [start, end) while its meter was installed at the point.
+  security domain 12): cover opened/removed, generic and magnetic tamper, reverse rotation;
+  or an event stored unmapped (no CIM code) whose IS 15959 event ID is a tamper occurrence
+  (india-metering.md §2: current reverse, CT open, CT bypass, magnetic influence, neutral
+  disturbance, cover open; restorations do not count). It counts when it happened in
+  [start, end) while its meter was installed at the point.
 * Outages of all the point's meters are clipped to their installation windows and to the
   period, then merged (a main and a check meter losing supply together is one outage).
   The count is the merged outages that begin in the period (one carried over from the last
@@ -18,6 +21,21 @@ from dataclasses import dataclass
 
 #: The tamper EndDeviceEventTypes (IEC 61968-9, reference/cim.md §4).
 TAMPER_TYPES = frozenset({"3.12.29.39", "3.12.29.212", "3.12.0.257", "3.12.66.257", "3.12.93.219"})
+#: IS 15959 tamper occurrence IDs, for events the head-end did not map to a CIM code.
+IS15959_TAMPER = frozenset({"51", "53", "55", "57", "59", "61", "65", "201", "203", "251"})
+
+
+def is_tamper(event_type: str, mapped: bool, vendor_code: str | None) -> bool:
+    """A CIM tamper type, or an unmapped event with an IS 15959 tamper occurrence ID.
+
+    >>> is_tamper("3.12.66.257", True, "201"), is_tamper("EVT", False, "201")
+    (True, True)
+    >>> is_tamper("EVT", False, "202"), is_tamper("3.26.0.85", True, "201")
+    (False, False)
+    """
+    if mapped:
+        return event_type in TAMPER_TYPES
+    return vendor_code in IS15959_TAMPER
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +65,18 @@ class EventFigures:
 
 
 def tamper_count(
-    events: Iterable[tuple[int, str, int]], windows: Sequence[Window], start: int, end: int
+    events: Iterable[tuple[int, int]], windows: Sequence[Window], start: int, end: int
 ) -> int:
-    """Tamper events (meter id, type, ts) in [start, end) while their meter was installed.
+    """Tamper events (meter id, ts) in [start, end) while their meter was installed.
 
     >>> w = [Window(1, 0, 100), Window(2, 100)]
-    >>> tamper_count([(1, "3.12.29.39", 50), (1, "3.12.29.39", 150), (2, "3.12.66.257", 150),
-    ...               (2, "3.26.0.85", 160), (2, "3.12.0.257", 400)], w, 0, 300)
+    >>> tamper_count([(1, 50), (1, 150), (2, 150), (2, 400)], w, 0, 300)
     2
     """
     return sum(
         1
-        for meter_id, code, ts in events
-        if code in TAMPER_TYPES
-        and start <= ts < end
-        and any(w.meter_id == meter_id and w.holds(ts) for w in windows)
+        for meter_id, ts in events
+        if start <= ts < end and any(w.meter_id == meter_id and w.holds(ts) for w in windows)
     )
 
 

@@ -4,15 +4,17 @@ meter outages (issue #7 item 2), over the meters installed at each point in the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import or_, select
 
 from cimhub.billing.event_figures import (
+    IS15959_TAMPER,
     TAMPER_TYPES,
     EventFigures,
     Window,
+    is_tamper,
     outage_figures,
     tamper_count,
 )
@@ -23,6 +25,8 @@ from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
 
 
 def event_figures(
@@ -39,16 +43,22 @@ def event_figures(
     meters = sorted({w.meter_id for ws in windows.values() for w in ws})
     if not meters:
         return {}
-    events = _tamper_events(uow, tenant_id, meters, start, end)
-    outages = _outages(uow, tenant_id, meters, start, end)
+    tampers: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for meter_id, ts in _tamper_events(uow, tenant_id, meters, start, end):
+        tampers[meter_id].append((meter_id, ts))
+    outages: dict[int, list[tuple[int, int, int | None]]] = defaultdict(list)
+    for outage in _outages(uow, tenant_id, meters, start, end):
+        outages[outage[0]].append(outage)
     stamp = clock() if now is None else now
     out = {}
     for up_id, ws in windows.items():
-        mine = {w.meter_id for w in ws}
-        count, minutes = outage_figures([o for o in outages if o[0] in mine], ws, start, end, stamp)
-        tampers = tamper_count([e for e in events if e[0] in mine], ws, start, end)
-        out[up_id] = EventFigures(tampers, count, minutes)
+        count, minutes = outage_figures(_of(outages, ws), ws, start, end, stamp)
+        out[up_id] = EventFigures(tamper_count(_of(tampers, ws), ws, start, end), count, minutes)
     return out
+
+
+def _of(by_meter: dict[int, list[T]], windows: Sequence[Window]) -> list[T]:
+    return [row for m in {w.meter_id for w in windows} for row in by_meter.get(m, ())]
 
 
 def _windows(
@@ -66,16 +76,21 @@ def _windows(
 
 def _tamper_events(
     uow: UnitOfWork, tenant_id: int, meters: list[int], start: int, end: int
-) -> list[tuple[int, str, int]]:
-    dialect = uow.dialect
-    stmt = select(EventRow.meter_id, EventRow.event_type, EventRow.ts).where(
-        EventRow.tenant_id == tenant_id,
-        member_of(EventRow.meter_id, meters, dialect),
-        member_of(EventRow.event_type, sorted(TAMPER_TYPES), dialect),
-        EventRow.ts >= start,
-        EventRow.ts < end,
+) -> list[tuple[int, int]]:
+    """(meter id, ts) of the tamper events of these meters in [start, end)."""
+    e, dialect = EventRow, uow.dialect
+    stmt = select(e.meter_id, e.ts, e.event_type, e.mapped, e.vendor_code).where(
+        e.tenant_id == tenant_id,
+        member_of(e.meter_id, meters, dialect),
+        or_(
+            member_of(e.event_type, sorted(TAMPER_TYPES), dialect),
+            member_of(e.vendor_code, sorted(IS15959_TAMPER), dialect),
+        ),
+        e.ts >= start,
+        e.ts < end,
     )
-    return [(m, t, ts) for m, t, ts in uow.session.execute(stmt)]
+    rows = uow.session.execute(stmt)
+    return [(m, ts) for m, ts, code, mapped, vendor in rows if is_tamper(code, mapped, vendor)]
 
 
 def _outages(

@@ -3,7 +3,8 @@
 June 2024 (IST, cycle day 1). UP1 has meter M1 until 10 June 00:00, then M3.
 Tamper events: M1 cover open on 3 June (counts); M1 magnetic on 13 June, after M1 left
 (does not count); M3 generic tamper on 2 July (outside the period). A clock change on 5 June
-is no tamper. → 1 tamper event.
+is no tamper. A head-end's unmapped event with IS 15959 ID 201 (magnetic influence) on
+20 June counts, its restoration (202) does not. → 2 tamper events.
 Outages: M1 2 June 01:00–01:45 (45 min); M3 30 June 23:30 – 1 July 01:00 (30 min in June);
 M1 16 June 10:00–10:10, after M1 left (not UP1's). → 2 outages, 75 minutes.
 """
@@ -39,11 +40,13 @@ JUNE, JULY = day_start(date(2024, 6, 1), IST), day_start(date(2024, 7, 1), IST)
 DAY, HOUR, MINUTE = 86_400, 3600, 60
 SWAP = JUNE + 9 * DAY  # 10 June 00:00 IST
 OFF, ON = "3.26.0.85", "3.26.0.216"
-EVENTS = [  # (meter, UTC epoch seconds, type)
+EVENTS: list[tuple[str, int, str] | tuple[str, int, str, str]] = [  # (meter, ts, type[, ID])
     ("M1", JUNE + 2 * DAY + 10 * HOUR, "3.12.29.39"),  # cover open: counts
     ("M1", JUNE + 12 * DAY, "3.12.66.257"),  # magnetic, M1 already removed
     ("M3", JULY + DAY, "3.12.0.257"),  # next period
     ("M3", JUNE + 4 * DAY, "3.36.114.24"),  # clock changed: no tamper
+    ("M3", JUNE + 19 * DAY, "VENDOR-MAGNET", "201"),  # unmapped, IS 15959 tamper: counts
+    ("M3", JUNE + 19 * DAY + HOUR, "VENDOR-MAGNET-END", "202"),  # its restoration
     ("M1", JUNE + DAY + HOUR, OFF),
     ("M1", JUNE + DAY + HOUR + 45 * MINUTE, ON),
     ("M3", JULY - 30 * MINUTE, OFF),
@@ -51,7 +54,7 @@ EVENTS = [  # (meter, UTC epoch seconds, type)
     ("M1", JUNE + 15 * DAY + 10 * HOUR, OFF),
     ("M1", JUNE + 15 * DAY + 10 * HOUR + 10 * MINUTE, ON),
 ]
-EXPECTED = {"tamper_events": 1, "outages": 2, "outage_minutes": 75}
+EXPECTED = {"tamper_events": 2, "outages": 2, "outage_minutes": 75}
 
 
 def _at(ts: int) -> str:
@@ -65,7 +68,7 @@ def test_tamper_and_outage_determinants_come_from_events(database_url: str) -> N
         httpx.Client(base_url=f"{base}/api/v1/billing", timeout=10) as client,
     ):
         tenant = seed(hub.database)
-        events = [Ev(meter, _at(ts), code) for meter, ts, code in EVENTS]
+        events = [Ev(e[0], _at(e[1]), e[2], *e[3:]) for e in EVENTS]
         answer = hub.pipeline.process(Inbound(created_end_device_events(events), "t1", "test"))
         assert b"<Result>OK</Result>" in answer.body.replace(b"msg:", b"")
         params = {"tenant": "t1", "cycle": "2024-06", "usage_point": "UP1"}
@@ -113,7 +116,7 @@ def check_csv_and_export(db: Database, tenant: int) -> None:
         for r in body.iter("{*}Readings")
     }
     assert {k: values.get(k) for k in (TAMPER_COUNT, OUTAGE_COUNT, OUTAGE_MINUTES)} == {
-        TAMPER_COUNT: 1,
+        TAMPER_COUNT: 2,
         OUTAGE_COUNT: 2,
         OUTAGE_MINUTES: 75,
     }
