@@ -25,6 +25,7 @@ from cimhub.billing.reading_types import OUTAGE_COUNT, OUTAGE_MINUTES, TAMPER_CO
 from cimhub.billing_commands import write_csv
 from cimhub.bus.pipeline import Inbound
 from cimhub.handlers.billing import run_and_export
+from cimhub.message import schema
 from cimhub.settings import Settings
 from cimhub.store.billing import determinants
 from cimhub.store.billing_config import BillingConfigs
@@ -111,6 +112,7 @@ def check_csv_and_export(db: Database, tenant: int) -> None:
     assert {k: int(line[k]) for k in EXPECTED} == EXPECTED
     with db.engine.connect() as c:
         body = etree.fromstring(c.execute(select(OutboxRow.body)).scalar_one())
+    schema.validate(body)  # a valid MeterReadings payload
     values = {
         r.find("{*}ReadingType").get("ref"): float(r.findtext("{*}value"))
         for r in body.iter("{*}Readings")

@@ -29,6 +29,8 @@ START = day_start(date(2024, 6, 1), IST)
 END = day_start(date(2024, 7, 1), IST)
 #: 10 000 (the done-when size) takes minutes here: set CIMHUB_BILLING_SCALE_POINTS=10000
 POINTS = int(os.environ.get("CIMHUB_BILLING_SCALE_POINTS", "1000"))
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_month_of_usage_points_bills_like_a_recomputation() -> None:

@@ -24,6 +24,7 @@ from cimhub.billing.cycle import day_start
 from cimhub.billing.reading_types import daily_energy, energy
 from cimhub.cli import main
 from cimhub.handlers.prepaid_feed import feed_day, feed_due
+from cimhub.message import schema
 from cimhub.settings import Settings
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.daily_aggregates import refresh
@@ -80,6 +81,7 @@ def sent(db: Database) -> list[tuple[str, str, dict[str, float], str]]:
         rows = c.execute(select(o.address, o.verb, o.body, o.headers).order_by(o.id))
         for address, verb, body, headers in rows:
             root = etree.fromstring(body)
+            schema.validate(root)  # a valid MeterReadings payload
             values = {
                 r.find("{*}ReadingType").get("ref"): float(r.findtext("{*}value"))
                 for r in root.iter("{*}Readings")
