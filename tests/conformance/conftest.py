@@ -28,12 +28,7 @@ MAX_MESSAGE_BYTES = int(HUB_ENV["CIMHUB_MAX_MESSAGE_BYTES"])
 
 #: Cases our own hub fails for a known defect outside the conformance suite, each with a
 #: comment naming it. A fix makes the conformance tests fail until its line here goes.
-KNOWN_HUB_DEFECTS: set[str] = {
-    # GetEndDeviceEvents does not page: past CIMHUB_PAGE_SIZE events it answers one
-    # PARTIAL page with a 2.4 warning and drops the rest (handlers/end_device_events.get);
-    # a large result comes in 0.1 … 0.2 pages with a continuation token, as readings do.
-    "mdm/EndDeviceEvents/get/202-paged-result",
-}
+KNOWN_HUB_DEFECTS: set[str] = set()
 
 
 @contextmanager

@@ -8,8 +8,11 @@ its own (PARTIAL).
 
 from __future__ import annotations
 
+import base64
+import json
+
 from cimhub.domain.event import POWER_OFF, POWER_ON
-from cimhub.errors import Level, PayloadError
+from cimhub.errors import InvalidQueryError, Level, PayloadError
 from cimhub.handlers.commands import close_by_events
 from cimhub.handlers.dt_outages import raise_dt_outages
 from cimhub.handlers.exceptions import Exceptions
@@ -125,25 +128,41 @@ def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if not meter_ids:
         return Outcome(Result.FAILED, errors)
     limit = ctx.settings.page_size
-    found_events = EventRepository(ctx.uow).query(
+    after = _decode(query.continuation) if query.continuation else None
+    found_events = EventRepository(ctx.uow).page(
         ctx.tenant_id,
         sorted(set(meter_ids)),
         event_types=query.event_types,
         start=query.start,
         end=query.end,
+        after=after,
         limit=limit + 1,
     )
-    if len(found_events) > limit:
-        errors.append(
-            ReplyError(
-                "2.4",
-                f"more than {limit} events match; the oldest {limit} are sent, narrow the period",
-                Level.WARNING,
-                xpath="Request/GetEndDeviceEvents",
-            )
-        )
-        found_events = found_events[:limit]
+    more = len(found_events) > limit
+    found_events = found_events[:limit]
     payload = write_end_device_events(e for _, e in found_events)
+    outcome = Outcome(payload=payload, summary=f"{len(found_events)} events")
+    if after is not None or more:  # a paged reply: 0.1 while more follow, 0.2 on the last
+        outcome.result = Result.PARTIAL
+        outcome.code = "0.1" if more else "0.2"
+        outcome.continuation = _encode(found_events[-1][0]) if more else None
     if errors:
-        return Outcome(Result.PARTIAL, errors, payload)
-    return Outcome(payload=payload, summary=f"{len(found_events)} events")
+        outcome.result, outcome.errors = Result.PARTIAL, errors
+    return outcome
+
+
+def _encode(position: tuple[int, int, int]) -> str:
+    """A continuation token: where the page stopped (time, meter id, row id)."""
+    return base64.urlsafe_b64encode(json.dumps(["events", *position]).encode()).decode()
+
+
+def _decode(token: str) -> tuple[int, int, int]:
+    try:
+        kind, ts, meter_id, row_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if kind != "events":
+            raise ValueError(kind)
+        return int(ts), int(meter_id), int(row_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidQueryError(
+            f"continuation token {token!r} is not one this hub issued", xpath="Request/Option"
+        ) from exc

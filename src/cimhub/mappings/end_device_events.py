@@ -151,6 +151,7 @@ class EventQuery:
     event_types: list[str] = field(default_factory=list)
     start: int | None = None
     end: int | None = None
+    continuation: str | None = None  # Request/Option "continuation": the next page
 
 
 def read_event_query(envelope: Envelope) -> EventQuery:
@@ -178,7 +179,21 @@ def read_event_query(envelope: Envelope) -> EventQuery:
         raise InvalidQueryError(
             "the period ends before it starts", xpath="Request/GetEndDeviceEvents"
         )
-    return EventQuery(meters, types, start, end)
+    return EventQuery(meters, types, start, end, _continuation(envelope))
+
+
+def _continuation(envelope: Envelope) -> str | None:
+    """The value of the request's ``continuation`` Option (as GetMeterReadings pages)."""
+    if envelope.request is None:
+        return None
+    for option in envelope.request:  # generic: message namespace; strongly typed: its own
+        if not isinstance(option.tag, str) or ns.split(option.tag)[1] != "Option":
+            continue
+        fields = {ns.split(c.tag)[1]: (c.text or "").strip() for c in option
+                  if isinstance(c.tag, str)}  # fmt: skip
+        if fields.get("name") == "continuation":
+            return fields.get("value") or None
+    return None
 
 
 def _find(envelope: Envelope, qname: str) -> etree._Element:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, tuple_
 
 from cimhub.domain.event import POWER_OFF, POWER_ON, Event
 from cimhub.domain.outage import DEFAULT_MOMENTARY_SECONDS, Outage, OutageKind, derive_outages
@@ -87,6 +87,36 @@ class EventRepository:
         rows = self._uow.session.scalars(stmt).all()
         names = self._uow.meters.describe(tenant_id, {r.meter_id for r in rows})
         return [(r.meter_id, _event(r, names[r.meter_id])) for r in rows]
+
+    def page(
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        *,
+        event_types: Sequence[str] = (),
+        start: int | None = None,
+        end: int | None = None,
+        after: tuple[int, int, int] | None = None,
+        limit: int,
+    ) -> list[tuple[tuple[int, int, int], Event]]:
+        """Like ``query``, keyset-paged: events after the (ts, meter id, row id) position
+        ``after``, oldest first, each with its position (a continuation token's content)."""
+        dialect = self._uow.dialect
+        stmt = select(EventRow).where(
+            EventRow.tenant_id == tenant_id, member_of(EventRow.meter_id, meter_ids, dialect)
+        )
+        if event_types:
+            stmt = stmt.where(member_of(EventRow.event_type, event_types, dialect))
+        if start is not None:
+            stmt = stmt.where(EventRow.ts >= start)
+        if end is not None:
+            stmt = stmt.where(EventRow.ts < end)
+        if after is not None:
+            stmt = stmt.where(tuple_(EventRow.ts, EventRow.meter_id, EventRow.id) > tuple_(*after))
+        stmt = stmt.order_by(EventRow.ts, EventRow.meter_id, EventRow.id).limit(limit)
+        rows = self._uow.session.scalars(stmt).all()
+        names = self._uow.meters.describe(tenant_id, {r.meter_id for r in rows})
+        return [((r.ts, r.meter_id, r.id), _event(r, names[r.meter_id])) for r in rows]
 
     def stored_by_message(
         self,
