@@ -41,6 +41,10 @@ from cimhub.testing.billing import (
     install,
     put_validated,
 )
+from cimhub.testing.bus import FAST
+from cimhub.testing.receiver import Receiver
+from cimhub.testing.replies import ParsedReply
+from cimhub.testing.waiting import wait_until
 
 IST = ZoneInfo("Asia/Kolkata")
 DAY = date(2024, 6, 3)
@@ -51,7 +55,10 @@ EXPORT = daily_energy(Channel.KWH_EXPORT)
 
 
 def seed(
-    db: Database, start: int = START, config: dict[str, object] = MONTH_CONFIG
+    db: Database,
+    start: int = START,
+    config: dict[str, object] = MONTH_CONFIG,
+    address: str = "http://pp",
 ) -> tuple[int, int]:
     with db.unit_of_work() as uow:
         tenant = uow.tenants.ensure("t1")
@@ -66,7 +73,7 @@ def seed(
         put_validated(uow, tenant, meters["M1"], KWH_EXPORT_15, solar, [0.1] * len(solar))
         refresh(uow, tenant, [(m, start, start + 2 * 86_400) for m in meters.values()])
         repo = SubscriptionRepository(uow)
-        repo.put(Subscription("prepaid", "MeterReadings", ("created", "changed"), "http://pp",
+        repo.put(Subscription("prepaid", "MeterReadings", ("created", "changed"), address,
                               reading_types=(*WANTED, EXPORT)))  # fmt: skip
         repo.put(Subscription("billing", "MeterReadings", ("created",), "http://billing",
                               reading_types=(energy("kwh_import"),)))  # fmt: skip
@@ -142,3 +149,25 @@ def test_the_hub_housekeeping_feeds_yesterday_once(db: Database) -> None:
         assert [hub.feed_prepaid(), hub.feed_prepaid()] == [1, 0]
     finally:
         hub.close()
+
+
+def test_the_prepaid_feed_reaches_the_subscriber_once(db: Database) -> None:
+    with Receiver() as receiver:
+        seed(db, address=receiver.url)
+        hub = Hub.build(Settings(database_url=db.url, **FAST))
+        try:
+            for _ in range(2):
+                with hub.database.unit_of_work() as uow:
+                    feed_day(uow, uow.tenants.ensure("t1"), DAY)
+            hub.bus.relay.wake()  # type: ignore[union-attr]
+            [body] = receiver.wait_for(1)
+            wait_until(lambda: not sent(db), timeout=10)  # the relay took it from the outbox
+        finally:
+            hub.close()
+        assert len(receiver.bodies) == 1
+    root = etree.fromstring(body)
+    schema.validate(root)
+    assert etree.QName(root).localname == "CreatedMeterReadings"
+    readings = ParsedReply.of(body).readings()
+    values = {code: value for (meter, code, _), value in readings.items() if meter == "M1"}
+    assert values[IMPORT] == 24.0 and values[EXPORT] == 3.2
