@@ -275,5 +275,31 @@ class MqttHes:
             "events", {spec["list"]: [{spec["meter"]: meter, spec["id"]: code, spec["time"]: at}]}
         )
 
+    def tamper_burst(self, meter: str, at: int, *, every: int = 5) -> list[str]:
+        """Fault injection: every tamper event ID of IS 15959 the profile maps (cover open,
+        magnetic, current reverse, neutral disturbance, CT bypass), ``every`` seconds
+        apart from epoch ``at``, in one message; the IDs sent."""
+        ids = [i for i in TAMPER_IDS if i in self.profile.event_types]
+        spec = self.profile.events
+        epoch = spec.get("time_format") == "epoch"
+        events = [
+            {spec["meter"]: meter, spec["id"]: event_id,
+             spec["time"]: at + n * every if epoch else _iso(at + n * every)}
+            for n, event_id in enumerate(ids)
+        ]  # fmt: skip
+        self.publish("events", {spec["list"]: events})
+        return ids
+
+
+#: IS 15959 tamper occurrence IDs (india-metering.md §2): cover open, magnetic influence,
+#: R-phase current reverse, neutral disturbance, CT bypass.
+TAMPER_IDS = ("251", "201", "51", "203", "65")
+
+
+def _iso(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
 
 __all__ = ["Behaviour", "HttpHes", "MqttHes", "soap_wrap"]
