@@ -30,7 +30,7 @@ D, F, U = BillingDaily.__table__, PrepaidFeedRow.__table__, UsagePoint.__table__
 class PrepaidDay:
     usage_point_id: int
     mrid: str
-    meter_id: int | None  #: the day's main meter (the latest, after a meter change)
+    meter_id: int | None  #: a main meter of the day (the highest id after a meter change)
     determinants: Determinants
 
 
