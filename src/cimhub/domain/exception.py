@@ -53,6 +53,13 @@ MOVES: Mapping[Status, frozenset[Status]] = {
 ACTIVE = frozenset({Status.OPEN, Status.ASSIGNED})
 
 
+#: Events that end the condition of an exception kind: the hub resolves it.
+RESOLVED_BY: Mapping[str, ExceptionKind] = {
+    "3.26.0.216": ExceptionKind.OUTAGE,  # power restored
+    "3.1.0.49": ExceptionKind.COMMUNICATION_FAILURE,  # communication re-established
+}
+
+
 def may_move(current: Status, to: Status) -> bool:
     """
     >>> may_move(Status.OPEN, Status.ASSIGNED), may_move(Status.CLOSED, Status.OPEN)

@@ -47,6 +47,7 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     accepted = _resolve(ctx, items, errors)
     repo = EventRepository(ctx.uow)
     pairs = [(meter_id, item.event) for meter_id, item in accepted]
+    fresh = repo.fresh(ctx.tenant_id, pairs)  # exceptions count each event once
     new = repo.save(
         ctx.tenant_id,
         pairs,
@@ -57,7 +58,7 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     power = sorted({m for m, e in pairs if e.event_type in (POWER_OFF, POWER_ON)})
     outages = repo.rederive_outages(ctx.tenant_id, power)
     raise_dt_outages(ctx.uow, ctx.tenant_id, power, ctx.settings)  # and tell OMS/CIS
-    Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, pairs)  # tamper, outage, …
+    Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, fresh)  # tamper, outage, …
     close_by_events(ctx.uow, ctx.tenant_id, pairs, ctx.source)  # RCD events end commands
     notes = [_unmapped(item) for _, item in accepted if not item.event.mapped]
     errors.sort(key=lambda e: e.xpath or "")

@@ -26,6 +26,8 @@ from cimhub.domain.exception import (
     ACTIVE,
     COMMUNICATION_SWEEP,
     DEFAULT_RULES,
+    RESOLVED_BY,
+    ExceptionKind,
     Match,
     Rule,
     Status,
@@ -78,13 +80,30 @@ class Exceptions:
 
     def on_events(self, tenant_id: int, events: Sequence[tuple[int, Event]]) -> list[int]:
         """Apply the rules to stored events; the ids of the exceptions opened or added to."""
-        matches = []
+        matches, ended = [], []
         for meter_id, event in events:
+            if event.event_type in RESOLVED_BY:
+                ended.append((meter_id, RESOLVED_BY[event.event_type], event))
             rule = rule_for_event(self.rules, event)
             if rule is not None:
                 details = {"event": event.event_type, "vendor_code": event.vendor_code or ""}
                 matches.append(Match(rule, meter_id, event.created, event.event_type, details))
-        return self.apply(tenant_id, matches)
+        touched = self.apply(tenant_id, matches)
+        for meter_id, kind, event in ended:
+            self._resolve(tenant_id, {meter_id}, kind, event.created,
+                          f"{event.event_type} at {event.created}")  # fmt: skip
+        return touched
+
+    def _resolve(self, tenant_id: int, meters: set[int], kind: ExceptionKind, at: int,
+                 note: str) -> list[int]:  # fmt: skip
+        """The hub resolves active exceptions of ``kind`` on these meters raised by ``at``."""
+        done = []
+        for row in self.repo.active(tenant_id, meters, list(ACTIVE)):
+            if row.kind == kind.value and row.first_at <= at:
+                self._move(tenant_id, row, Status.RESOLVED, SYSTEM, note)
+                done.append(row.id)
+        self.uow.session.flush()
+        return done
 
     def on_findings(self, tenant_id: int) -> list[int]:
         """Apply the rules to VEE findings stored since the last sweep."""
@@ -117,7 +136,12 @@ class Exceptions:
             Match(rule, m, at, COMMUNICATION_SWEEP, {"last_data": str(ts), "hours": f"{hours:g}"})
             for m, ts in silent.items()
         ]
-        return self.apply(tenant_id, matches)
+        touched = self.apply(tenant_id, matches)
+        kind = ExceptionKind.COMMUNICATION_FAILURE
+        waiting = self.repo.active_of_kind(tenant_id, kind.value, list(ACTIVE))
+        talking = {r.meter_id for r in waiting} - set(silent)
+        self._resolve(tenant_id, talking, kind, at, "data received again")
+        return touched
 
     def apply(self, tenant_id: int, matches: Sequence[Match]) -> list[int]:
         grouped = group(matches)

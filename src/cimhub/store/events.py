@@ -49,6 +49,17 @@ class EventRepository:
             self._uow.session.execute(stmt, rows)
         return len(rows)
 
+    def fresh(self, tenant_id: int, events: Sequence[tuple[int, Event]]) -> list[tuple[int, Event]]:
+        """The events not stored yet, repeats within ``events`` dropped (call before save)."""
+        seen = self._known(tenant_id, events)
+        out = []
+        for meter_id, event in events:
+            key = (meter_id, event.event_type, event.created)
+            if key not in seen:
+                seen.add(key)
+                out.append((meter_id, event))
+        return out
+
     def _known(self, tenant_id: int, events: Sequence[tuple[int, Event]]) -> set[Key]:
         if not events:
             return set()

@@ -163,6 +163,19 @@ class ExceptionRepository:
             )
         )
 
+    def active_of_kind(
+        self, tenant_id: int, kind: str, statuses: Sequence[str]
+    ) -> list[ExceptionRow]:
+        return list(
+            self.session.scalars(
+                select(ExceptionRow).where(
+                    ExceptionRow.tenant_id == tenant_id,
+                    ExceptionRow.kind == kind,
+                    member_of(ExceptionRow.status, list(statuses), self._uow.dialect),
+                )
+            )
+        )
+
     def metered_orders(self, tenant_id: int, meter_ids: Iterable[int], statuses: Sequence[str]
                        ) -> set[int]:  # fmt: skip
         """The meters among these with a service order in one of ``statuses``."""

@@ -215,3 +215,43 @@ def test_the_periodic_sweep_covers_every_tenant(hub: Hub) -> None:
             ExceptionRow, uow.tenants.ensure(TENANT), {"kind": "communication_failure"}, 20, 0
         )
     assert total == 12 and {r.occurrences for r in rows} == {2}
+
+
+def test_a_restore_resolves_the_outage_and_a_resent_event_counts_once(served: Served) -> None:
+    hub, base, _ = served
+    _burst(hub)
+    _burst(hub)  # the head-end sends the same events again: nothing new happened
+    cover = _get(base, "/exceptions", rule="tamper.cover_open")["items"][0]
+    assert cover["occurrences"] == 2
+    _send(hub, [Ev("SM0000004", "2024-06-15T09:00:00Z", "3.26.0.85")])
+    _send(hub, [Ev("SM0000004", "2024-06-15T09:40:00Z", "3.26.0.216")])
+    [outage] = _get(base, "/exceptions", kind="outage")["items"]
+    assert (outage["status"], outage["meter"]) == ("resolved", "SM0000004")
+    history = _get(base, f"/exceptions/{outage['id']}")["history"]
+    assert [(h["status"], h["actor"]) for h in history] == [
+        ("open", "cimhub"),
+        ("resolved", "cimhub"),
+    ]
+
+
+def test_data_received_again_resolves_a_communication_failure(hub: Hub) -> None:
+    from cimhub.testing.messages import created_meter_readings, meter_mrid
+
+    at = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
+    with hub.database.unit_of_work() as uow:
+        tenant = uow.tenants.ensure(TENANT)
+        Exceptions(uow, hub.settings).sweep_communication(tenant, at)
+    raw = created_meter_readings([1], datetime(2024, 5, 31, 12, tzinfo=UTC), 4)
+    raw = raw.replace(meter_mrid(1).encode(), b"SM0000000")
+    assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
+    with hub.database.unit_of_work() as uow:
+        service = Exceptions(uow, hub.settings)
+        service.sweep_communication(tenant, at + 3600)
+        rows, _ = service.repo.page(ExceptionRow, tenant, {"status": "resolved"}, 20, 0)
+    assert [service_meter(hub, r.meter_id) for r in rows] == ["SM0000000"]
+
+
+def service_meter(hub: Hub, meter_id: int) -> str:
+    with hub.database.unit_of_work() as uow:
+        tenant = uow.tenants.ensure(TENANT)
+        return uow.meters.describe(tenant, {meter_id})[meter_id].key
