@@ -143,7 +143,11 @@ def test_cimhub_billing_prepaid_feed_sends_a_day_once(
 
 def test_the_hub_housekeeping_feeds_yesterday_once(db: Database) -> None:
     yesterday = datetime.now(IST).date() - timedelta(days=1)
-    seed(db, day_start(yesterday, IST), MONTH_CONFIG | {"prepaid_feed": {"hour": 0}})
+    seed(
+        db,
+        day_start(yesterday, IST),
+        MONTH_CONFIG | {"prepaid_feed": {"hour": 0, "lookback_days": 0}},
+    )
     hub = Hub.build(Settings(database_url=db.url), serve=False)
     try:
         assert [hub.feed_prepaid(), hub.feed_prepaid()] == [1, 0]
