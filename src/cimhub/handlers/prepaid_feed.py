@@ -5,10 +5,11 @@ For one local day, each prepaid usage point's kWh import and export, in total an
 bucket (daily ReadingTypes, macroPeriod 11), go as MeterReadings through the outbox to every
 prepaid subscriber: an active MeterReadings `created` subscription naming at least one daily
 ReadingType (it gets only the ReadingTypes it names). Idempotent per (usage point, day,
-subscriber): a re-run sends nothing new; a day whose figures changed since it was sent (late
-data, a VEE edit re-aggregating the day) is sent again, as `changed` when the subscription
-takes `changed`, else as `created` with the same ReadingTypes and timestamp (the receiver
-overwrites). Usage points without any aggregate that day are not sent (nothing to report).
+subscriber): a re-run sends nothing new; a day whose figures (those the subscriber takes)
+changed since it was sent (late data, a VEE edit re-aggregating the day) is sent again, as
+`changed` when the subscription takes `changed`, else as `created` with the same
+ReadingTypes and timestamp (the receiver overwrites). Usage points without any aggregate
+that day are not sent (nothing to report).
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def feed_day(uow: UnitOfWork, tenant_id: int, day: date) -> FeedResult:
     end = day_start(day + timedelta(days=1), config.zone)
     points = prepaid_days(uow, tenant_id, day, subtract_check=config.subtract_check_meters)
     series = {p.usage_point_id: _series(p, end) for p in points}
-    digests = {up: _digest(s) for up, s in series.items()}
     names = uow.meters.describe(tenant_id, {p.meter_id for p in points} - {None})
     headers = {"correlation_id": f"prepaid-{tenant}-{day}", "prepaid_day": day.isoformat()}
     for sub in subs:
         known = sent(uow, tenant_id, day, sub.name)
+        wanted = {c for c in sub.reading_types if is_daily(c)}
+        digests = {up: _digest([x for x in s if x.reading_type in wanted])
+                   for up, s in series.items()}  # fmt: skip
         todo = [p for p in points if known.get(p.usage_point_id) != digests[p.usage_point_id]]
         changed = [p for p in todo if p.usage_point_id in known]
         created = [p for p in todo if p.usage_point_id not in known]
