@@ -11,7 +11,11 @@ from cimhub.handlers.registry import Handler, HandlerContext, Registry
 from cimhub.mappings.config_query import read_config_query
 from cimhub.mappings.master_data_linkage import read_linkage
 from cimhub.mappings.meter_config import read_meter_config, write_meter_config
-from cimhub.mappings.usage_point_config import read_usage_point_config, write_usage_point_config
+from cimhub.mappings.usage_point_config import (
+    read_usage_point_config,
+    read_usage_point_meters,
+    write_usage_point_config,
+)
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
@@ -105,10 +109,20 @@ def meter_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
 
 
 def usage_point_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
+    """The usage points, and the meters they list installed there (as a linkage create
+    would: a meter already there is left as it is; a different meter in the same role,
+    or one installed elsewhere, refuses the message — exchange meters with
+    MasterDataLinkageConfig)."""
     specs = read_usage_point_config(envelope.payload)
     if envelope.verb in MODES:
         result = ctx.uow.usage_points.save(ctx.tenant_id, specs, MODES[envelope.verb])
-        return Outcome(summary=_summary("usage points", result))
+        summary = _summary("usage points", result)
+        assert envelope.payload is not None  # read_usage_point_config refused it otherwise
+        links = read_usage_point_meters(envelope.payload, specs, ctx.received_at)
+        if links:
+            made = ctx.uow.master.install(ctx.tenant_id, links, _origin(ctx, envelope))
+            summary += f"; {made} meters installed, {len(links) - made} already in place"
+        return Outcome(summary=summary)
     count = ctx.uow.master.retire_usage_points(
         ctx.tenant_id, [s.key for s in specs], RETIRE[envelope.verb]
     )

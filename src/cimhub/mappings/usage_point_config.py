@@ -6,6 +6,11 @@ PaymentMode, Mobile, Email, NetMetering, PVCapacity (kW), SanctionedLoad ("10 kV
 OrganisationUnit, ConnectedLoad (kW), OperatingHours. The DT and feeder are
 ``Equipments`` named with NameType DistributionTransformer / Feeder; ``ratedPower`` (W)
 is the sanctioned load in kW ×1000 when no SanctionedLoad name says otherwise.
+
+The meters a usage point lists (``Meters`` or ``EndDevices``, by mRID or name; a typed
+name MeterRole for a check or generation meter) are links to make: installed from the
+ConfigurationEvents' effectiveDateTime, as a MasterDataLinkageConfig would
+(``read_usage_point_meters``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from cimhub.domain.installation import LinkSpec, parse_role
 from cimhub.domain.usage_point import UsagePointSpec, parse_category, parse_payment_mode
 from cimhub.errors import InvalidValueError, PayloadError
 from cimhub.mappings.cim_object import (
@@ -23,6 +29,7 @@ from cimhub.mappings.cim_object import (
     config_event,
     flag,
     number,
+    ref,
     tag,
     text,
     typed_names,
@@ -42,6 +49,38 @@ def read_usage_point_config(payload: etree._Element | None) -> list[UsagePointSp
     if not points:
         raise PayloadError("the UsagePointConfig payload holds no UsagePoint")
     return points
+
+
+def read_usage_point_meters(
+    payload: etree._Element, specs: list[UsagePointSpec], default_at: int
+) -> list[LinkSpec]:
+    """The links the usage points' Meters / EndDevices ask for (one per meter and point),
+    effective at each point's ConfigurationEvents effectiveDateTime, else ``default_at``."""
+    links: dict[tuple[str, str], LinkSpec] = {}
+    for index, (el, spec) in enumerate(
+        zip(payload.iterfind(q("UsagePoint")), specs, strict=True), 1
+    ):
+        event = config_event(el.find(q("ConfigurationEvents")), q)
+        for local in ("Meters", "EndDevices"):
+            for found in el.iterfind(q(local)):
+                meter = ref(found, q)
+                if meter.key is None:
+                    raise InvalidValueError(
+                        "a meter reference names nothing",
+                        xpath=f"UsagePointConfig/UsagePoint[{index}]/{local}",
+                    )
+                links.setdefault(
+                    (spec.key, meter.key),
+                    LinkSpec(
+                        meter=meter.key,
+                        at=event.effective if event.effective is not None else default_at,
+                        usage_point=spec.key,
+                        role=parse_role(meter.names.get("meterrole")),
+                        by=event.by,
+                        reason=event.reason or "listed by UsagePointConfig",
+                    ),
+                )
+    return list(links.values())
 
 
 def _point(el: etree._Element, index: int) -> UsagePointSpec:
