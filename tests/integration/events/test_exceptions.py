@@ -255,3 +255,40 @@ def service_meter(hub: Hub, meter_id: int) -> str:
     with hub.database.unit_of_work() as uow:
         tenant = uow.tenants.ensure(TENANT)
         return uow.meters.describe(tenant, {meter_id})[meter_id].key
+
+
+RULES_TOML = """
+[[rule]]
+name = "clock.tampered"
+kind = "tamper"
+severity = "critical"
+events = ["3.36.114.24"]
+service_order = true
+notify = ["aee@discom.test"]
+description = "The meter's clock was changed: inspect the site."
+"""
+
+
+def test_rules_from_a_toml_file_replace_the_built_in_ones(
+    database_url: str, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES_TOML)
+    with SmtpServer() as smtp:
+        settings = Settings(database_url=database_url, exception_rules=str(rules),
+                            notify_url=f"smtp://127.0.0.1:{smtp.port}")  # fmt: skip
+        hub = Hub.build(settings)
+        try:
+            raw = created_end_device_events([Ev("M9", "2024-06-15T10:00:00Z", "3.36.114.24"),
+                                             Ev("M9", "2024-06-15T10:05:00Z", COVER)])  # fmt: skip
+            assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
+            [mail] = smtp.wait_for(1)
+            with hub.database.unit_of_work() as uow:
+                service = Exceptions(uow, hub.settings)
+                rows, _total = service.repo.page(ExceptionRow, uow.tenants.ensure(TENANT), {}, 9, 0)
+                found = [(r.rule, r.severity, r.service_order_id is not None) for r in rows]
+        finally:
+            hub.close()
+    assert found == [("clock.tampered", "critical", True)]  # the cover event: no rule now
+    assert mail["To"] == "aee@discom.test" and "clock.tampered on meter M9" in mail["Subject"]
+    assert "inspect the site" in str(mail.get_payload(decode=True), "utf-8")
