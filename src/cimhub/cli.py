@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.billing_commands import add_commands as add_billing  # billing config|run|export
 
     add_billing(commands)
+    from cimhub.exception_commands import add_commands as add_exceptions  # sweep | list
+
+    add_exceptions(commands)
     from cimhub.hes_commands import add_commands as add_hes  # hes endpoint|commands, hes-sim
 
     add_hes(commands)
