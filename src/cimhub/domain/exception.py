@@ -81,6 +81,7 @@ class Rule:
     service_order: bool = False
     revenue_protection: bool = False
     notify: tuple[str, ...] = ()  # addresses; empty: the hub's default recipients
+    notification: bool = True  # False: listed only (e.g. one per meter of a DT outage)
     description: str = ""
 
     def matches_event(self, event: Event) -> bool:
@@ -109,11 +110,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("tamper.magnetic", T, events={"3.12.66.257"}, **RP),
     _rule("tamper.reverse_energy", T, events={"3.12.93.219"}, **RP),
     _rule("tamper.generic", T, events={"3.12.0.257"}, **RP),
-    _rule("outage", ExceptionKind.OUTAGE, severity="minor", events={"3.26.0.85"}),
+    _rule("outage", ExceptionKind.OUTAGE, severity="minor", events={"3.26.0.85"},
+          notification=False),  # OMS/CIS hear of outages through their subscriptions
     _rule("load_limit", ExceptionKind.LOAD_LIMIT, severity="minor",
           events={"3.8.261.139", "3.15.139.93"}, findings={"usage.sanctioned", "demand.too_high"}),
     _rule("communication", ExceptionKind.COMMUNICATION_FAILURE, severity="minor",
-          events={"3.1.0.85"}, findings={COMMUNICATION_SWEEP}, service_order=True),
+          events={"3.1.0.85"}, findings={COMMUNICATION_SWEEP}, service_order=True,
+          notification=False),  # the WFM gets the service order
     _rule("negative_consumption", ExceptionKind.NEGATIVE_CONSUMPTION,
           findings={"usage.negative", "register.decrement"}, revenue_protection=True),
     _rule("consumption_deviation", ExceptionKind.CONSUMPTION_DEVIATION, severity="minor",

@@ -189,7 +189,7 @@ class Exceptions:
         )  # fmt: skip
         note = "field work under way on the meter" if suppressed else rule.description
         self.repo.record(tenant_id, EXCEPTION, row.id, status.value, SYSTEM, note)
-        if not suppressed:
+        if not suppressed and rule.notification:
             self._notification(tenant_id, row, rule)
         return row
 
@@ -246,7 +246,7 @@ class Exceptions:
     def feedback(self, tenant_id: int, mrid: str, status: so.OrderStatus, actor: str,
                  note: str = "") -> ServiceOrderRow:  # fmt: skip
         """The WFM reports on an order; completion resolves its exception, closing closes it."""
-        order = self.repo.get(ServiceOrderRow, tenant_id, mrid=mrid)
+        order = self.repo.get(ServiceOrderRow, tenant_id, mrid=mrid, lock=True)
         if order is None:
             raise UnknownObjectError(f"unknown service order {mrid!r}", object_id=mrid)
         if not so.may_report(so.OrderStatus(order.status), status):
@@ -259,7 +259,7 @@ class Exceptions:
             order.closed_at = order.updated_at
         self.repo.record(tenant_id, ORDER, order.id, status.value, actor, note)
         follow = {so.OrderStatus.COMPLETED: Status.RESOLVED, so.OrderStatus.CLOSED: Status.CLOSED}
-        exc = self.repo.get(ExceptionRow, tenant_id, id=order.exception_id)
+        exc = self.repo.get(ExceptionRow, tenant_id, id=order.exception_id, lock=True)
         if status in follow and exc is not None and may_move(Status(exc.status), follow[status]):
             self._move(tenant_id, exc, follow[status], actor, f"service order {status.value}")
         self.uow.session.flush()
@@ -269,7 +269,7 @@ class Exceptions:
 
     def move(self, tenant_id: int, exception_id: int, to: Status, actor: str, *,
              assignee: str | None = None, note: str = "") -> ExceptionRow:  # fmt: skip
-        row = self.repo.get(ExceptionRow, tenant_id, id=exception_id)
+        row = self.repo.get(ExceptionRow, tenant_id, id=exception_id, lock=True)
         if row is None:
             raise UnknownObjectError(
                 f"unknown exception {exception_id}", object_id=str(exception_id)

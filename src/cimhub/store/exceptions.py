@@ -224,11 +224,13 @@ class ExceptionRepository:
         )
         return [{"status": r.status, "actor": r.actor, "note": r.note, "at": r.at} for r in rows]
 
-    def get(self, model: Any, tenant_id: int, **key: Any) -> Any:
+    def get(self, model: Any, tenant_id: int, *, lock: bool = False, **key: Any) -> Any:
+        """One exception or service order by key; ``lock``ed (FOR UPDATE on PostgreSQL)
+        when it is to be moved, so two moves never interleave."""
         stmt = select(model).where(model.tenant_id == tenant_id)
         for name, value in key.items():
             stmt = stmt.where(getattr(model, name) == value)
-        if self._uow.dialect == "postgresql":
+        if lock and self._uow.dialect == "postgresql":
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 

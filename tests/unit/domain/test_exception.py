@@ -101,3 +101,8 @@ def test_group_per_meter_and_rule_oldest_first() -> None:
     grouped = group([Match(rule, 1, 5, "a"), Match(rule, 1, 2, "b"), Match(rule, 2, 1, "c")])
     assert [m.source for m in grouped[(1, rule.name)]] == ["b", "a"]
     assert len(grouped) == 2
+
+
+def test_bulk_kinds_are_listed_not_mailed() -> None:
+    quiet = {r.name for r in DEFAULT_RULES if not r.notification}
+    assert quiet == {"outage", "communication"}
