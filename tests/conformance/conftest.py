@@ -32,21 +32,23 @@ KNOWN_HUB_DEFECTS: set[str] = set()
 
 
 @contextmanager
-def served_hub(database_url: str, workdir: Path, **settings: str) -> Iterator[str]:
-    """`cimhub serve` in a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIMHUB_")}
-    env |= HUB_ENV | settings | {"CIMHUB_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "cimhub.cli", "serve", "--host", "127.0.0.1"]
-    log = workdir / "hub.log"
+def cimhub_process(
+    args: list[str], workdir: Path, settings: dict[str, str], log_name: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`cimhub ARGS…` in a subprocess with only ``settings`` as its CIMHUB_* environment
+    (output to ``workdir/log_name``); terminated afterwards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIMHUB_")} | settings
+    log = workdir / log_name
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=workdir, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "cimhub.cli", *args],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(base, process, log)
-        yield base
+        yield process, log
     finally:
         process.terminate()
         try:
@@ -54,6 +56,18 @@ def served_hub(database_url: str, workdir: Path, **settings: str) -> Iterator[st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+@contextmanager
+def served_hub(database_url: str, workdir: Path, **settings: str) -> Iterator[str]:
+    """`cimhub serve` in a subprocess on a free port; yields its base URL."""
+    port = free_port()
+    env = HUB_ENV | settings | {"CIMHUB_DATABASE_URL": database_url}
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    with cimhub_process(serve, workdir, env, "hub.log") as (process, log):
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_ready(base, process, log)
+        yield base
 
 
 def _wait_until_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -88,6 +102,7 @@ class Harness:
     known_hub_defects = KNOWN_HUB_DEFECTS
     hub_env = HUB_ENV
     serve_hub = staticmethod(served_hub)
+    process = staticmethod(cimhub_process)
 
     def __init__(self, suite: Suite) -> None:
         self.suite = suite

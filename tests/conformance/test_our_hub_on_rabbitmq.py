@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +18,6 @@ from cimhub.testing.databases import postgres_database
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-@contextmanager
-def worker_process(env: dict[str, str], workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CIMHUB_")}
-    with (workdir / "worker.log").open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cimhub.cli", "worker"],
-            cwd=workdir, env=base | env, stdout=out, stderr=out,
-        )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @pytest.fixture
 def bus_hub(harness: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(HTTP base URL, AMQP target) of a hub whose handlers run in a worker process."""
@@ -50,7 +27,7 @@ def bus_hub(harness: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
         env = harness.hub_env | {"CIMHUB_DATABASE_URL": db_url, "CIMHUB_BROKER_URL": broker}
         with (
             harness.serve_hub(db_url, tmp_path, CIMHUB_BROKER_URL=broker) as base,
-            worker_process(env, tmp_path),
+            harness.process(["worker"], tmp_path, env, "worker.log"),
         ):
             yield base, f"{broker}#cimhub.inbound"
 
