@@ -235,7 +235,11 @@ def targets(results: Results) -> list[Check]:
     """Where we stand against each target of issue 8 (PostgreSQL rows)."""
     checks: list[Check] = []
     for make in (
-        _target_ingest, _target_baseline, _target_one_meter, _target_workers, _target_billing
+        _target_ingest,
+        _target_baseline,
+        _target_one_meter,
+        _target_workers,
+        _target_billing,
     ):
         checks.append(make(results))
     checks.append(_target_query(results))

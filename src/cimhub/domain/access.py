@@ -29,7 +29,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 #: Every REST area; a router needs ``rest.<area>.read`` for GET and ``….write`` otherwise.
-REST_AREAS = ("masterdata", "reports", "billing", "subscriptions", "metrics", "exceptions")
+REST_AREAS = (
+    "masterdata", "reports", "billing", "subscriptions", "metrics", "exceptions", "commands", "vee"
+)  # fmt: skip
 ADMIN_READ = "admin.read"
 ADMIN_WRITE = "admin.write"
 APPROVE_CONTROL = "EndDeviceControls.approve"

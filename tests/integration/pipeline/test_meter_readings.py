@@ -248,8 +248,9 @@ def test_queries_are_logged_without_their_reply_bytes(hub: Hub, send: Send) -> N
     assert len(ParsedReply.of(answer.body).readings()) == 96
     with hub.database.unit_of_work() as uow:
         logged = uow.session.execute(
-            select(MessageLog.verb, MessageLog.result, MessageLog.reply_code, MessageLog.reply)
-            .order_by(MessageLog.id)
+            select(
+                MessageLog.verb, MessageLog.result, MessageLog.reply_code, MessageLog.reply
+            ).order_by(MessageLog.id)
         ).all()
     (created, get) = [(v, r, c, reply is not None) for v, r, c, reply in logged]
     assert created == ("created", "OK", "0.0", True)  # kept: a repeat is answered with it
