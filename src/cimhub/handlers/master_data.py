@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from cimhub.handlers.meter_readings import vee_service
 from cimhub.handlers.registry import Handler, HandlerContext, Registry
 from cimhub.mappings.config_query import read_config_query
 from cimhub.mappings.master_data_linkage import read_linkage
@@ -20,7 +21,7 @@ from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
 from cimhub.store.audit import AuditLog
-from cimhub.store.master_data import Provenance
+from cimhub.store.master_data import Linked, Provenance
 from cimhub.store.meter_assets import Mode, SaveResult
 
 MODES = {
@@ -120,7 +121,9 @@ def usage_point_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
         assert envelope.payload is not None  # read_usage_point_config refused it otherwise
         links = read_usage_point_meters(envelope.payload, specs, ctx.received_at)
         if links:
-            made = ctx.uow.master.install(ctx.tenant_id, links, _origin(ctx, envelope))
+            made = _validated(
+                ctx, ctx.uow.master.install(ctx.tenant_id, links, _origin(ctx, envelope))
+            )
             summary += f"; {made} meters installed, {len(links) - made} already in place"
         return Outcome(summary=summary)
     count = ctx.uow.master.retire_usage_points(
@@ -137,13 +140,25 @@ def linkage_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     origin = _origin(ctx, envelope)
     master, tenant = ctx.uow.master, ctx.tenant_id
     if envelope.verb in (Verb.CREATE, Verb.CREATED):
-        count = master.install(tenant, links, origin)
+        count = _validated(ctx, master.install(tenant, links, origin))
         return Outcome(summary=f"{count} links made, {len(links) - count} already in place")
     if envelope.verb in (Verb.CANCEL, Verb.CANCELED):
         count = master.cancel_links(tenant, links, links[0].reason or "canceled", origin)
         return Outcome(summary=f"{count} links canceled")
-    count = master.remove(tenant, links, origin)
+    count = _validated(ctx, master.remove(tenant, links, origin))
     return Outcome(summary=f"{count} links closed")
+
+
+def _validated(ctx: HandlerContext, linked: Linked) -> int:
+    """VEE on the register reads a link change stored (a replacement's final and initial
+    reads), as on any register read that arrives: they join the validated layer at once,
+    so a validated GetMeterReadings shows them. Returns the links' count."""
+    if ctx.settings.vee_enabled and linked.reads:
+        tenant = ctx.uow.tenants.get(ctx.tenant_id).code
+        vee_service(ctx.settings).run(
+            ctx.uow, ctx.tenant_id, tenant, linked.reads, linked.type_ids, now=ctx.received_at
+        )
+    return linked.count
 
 
 def get_meter_config(ctx: HandlerContext, envelope: Envelope) -> Outcome:

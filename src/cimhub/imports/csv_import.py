@@ -151,7 +151,7 @@ def _apply(
         report.changed += result.changed
         report.unchanged += result.unchanged
     if parsed.links:
-        report.links = uow.master.install(tenant_id, [s for _, s in parsed.links], origin)
+        report.links = uow.master.install(tenant_id, [s for _, s in parsed.links], origin).count
 
 
 def _diagnose(

@@ -18,6 +18,8 @@ from cimhub.domain.lifecycle import BEFORE_FIELD, IN_FIELD, Stage, Transition, c
 from cimhub.domain.reading import MeterRef, ReadingKind, Series
 from cimhub.domain.rule import InUseError
 from cimhub.errors import DomainRuleError, UnknownObjectError
+from cimhub.vee.batch import Batch
+from cimhub.vee.finding import SeriesKey
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -30,6 +32,17 @@ class Provenance:
     source: str
     message_log_id: int | None
     received_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """What install / remove did: how many links they made or closed, and the register
+    reads they stored (a replacement's final and initial reads) as VEE batches with their
+    reading type ids, for the caller to validate as it validates any register read."""
+
+    count: int
+    reads: list[Batch]
+    type_ids: dict[str, int]
 
 
 @dataclass
@@ -47,10 +60,10 @@ class MasterData:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def install(self, tenant_id: int, links: Sequence[LinkSpec], origin: Provenance) -> int:
-        """Put meters at sites (replacing where asked); returns how many links were new."""
+    def install(self, tenant_id: int, links: Sequence[LinkSpec], origin: Provenance) -> Linked:
+        """Put meters at sites (replacing where asked); counts the links that were new."""
         if not links:
-            return 0
+            return Linked(0, [], {})
         for link in links:
             if not link.site_key:
                 raise DomainRuleError(f"link of meter {link.meter!r} names no usage point or node")
@@ -89,10 +102,10 @@ class MasterData:
                 batch.reads.append(
                     (meter.id, meter.mrid, link.reading_type, link.at, link.initial_read)
                 )
-        self._write(tenant_id, batch, links[0].by, origin)
-        return len(batch.new)
+        reads, type_ids = self._write(tenant_id, batch, links[0].by, origin)
+        return Linked(len(batch.new), reads, type_ids)
 
-    def remove(self, tenant_id: int, links: Sequence[LinkSpec], origin: Provenance) -> int:
+    def remove(self, tenant_id: int, links: Sequence[LinkSpec], origin: Provenance) -> Linked:
         """End each meter's active installation (at the named site, if any) at ``at``."""
         meters = self._uow.meter_assets.require(tenant_id, [ln.meter for ln in links])
         active = self._uow.installations.history(
@@ -113,8 +126,8 @@ class MasterData:
                 )
             self._take_out(current, link, stages, batch)
             del by_meter[meter.id]
-        self._write(tenant_id, batch, links[0].by if links else "", origin)
-        return len(batch.closes)
+        reads, type_ids = self._write(tenant_id, batch, links[0].by if links else "", origin)
+        return Linked(len(batch.closes), reads, type_ids)
 
     def cancel_links(
         self, tenant_id: int, links: Sequence[LinkSpec], reason: str, origin: Provenance
@@ -301,17 +314,20 @@ class MasterData:
         )
         stages[meter.id] = Stage.INSTALLED
 
-    def _write(self, tenant_id: int, batch: _Batch, by: str, origin: Provenance) -> None:
+    def _write(
+        self, tenant_id: int, batch: _Batch, by: str, origin: Provenance
+    ) -> tuple[list[Batch], dict[str, int]]:
         installs = self._uow.installations
         installs.close(batch.closes)
         installs.add(tenant_id, batch.new, by=by, reasons=batch.reasons)
         self._uow.lifecycle.record(tenant_id, batch.moves, source=origin.source)
-        if batch.reads:
-            self._save_reads(tenant_id, batch.reads, origin)
+        if not batch.reads:
+            return [], {}
+        return self._save_reads(tenant_id, batch.reads, origin)
 
     def _save_reads(
         self, tenant_id: int, reads: list[tuple[int, str, str, int, float]], origin: Provenance
-    ) -> None:
+    ) -> tuple[list[Batch], dict[str, int]]:
         type_ids = self._uow.reading_types.ids_for({code for _, _, code, _, _ in reads})
         self._uow.readings.save(
             tenant_id,
@@ -328,3 +344,13 @@ class MasterData:
             message_log_id=origin.message_log_id,
             received_at=origin.received_at,
         )
+        series: dict[SeriesKey, list[tuple[int, float]]] = defaultdict(list)
+        for meter_id, _, code, ts, value in reads:
+            series[SeriesKey(meter_id, code)].append((ts, value))
+        batches = [
+            Batch(
+                key, ReadingKind.REGISTER, [t for t, _ in pts], [v for _, v in pts], [""] * len(pts)
+            )
+            for key, pts in ((k, sorted(p)) for k, p in series.items())
+        ]
+        return batches, type_ids

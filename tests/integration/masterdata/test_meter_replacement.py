@@ -8,14 +8,17 @@ instant; consumption = (old final âˆ’ old at month start) + (new at month end âˆ
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
 from cimhub.app import Hub
 from cimhub.domain.installation import KWH_REGISTER
+from cimhub.domain.reading import ReadingKind
 from cimhub.mappings.timestamp import to_epoch
 from cimhub.store.consumption import usage_point_consumption
 from cimhub.testing.masterdata import linkage, meter_config, usage_point_config
+from cimhub.testing.messages import get_meter_readings
 from cimhub.testing.replies import ParsedReply
 
 TENANT = "discom"
@@ -155,8 +158,6 @@ def test_replacing_with_a_meter_installed_elsewhere_changes_nothing(send: Send, 
         stays = uow.master_queries.installations(tenant_id, usage_point_id=1)
         assert [(s["meter"], s["end_ts"]) for s in stays] == [("A", None)]
         assert uow.meter_assets.require(tenant_id, ["A"])["A"].lifecycle_stage == "in_service"
-        from cimhub.domain.reading import ReadingKind
-
         assert uow.readings.count(tenant_id, ReadingKind.REGISTER) == 0
 
 
@@ -176,3 +177,32 @@ def test_a_replacement_naming_the_wrong_old_meter_is_refused(send: Send) -> None
     reply = send(linkage("create", "B", "UP1", REPLACED_AT, ReplacedMeter="C", FinalReading=5))
     assert (reply.result, reply.codes[0]) == ("FAILED", "3.1"), reply.reasons
     assert "the replaced meter is 'C'" in reply.reasons[0]
+
+
+def test_replacement_reads_are_in_the_validated_layer(send: Send) -> None:
+    """The final and initial reads go through VEE on arrival, as any register read does,
+    so a validated GetMeterReadings (the default) shows them, not only Option raw."""
+    ok(
+        send(
+            meter_config(
+                "create",
+                {"mrid": "OLD", "stage": "inService"},
+                {"mrid": "NEW", "stage": "inStore"},
+            )
+        )
+    )
+    ok(send(usage_point_config("create", {"mrid": "UP1", "dt": "DT1"})))
+    ok(send(linkage("create", "OLD", "UP1", MONTH_START, InitialReading=1100)))
+    ok(send(register_reads("OLD", [("2024-06-10T00:00:00+05:30", 1180.25)], "UP1")))
+    swap = linkage(
+        "create", "NEW", "UP1", REPLACED_AT, ReplacedMeter="OLD", FinalReading=1234.5,
+        InitialReading=0.7,
+    )  # fmt: skip
+    ok(send(swap))
+    june = (datetime(2024, 5, 31, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC))
+    reply = send(get_meter_readings(["OLD", "NEW"], *june))
+    ok(reply)
+    at = to_epoch(REPLACED_AT)
+    assert reply.readings()[("OLD", KWH_REGISTER, at)] == 1234.5
+    assert reply.readings()[("NEW", KWH_REGISTER, at)] == 0.7
+    assert reply.readings()[("OLD", KWH_REGISTER, to_epoch(MONTH_START))] == 1100

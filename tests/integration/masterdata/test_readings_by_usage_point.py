@@ -84,7 +84,7 @@ def iso(moment: datetime) -> str:
 
 @pytest.fixture
 def replaced(send: Send) -> Readings:
-    """A at UP1 from 1 January, B from 15 January; what each meter reported, all of it."""
+    """A at UP1 from 1 January, B from 15 January; each meter's whole profile."""
     a, b = meter_mrid(A), meter_mrid(B)
     ok(send(meter_config("create", {"mrid": a, "stage": "inService"}, {"mrid": b})))
     ok(send(usage_point_config("create", {"mrid": "UP1"})))
@@ -93,8 +93,9 @@ def replaced(send: Send) -> Readings:
     for meter in (A, B):
         ok(send(created_meter_readings([meter], REPORTED_FROM, DAYS * 96)))
     everything, _ = collect(send, lambda t: get_meter_readings([a, b], *JANUARY, continuation=t))
-    assert len(everything) == 2 * DAYS * 96
-    return everything
+    # the profiles, and the replacement's two register reads (validated on arrival)
+    assert len(everything) == 2 * DAYS * 96 + 2
+    return {k: v for k, v in everything.items() if k[1] == KWH_15MIN}
 
 
 def in_stay(key: tuple[str, str, int]) -> bool:
@@ -108,16 +109,20 @@ def test_a_usage_point_returns_each_meter_only_inside_its_stay(
 ) -> None:
     got, pages = collect(send, by_usage_point())
     assert pages > 2  # the pages cross the replacement
+    got = {k: v for k, v in got.items() if k[1] == KWH_15MIN}
     assert got == {k: v for k, v in replaced.items() if in_stay(k)}
     cut = int(REPLACED.timestamp())
     assert max(ts for m, _, ts in got if m == meter_mrid(A)) == cut
     assert min(ts for m, _, ts in got if m == meter_mrid(B)) == cut + 900
 
 
-def test_the_replacement_reads_belong_to_both_stays(send: Send, replaced: Readings) -> None:
-    """Raw readings (the replacement's register reads are raw): A's final read and B's
-    initial read, both at the replacement instant, come with the usage point."""
-    got, _ = collect(send, by_usage_point(raw=True))
+@pytest.mark.parametrize("raw", [True, False], ids=["raw", "validated"])
+def test_the_replacement_reads_belong_to_both_stays(
+    send: Send, replaced: Readings, raw: bool
+) -> None:
+    """A's final read and B's initial read, both at the replacement instant, come with the
+    usage point, raw and validated (VEE validates them when the linkage stores them)."""
+    got, _ = collect(send, by_usage_point(raw=raw))
     cut = int(REPLACED.timestamp())
     assert got[(meter_mrid(A), KWH_REGISTER, cut)] == 812.5
     assert got[(meter_mrid(B), KWH_REGISTER, cut)] == 3.0
