@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 
 from cimhub.domain.command import Command, CommandKind, State, Transition
 from cimhub.domain.reading import MeterRef
+from cimhub.store.audit import AuditLog
 from cimhub.store.command_models import CommandRow, DispatchRow, HesEndpointRow, TransitionRow
 from cimhub.store.models import Meter, now
 from cimhub.store.sql import member_of
@@ -79,7 +80,7 @@ class CommandRepository:
         )
         self._uow.session.add(row)
         self._uow.session.flush()
-        self._moves(tenant_id, row.id, command.history)
+        self._moves(tenant_id, row.id, command.mrid, command.history)
         return row.id
 
     def save(self, stored: StoredCommand) -> None:
@@ -94,10 +95,20 @@ class CommandRepository:
         self._uow.session.execute(
             update(CommandRow).where(CommandRow.id == stored.id).values(**values)
         )
-        self._moves(stored.tenant_id, stored.id, new)
+        self._moves(stored.tenant_id, stored.id, stored.command.mrid, new)
         stored.saved_moves = len(stored.command.history)
 
-    def _moves(self, tenant_id: int, command_id: int, moves: Sequence[Transition]) -> None:
+    def _moves(
+        self, tenant_id: int, command_id: int, mrid: str, moves: Sequence[Transition]
+    ) -> None:
+        """Store the moves, and append each to the audit chain: who asked, approved,
+        canceled, sent; what the head-end answered."""
+        tenant = self._uow.tenants.get(tenant_id).code
+        audit = AuditLog(self._uow)
+        for t in moves:
+            after = {"state": t.state.value, "reason": t.reason} if t.reason else t.state.value
+            audit.record(t.actor, f"command.{t.state.value}", f"command:{mrid}", tenant=tenant,
+                         after=after, at=t.at)  # fmt: skip
         rows = [
             {
                 "tenant_id": tenant_id,

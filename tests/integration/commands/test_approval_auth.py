@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from cimhub.settings import Settings
+from cimhub.store.audit import AuditLog
 from cimhub.testing.commands import DISCONNECT, control, seed_meters
 from cimhub.testing.security import JWT_SECRET, SECRET_KEY, Secured, provision
 from cimhub.testing.server import running_hub
@@ -55,6 +56,17 @@ def test_only_a_second_person_holding_the_approve_permission_approves(
     assert (refused.status_code, refused.json()["code"]) == (403, "6.2")
     other_tenant = {"Authorization": f"Bearer {secured.keys['ro-b']}"}
     assert httpx.get(url, headers=other_tenant).status_code == 404
+
+    with secured.hub.database.unit_of_work() as uow:  # every move is in the audit chain
+        audit = AuditLog(uow)
+        trail = [(e.actor, e.action) for e in audit.entries() if e.object == "command:D-A1"]
+        assert audit.verify() is None
+    assert trail == [(actor, f"command.{state}") for state, actor in moves]
+    assert trail[:3] == [
+        ("meera", "command.requested"),
+        ("cimhub", "command.awaiting_approval"),  # the hub's rule: disconnects wait
+        ("ravi", "command.approved"),
+    ]
 
 
 def test_a_disconnect_list_is_approved_item_by_item_and_summarised(
