@@ -1,4 +1,5 @@
-"""Read and search tenants, hierarchy nodes, usage points, meters and their histories."""
+"""Read and search tenants, hierarchy nodes, usage points, meters and their histories
+(creating and changing meters and usage points: masterdata_write)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from cimhub.domain.hierarchy import Hierarchy, Level
 from cimhub.domain.lifecycle import Stage
 from cimhub.domain.meter import MeterType
 from cimhub.domain.usage_point import Category, PaymentMode
-from cimhub.endpoints.rest import schemas
+from cimhub.endpoints.rest import masterdata_write, schemas
 from cimhub.endpoints.rest.deps import Paging, Reader, bound_tenant, page_body, paging, same_tenant
 from cimhub.errors import UnknownObjectError
 from cimhub.store.master_queries import Page
@@ -171,6 +172,7 @@ def router(reader: Reader) -> APIRouter:
             )
             return uow.lifecycle.history(tenant_id, item["id"])
 
+    api.include_router(masterdata_write.router(reader))  # POST / PATCH meters, usage points
     return api
 
 
