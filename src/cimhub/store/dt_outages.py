@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import BigInteger, Integer, Table, select
+from sqlalchemy import BigInteger, Integer, Table, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.domain.dt_outage import DtOutage, MeterOutage, derive_dt_outages
@@ -139,6 +139,27 @@ class DtOutageRepository:
             session.delete(gone)
         session.flush()
         return changes
+
+    def listing(
+        self, tenant_id: int, *, dt_code: str | None, open_only: bool, limit: int, offset: int
+    ) -> tuple[list[dict[str, object]], int]:
+        """DT outages, newest first, as dicts (DT code, start, end, meters off / total)."""
+        where = [DtOutageRow.tenant_id == tenant_id, N.c.tenant_id == tenant_id]
+        if dt_code is not None:
+            where.append(N.c.code == dt_code)
+        if open_only:
+            where.append(DtOutageRow.end.is_(None))
+        base = select(DtOutageRow, N.c.code).join(N, N.c.id == DtOutageRow.node_id).where(*where)
+        total = self._uow.session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = self._uow.session.execute(
+            base.order_by(DtOutageRow.start.desc(), N.c.code).limit(limit).offset(offset)
+        ).all()
+        items: list[dict[str, object]] = [
+            {"dt": code, "start": r.start, "end": r.end, "meters_off": r.meters_off,
+             "meters_total": r.meters_total, "derived_at": r.derived_at}
+            for r, code in rows
+        ]  # fmt: skip
+        return items, int(total or 0)
 
     def outages(self, tenant_id: int, dt_code: str) -> list[DtOutage]:
         """One DT's outages, oldest first."""

@@ -4,18 +4,24 @@ restored when they come back, told to an OMS subscriber through the outbox."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 from lxml import etree
 
 from cimhub.app import Hub
-from cimhub.bus.pipeline import Answer
+from cimhub.bus.pipeline import Answer, Inbound
 from cimhub.domain.dt_outage import DtOutage
+from cimhub.imports.csv_import import import_files
 from cimhub.mappings.timestamp import to_epoch
 from cimhub.message import schema
+from cimhub.settings import Settings
 from cimhub.store.dt_outages import DtOutageRepository
 from cimhub.store.subscriptions import Subscription
 from cimhub.testing.events import Ev, created_end_device_events
+from cimhub.testing.masterdata import write_discom
 from cimhub.testing.receiver import Receiver
+from cimhub.testing.server import running_hub
 
 Send = Callable[..., Answer]
 TENANT = "t1"
@@ -100,3 +106,24 @@ def test_a_late_restore_arriving_first_settles_the_same(discom: Hub, send: Send)
     send(created_end_device_events(offs))
     (outage,) = _dt_outages(discom)
     assert (outage.start, outage.end) == (to_epoch(_t("12:00:00")), to_epoch(_t("12:30:00")))
+
+
+def test_dt_outages_over_rest(database_url: str, tmp_path: Path) -> None:
+    with running_hub(Settings(database_url=database_url)) as (hub, base):
+        assert all(
+            r.applied for r in import_files(hub.database, TENANT, write_discom(tmp_path, 10))
+        )
+        offs = [Ev(_meter(i), _t("10:00:00"), OFF) for i in range(7)]
+        hub.pipeline.process(Inbound(created_end_device_events(offs), TENANT, "test"))
+        headers = {"X-Cimhub-Tenant": TENANT}
+        found = httpx.get(f"{base}/api/v1/dt-outages", headers=headers, params={"open": "true"})
+        other = httpx.get(f"{base}/api/v1/dt-outages", headers=headers, params={"dt": "DT9"})
+    assert found.status_code == 200, found.text
+    [item] = found.json()["items"]
+    assert (item["dt"], item["end"], item["meters_off"], item["meters_total"]) == (
+        "DT0",
+        None,
+        7,
+        10,
+    )
+    assert other.json()["total"] == 0

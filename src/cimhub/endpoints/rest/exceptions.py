@@ -1,4 +1,5 @@
-"""Exceptions and service orders over REST (area ``exceptions``): list, read, move, feedback.
+"""Exceptions, service orders and DT outages over REST (area ``exceptions``): list, read,
+move, feedback.
 
 Reads need ``rest.exceptions.read``, moves and WFM feedback ``rest.exceptions.write``; the
 tenant is the principal's (the tenant header in open loopback mode). A senseless move is
@@ -24,6 +25,7 @@ from cimhub.errors import UnknownObjectError
 from cimhub.handlers.exceptions import Exceptions
 from cimhub.settings import Settings
 from cimhub.store.audit import AuditLog
+from cimhub.store.dt_outages import DtOutageRepository
 from cimhub.store.exceptions import (
     EXCEPTION,
     ORDER,
@@ -155,6 +157,19 @@ def router(database: Any, settings: Settings) -> APIRouter:
         except IllegalTransitionError as exc:
             return _conflict(exc)
         return JSONResponse(out)
+
+    @api.get("/dt-outages", summary="DT-level outages, newest first (filter by DT, open)")
+    def dt_outages(
+        request: Request,
+        page: Annotated[Paging, Depends(paging)],
+        dt: Annotated[str | None, Query(max_length=100, description="DT code")] = None,
+        open_only: Annotated[bool, Query(alias="open", description="not restored yet")] = False,
+    ) -> dict[str, Any]:
+        with reader.tenant(_code(request)) as (uow, tenant_id):
+            items, total = DtOutageRepository(uow).listing(
+                tenant_id, dt_code=dt, open_only=open_only, limit=page.limit, offset=page.offset
+            )
+        return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
     return api
 
