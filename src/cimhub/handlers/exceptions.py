@@ -39,7 +39,7 @@ from cimhub.domain.exception import (
 )
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.errors import UnknownObjectError
-from cimhub.handlers.notification import Notification, deliver, sender_for
+from cimhub.handlers.notification import Notification, deliver_to
 from cimhub.settings import Settings
 from cimhub.store.exceptions import (
     EXCEPTION,
@@ -312,8 +312,8 @@ class Exceptions:
         if not self._outgoing:
             return
         outgoing, self._outgoing = self._outgoing, []
-        sender = sender_for(self.settings.notify_url, self.settings.notify_from)
-        self.uow.on_commit(lambda: deliver(sender, outgoing))
+        url, sender = self.settings.notify_url, self.settings.notify_from
+        self.uow.on_commit(lambda: deliver_to(url, sender, outgoing))
 
 
 def sweep(uow: UnitOfWork, settings: Settings, at: int | None = None) -> dict[str, int]:

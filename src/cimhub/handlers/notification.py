@@ -1,8 +1,9 @@
 """Notifications (email, SMS gateways) through a pluggable sender, chosen by URL.
 
 ``CIMHUB_NOTIFY_URL``: ``log:`` (the default: a log line per notification),
-``file:///path/notifications.jsonl`` (one JSON object per line, appended), or
-``smtp://host:port`` (plain SMTP; ``smtp+starttls://`` upgrades first). Recipients come
+``file:///path/notifications.jsonl`` (one JSON object per line, appended),
+``smtp://host:port`` (plain SMTP; ``smtp+starttls://`` upgrades first), or
+``http(s)://…`` (an SMS gateway or webhook: a JSON POST ``{to, subject, body}``). Recipients come
 from the exception rule, else ``CIMHUB_NOTIFY_TO``. Notifications are sent after the
 transaction that raised them commits; a failing sender is logged, never undoes the work.
 """
@@ -63,6 +64,19 @@ class SmtpSender:
             smtp.send_message(message)
 
 
+class WebhookSender:
+    """A JSON POST per notification (an SMS gateway, a chat webhook); 2xx or it failed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def send(self, notification: Notification) -> None:
+        import httpx
+
+        response = httpx.post(self.url, json=asdict(notification), timeout=10)
+        response.raise_for_status()
+
+
 def sender_for(url: str | None, from_address: str = "cimhub@localhost") -> Sender:
     """The sender a ``CIMHUB_NOTIFY_URL`` names (``log:`` when unset)."""
     parts = urlsplit(url or "log:")
@@ -71,9 +85,11 @@ def sender_for(url: str | None, from_address: str = "cimhub@localhost") -> Sende
     if parts.scheme in ("smtp", "smtp+starttls"):
         return SmtpSender(parts.hostname or "127.0.0.1", parts.port or 25, from_address,
                           starttls=parts.scheme == "smtp+starttls")  # fmt: skip
+    if parts.scheme in ("http", "https"):
+        return WebhookSender(url or "")
     if parts.scheme == "log":
         return LogSender()
-    raise ValueError(f"unknown notification sender {url!r} (log:, file://, smtp://)")
+    raise ValueError(f"unknown notification sender {url!r} (log:, file:, smtp:, http:)")
 
 
 def deliver(sender: Sender, notifications: list[Notification]) -> None:
@@ -83,3 +99,14 @@ def deliver(sender: Sender, notifications: list[Notification]) -> None:
             sender.send(notification)
         except Exception:  # a mail server down must not break the hub's work
             log.exception("notification %r not sent", notification.subject)
+
+
+def deliver_to(url: str | None, from_address: str, notifications: list[Notification]) -> None:
+    """``deliver`` through the sender a URL names; a URL naming none is logged, not raised
+    (notifications go after commit: the work they tell of is done)."""
+    try:
+        sender = sender_for(url, from_address)
+    except ValueError:
+        log.exception("%d notification(s) not sent", len(notifications))
+        return
+    deliver(sender, notifications)

@@ -20,7 +20,7 @@ from cimhub.handlers.exceptions import Exceptions
 from cimhub.handlers.notification import Notification, deliver, sender_for
 from cimhub.imports.csv_import import import_files
 from cimhub.settings import Settings
-from cimhub.store.exceptions import ExceptionRow
+from cimhub.store.exceptions import ExceptionRepository, ExceptionRow
 from cimhub.store.subscriptions import Subscription
 from cimhub.testing.events import Ev, created_end_device_events
 from cimhub.testing.masterdata import write_discom
@@ -292,3 +292,23 @@ def test_rules_from_a_toml_file_replace_the_built_in_ones(
     assert found == [("clock.tampered", "critical", True)]  # the cover event: no rule now
     assert mail["To"] == "aee@discom.test" and "clock.tampered on meter M9" in mail["Subject"]
     assert "inspect the site" in str(mail.get_payload(decode=True), "utf-8")
+
+
+def test_the_webhook_sender_posts_json_to_an_sms_gateway() -> None:
+    with Receiver() as gateway:
+        deliver(sender_for(gateway.url), [Notification(("+919800000001",), "tamper", "M1")])
+        [body] = gateway.wait_for(1)
+    assert json.loads(body) == {"to": ["+919800000001"], "subject": "tamper", "body": "M1"}
+
+
+def test_a_sender_url_naming_no_sender_loses_no_event(database_url: str) -> None:
+    hub = Hub.build(Settings(database_url=database_url, notify_url="pigeon://loft"))
+    try:
+        raw = created_end_device_events([Ev("M5", "2024-06-15T10:00:00Z", COVER)])
+        assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
+        with hub.database.unit_of_work() as uow:
+            _, total = ExceptionRepository(uow).page(ExceptionRow, uow.tenants.ensure(TENANT),
+                                                     {}, 5, 0)  # fmt: skip
+    finally:
+        hub.close()
+    assert total == 1  # stored, the exception opened; the notification only logged
