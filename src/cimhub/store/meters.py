@@ -13,8 +13,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Row
+from sqlalchemy import Select, literal_column, select, union_all
 
 from cimhub.domain.reading import MeterRef
 from cimhub.store.models import Meter, MeterName, now
@@ -65,9 +64,22 @@ class MeterRepository:
         return self.find(tenant_id, refs)
 
     def _lookup(self, tenant_id: int, refs: Sequence[MeterRef]) -> list[Found | None]:
-        """Each ref's stored meter, retired or not (one query by mRID, one by name)."""
-        by_mrid = self._by_mrid(tenant_id, {r.mrid for r in refs if r.mrid})
-        by_name = self._by_name(tenant_id, {n for r in refs for n in r.names})
+        """Each ref's stored meter, retired or not: ONE query (the readings ingest path
+        asks this for every message) over mRIDs and names together."""
+        mrids = {r.mrid for r in refs if r.mrid}
+        names = {n for r in refs for n in r.names}
+        parts = []
+        if mrids:
+            parts.append(self._by_mrid_select(tenant_id, mrids))
+        if names:
+            parts.append(self._by_name_select(tenant_id, names))
+        if not parts:
+            return [None] * len(refs)
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        by_mrid: dict[str, Found] = {}
+        by_name: dict[str, Found] = {}
+        for row in self._uow.session.execute(stmt).all():
+            (by_mrid if row[0] == "mrid" else by_name)[row[1]] = (row[2], row[3], row[4])
         return [_match(ref, by_mrid, by_name) for ref in refs]
 
     def describe(self, tenant_id: int, meter_ids: Iterable[int]) -> dict[int, MeterRef]:
@@ -91,27 +103,29 @@ class MeterRepository:
         return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in meters}
 
     def _by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, Found]:
-        if not mrids:
-            return {}
-        rows = self._uow.session.execute(
-            select(Meter.mrid, Meter.id, Meter.record_status, Meter.updated_at).where(
-                Meter.tenant_id == tenant_id, member_of(Meter.mrid, mrids, self._uow.dialect)
-            )
-        )
-        return {row[0]: _found(row) for row in rows.all()}
+        rows = self._uow.session.execute(self._by_mrid_select(tenant_id, mrids)).all()
+        return {row[1]: (row[2], row[3], row[4]) for row in rows}
 
-    def _by_name(self, tenant_id: int, names: set[str]) -> dict[str, Found]:
-        if not names:
-            return {}
-        rows = self._uow.session.execute(
-            select(MeterName.name, Meter.id, Meter.record_status, Meter.updated_at)
+    def _by_mrid_select(self, tenant_id: int, mrids: set[str]) -> Select[Any]:
+        return select(
+            literal_column("'mrid'"), Meter.mrid, Meter.id, Meter.record_status, Meter.updated_at
+        ).where(Meter.tenant_id == tenant_id, member_of(Meter.mrid, mrids, self._uow.dialect))
+
+    def _by_name_select(self, tenant_id: int, names: set[str]) -> Select[Any]:
+        return (
+            select(
+                literal_column("'name'"),
+                MeterName.name,
+                Meter.id,
+                Meter.record_status,
+                Meter.updated_at,
+            )
             .join(Meter, Meter.id == MeterName.meter_id)
             .where(
                 MeterName.tenant_id == tenant_id,
                 member_of(MeterName.name, names, self._uow.dialect),
             )
         )
-        return {row[0]: _found(row) for row in rows.all()}
 
     def _register(self, tenant_id: int, refs: Sequence[MeterRef]) -> None:
         """Create one meter per distinct unknown ref; refs sharing an mRID or a name merge."""
@@ -140,10 +154,6 @@ class MeterRepository:
         ]
         if rows:
             self._uow.session.execute(insert_ignore(MeterName, dialect, "tenant_id", "name"), rows)
-
-
-def _found(row: Row[Any]) -> Found:
-    return (row[1], row[2], row[3])
 
 
 def _live(found: Found | None, as_of: int | None) -> int | None:
