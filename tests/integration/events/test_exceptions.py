@@ -312,3 +312,17 @@ def test_a_sender_url_naming_no_sender_loses_no_event(database_url: str) -> None
     finally:
         hub.close()
     assert total == 1  # stored, the exception opened; the notification only logged
+
+
+def test_another_tenants_exceptions_and_orders_stay_hidden(served: Served) -> None:
+    hub, base, _ = served
+    raw = created_end_device_events([Ev("B-M1", "2024-06-15T10:00:00Z", COVER)])
+    assert hub.pipeline.process(Inbound(raw, "t2", "test")).result.value == "OK"
+    theirs = httpx.get(f"{base}/api/v1/service-orders", headers={"X-Cimhub-Tenant": "t2"})
+    [order] = theirs.json()["items"]
+    assert _get(base, "/exceptions")["total"] == 0  # t1 sees none of t2's
+    assert (
+        httpx.get(f"{base}/api/v1/exceptions/{order['exception_id']}", headers=H).status_code == 404
+    )
+    refused = _post(base, f"/service-orders/{order['mrid']}/feedback", {"status": "closed"})
+    assert refused.status_code == 404
