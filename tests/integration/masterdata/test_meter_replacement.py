@@ -206,3 +206,14 @@ def test_replacement_reads_are_in_the_validated_layer(send: Send) -> None:
     assert reply.readings()[("OLD", KWH_REGISTER, at)] == 1234.5
     assert reply.readings()[("NEW", KWH_REGISTER, at)] == 0.7
     assert reply.readings()[("OLD", KWH_REGISTER, to_epoch(MONTH_START))] == 1100
+
+
+def test_a_removal_final_read_is_in_the_validated_layer(send: Send) -> None:
+    ok(send(meter_config("create", {"mrid": "OLD", "stage": "inService"})))
+    ok(send(usage_point_config("create", {"mrid": "UP1", "dt": "DT1"})))
+    ok(send(linkage("create", "OLD", "UP1", MONTH_START)))
+    ok(send(linkage("close", "OLD", "UP1", REPLACED_AT, FinalReading=1234.5)))
+    june = (datetime(2024, 5, 31, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC))
+    reply = send(get_meter_readings(["OLD"], *june))
+    ok(reply)
+    assert reply.readings() == {("OLD", KWH_REGISTER, to_epoch(REPLACED_AT)): 1234.5}
