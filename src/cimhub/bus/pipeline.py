@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -124,6 +125,35 @@ class DirectDispatcher:
         if accepted.wants_async_reply:  # the full reply waits in the outbox for delivery
             return self.pipeline.acknowledgement(accepted)
         return answer
+
+
+class BoundedDispatcher(DirectDispatcher):
+    """In-process, as `cimhub serve` does it without a broker: the caller waits at most
+    ``wait_seconds`` (then 0.3, as with workers on a broker); the message is handled to
+    the end regardless, and a repeat of it gets its reply from the message log."""
+
+    def __init__(self, pipeline: Pipeline, wait_seconds: float, threads: int = 32) -> None:
+        super().__init__(pipeline)
+        self.wait_seconds = wait_seconds
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cimhub-handler")
+
+    def submit(self, accepted: Accepted) -> Answer:
+        running = self._pool.submit(super().submit, accepted)
+        try:
+            return running.result(timeout=self.wait_seconds)
+        except TimeoutError:
+            log.warning(
+                "%s %s not handled within %.1f s: answered 0.3, still running",
+                accepted.envelope.verb.value, accepted.envelope.noun, self.wait_seconds,
+            )  # fmt: skip
+            return self.pipeline.acknowledgement(
+                accepted,
+                "accepted and still being processed; send the same message again "
+                "(same MessageID) to get its reply",
+            )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)  # handlers still running finish their transaction
 
 
 class Pipeline:

@@ -27,7 +27,7 @@ from cimhub.bus.delivery import DeliveryService
 from cimhub.bus.dispatch import BusDispatcher, ReplyListener
 from cimhub.bus.metrics import Metrics
 from cimhub.bus.outbox import OutboxAnnouncer
-from cimhub.bus.pipeline import Pipeline
+from cimhub.bus.pipeline import BoundedDispatcher, Pipeline
 from cimhub.bus.relay import Relay
 from cimhub.bus.worker import Worker
 from cimhub.errors import TechnicalError
@@ -88,6 +88,9 @@ class Bus:
         self.load_subscriptions_file()
         if self.embedded:
             self._spawn("cimhub-relay", self.relay.run)
+            self.pipeline.dispatcher = BoundedDispatcher(
+                self.pipeline, self.settings.reply_wait_seconds
+            )
             return
         try:
             self.declare()
@@ -120,6 +123,8 @@ class Bus:
 
     def stop(self) -> None:
         self._stop.set()
+        if isinstance(self.pipeline.dispatcher, BoundedDispatcher):
+            self.pipeline.dispatcher.close()
         self.relay.wake()
         self.deliveries.stop()
         if self.replies is not None:

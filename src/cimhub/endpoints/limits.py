@@ -12,8 +12,9 @@ every route, answered in each transport's own terms.
 * Size: /cim and SOAP read bodies capped at ``max_message_bytes`` themselves (1.3
   replies); every other route is capped here at ``max_request_bytes`` (413, code 1.3),
   on the declared Content-Length and, for chunked bodies, while they stream in.
-* Time: handlers run on the bus; HTTP and SOAP wait ``reply_wait_seconds`` for them, then
-  answer 0.3 (accepted, the reply follows), so no request holds a connection longer.
+* Time: HTTP and SOAP wait ``reply_wait_seconds`` for the handler — a worker on the broker,
+  or the serving process's own handler threads without one — then answer 0.3 (accepted,
+  still being processed), so no request holds a connection longer.
 """
 
 from __future__ import annotations

@@ -220,3 +220,39 @@ def test_failing_subscriber_is_retried_then_dead_lettered_and_replayed_once(
     assert len(readings_in(receiver.wait_for(1))) == 4
     wait_until(lambda: outbox_empty(hub), timeout=10)
     assert len(receiver.bodies) == 1 and list_letters(hub.database) == []
+
+
+def test_a_slow_handler_is_answered_0_3_in_time_and_its_reply_kept(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """Without a broker, `serve` still bounds the wait (reply_wait_seconds): the caller
+    gets 0.3, the handler finishes, and the same message again gets the real reply."""
+    import threading
+
+    from cimhub.handlers import meter_readings
+    from cimhub.message.verb import Verb
+
+    hub = make_hub(reply_wait_seconds=0.2)
+    release = threading.Event()
+
+    def held_ingest(ctx, envelope):  # type: ignore[no-untyped-def]
+        assert release.wait(30), "the test never released the handler"
+        return meter_readings.ingest(ctx, envelope)
+
+    hub.registry.register("MeterReadings", (Verb.CREATED,), held_ingest)
+    raw = created_meter_readings([1], DAY, 96, message_id="slow-1")
+
+    first = ParsedReply.of(hub.pipeline.process(Inbound(raw, "t1", "http")).body)
+    assert (first.result, first.codes) == ("OK", ["0.3"])
+    release.set()
+    wait_until(lambda: stored_count(hub) == 96, 30)
+    again = ParsedReply.of(hub.pipeline.process(Inbound(raw, "t1", "http")).body)
+    assert (again.result, again.codes) == ("OK", ["0.0"])
+    assert "96 readings: 96 new" in again.reasons[0]
+
+
+def stored_count(hub: Hub) -> int:
+    from cimhub.domain.reading import ReadingKind
+
+    with hub.database.unit_of_work() as uow:
+        return uow.readings.count(uow.tenants.ensure("t1"), ReadingKind.INTERVAL)
