@@ -61,10 +61,13 @@ class MasterQueries:
     def meters(
         self, tenant_id: int, filters: Mapping[str, Any], *, limit: int, offset: int
     ) -> Page:
-        """Filters: lifecycle_stage, make, meter_type, hes, auto_registered, serial (prefix),
-        usage_point (mRID or consumer number of the current site)."""
+        """Filters: lifecycle_stage, make, meter_type, hes, auto_registered, record_status
+        (active, canceled, deleted), serial (prefix), usage_point (mRID or consumer number
+        of the current site)."""
         where: list[ColumnElement[bool]] = [M.c.tenant_id == tenant_id]
-        for name in ("lifecycle_stage", "make", "meter_type", "hes", "auto_registered"):
+        for name in (
+            "lifecycle_stage", "make", "meter_type", "hes", "auto_registered", "record_status",
+        ):  # fmt: skip
             if filters.get(name) is not None:
                 where.append(M.c[name] == filters[name])
         if filters.get("serial"):
@@ -152,7 +155,7 @@ class MasterQueries:
         self, tenant_id: int, filters: Mapping[str, Any], *, limit: int, offset: int
     ) -> Page:
         """Filters: category, tariff_code, payment_mode, status, metered, net_metering,
-        dt / feeder / org (node codes)."""
+        record_status (active, canceled, deleted), dt / feeder / org (node codes)."""
         where: list[ColumnElement[bool]] = [U.c.tenant_id == tenant_id]
         for name in (
             "category",
@@ -161,6 +164,7 @@ class MasterQueries:
             "status",
             "metered",
             "net_metering",
+            "record_status",
         ):
             if filters.get(name) is not None:
                 where.append(U.c[name] == filters[name])

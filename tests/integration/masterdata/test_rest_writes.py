@@ -127,3 +127,22 @@ def test_writing_needs_the_write_permission(served: tuple[Hub, dict[str, httpx.C
     assert (refused.status_code, refused.json()["code"]) == (403, "6.2")
     assert analyst.patch("/usage-points/X", json={"name": "y"}).status_code == 403
     assert analyst.get("/meters").json()["total"] == 0
+
+
+def test_rest_keeps_the_record_of_a_deleted_meter(
+    served: tuple[Hub, dict[str, httpx.Client]],
+) -> None:
+    hub, clients = served
+    api = clients["operator"]
+    for mrid in ("M1", "M2"):
+        assert api.post("/meters", json={"mrid": mrid}).status_code == 201
+    with hub.database.unit_of_work() as uow:  # as DeleteMeterConfig does
+        tenant_id = uow.tenants.ensure(TENANT)
+        uow.meter_assets.set_status(
+            [uow.meter_assets.require(tenant_id, ["M1"])["M1"].id], "deleted"
+        )
+    assert api.get("/meters/M1").json()["record_status"] == "deleted"  # the record view
+    live = api.get("/meters", params={"record_status": "active"}).json()
+    assert [m["mrid"] for m in live["items"]] == ["M2"]
+    gone = api.patch("/meters/M1", json={"make": "X"})
+    assert (gone.status_code, gone.json()["code"]) == (404, "2.15")

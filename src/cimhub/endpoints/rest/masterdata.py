@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -21,6 +21,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": schemas.Problem, "description": "invalid parameter (code 2.4)"},
 }
 Tenant = Annotated[str, "the tenant (DISCOM) code"]
+RecordStatus = Literal["active", "canceled", "deleted"]
+RECORD = "active, or voided by cancel (entered in error) / delete (gone for CIM)"
 
 
 def router(reader: Reader) -> APIRouter:
@@ -97,11 +99,12 @@ def router(reader: Reader) -> APIRouter:
         dt: Annotated[str | None, Query(description="DT node code")] = None,
         feeder: Annotated[str | None, Query(description="feeder node code")] = None,
         org: Annotated[str | None, Query(description="organisation unit code")] = None,
+        record_status: Annotated[RecordStatus | None, Query(description=RECORD)] = None,
     ) -> dict[str, Any]:
         filters = {
             "category": category, "tariff_code": tariff_code, "payment_mode": payment_mode,
             "status": status, "metered": metered, "net_metering": net_metering, "dt": dt,
-            "feeder": feeder, "org": org,
+            "feeder": feeder, "org": org, "record_status": record_status,
         }  # fmt: skip
         return _paged(reader, tenant, request, page, "usage_points", filters)
 
@@ -137,11 +140,12 @@ def router(reader: Reader) -> APIRouter:
         usage_point: Annotated[
             str | None, Query(description="installed at (mRID / consumer no.)")
         ] = None,
+        record_status: Annotated[RecordStatus | None, Query(description=RECORD)] = None,
     ) -> dict[str, Any]:
         filters = {
             "lifecycle_stage": lifecycle_stage, "make": make, "meter_type": meter_type,
             "hes": hes, "auto_registered": auto_registered, "serial": serial,
-            "usage_point": usage_point,
+            "usage_point": usage_point, "record_status": record_status,
         }  # fmt: skip
         return _paged(reader, tenant, request, page, "meters", filters)
 
