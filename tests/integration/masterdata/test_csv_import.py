@@ -116,3 +116,22 @@ def test_the_cli_sets_a_tenants_own_settings(tmp_path: Path) -> None:
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\t") == [TENANT, TENANT, "auto-register off\n"]
+
+
+def test_a_row_naming_a_deleted_meter_is_refused(database_url: str, tmp_path: Path) -> None:
+    """A deleted meter's serial is not reused nor brought back by a re-import: its row is
+    refused (3.3) and the file stays out, so the MDM and the billing file are reconciled
+    by a person, not silently."""
+    db = Database(database_url)
+    db.upgrade()
+    files = write_discom(tmp_path, 5)
+    assert all(r.applied for r in import_files(db, TENANT, files))
+    with db.unit_of_work() as uow:
+        tenant_id = uow.tenants.ensure(TENANT)
+        meter = uow.meter_assets.require(tenant_id, ["SM0000001"])["SM0000001"]
+        uow.meter_assets.set_status([meter.id], "deleted")
+    reports = {r.file: r for r in import_files(db, TENANT, files)}
+    errors = reports["meter.csv"].errors
+    assert [(e.row, e.code) for e in errors] == [(2, "3.3")]  # SM0000001, the second row
+    assert "deleted" in errors[0].reason
+    db.dispose()
