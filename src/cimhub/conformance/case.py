@@ -11,6 +11,8 @@ from typing import Any
 #: The placeholder every request and expected reply may hold; the runner puts a token
 #: unique to the run there, so MessageIDs never repeat across runs against one system.
 RUN_PLACEHOLDER = b"{{RUN}}"
+#: Replaced by the URL of the runner's reply listener (see listener.py).
+REPLY_PLACEHOLDER = b"{{REPLY_ADDRESS}}"
 
 
 def utc_text(epoch: int) -> str:
@@ -84,6 +86,8 @@ class Expectation:
     series: tuple[SeriesSpec, ...] = ()
     follow_continuation: bool = False  # walk a paged reply to its last page
     min_pages: int = 1
+    async_reply: Expectation | None = None  # the full reply POSTed to {{REPLY_ADDRESS}}
+    async_wait: float = 30.0  # seconds to wait for it
 
 
 @dataclass(frozen=True, slots=True)

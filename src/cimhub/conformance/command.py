@@ -56,6 +56,11 @@ def add_subcommand(commands: Any) -> None:
         help="an extra reply path ignored in every comparison (shown in the report)",
     )  # fmt: skip
     run.add_argument("--run-id", help="token put in every MessageID (default: random)")
+    run.add_argument(
+        "--reply-listen", default="127.0.0.1:0", metavar="HOST:PORT",
+        help="where the runner receives asynchronous replies (the ReplyAddress it sends: "
+        "http://HOST:PORT/cimhub-conformance/replies); the endpoint must reach it",
+    )  # fmt: skip
     run.set_defaults(run=_run)
 
     listing = actions.add_parser("list", help="show the cases")
@@ -111,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         ignore=tuple(args.ignore),
         max_message_bytes=args.max_message_bytes,
         sut_name=args.sut_name,
+        reply_listen=args.reply_listen,
         **({"run_id": args.run_id} if args.run_id else {}),
     )
     try:

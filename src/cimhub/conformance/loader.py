@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 from cimhub.conformance.case import (
+    REPLY_PLACEHOLDER,
     RUN_PLACEHOLDER,
     TRANSPORTS,
     Case,
@@ -43,7 +44,7 @@ _STEP_KEYS = {"title", "send", "generate"}
 _EXPECT_KEYS = {
     "result", "codes", "code_in", "http_status", "fault", "expected", "same_reply_as",
     "correlation", "readings", "readings_of", "absent", "exact_readings", "series",
-    "follow_continuation", "min_pages",
+    "follow_continuation", "min_pages", "async_reply", "async_wait",
 }  # fmt: skip
 
 
@@ -219,6 +220,12 @@ def _expectation(
             _readable(folder, name, where)
     if (same := table.get("same_reply_as")) is not None and same not in earlier:
         raise CaseError(where, f"same_reply_as names {same!r}, not an earlier step {earlier}")
+    async_reply = None
+    if "async_reply" in table:
+        nested = table["async_reply"]
+        if not isinstance(nested, dict) or {"async_reply", "follow_continuation"} & set(nested):
+            raise CaseError(where, "async_reply is a table of reply expectations")
+        async_reply = _expectation(nested, folder, f"{where} [async_reply]", earlier)
     return Expectation(
         result=result,
         codes=_strings(table, "codes"),
@@ -235,6 +242,8 @@ def _expectation(
         series=tuple(_series(s, where) for s in table.get("series", ())),
         follow_continuation=bool(table.get("follow_continuation", False)),
         min_pages=int(table.get("min_pages", 1)),
+        async_reply=async_reply,
+        async_wait=float(table.get("async_wait", 30.0)),
     )
 
 
@@ -291,7 +300,8 @@ def _exists(folder: Traversable, name: str, where: str) -> None:
 def _readable(folder: Traversable, name: str, where: str) -> None:
     """Files the runner reads as XML (expected replies, readings) must be well-formed."""
     try:
-        parse_untrusted((folder / name).read_bytes().replace(RUN_PLACEHOLDER, b"run"))
+        raw = (folder / name).read_bytes().replace(RUN_PLACEHOLDER, b"run")
+        parse_untrusted(raw.replace(REPLY_PLACEHOLDER, b"http://127.0.0.1/replies"))
     except ValueError as exc:
         raise CaseError(where, f"{name} is not readable XML: {exc}") from exc
 

@@ -14,8 +14,16 @@ from lxml import etree
 
 from cimhub import __version__
 from cimhub.conformance import hostile
-from cimhub.conformance.case import RUN_PLACEHOLDER, Case, Role, Step
+from cimhub.conformance.case import (
+    REPLY_PLACEHOLDER,
+    RUN_PLACEHOLDER,
+    Case,
+    Expectation,
+    Role,
+    Step,
+)
 from cimhub.conformance.check import Context, Problem, check
+from cimhub.conformance.listener import ReplyListener
 from cimhub.conformance.loader import Suite
 from cimhub.conformance.observed import Observed, child, children, request_header, text
 from cimhub.conformance.transport import Route, Target, Transport, open_transport
@@ -43,6 +51,7 @@ class Options:
     ignore: tuple[str, ...] = ()  # extra paths to ignore in every comparison
     max_message_bytes: int = 50 * 1024 * 1024
     sut_name: str = ""
+    reply_listen: str = "127.0.0.1:0"  # where async replies are received (HOST:PORT)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -117,6 +126,7 @@ class Runner:
         self.options = options
         self.on_result = on_result
         self.transport = transport or open_transport(options.transport, options.target)
+        self._listener: ReplyListener | None = None  # started by the first case needing it
 
     def run(self, cases: Iterable[Case] | None = None) -> RunReport:
         started, clock = datetime.now(UTC), time.perf_counter()
@@ -131,6 +141,8 @@ class Runner:
                 results.append(result)
         finally:
             self.transport.close()
+            if self._listener is not None:
+                self._listener.close()
         return RunReport(self.options, self.suite, results, started, time.perf_counter() - clock)
 
     def run_case(self, case: Case) -> CaseResult:
@@ -171,7 +183,15 @@ class Runner:
         return ""
 
     def _load(self, case: Case, name: str) -> bytes:
-        return case.file(name).replace(RUN_PLACEHOLDER, self.options.run_id.encode())
+        body = case.file(name).replace(RUN_PLACEHOLDER, self.options.run_id.encode())
+        if REPLY_PLACEHOLDER in body:
+            body = body.replace(REPLY_PLACEHOLDER, self.listener().url.encode())
+        return body
+
+    def listener(self) -> ReplyListener:
+        if self._listener is None:
+            self._listener = ReplyListener(self.options.reply_listen)
+        return self._listener
 
     def _exchange(self, case: Case, step: Step, earlier: dict[str, Observed]) -> Exchange:
         exp = step.expectation(self.options.transport)
@@ -193,7 +213,26 @@ class Runner:
             self._follow(body, route, seen)
         ctx = Context(case, self.options.transport, header, lambda n: self._load(case, n), earlier)
         expected = self._load(case, exp.expected) if exp.expected else None
-        return Exchange(step, seen, expected, check(exp, seen, ctx))
+        problems = check(exp, seen, ctx)
+        if exp.async_reply is not None and not problems:
+            problems = self._async_reply(exp.async_reply, exp.async_wait, ctx)
+        return Exchange(step, seen, expected, problems)
+
+    def _async_reply(self, exp: Expectation, wait: float, ctx: Context) -> list[Problem]:
+        """The full reply the endpoint sends to the ReplyAddress later, checked like any."""
+        request = ctx.request
+        correlation = request and (request.correlation_id or request.message_id)
+        if not correlation:
+            return [Problem("an async reply is expected, but the request has no MessageID")]
+        arrived = self.listener().wait_for(correlation, wait)
+        if arrived is None:
+            return [Problem(f"no reply with CorrelationID {correlation} reached the "
+                            f"ReplyAddress within {wait:g} s")]  # fmt: skip
+        body, message = arrived
+        seen = Observed(status=200, body=body, message=message, url=self.listener().url)
+        async_ctx = Context(ctx.case, "async", ctx.request, ctx.load, ctx.earlier)
+        problems = check(exp, seen, async_ctx)
+        return [Problem(f"asynchronous reply: {p.text}", p.diff) for p in problems]
 
     def _follow(self, body: bytes, route: Route, first: Observed) -> None:
         """Ask for the next page while the reply says more follow."""
