@@ -55,6 +55,12 @@ MUST_FAIL = {
     "mdm/UsagePointConfig/create/303-unknown-transformer": "Error codes ['2.32']",
     "mdm/UsagePointConfig/delete/301-unknown-usage-point": "Error codes ['2.32']",
     "mdm/UsagePointConfig/get/201-partial-one-unknown-usage-point": "Error codes ['2.32']",
+    "mdm/MasterDataLinkageConfig/changed/301-not-supported": "Header/Verb is 'changed'",
+    "mdm/MasterDataLinkageConfig/close/301-no-open-link": "Error codes ['2.32']",
+    "mdm/MeterConfig/cancel/001-entered-in-error": "Error codes ['2.32']",
+    "mdm/MeterConfig/change/303-deleted-meter": "Error codes ['2.32']",
+    "mdm/MeterConfig/delete/001-meter-deleted": "Error codes ['2.32']",
+    "mdm/UsagePointConfig/delete/001-deleted-usage-point-cannot-change": "Error codes ['2.32']",
 }
 
 
