@@ -28,6 +28,7 @@ from cimhub.errors import (
     NotAuthenticatedError,
     NotPermittedError,
     TechnicalError,
+    UnsupportedVerbNounError,
 )
 from cimhub.message import ns, parser
 from cimhub.message.reply import Outcome, render_reply
@@ -183,8 +184,11 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
                 fault_bytes("Client", f"{exc.code} {exc.reason}"), 500, media_type=SOAP_XML
             )
         if child.tag not in found.inputs:
+            # a CIM message this service does not take: 1.8; anything else, no code
+            cim = ns.noun_of_message_ns(ns.split(child.tag)[0]) is not None
+            code = f"{UnsupportedVerbNounError.code} " if cim else ""
             return Response(
-                fault_bytes("Client", f"{service} has no operation for {child.tag}"),
+                fault_bytes("Client", f"{code}{service} has no operation for {child.tag}"),
                 500,
                 media_type=SOAP_XML,
             )
