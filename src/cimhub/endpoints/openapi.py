@@ -41,6 +41,17 @@ MEANING = {
     "500": "SOAP Fault",
     "503": "storage or broker unavailable (codes 5.x)",
 }
+#: How clients authenticate once the hub has credentials (open loopback mode: none needed).
+#: SOAP authenticates with WS-Security in the envelope, which OpenAPI cannot express.
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+               "description": "a system credential's key (cimhub credential create)"},
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "a credential's key, or a JWT (claims sub, tenant, roles)"},
+    "basic": {"type": "http", "scheme": "basic", "description": "a user's name and password"},
+}  # fmt: skip
+ANY_CREDENTIAL = [{"apiKey": []}, {"bearer": []}, {"basic": []}]
+OPEN_PATHS = {"/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"}
 API_ERRORS = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
 CIM_ERRORS = ("400", "401", "403", "413", "429", "503")
 SOAP_ERRORS = ("404", "413", "429", "500")
@@ -53,9 +64,16 @@ def document_errors(app: FastAPI, api_prefix: str = "/api/v1") -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     _complete(path, method, operation.setdefault("responses", {}), api_prefix)
+                    if path not in OPEN_PATHS and not path.startswith("/soap"):
+                        operation["security"] = ANY_CREDENTIAL
+                        for status in ("401", "403"):  # credentials presented are checked
+                            operation["responses"].setdefault(
+                                status, _answer(status, PROBLEM_TYPE, PROBLEM)
+                            )
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -79,3 +80,22 @@ def test_health_and_readiness(live: tuple[Hub, str]) -> None:
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+def test_the_openapi_document_says_how_to_authenticate(tmp_path: Path) -> None:
+    from cimhub.settings import Settings
+
+    hub = Hub.build(Settings(database_url=f"sqlite:///{tmp_path}/x.db"))
+    try:
+        spec = hub.web_app().openapi()
+    finally:
+        hub.close()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["apiKey"] == {**schemes["apiKey"], "in": "header", "name": "X-Api-Key"}
+    assert {schemes["bearer"]["scheme"], schemes["basic"]["scheme"]} == {"bearer", "basic"}
+    paths = spec["paths"]
+    credential = [{"apiKey": []}, {"bearer": []}, {"basic": []}]
+    assert paths["/cim"]["post"]["security"] == credential
+    assert paths["/api/v1/tenants"]["get"]["security"] == credential
+    assert "security" not in paths["/healthz"]["get"]  # probes and WSDLs stay open
+    assert "security" not in paths["/soap/{service}"]["get"]
