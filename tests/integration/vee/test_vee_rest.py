@@ -492,3 +492,22 @@ def test_the_kind_of_an_edited_series_follows_its_reading_type() -> None:
     assert EditRequest(reading_type=register, reason="r", readings=one).series_kind == "register"
     asked = EditRequest(reading_type=register, kind="interval", reason="r", readings=one)
     assert asked.series_kind == "interval"
+
+
+def test_an_edit_over_rest_goes_to_subscribers_as_changed(api: tuple[Hub, httpx.Client]) -> None:
+    from cimhub.store.subscriptions import Subscription
+    from cimhub.testing.bus import qualified_in
+    from cimhub.testing.receiver import Receiver
+
+    hub, client = api
+    with Receiver() as receiver:
+        assert hub.bus is not None
+        hub.bus.put_subscription(
+            Subscription("billing", "MeterReadings", ("changed",), receiver.url, tenant=A)
+        )
+        response = edit(client, readings=[{"ts": TS[SPIKE], "value": 0.35}])
+        assert response.status_code == 200, response.text
+        [body] = receiver.wait_for(1)
+    got = qualified_in([body])
+    assert got == {("M-1", KWH, TS[SPIKE]): (0.35, "3.7.0")}  # the edit, nothing else
+    assert b"<msg:Verb>changed</msg:Verb>" in body or b">changed<" in body

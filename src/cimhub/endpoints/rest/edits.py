@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from cimhub.bus.outbox import announce_validated
 from cimhub.domain.reading import ReadingKind
 from cimhub.endpoints.rest import vee_schemas as schemas
 from cimhub.endpoints.rest.problems import problem
@@ -129,6 +130,8 @@ def _edit(scope: Scope, request: Request, key: str, body: Any, apply: Apply) -> 
             series = SeriesRef(tenant_id, tenant, meter_id, key, body.reading_type,
                                _type_id(uow, body.reading_type), body.series_kind)  # fmt: skip
             result = apply(uow, series, who, int(time.time()))
+            # subscribers get the edited values as MeterReadings changed, in this transaction
+            announce_validated(uow, tenant_id, tenant, f"vee-edit-{result.audit_id}")
     except EditRefused as exc:
         return problem(409, "edit refused", str(exc), "3.1")
     except InvalidQueryError as exc:
