@@ -57,7 +57,7 @@ class Hub:
     def prune_raw_messages(self) -> int:
         """Drop raw message bytes older than the retention; the log rows themselves stay."""
         cutoff = int(time.time()) - self.settings.raw_retention_days * 86_400
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             pruned = uow.messages.prune_raw(cutoff)
         log.info("housekeeping: dropped the raw bytes of %d logged messages", pruned)
         return pruned
@@ -90,7 +90,7 @@ class Hub:
         """Commands sent but not acknowledged in time become timed_out (and are announced)."""
         from cimhub.handlers.commands import time_out
 
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             expired = time_out(
                 uow,
                 self.settings.command_timeout_seconds,
@@ -104,7 +104,7 @@ class Hub:
         """Exceptions from new VEE findings and silent meters (every 15 minutes)."""
         from cimhub.handlers.exceptions import sweep
 
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             return sweep(uow, self.settings)
 
     def feed_prepaid(self) -> int:
@@ -112,7 +112,7 @@ class Hub:
         (hourly: a day already sent is skipped, a day edited since is sent again)."""
         from cimhub.handlers.prepaid_feed import feed_due
 
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             results = feed_due(uow, datetime.now(UTC))
         sent = sum(n for r in results for by_verb in r.sent.values() for n in by_verb.values())
         if sent:

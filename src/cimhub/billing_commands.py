@@ -68,7 +68,7 @@ def _config(args: argparse.Namespace) -> int:
     from cimhub.store.billing_config import BillingConfigs
 
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             version = BillingConfigs(uow).put(uow.tenants.ensure(tenant), document, by="cli")
     finally:
         database.dispose()
@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
     database, tenant = _open(args)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             run = run_and_export(
                 uow, uow.tenants.ensure(tenant), args.cycle, reaggregate=args.reaggregate
             )
@@ -99,7 +99,7 @@ def _prepaid_feed(args: argparse.Namespace) -> int:
 
     database, tenant = _open(args)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             tenant_id = uow.tenants.ensure(tenant)
             zone = BillingConfigs(uow).current(tenant_id).zone
             day = args.day or datetime.now(zone).date() - timedelta(days=1)
@@ -115,7 +115,7 @@ def _export(args: argparse.Namespace) -> int:
 
     database, tenant = _open(args)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             tenant_id = uow.tenants.find(tenant)
             rows = determinants(uow, tenant_id, cycle=args.cycle) if tenant_id else []
     finally:

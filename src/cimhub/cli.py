@@ -278,7 +278,7 @@ def _tenant(args: argparse.Namespace) -> int:
 
     database = Database(Settings().database_url)
     database.upgrade()
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         if args.code:
             from cimhub.security_commands import actor
             from cimhub.store.audit import AuditLog

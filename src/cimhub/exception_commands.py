@@ -38,7 +38,7 @@ def _sweep(_args: argparse.Namespace) -> int:
     settings = Settings()
     database = _database(settings)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             done = sweep(uow, settings)
     finally:
         database.dispose()
@@ -52,7 +52,7 @@ def _list(args: argparse.Namespace) -> int:
     settings = Settings()
     database = _database(settings)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             tenant_id = uow.tenants.ensure(args.tenant or settings.default_tenant)
             rows, _ = ExceptionRepository(uow).page(
                 ExceptionRow, tenant_id, {"status": args.status}, args.limit, 0

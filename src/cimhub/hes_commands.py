@@ -55,7 +55,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, int]:
     settings = Settings()
     database = Database(settings.database_url)
     database.upgrade()
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(args.tenant or settings.default_tenant)
     return database, tenant_id
 
@@ -70,7 +70,7 @@ def _set_endpoint(args: argparse.Namespace) -> int:
         print(f"cimhub: a {args.kind} head-end needs --url", flush=True)
         return 2
     database, tenant_id = _open(args)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         CommandRepository(uow).put_endpoint(
             tenant_id, HesEndpoint(args.name, args.kind, args.url, args.vendor)
         )
@@ -82,7 +82,7 @@ def _list_endpoints(args: argparse.Namespace) -> int:
     from cimhub.store.commands import CommandRepository
 
     database, tenant_id = _open(args)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         found = CommandRepository(uow).endpoints(tenant_id)
     print(json.dumps([_plain(e) for e in found]))
     return 0
@@ -96,7 +96,7 @@ def _list_commands(args: argparse.Namespace) -> int:
     from cimhub.store.commands import CommandRepository
 
     database, tenant_id = _open(args)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         found, _total = CommandRepository(uow).query(tenant_id, states=args.state, limit=args.limit)
     for stored in found:
         c = stored.command

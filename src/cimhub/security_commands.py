@@ -105,7 +105,7 @@ def _security(settings: Settings | None = None) -> Iterator[Any]:
     database = Database((settings or Settings()).database_url)
     database.upgrade()
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             yield Security(uow)
     finally:
         database.dispose()
@@ -306,7 +306,7 @@ def auth_configured(settings: Settings) -> bool:
         return False
     database = Database(settings.database_url)
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             return Security(uow).configured()
     except (exc.SQLAlchemyError, CimHubError):
         return False
@@ -334,7 +334,7 @@ def demo_key(database: Any, tenant: str) -> str:
     """A fresh key for the demo's simulated HES (its previous demo key is revoked)."""
     from cimhub.store.security import Security
 
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         uow.tenants.ensure(tenant)
         security = Security(uow)
         for old in security.credentials(tenant):

@@ -91,7 +91,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
     database, settings = _open()
     tenant = args.tenant or settings.default_tenant
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(tenant)
         meters = _meters(uow, tenant_id, args.meter)
         in_force = vee_service(settings).for_tenant(uow, tenant_id, tenant)  # stored overrides
@@ -102,7 +102,7 @@ def _rerun(args: argparse.Namespace) -> int:
     totals["daily_aggregates"] = totals["announced"] = 0
     run_id = f"vee-rerun-{uuid.uuid4()}"  # the CorrelationID of the events it publishes
     for i in range(0, len(meters), RERUN_CHUNK):
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             chunk = meters[i : i + RERUN_CHUNK]
             run = service.rerun(uow, tenant_id, tenant, chunk, start, end, now=int(time.time()))
             if run.stored.changed or run.stored.inserted:  # billing sees the new versions
@@ -129,7 +129,7 @@ def _report(args: argparse.Namespace) -> int:
     tenant = args.tenant or settings.default_tenant
     offset = vee_service(settings).config.params(tenant).utc_offset_minutes
     start = _instant(args.day, offset)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         report = failures_report(uow, uow.tenants.ensure(tenant), start, start + 86_400)
     print(json.dumps({"tenant": tenant, "day": args.day, **report}, indent=2))
     database.dispose()
@@ -143,7 +143,7 @@ def _findings(args: argparse.Namespace) -> int:
     database, settings = _open()
     tenant = args.tenant or settings.default_tenant
     offset = vee_service(settings).config.params(tenant).utc_offset_minutes
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(tenant)
         meters = _meters(uow, tenant_id, args.meter) if args.meter else None
         found = FindingRepository(uow).query(

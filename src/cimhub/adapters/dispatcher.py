@@ -85,7 +85,7 @@ class HesDispatcher:
         return len(jobs)
 
     def _due(self) -> list[Job]:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             commands = Commands(uow)
             jobs = []
             lease = self.settings.hes_timeout_seconds * 3 + 5
@@ -120,7 +120,7 @@ class HesDispatcher:
         self._record(job, answer)
 
     def _record(self, job: Job, answer: HesAnswer) -> None:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             commands = Commands(uow)
             commands.repo.finish(job.dispatch.id)
             stored = commands.repo.by_id(job.dispatch.command_id, lock=True)
@@ -142,12 +142,12 @@ class HesDispatcher:
             self.settings.hes_backoff_max_seconds,
         )
         log.info("head-end %s: %s; attempt %d in %.1fs", job.hes, reason, attempts + 1, delay)
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             Commands(uow).repo.retry_later(job.dispatch.id, attempts, delay, reason)
 
     def _fail(self, job: Job, reason: str) -> None:
         log.warning("command %s failed: %s", job.command.mrid, reason)
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             commands = Commands(uow)
             commands.repo.finish(job.dispatch.id, reason)
             stored = commands.repo.by_id(job.dispatch.command_id, lock=True)

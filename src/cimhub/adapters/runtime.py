@@ -50,7 +50,7 @@ def _dead_letter(database: Database, topic: str, reason: str, body: bytes) -> No
     """A vendor payload that does not fit its profile, kept with the reason (`cimhub dlq`)."""
     from cimhub.store.dead_letters import DeadLetterRepository
 
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         DeadLetterRepository(uow).add(
             queue=f"mqtt:{topic}", reason=reason, attempts=1, headers={"mqtt_topic": topic},
             properties={}, body=body,

@@ -118,7 +118,7 @@ def _rows(traffic: Traffic) -> Iterator[list[Row]]:
 
 def _prepare(database: Database, batches: list[list[Row]]) -> None:
     """The partitions the rows need (PostgreSQL), created before timing."""
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         uow.tenants.ensure(TENANT)
         if database.dialect == "postgresql":
             stamps = [row[3] for rows in batches for row in (rows[0], rows[-1])]

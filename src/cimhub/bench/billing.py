@@ -37,14 +37,14 @@ def run(ctx: Context) -> list[Figure]:
             database = ctx.store(url)
             with ctx.task(f"billing {backend}: seed {count} usage-point-months", count) as step:
                 tenant_id, _ = seed_month(database, "bench", count, START, END, on_chunk=step)
-            with database.unit_of_work() as uow:
+            with database.unit_of_work(hub=True) as uow:
                 SubscriptionRepository(uow).put(
                     Subscription("billing", "MeterReadings", ("created",), "http://billing.example",
                                  reading_types=(energy("kwh_import"),))
                 )  # fmt: skip
             with ctx.task(f"billing {backend}: run {CYCLE}", 1) as step:
                 began = time.perf_counter()
-                with database.unit_of_work() as uow:
+                with database.unit_of_work(hub=True) as uow:
                     billed = run_and_export(uow, tenant_id, CYCLE)
                 seconds = time.perf_counter() - began
                 step(1)

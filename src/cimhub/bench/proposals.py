@@ -78,7 +78,7 @@ def _process_group(pipeline: Pipeline, batch: Sequence[bytes]) -> list[bytes]:
     """Handle ``batch`` in one transaction, one savepoint per message; replies after commit."""
     replies: list[bytes] = []
     registry, settings = pipeline.registry, pipeline.settings
-    with pipeline.database.unit_of_work() as uow:
+    with pipeline.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         for raw in batch:
             root = parser.parse(raw, pipeline.limits)
@@ -127,7 +127,7 @@ def _process_batch(pipeline: Pipeline, batch: Sequence[bytes]) -> list[bytes]:
     handler = pipeline.registry.get(first.noun, first.verb)
     assert handler is not None and first.payload is not None
     now = int(time.time())
-    with pipeline.database.unit_of_work() as uow:
+    with pipeline.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         _refuse_repeats(uow, tenant_id, envelopes)
         log_ids = _log(uow, tenant_id, batch, envelopes, now)

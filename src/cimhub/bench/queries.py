@@ -62,7 +62,7 @@ def _load(
 ) -> tuple[int, float]:
     """Store ``meters`` × ``days`` × 96 readings; (rows, rows/s of the load)."""
     total = meters * days * 96
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         type_id = uow.reading_types.ids_for([KWH_15MIN])[KWH_15MIN]
         if backend == "postgresql":

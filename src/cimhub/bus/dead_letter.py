@@ -33,7 +33,7 @@ def record(database: Database, message: BusMessage) -> int:
     h = message.headers
     reason = str(h.get(topology.H_REASON) or h.get("x-first-death-reason") or "rejected")
     queue = str(h.get(topology.H_QUEUE) or h.get("x-first-death-queue") or message.routing_key)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         return DeadLetterRepository(uow).add(
             queue=queue,
             reason=reason,
@@ -78,7 +78,7 @@ def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:
     The replay is an outbox row written in the same transaction that marks the letter,
     so running replay twice (or crashing half-way) never sends it twice.
     """
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         letters = DeadLetterRepository(uow)
         letter = letters.get(letter_id, for_update=True)
         if letter is None:
@@ -97,10 +97,10 @@ def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:
 
 
 def list_letters(database: Database, *, include_replayed: bool = False) -> list[DeadLetter]:
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         return DeadLetterRepository(uow).list(include_replayed=include_replayed)
 
 
 def get_letter(database: Database, letter_id: int) -> DeadLetter | None:
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         return DeadLetterRepository(uow).get(letter_id)

@@ -160,7 +160,7 @@ class DeliveryService:
     def start_all(self) -> None:
         """Consumers for the replies queue and every subscription (workers call this)."""
         self.ensure(topology.REPLIES)
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             names = [s.name for s in SubscriptionRepository(uow).all()]
         for name in names:
             self.ensure(topology.SUBSCRIPTION_PREFIX + name)
@@ -228,7 +228,7 @@ class DeliveryService:
                 self._stop.wait(delay)
                 continue
             if sub is not None and event:
-                with self.database.unit_of_work() as uow:
+                with self.database.unit_of_work(hub=True) as uow:
                     SubscriptionRepository(uow).record_delivery(sub.id or 0, event)
             self.metrics.deliveries.labels(sub.name if sub else "reply", "ok").inc()
             self._finish(message)
@@ -246,11 +246,11 @@ class DeliveryService:
         return Target.of_address(address), self.max_attempts, self.backoff
 
     def _subscription(self, name: str) -> Subscription | None:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             return SubscriptionRepository(uow).get(name)
 
     def _already(self, sub: Subscription, event: str) -> bool:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             return SubscriptionRepository(uow).delivered(sub.id or 0, event)
 
     def _dead_letter(self, queue: str, message: BusMessage, reason: str, attempts: int) -> None:
@@ -270,7 +270,7 @@ class DeliveryService:
         """Done with a message: on the in-process bus its outbox row goes too."""
         row = message.headers.get(topology.H_OUTBOX_ID)
         if not self.broker.durable and row is not None:
-            with self.database.unit_of_work() as uow:
+            with self.database.unit_of_work(hub=True) as uow:
                 OutboxRepository(uow).remove([int(row)])
         message.ack()
 

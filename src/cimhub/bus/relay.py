@@ -56,7 +56,7 @@ class Relay:
 
     def run(self, stop: threading.Event) -> None:
         if not self.broker.durable:
-            with self.database.unit_of_work() as uow:
+            with self.database.unit_of_work(hub=True) as uow:
                 OutboxRepository(uow).reset_relayed()
         while not stop.is_set():
             try:
@@ -87,7 +87,7 @@ class Relay:
                 return 0
         except Exception as exc:
             raise CimHubError(f"outbox unreadable: {exc}") from exc
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             outbox = OutboxRepository(uow)
             if not outbox.lock_relay(RELAY_LOCK_KEY):
                 return 0

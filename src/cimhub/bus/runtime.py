@@ -138,19 +138,19 @@ class Bus:
     def put_subscription(self, sub: Subscription) -> Subscription:
         """Create or replace a subscription, its credentials sealed (5.2 without a key)."""
         sealed = replace(sub, credentials=self.credentials.seal(sub.credentials))
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             saved = SubscriptionRepository(uow).put(sealed)
         self.announcer.invalidate()
         return saved
 
     def remove_subscription(self, name: str) -> bool:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             removed = SubscriptionRepository(uow).remove(name)
         self.announcer.invalidate()
         return removed
 
     def subscriptions(self) -> list[Subscription]:
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             return SubscriptionRepository(uow).all()
 
     def load_subscriptions_file(self) -> None:
@@ -173,7 +173,7 @@ class Bus:
     def _gauges(self) -> dict[str, float]:
         from cimhub.store.dead_letters import DeadLetterRepository
 
-        with self.database.unit_of_work() as uow:
+        with self.database.unit_of_work(hub=True) as uow:
             return {
                 "cimhub_outbox_pending": OutboxRepository(uow).count(),
                 "cimhub_dead_letters_stored": len(DeadLetterRepository(uow).list(limit=10_000)),

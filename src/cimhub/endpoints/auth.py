@@ -286,7 +286,7 @@ class Authenticator:
             if when < now - window or when > now + _CLOCK_SKEW:
                 raise self.failed(client, name, "UsernameToken Created outside the window")
         if nonce:
-            with self.database.unit_of_work() as uow:
+            with self.database.unit_of_work(hub=True) as uow:
                 fresh = Security(uow).nonce_is_fresh(f"{name}:{nonce}"[:200], now, window)
             if not fresh:
                 raise self.failed(client, name, "UsernameToken nonce replayed")
@@ -334,7 +334,7 @@ class Authenticator:
         self, action: str, actor: str, client: str | None, tenant: str | None, after: Any
     ) -> None:
         try:
-            with self.database.unit_of_work() as uow:
+            with self.database.unit_of_work(hub=True) as uow:
                 Security(uow).audit.record(actor, action, f"address:{client}", tenant=tenant,
                                            after=after)  # fmt: skip
         except Exception:  # auditing a login must not turn it into a crash

@@ -83,7 +83,7 @@ def _audit(bus: Bus, request: Request, action: str, name: str, after: Any) -> No
     """A subscription change in the audit log (its credentials never: ``public()``)."""
     principal = getattr(request.state, "principal", None)
     actor = f"{principal.kind.value}:{principal.name}" if principal else "anonymous"
-    with bus.database.unit_of_work() as uow:
+    with bus.database.unit_of_work(hub=True) as uow:
         AuditLog(uow).record(actor, action, f"subscription:{name}",
                              tenant=bound_tenant(request), after=after)  # fmt: skip
 

@@ -77,12 +77,12 @@ def import_files(
     reports: list[FileReport] = []
     if not dry_run:
         for path in ordered:
-            with database.unit_of_work() as uow:
+            with database.unit_of_work(hub=True) as uow:
                 tenant_id = uow.tenants.ensure(tenant)
                 reports.append(_import_file(uow, tenant_id, path, kinds[path], report_step))
         return reports
     try:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             tenant_id = uow.tenants.ensure(tenant)
             for path in ordered:
                 reports.append(_import_file(uow, tenant_id, path, kinds[path], report_step))

@@ -110,7 +110,7 @@ def seed_month(
     from cimhub.store.daily_aggregates import refresh
 
     ups = [f"UP{i}" for i in range(points)]
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(tenant)
         BillingConfigs(uow).put(tenant_id, MONTH_CONFIG)
         add_usage_points(uow, tenant_id, ups, tariff="LT-II", category="commercial")
@@ -120,7 +120,7 @@ def seed_month(
     ids = sorted(meters.values())
     for first in range(0, len(ids), chunk):
         part = ids[first : first + chunk]
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             rows = [
                 Row(m, type_id, ts, "interval", month_value(m, i), "3.0.1", "validated",
                     "", "", "", "")

@@ -58,7 +58,7 @@ def seed_meters(hub: Hub, tmp_path: Path, meters: dict[str, str], tenant: str = 
 
 
 def set_endpoint(hub: Hub, endpoint: HesEndpoint) -> None:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         CommandRepository(uow).put_endpoint(tenant_id, endpoint)
 

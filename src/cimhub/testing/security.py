@@ -59,7 +59,7 @@ def provision(database_url: str) -> dict[str, str]:
     database = Database(database_url)
     database.upgrade()
     keys = {}
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         uow.tenants.ensure("a")
         uow.tenants.ensure("b")
         security = Security(uow)

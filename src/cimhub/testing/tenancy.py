@@ -48,7 +48,7 @@ def provision_admins(database: Database, *codes: str) -> dict[str, str]:
     """An administrator credential for each tenant; returns their API keys by tenant."""
     from cimhub.store.security import Security
 
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         security = Security(uow)
         return {
             code: security.create_credential(code, f"admin-{code}", ["administrator"], actor="test")

@@ -172,7 +172,7 @@ def test_traffic_is_deterministic_and_may_carry_register_reads(tmp_path: Path) -
     pipeline = Pipeline(Settings(database_url=url), database, default_registry())
     answer = pipeline.process(Inbound(raw, "t1", "test"))
     assert answer.result.value == "OK", answer.body
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t1")
         assert uow.readings.count(tenant_id, ReadingKind.REGISTER) == 2
         assert uow.readings.count(tenant_id, ReadingKind.INTERVAL) == 192

@@ -75,7 +75,7 @@ def test_tamper_and_outage_determinants_come_from_events(database_url: str) -> N
         params = {"tenant": "t1", "cycle": "2024-06", "usage_point": "UP1"}
         running = client.get("/consumption-summary", params=params).json()["month_to_date"]
         assert {k: running[k] for k in EXPECTED} == EXPECTED
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             run = run_and_export(uow, tenant, "2024-06")
         assert run.exported == {"billing": 1}
         summary = client.get("/consumption-summary", params=params).json()["usage_points"][0]
@@ -84,7 +84,7 @@ def test_tamper_and_outage_determinants_come_from_events(database_url: str) -> N
 
 
 def seed(db: Database) -> int:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         add_usage_points(uow, tenant, ["UP1"])
         install(uow, tenant, [Stay("UP1", "M1", JUNE - DAY, SWAP), Stay("UP1", "M3", SWAP)])
@@ -104,7 +104,7 @@ def seed(db: Database) -> int:
 
 
 def check_csv_and_export(db: Database, tenant: int) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         rows = determinants(uow, tenant, cycle="2024-06")
     out = io.StringIO()
     write_csv(out, rows)

@@ -24,7 +24,7 @@ def test_ingest_updates_the_daily_aggregates_and_get_answers_determinants(
 ) -> None:
     hub = Hub.build(Settings(database_url=database_url))
     try:
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             tenant = uow.tenants.ensure("t1")
             add_usage_points(uow, tenant, ["UP1"])
             install(uow, tenant, [Stay("UP1", meter_mrid(1), 0)])
@@ -34,7 +34,7 @@ def test_ingest_updates_the_daily_aggregates_and_get_answers_determinants(
             rows = c.execute(select(BillingDaily.data)).scalars().all()
         assert len(rows) == 1  # one local day, one meter
         assert json.loads(rows[0])["present"] == 96
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             run_and_export(uow, tenant, "2024-06")
         get = GET.format(rt="8.0.0.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0").encode()
         reply = hub.pipeline.process(Inbound(get, "t1", "test")).body.decode()

@@ -39,15 +39,15 @@ def test_a_month_of_usage_points_bills_like_a_recomputation() -> None:
         db.upgrade()
         tenant, meters = _seed(db)
         began = time.perf_counter()
-        with db.unit_of_work() as uow:
+        with db.unit_of_work(hub=True) as uow:
             run = run_and_export(uow, tenant, "2024-06")
         print(f"billing run of {POINTS} usage points: {time.perf_counter() - began:.1f} s")
         assert run.result.usage_points == POINTS
-        with db.unit_of_work() as uow:
+        with db.unit_of_work(hub=True) as uow:
             stored = {r["mrid"]: r["data"] for r in determinants(uow, tenant, cycle="2024-06")}
             expected = _recompute(uow, tenant, meters)
         assert {m: _essentials(d) for m, d in stored.items()} == expected
-        with db.unit_of_work() as uow:
+        with db.unit_of_work(hub=True) as uow:
             run_and_export(uow, tenant, "2024-06")  # again: nothing new to send
         with db.engine.connect() as c:
             rows = c.execute(select(OutboxRow.body)).scalars().all()
@@ -59,7 +59,7 @@ def test_a_month_of_usage_points_bills_like_a_recomputation() -> None:
 
 def _seed(db: Database) -> tuple[int, dict[str, int]]:
     tenant, meters = seed_month(db, "scale", POINTS, START, END)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         SubscriptionRepository(uow).put(
             Subscription("billing", "MeterReadings", ("created",), "http://billing.example",
                          reading_types=(energy("kwh_import"), energy("kwh_import", 3)))

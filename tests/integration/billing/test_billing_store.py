@@ -31,7 +31,7 @@ D = BillingDaily.__table__
 
 
 def seed(db: Database, days: int = 3) -> tuple[int, dict[str, int]]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         add_usage_points(uow, tenant, ["UP1", "UP2"])
         meters = install(uow, tenant, [Stay("UP1", "M1", JUNE - 86_400), Stay("UP2", "M2", 0)])
@@ -58,7 +58,7 @@ def test_a_late_vee_edit_re_aggregates_only_its_day(db: Database) -> None:
     assert [d["energy"]["kwh_import"] for d in daily(db, meters["M1"]).values()] == [48_000_000] * 3
     with db.engine.begin() as c:  # mark day 1: a re-aggregation would overwrite this
         c.execute(update(D).where(D.c.day == first).values(data='{"untouched": true}'))
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         type_id = uow.reading_types.ids_for([KWH_15])[KWH_15]
         ts = JUNE + 86_400 + 900 * 10  # day 2
         row = Row(meters["M1"], type_id, ts, "interval", 2.5, "3.7.0", "edited", "", "u", "fix", "")
@@ -72,12 +72,12 @@ def test_a_late_vee_edit_re_aggregates_only_its_day(db: Database) -> None:
 
 def test_a_usage_point_past_the_estimated_threshold_is_held_back(db: Database) -> None:
     tenant, _ = seed(db, days=30)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         BillingConfigs(uow).put(tenant, {"readiness": {"max_estimated_pct": 10}})
         run = run_and_export(uow, tenant, "2024-06")
     assert (run.result.usage_points, run.result.ready) == (2, 1)
     assert run.result.held == {"UP2": "estimated 20.0% > 10.0%"}
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         rows = {r["mrid"]: r for r in determinants(uow, tenant, cycle="2024-06")}
     assert rows["UP1"]["data"]["kwh_import"] == 0.5 * 96 * 30
     assert rows["UP1"]["data"]["md_kw"] == {"value": 2.0, "ts": JUNE + 900}
@@ -86,7 +86,7 @@ def test_a_usage_point_past_the_estimated_threshold_is_held_back(db: Database) -
 
 def test_determinants_go_to_a_billing_subscriber_exactly_once(db: Database) -> None:
     tenant, _ = seed(db, days=30)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         SubscriptionRepository(uow).put(
             Subscription(
                 "billing",
@@ -100,7 +100,7 @@ def test_determinants_go_to_a_billing_subscriber_exactly_once(db: Database) -> N
             Subscription("analytics", "MeterReadings", ("created",), "http://other.example")
         )
     for _ in range(2):
-        with db.unit_of_work() as uow:
+        with db.unit_of_work(hub=True) as uow:
             run_and_export(uow, tenant, "2024-06")
     with db.engine.connect() as c:
         rows = c.execute(select(OutboxRow.address, OutboxRow.body)).all()
@@ -123,7 +123,7 @@ def check_rest(db: Database, client: httpx.Client, tenant: int) -> None:
     mtd = {"tenant": "t1", "cycle": "2024-06", "usage_point": "UP1"}
     running = client.get("/consumption-summary", params=mtd)
     assert running.json()["month_to_date"]["kwh_import"] == 1440.0
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         run_and_export(uow, tenant, "2024-06")
     params = {"tenant": "t1", "cycle": "2024-06"}
     summary = client.get("/consumption-summary", params=params).json()

@@ -60,7 +60,7 @@ def seed(
     config: dict[str, object] = MONTH_CONFIG,
     address: str = "http://pp",
 ) -> tuple[int, int]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         BillingConfigs(uow).put(tenant, config)
         add_usage_points(uow, tenant, ["UP1", "UP3"], payment_mode="prepaid")
@@ -103,12 +103,12 @@ def sent(db: Database) -> list[tuple[str, str, dict[str, float], str]]:
 
 def test_the_prepaid_feed_goes_once_and_again_after_a_late_edit(db: Database) -> None:
     tenant, m1 = seed(db)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert feed_day(uow, tenant, DAY).sent == {"prepaid": {"created": 1, "changed": 0}}
     first = {IMPORT: 24.0, WANTED[1]: 9.0, WANTED[2]: 8.0, WANTED[3]: 7.0, EXPORT: 3.2}
     assert sent(db) == [("prepaid", "created", first, "UP1")]
     after_midnight = datetime(2024, 6, 4, 0, 30, tzinfo=IST)  # before the feed hour (01:00)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert feed_due(uow, after_midnight) == []
         results = feed_due(uow, after_midnight.replace(hour=2))
     assert [(r.day, r.sent) for r in results][-1] == (
@@ -116,13 +116,13 @@ def test_the_prepaid_feed_goes_once_and_again_after_a_late_edit(db: Database) ->
         {"prepaid": {"created": 0, "changed": 0}},
     )
     assert len(sent(db)) == 1  # the re-run sent nothing
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         type_id = uow.reading_types.ids_for([KWH_15])[KWH_15]
         ts = START + 10 * 3600 + 900  # 10:00–10:15, solar
         edit = Row(m1, type_id, ts, "interval", 1.25, "3.7.0", "edited", "", "u", "fix", "")
         ValidatedRepository(uow).apply(tenant, [edit], now=1)
         refresh(uow, tenant, [(m1, ts - 1, ts)])
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert feed_day(uow, tenant, DAY).sent == {"prepaid": {"created": 0, "changed": 1}}
         assert feed_day(uow, tenant, DAY).sent == {"prepaid": {"created": 0, "changed": 0}}
     again = first | {IMPORT: 25.0, WANTED[2]: 9.0}
@@ -161,7 +161,7 @@ def test_the_prepaid_feed_reaches_the_subscriber_once(db: Database) -> None:
         hub = Hub.build(Settings(database_url=db.url, **FAST))
         try:
             for _ in range(2):
-                with hub.database.unit_of_work() as uow:
+                with hub.database.unit_of_work(hub=True) as uow:
                     feed_day(uow, uow.tenants.ensure("t1"), DAY)
             hub.bus.relay.wake()  # type: ignore[union-attr]
             [body] = receiver.wait_for(1)

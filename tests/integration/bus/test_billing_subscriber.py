@@ -31,7 +31,7 @@ MR = "http://iec.ch/TC57/2011/MeterReadings#"
 
 def seed(hub: Hub) -> None:
     """UP1 (meter M1): 0.5 kWh every 15 minutes of June."""
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         add_usage_points(uow, tenant, ["UP1"])
         meters = install(uow, tenant, [Stay("UP1", "M1", JUNE - 86_400)])
@@ -41,7 +41,7 @@ def seed(hub: Hub) -> None:
 
 
 def outbox_empty(hub: Hub) -> bool:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return OutboxRepository(uow).count() == 0
 
 

@@ -37,7 +37,7 @@ EDE = "http://iec.ch/TC57/2011/EndDeviceEvents#"
 
 
 def outbox_empty(hub: Hub) -> bool:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return OutboxRepository(uow).count() == 0
 
 
@@ -254,5 +254,5 @@ def test_a_slow_handler_is_answered_0_3_in_time_and_its_reply_kept(
 def stored_count(hub: Hub) -> int:
     from cimhub.domain.reading import ReadingKind
 
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return uow.readings.count(uow.tenants.ensure("t1"), ReadingKind.INTERVAL)

@@ -123,7 +123,7 @@ def test_technical_errors_are_retried_then_dead_lettered_and_replayed(
     assert "the HES adapter is down" in letter.reason
     worker.hub.registry.register("MeterReadings", ["created"], original)  # type: ignore[arg-type,list-item]
     assert replay(worker.hub.database, letter.id) and not replay(worker.hub.database, letter.id)
-    with worker.hub.database.unit_of_work() as uow:
+    with worker.hub.database.unit_of_work(hub=True) as uow:
         wait_until(lambda: _count(worker) == 4, timeout=20)
         del uow
 

@@ -40,7 +40,7 @@ def test_credentials_are_sealed_sent_and_never_shown(
         assert put.status_code == 200, put.text
         shown = [put.json(), client.get(PATH).json(), *client.get(PATH[: PATH.rindex("/")]).json()]
         assert all(s["has_credentials"] is True and "credentials" not in s for s in shown)
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             stored = uow.session.scalar(select(SubscriptionRow.credentials))
         assert stored is not None and stored.startswith("fernet:") and "s3cret" not in stored
         assert client.post("/cim", content=created_meter_readings([1], DAY, 4)).status_code == 200

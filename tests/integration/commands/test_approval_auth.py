@@ -57,7 +57,7 @@ def test_only_a_second_person_holding_the_approve_permission_approves(
     other_tenant = {"Authorization": f"Bearer {secured.keys['ro-b']}"}
     assert httpx.get(url, headers=other_tenant).status_code == 404
 
-    with secured.hub.database.unit_of_work() as uow:  # every move is in the audit chain
+    with secured.hub.database.unit_of_work(hub=True) as uow:  # every move is in the audit chain
         audit = AuditLog(uow)
         trail = [(e.actor, e.action) for e in audit.entries() if e.object == "command:D-A1"]
         assert audit.verify() is None

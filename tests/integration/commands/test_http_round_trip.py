@@ -107,7 +107,7 @@ def test_a_down_head_end_gets_the_command_when_it_is_back(
     httpx.post(f"{base}/cim", content=control("C-4", CONNECT, "M-4"), headers=HEADERS)
 
     def attempts() -> int:
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             repo = CommandRepository(uow)
             stored = repo.by_mrid(uow.tenants.ensure("t1"), ["C-4"])["C-4"]
             return sum(a for a, _ in repo.dispatch_errors(stored.id))
@@ -126,7 +126,7 @@ def test_the_outcome_is_published_to_subscribers(serve: Callable[..., Any], tmp_
     sim = HttpHes(base, name="HES-SIM", tenant="t1", behaviour=Behaviour(fail_rate=1.0)).up()
     with Receiver() as cis:
         try:
-            with hub.database.unit_of_work() as uow:
+            with hub.database.unit_of_work(hub=True) as uow:
                 SubscriptionRepository(uow).put(
                     Subscription("cis", "EndDeviceControls", ("changed",), cis.url, tenant="t1")
                 )
@@ -185,7 +185,7 @@ def test_an_on_demand_read_brings_the_meter_s_reading(
     finally:
         sim.down()
     assert done["kind"] == "read" and done["transitions"][-1]["reason"] == "meter read"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         count = uow.session.scalar(select(func.count()).select_from(IntervalReading))
     assert count == 1
 

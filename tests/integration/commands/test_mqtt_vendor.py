@@ -53,7 +53,7 @@ def mqtt_hub(serve: Callable[..., Any]) -> tuple[Hub, str, str]:
 
 
 def readings(hub: Hub, meter_mrid: str) -> dict[str, list[tuple[int, float]]]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         (meter_id,) = uow.meters.find(tenant_id, [_ref(meter_mrid)])
         rows = uow.session.execute(
@@ -123,7 +123,7 @@ def test_vendor_b_rows_land_and_a_bad_payload_is_refused_alone(
     assert found == {KWH_30: [(T0 + 1800, 0.5), (T0 + 3600, 0.75)]}
     assert len(hub.commands.mqtt.rejected) == 1
     assert hub.commands.mqtt.rejected[0][1] == "bad time 'not a time'"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         (letter,) = DeadLetterRepository(uow).list()
     assert (letter.queue, letter.reason) == (
         f"mqtt:{prefix}/vendor-b/data/lp",
@@ -142,7 +142,7 @@ def test_vendor_events_are_mapped_and_unknown_ids_kept(
         sim.publish_event("SN-M-E", "999", iso(T0 + 60))
 
         def stored() -> list[tuple[str, str | None]]:
-            with hub.database.unit_of_work() as uow:
+            with hub.database.unit_of_work(hub=True) as uow:
                 rows = uow.session.execute(
                     select(EventRow.event_type, EventRow.vendor_code).order_by(EventRow.ts)
                 ).all()

@@ -39,7 +39,7 @@ def test_connect_done_and_disconnect_failed_events_close_commands(
         return hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value
 
     def state(mrid: str) -> tuple[str, str]:
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             stored = CommandRepository(uow).by_mrid(uow.tenants.ensure(TENANT), [mrid])[mrid]
         last = stored.command.history[-1]
         return last.state.value, last.actor

@@ -36,11 +36,11 @@ def test_an_unacknowledged_command_times_out_and_stops_being_retried(
     answer = hub.pipeline.process(Inbound(control("C-T", CONNECT, "M-T"), TENANT, "test"))
     assert answer.result.value == "OK"
 
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         assert time_out(uow, 60, at=int(time.time()) + 30) == []  # not yet
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         assert time_out(uow, 60, at=int(time.time()) + 61) == ["C-T"]
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         repo = CommandRepository(uow)
         stored = repo.by_mrid(uow.tenants.ensure(TENANT), ["C-T"])["C-T"]
         assert stored.command.state.value == "timed_out"
@@ -49,7 +49,7 @@ def test_an_unacknowledged_command_times_out_and_stops_being_retried(
 
     late = hub.pipeline.process(Inbound(EXECUTED, TENANT, "test"))
     assert late.result.value == "OK"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         stored = CommandRepository(uow).by_mrid(uow.tenants.ensure(TENANT), ["C-T"])["C-T"]
         assert [t.state.value for t in stored.command.history][-2:] == ["timed_out", "executed"]
 
@@ -60,12 +60,12 @@ def test_a_claimed_dispatch_is_not_claimed_again_until_its_lease_ends(
     hub, _base = serve()
     seed_meters(hub, tmp_path, {"M-L": "HES-L"})
     hub.pipeline.process(Inbound(control("C-L", CONNECT, "M-L"), TENANT, "test"))
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         (first,) = CommandRepository(uow).claim(lease_seconds=3600)
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         assert CommandRepository(uow).claim(lease_seconds=3600) == []  # another dispatcher
         CommandRepository(uow).retry_later(first.id, 1, 0.0, "refused")
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         assert [d.id for d in CommandRepository(uow).claim(lease_seconds=3600)] == [first.id]
 
 
@@ -81,9 +81,9 @@ def test_an_acknowledged_command_without_outcome_times_out_later(
     assert answer.result.value == "OK", answer.body
     assert hub.time_out_commands() == []  # the hub's own sweep, with its settings: nothing yet
     now = int(time.time())
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         assert time_out(uow, 60, at=now + 120) == []  # acknowledged: the short limit is met
         assert time_out(uow, 60, at=now + 3601, outcome_timeout_seconds=3600) == ["C-T"]
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         stored = CommandRepository(uow).by_mrid(uow.tenants.ensure(TENANT), ["C-T"])["C-T"]
     assert stored.command.history[-1].reason == "no outcome from head-end HES-Z in 3600 s"

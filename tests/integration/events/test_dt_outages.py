@@ -40,7 +40,7 @@ def _meter(i: int) -> str:
 
 
 def _dt_outages(hub: Hub) -> list[DtOutage]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return DtOutageRepository(uow).outages(uow.tenants.ensure(TENANT), "DT0")
 
 

@@ -165,11 +165,11 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
 
 def test_the_communication_sweep_opens_one_exception_per_silent_meter(hub: Hub) -> None:
     at = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(TENANT)
         opened = Exceptions(uow, hub.settings).sweep_communication(tenant, at)
     assert len(opened) == 12  # ten consumers, the DT's and the feeder's meter: never sent data
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         again = Exceptions(uow, hub.settings).sweep_communication(tenant, at + 3600)
     assert sorted(again) == sorted(opened)  # still silent: occurrences, not new exceptions
 
@@ -180,7 +180,7 @@ def test_a_negative_consumption_finding_opens_an_exception(hub: Hub) -> None:
     raw = created_meter_readings([1], datetime(2024, 6, 15, tzinfo=UTC), 4)
     raw = raw.replace(b"<value>", b"<value>-", 1).replace(b"<mr:value>", b"<mr:value>-", 1)
     assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value in ("OK", "PARTIAL")
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(TENANT)
         opened = Exceptions(uow, hub.settings).on_findings(tenant)
         again = Exceptions(uow, hub.settings).on_findings(tenant)  # the watermark moved on
@@ -210,7 +210,7 @@ def test_a_sender_that_fails_is_logged_and_the_rest_still_go(tmp_path: Path) -> 
 def test_the_periodic_sweep_covers_every_tenant(hub: Hub) -> None:
     assert hub.sweep_exceptions() == {TENANT: 12}  # silent since installation in 2024
     assert hub.sweep_exceptions() == {TENANT: 12}  # the same exceptions, one more occurrence
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         rows, total = Exceptions(uow, hub.settings).repo.page(
             ExceptionRow, uow.tenants.ensure(TENANT), {"kind": "communication_failure"}, 20, 0
         )
@@ -238,13 +238,13 @@ def test_data_received_again_resolves_a_communication_failure(hub: Hub) -> None:
     from cimhub.testing.messages import created_meter_readings, meter_mrid
 
     at = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(TENANT)
         Exceptions(uow, hub.settings).sweep_communication(tenant, at)
     raw = created_meter_readings([1], datetime(2024, 5, 31, 12, tzinfo=UTC), 4)
     raw = raw.replace(meter_mrid(1).encode(), b"SM0000000")
     assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         service = Exceptions(uow, hub.settings)
         service.sweep_communication(tenant, at + 3600)
         rows, _ = service.repo.page(ExceptionRow, tenant, {"status": "resolved"}, 20, 0)
@@ -252,7 +252,7 @@ def test_data_received_again_resolves_a_communication_failure(hub: Hub) -> None:
 
 
 def service_meter(hub: Hub, meter_id: int) -> str:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(TENANT)
         return uow.meters.describe(tenant, {meter_id})[meter_id].key
 
@@ -283,7 +283,7 @@ def test_rules_from_a_toml_file_replace_the_built_in_ones(
                                              Ev("M9", "2024-06-15T10:05:00Z", COVER)])  # fmt: skip
             assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
             [mail] = smtp.wait_for(1)
-            with hub.database.unit_of_work() as uow:
+            with hub.database.unit_of_work(hub=True) as uow:
                 service = Exceptions(uow, hub.settings)
                 rows, _total = service.repo.page(ExceptionRow, uow.tenants.ensure(TENANT), {}, 9, 0)
                 found = [(r.rule, r.severity, r.service_order_id is not None) for r in rows]
@@ -306,7 +306,7 @@ def test_a_sender_url_naming_no_sender_loses_no_event(database_url: str) -> None
     try:
         raw = created_end_device_events([Ev("M5", "2024-06-15T10:00:00Z", COVER)])
         assert hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value == "OK"
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             _, total = ExceptionRepository(uow).page(ExceptionRow, uow.tenants.ensure(TENANT),
                                                      {}, 5, 0)  # fmt: skip
     finally:

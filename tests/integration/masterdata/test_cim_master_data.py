@@ -51,7 +51,7 @@ def setup(send: Send) -> None:
 
 
 def meter_stages(hub: Hub) -> dict[str, str]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         page = uow.master_queries.meters(tenant_id, {}, limit=100, offset=0)
         return {m["mrid"]: m["lifecycle_stage"] for m in page.items}
@@ -132,7 +132,7 @@ def test_auto_registered_meters_are_adopted_by_master_data(
             )
         )
     )
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         (meter,) = uow.master_queries.meters(tenant_id, {}, limit=10, offset=0).items
         history = uow.lifecycle.history(
@@ -149,7 +149,7 @@ def test_auto_registered_meters_are_adopted_by_master_data(
 def test_a_tenant_may_turn_auto_registration_off(send: Send, hub: Hub) -> None:
     from datetime import UTC, datetime
 
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         uow.tenants.configure(uow.tenants.ensure(TENANT), auto_register_meters=False)
     reply = send(created_meter_readings([8], datetime(2024, 6, 1, tzinfo=UTC), intervals=2))
     failed(reply, "2.15")

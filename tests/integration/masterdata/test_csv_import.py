@@ -15,7 +15,7 @@ TENANT = "ladakh"
 
 
 def counts(db: Database) -> tuple[int, int, int]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         queries = uow.master_queries
         return (
@@ -126,7 +126,7 @@ def test_a_row_naming_a_deleted_meter_is_refused(database_url: str, tmp_path: Pa
     db.upgrade()
     files = write_discom(tmp_path, 5)
     assert all(r.applied for r in import_files(db, TENANT, files))
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         meter = uow.meter_assets.require(tenant_id, ["SM0000001"])["SM0000001"]
         uow.meter_assets.set_status([meter.id], "deleted")

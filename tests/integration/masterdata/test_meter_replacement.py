@@ -87,7 +87,7 @@ def test_mid_month_replacement_keeps_consumption_exact(send: Send, hub: Hub) -> 
         )
     )
 
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         month = usage_point_consumption(
             uow, tenant_id, "UP1", KWH_REGISTER, to_epoch(MONTH_START), to_epoch(MONTH_END)
@@ -153,7 +153,7 @@ def test_replacing_with_a_meter_installed_elsewhere_changes_nothing(send: Send, 
     ok(send(linkage("create", "B", "UP2", MONTH_START)))
     reply = send(linkage("create", "B", "UP1", REPLACED_AT, FinalReading=5, InitialReading=1))
     assert (reply.result, reply.codes[0]) == ("FAILED", "3.5")
-    with hub.database.unit_of_work() as uow:  # A is still at UP1, no reads were stored
+    with hub.database.unit_of_work(hub=True) as uow:  # A is still at UP1, no reads were stored
         tenant_id = uow.tenants.ensure(TENANT)
         stays = uow.master_queries.installations(tenant_id, usage_point_id=1)
         assert [(s["meter"], s["end_ts"]) for s in stays] == [("A", None)]

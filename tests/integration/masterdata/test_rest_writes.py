@@ -32,7 +32,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, dict[str, h
     network.write_text(NETWORK)
     with running_hub(Settings(database_url=database_url)) as (hub, base):
         assert all(r.applied for r in import_files(hub.database, TENANT, [network]))
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             security = Security(uow)
             keys = {
                 role: security.create_credential(TENANT, name, [role], actor="test")
@@ -85,7 +85,7 @@ def test_meters_are_created_and_changed_with_the_cim_codes(
     bad = api.post("/meters", json={"mrid": "M2", "phases": 2})
     assert (bad.status_code, bad.json()["code"]) == (400, "2.1")
     assert api.get("/meters/M1").json()["make"] == "Maker B"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         entries = [e for e in AuditLog(uow).entries(tenant=TENANT) if e.object == "meter:M1"]
     assert [(e.actor, e.action) for e in entries] == [
         ("op", "MeterConfig.create"),
@@ -136,7 +136,7 @@ def test_rest_keeps_the_record_of_a_deleted_meter(
     api = clients["operator"]
     for mrid in ("M1", "M2"):
         assert api.post("/meters", json={"mrid": mrid}).status_code == 201
-    with hub.database.unit_of_work() as uow:  # as DeleteMeterConfig does
+    with hub.database.unit_of_work(hub=True) as uow:  # as DeleteMeterConfig does
         tenant_id = uow.tenants.ensure(TENANT)
         uow.meter_assets.set_status(
             [uow.meter_assets.require(tenant_id, ["M1"])["M1"].id], "deleted"

@@ -42,7 +42,7 @@ def _get(noun: str, query: str) -> bytes:
 
 
 def meters_of(hub: Hub) -> dict[str, str]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         page = uow.master_queries.meters(tenant_id, {}, limit=100, offset=0)
         return {m["mrid"]: m["record_status"] for m in page.items}
@@ -80,7 +80,7 @@ def test_a_cancelled_meter_cannot_be_installed(send: Send) -> None:
 def test_history_as_of_before_the_retirement_still_finds_the_meter(send: Send, hub: Hub) -> None:
     ok(send(created_meter_readings([7], JUNE, intervals=4)))
     ok(send(meter_config("delete", {"mrid": M7})))
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         (row,) = uow.meter_assets.match(tenant_id, [MeterSpec(mrid=M7)], retired=True).values()
         refs = [MeterRef(M7)]
@@ -100,7 +100,7 @@ def test_a_deleted_usage_point_is_gone_but_its_record_stays(send: Send, hub: Hub
     failed(send(usage_point_config("create", {"mrid": "UP9", "IVRS": "IV1"})), "3.3")
     ok(send(meter_config("create", {"mrid": "M1", "stage": "inStore"})))
     failed(send(linkage("create", "M1", "UP1", T1)), "2.15")
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         assert uow.master_queries.usage_points_by_keys(tenant_id, ["UP1"]) == {}
         (record,) = uow.master_queries.usage_points_by_keys(

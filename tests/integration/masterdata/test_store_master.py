@@ -26,7 +26,7 @@ KWH_15MIN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     database.upgrade()
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         uow.hierarchy.save(
             tenant_id,
@@ -41,7 +41,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 def refused(db: Database, code: str, work: object) -> None:
-    with pytest.raises(CimHubError) as caught, db.unit_of_work() as uow:
+    with pytest.raises(CimHubError) as caught, db.unit_of_work(hub=True) as uow:
         work(uow, uow.tenants.ensure("t"))  # type: ignore[operator]
     assert caught.value.code == code, caught.value.reason
 
@@ -64,7 +64,7 @@ def test_hierarchy_rules(db: Database) -> None:
         lambda uow, t: uow.hierarchy.save(t, [NodeSpec("DT1", Level.DT, parent_code="SS1")]),
     )
     refused(db, "3.3", lambda uow, t: uow.hierarchy.save(t, [NodeSpec("X", Level.REGION)] * 2))
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         # re-parenting to a substation fed from a feeder is allowed (no cycle)
         uow.hierarchy.save(
@@ -100,7 +100,7 @@ def test_a_refused_batch_leaves_nothing_behind(db: Database) -> None:
         )
 
     refused(db, "3.6", work)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         queries = uow.master_queries
         assert queries.meters(tenant_id, {}, limit=1, offset=0).total == 0
@@ -108,11 +108,11 @@ def test_a_refused_batch_leaves_nothing_behind(db: Database) -> None:
 
 
 def test_tenant_settings_live_on_the_tenant_row(db: Database) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         assert uow.tenants.get(tenant_id).auto_registers(True) is True
         uow.tenants.configure(tenant_id, auto_register_meters=False)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         assert uow.tenants.get(tenant_id).auto_register_meters is False
         assert uow.meters.resolve(tenant_id, [MeterRef("new")], auto_register=True) == [None]
@@ -120,7 +120,7 @@ def test_tenant_settings_live_on_the_tenant_row(db: Database) -> None:
 
 def test_the_reconciliation_report_reads_the_latest_reading(db: Database) -> None:
     as_of = 1_718_150_400  # 2024-06-12
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         uow.meter_assets.save(
             tenant_id,
@@ -159,7 +159,7 @@ def test_the_reconciliation_report_reads_the_latest_reading(db: Database) -> Non
                 message_log_id=None,
                 received_at=ts,
             )
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         report = not_communicating(uow, tenant_id, days=3, as_of=as_of)
         inventory = meter_inventory(uow, tenant_id)
@@ -173,7 +173,7 @@ def test_the_reconciliation_report_reads_the_latest_reading(db: Database) -> Non
 
 
 def test_nodes_are_effective_dated(db: Database) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("t")
         uow.hierarchy.save(
             tenant_id,

@@ -39,7 +39,7 @@ def failed(reply: ParsedReply, code: str) -> None:
 
 
 def installed(hub: Hub, key: str) -> list[tuple[str, int, int | None, str]]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         found = uow.master_queries.usage_points_by_keys(tenant_id, [key])
         if not found:
@@ -80,7 +80,7 @@ def test_listing_the_installed_meter_again_changes_nothing(send: Send, hub: Hub)
     change = with_meters(usage_point_config("change", {"mrid": "UP1", "IVRS": "IV1"}), "M1")
     ok(send(change))
     assert installed(hub, "UP1") == [("M1", AT_EPOCH, None, "main")]
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         (meter,) = uow.master_queries.meters_by_keys(tenant_id, ["M1"]).values()
     assert (meter["usage_point"], meter["lifecycle_stage"]) == ("UP1", "installed")
@@ -93,7 +93,7 @@ def test_a_second_main_meter_or_an_unknown_meter_refuses_the_message(send: Send,
     failed(send(change), "3.6")  # the main role is taken: exchange meters with a linkage
     failed(send(with_meters(usage_point_config("create", {"mrid": "UP2"}), "M9")), "2.15")
     failed(send(with_meters(usage_point_config("create", {"mrid": "UP3"}), "M1")), "3.5")
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         found = uow.master_queries.usage_points_by_keys(tenant_id, ["UP1", "UP2", "UP3"])
     # nothing partially applied: UP1 unchanged, UP2 and UP3 not created

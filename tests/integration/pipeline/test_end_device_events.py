@@ -29,7 +29,7 @@ def _t(clock: str) -> str:
 
 
 def _events(hub: Hub, meter: str) -> list[Event]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         (meter_id,) = uow.meters.find(tenant, [MeterRef(meter)])
         assert meter_id is not None
@@ -37,7 +37,7 @@ def _events(hub: Hub, meter: str) -> list[Event]:
 
 
 def _outages(hub: Hub, meter: str) -> list[Outage]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         (meter_id,) = uow.meters.find(tenant, [MeterRef(meter)])
         assert meter_id is not None
@@ -86,7 +86,7 @@ def test_unknown_meters_are_refused_one_by_one_when_the_tenant_does_not_auto_reg
     from cimhub.bus.pipeline import Inbound
 
     hub = make_hub(auto_register_meters=False)
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         uow.meters.resolve(uow.tenants.ensure("t1"), [MeterRef("KNOWN")], auto_register=True)
     message = created_end_device_events(
         [Ev("KNOWN", _t("05:00:00"), OFF), Ev("STRANGER", _t("05:00:00"), OFF)]
@@ -128,7 +128,7 @@ def test_get_by_meter_type_and_period_replies_valid_end_device_events(hub: Hub, 
 
 
 def test_get_by_meter_name_and_unknown_meter(hub: Hub, send: Send) -> None:
-    with hub.database.unit_of_work() as uow:  # a meter known by mRID M9 and serial SER-9
+    with hub.database.unit_of_work(hub=True) as uow:  # a meter known by mRID M9 and serial SER-9
         uow.meters.resolve(
             uow.tenants.ensure("t1"), [MeterRef("M9", ("SER-9",))], auto_register=True
         )
@@ -155,7 +155,7 @@ def test_power_events_become_outages_even_out_of_order(hub: Hub, send: Send) -> 
 
 
 def test_the_momentary_threshold_is_the_tenants(hub: Hub, send: Send) -> None:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         EventRepository(uow).configure(uow.tenants.ensure("t1"), momentary_seconds=60)
     send(created_end_device_events([Ev("M1", _t("10:00:00"), OFF), Ev("M1", _t("10:03:00"), ON)]))
     assert [o.kind for o in _outages(hub, "M1")] == [OutageKind.SUSTAINED]  # 180 s ≥ 60 s

@@ -26,7 +26,7 @@ DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def stored(hub: Hub, tenant: str = "t1", kind: ReadingKind = ReadingKind.INTERVAL) -> int:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return uow.readings.count(uow.tenants.ensure(tenant), kind)
 
 
@@ -96,7 +96,7 @@ def test_a_changed_value_becomes_a_new_version(hub: Hub, send: Send) -> None:
     # failed it as a spike against its neighbours and holds an estimate instead.
     assert ParsedReply.of(send(raw).body).readings()[(meter_mrid(1), KWH_15MIN, ts)] == 9.75
     assert ParsedReply.of(send(query).body).readings()[(meter_mrid(1), KWH_15MIN, ts)] < 1
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("t1")
         [meter_id] = uow.meters.find(tenant, [MeterRef(meter_mrid(1))])
         type_id = uow.reading_types.find_ids([KWH_15MIN])[KWH_15MIN]
@@ -197,7 +197,7 @@ def test_a_compressed_payload_is_inflated_and_validated(hub: Hub, send: Send) ->
 
 def test_refused_messages_are_logged(hub: Hub, send: Send) -> None:
     send(b"<not-closed>")
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         from sqlalchemy import text
 
         rows = uow.session.execute(text("SELECT result, reply_code FROM message_log")).all()
@@ -223,7 +223,7 @@ def test_raw_bytes_are_dropped_after_the_retention_but_the_log_stays(
     hub = make_hub(raw_retention_days=30)
     hub.pipeline.process(Inbound(created_meter_readings([1], DAY, 4), "t1", "test"))
     hub.pipeline.process(Inbound(created_meter_readings([2], DAY, 4), "t1", "test"))
-    with hub.database.unit_of_work() as uow:  # age the first message past the retention
+    with hub.database.unit_of_work(hub=True) as uow:  # age the first message past the retention
         uow.session.execute(
             text(
                 "UPDATE message_log SET received_at = received_at - 31 * 86400 WHERE id = "
@@ -231,7 +231,7 @@ def test_raw_bytes_are_dropped_after_the_retention_but_the_log_stays(
             )
         )
     assert hub.prune_raw_messages() == 1
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         rows = uow.session.execute(
             text("SELECT raw IS NULL, result FROM message_log ORDER BY id")
         ).all()
@@ -246,7 +246,7 @@ def test_queries_are_logged_without_their_reply_bytes(hub: Hub, send: Send) -> N
     send(created_meter_readings([1], DAY, 96))
     answer = send(get_meter_readings([meter_mrid(1)], DAY, DAY + timedelta(days=1)))
     assert len(ParsedReply.of(answer.body).readings()) == 96
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         logged = uow.session.execute(
             select(
                 MessageLog.verb, MessageLog.result, MessageLog.reply_code, MessageLog.reply

@@ -118,6 +118,6 @@ def test_the_edge_principal_is_the_audit_actor_behind_the_broker(amqp_hub: AmqpH
         operator = {**xml, "Authorization": f"Bearer {keys['op-a']}"}
         edited = httpx.post(cim, content=edit, headers=operator, timeout=30)
         assert edited.status_code == 200, edited.text
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             entries = Security(uow).audit.entries(tenant="a")
     assert [e.actor for e in entries if e.action == "MeterReadings.change"] == ["op-a"]

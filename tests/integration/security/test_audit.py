@@ -23,7 +23,7 @@ def database(database_url: str) -> Database:
 
 
 def record(database: Database, n: int, actor: str = "test") -> None:
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         audit = Security(uow).audit
         for i in range(n):
             audit.record(actor, "thing.change", f"thing:{i}", tenant="a",
@@ -31,14 +31,14 @@ def record(database: Database, n: int, actor: str = "test") -> None:
 
 
 def verify(database: Database):
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         return Security(uow).audit.verify()
 
 
 def test_an_untouched_chain_verifies(database: Database) -> None:
     record(database, 5)
     assert verify(database) is None
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         entries = Security(uow).audit.entries()
     assert [e.id for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].before == '{"v":0}' and entries[0].after == '{"v":1}'
@@ -96,5 +96,5 @@ def test_concurrent_writers_do_not_fork_the_chain(database: Database) -> None:
         t.join()
     assert errors == []
     assert verify(database) is None
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         assert [e.id for e in Security(uow).audit.entries()] == list(range(1, 81))

@@ -22,7 +22,7 @@ def test_an_edit_of_validated_readings_is_audited_with_its_principal(secured: Se
     edit = as_change(created_meter_readings([1], DAY, 4), "op-17", "site visit")
     reply = httpx.post(url, content=edit, headers=operator)
     assert reply.status_code == 200, reply.text
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         audit = Security(uow).audit
         edits = [e for e in audit.entries(tenant="a") if e.action == "MeterReadings.change"]
         assert audit.verify() is None
@@ -33,7 +33,7 @@ def test_an_edit_of_validated_readings_is_audited_with_its_principal(secured: Se
 
 
 def test_credential_and_user_changes_are_audited(secured: Secured) -> None:
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         actions = [(e.action, e.tenant) for e in Security(uow).audit.entries()]
     assert ("credential.create", "a") in actions and ("credential.create", "b") in actions
     assert ("user.create", "a") in actions
@@ -46,7 +46,7 @@ def test_a_master_data_change_is_audited(secured: Secured) -> None:
     headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {secured.keys['op-a']}"}
     reply = httpx.post(f"{secured.base}/cim", content=body, headers=headers)
     assert reply.status_code == 200, reply.text
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         entries = [e for e in Security(uow).audit.entries(tenant="a") if e.actor == "op-a"]
     assert [e.action for e in entries if e.action.startswith("MeterConfig")] == [
         "MeterConfig.create"
@@ -64,7 +64,7 @@ def test_subscription_changes_are_audited_without_their_credentials(secured: Sec
     url = f"{secured.base}/api/v1/subscriptions/billing-a"
     assert httpx.put(url, json=body, headers=headers).status_code == 200
     assert httpx.delete(url, headers=headers).status_code == 204
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         entries = [e for e in Security(uow).audit.entries() if e.object == "subscription:billing-a"]
     assert [(e.action, e.actor, e.tenant) for e in entries] == [
         ("subscription.put", "credential:op-a", "a"),

@@ -29,7 +29,7 @@ def test_credential_create_prints_the_key_once_and_it_authenticates(
     key = capsys.readouterr().out.strip()
     assert key.startswith("ck_") and "." in key
     database = Database(env)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         member = Security(uow).credential_by_key(key)
     database.dispose()
     assert member is not None
@@ -40,7 +40,7 @@ def test_credential_create_prints_the_key_once_and_it_authenticates(
     assert key.split(".")[0] in listing and key not in listing  # the secret is never shown
     assert main(["credential", "roles", key.split(".")[0], "--role", "read-only"]) == 0
     database = Database(env)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         member = Security(uow).credential_by_key(key)
     database.dispose()
     assert member is not None and member.roles == frozenset({"read-only"})
@@ -63,18 +63,18 @@ def test_user_create_reads_the_password_from_the_environment(
     assert main(["user", "list"]) == 0
     assert "asha\toperator\tactive" in capsys.readouterr().out
     database = Database(env)
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         assert Security(uow).user_by_password("asha", "a long enough password") is not None
         assert Security(uow).user_by_password("asha", "wrong") is None
     monkeypatch.setenv("CIMHUB_NEW_PASSWORD", "another long password")
     assert main(["user", "password", "asha"]) == 0
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         assert Security(uow).user_by_password("asha", "a long enough password") is None
         assert Security(uow).user_by_password("asha", "another long password") is not None
     assert main(["user", "roles", "asha", "--role", "analyst", "--role", "billing system"]) == 0
     assert main(["user", "roles", "nobody", "--role", "analyst"]) == 1
     assert main(["user", "disable", "asha"]) == 0
-    with database.unit_of_work() as uow:
+    with database.unit_of_work(hub=True) as uow:
         assert Security(uow).user_by_password("asha", "another long password") is None
     database.dispose()
 

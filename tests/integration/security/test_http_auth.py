@@ -85,7 +85,7 @@ def test_a_revoked_key_is_refused(secured: Secured) -> None:
 
     key = secured.keys["op-a"]
     assert post(secured, created_meter_readings([1], DAY, 4), **bearer(key)).status_code == 200
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         Security(uow).revoke_credential(key.split(".")[0], actor="test")
     refused(post(secured, created_meter_readings([1], DAY, 4), **bearer(key)), 401, "6.1")
 
@@ -181,7 +181,7 @@ def test_authentication_is_audited_and_the_chain_holds(secured: Secured) -> None
 
     post(secured, b"<x/>", **bearer("ck_000000000000.nope"))
     post(secured, created_meter_readings([1], DAY, 4), **bearer(secured.keys["hes-a"]))
-    with secured.hub.database.unit_of_work() as uow:
+    with secured.hub.database.unit_of_work(hub=True) as uow:
         audit = Security(uow).audit
         actions = [(e.action, e.actor) for e in audit.entries()]
         assert ("auth.failure", "ck_000000000000") in actions

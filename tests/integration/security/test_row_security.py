@@ -39,7 +39,7 @@ def two_tenants(database_url: str) -> Iterator[Hub]:
 
 
 def _ids(hub: Hub) -> tuple[int, int]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         return uow.tenants.find(TENANT_A) or 0, uow.tenants.find(TENANT_B) or 0
 
 
@@ -72,7 +72,7 @@ def test_every_tenant_scoped_table_is_under_forced_row_level_security(two_tenant
 
 def test_a_session_that_set_no_tenant_sees_no_row(two_tenants: Hub) -> None:
     tables = tenant_scoped_tables(two_tenants.database)
-    with two_tenants.database.unit_of_work() as uow:  # hub-wide: everything is there
+    with two_tenants.database.unit_of_work(hub=True) as uow:  # hub-wide: everything is there
         everything = _counts(uow.session, tables)
     for table in (
         "meter",

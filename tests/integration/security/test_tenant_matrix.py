@@ -358,7 +358,7 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
 
 
 def _tenant_id(hub: Hub, code: str) -> int:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         found = uow.tenants.find(code)
         assert found is not None
         return found

@@ -20,5 +20,5 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def tenant_id(db: Database) -> int:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         return uow.tenants.ensure("discom-a", "DISCOM A")

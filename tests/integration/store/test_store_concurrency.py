@@ -21,7 +21,7 @@ MAY = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp())
 
 def save_day(db: Database, tenant_code: str, mrid: str) -> SaveCounts:
     ts = [MAY + 900 * (i + 1) for i in range(96)]
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(tenant_code)
         meter_id = uow.meters.resolve(tenant_id, [MeterRef(mrid)], auto_register=True)[0]
         rt = uow.reading_types.ids_for([KWH])[KWH]
@@ -43,7 +43,7 @@ def test_threads_share_one_database(db: Database) -> None:
         futures = [pool.submit(save_day, db, "discom-a", f"m-{i}") for i in range(16)]
         results = [f.result(timeout=60) for f in futures]
     assert results == [SaveCounts(inserted=96)] * 16
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.readings.count(uow.tenants.ensure("discom-a"), INTERVAL) == 16 * 96
 
 
@@ -51,13 +51,13 @@ def test_threads_share_one_database(db: Database) -> None:
 def test_a_concurrent_partition_creator_is_tolerated(postgres_url: str) -> None:
     first, second = Database(postgres_url), Database(postgres_url)  # separate caches
     first.upgrade()
-    with first.unit_of_work() as uow:  # all the racing saves need, but the partition
+    with first.unit_of_work(hub=True) as uow:  # all the racing saves need, but the partition
         tenant_id = uow.tenants.ensure("discom-a")
         meter_id = uow.meters.resolve(tenant_id, [MeterRef("m-1")], auto_register=True)[0]
         rt = uow.reading_types.ids_for([KWH])[KWH]
         assert meter_id is not None
     with ThreadPoolExecutor(max_workers=1) as pool:
-        with first.unit_of_work() as uow:
+        with first.unit_of_work(hub=True) as uow:
             series = Series(MeterRef("m-1"), KWH, INTERVAL, [MAY + 900], [1.0], [""])
             uow.readings.save(
                 tenant_id,
@@ -71,7 +71,7 @@ def test_a_concurrent_partition_creator_is_tolerated(postgres_url: str) -> None:
             racing = pool.submit(save_day, second, "discom-a", "m-2")
             wait_for_a_lock_wait(first)
         assert racing.result(timeout=30) == SaveCounts(inserted=96)
-    with second.unit_of_work() as uow:
+    with second.unit_of_work(hub=True) as uow:
         assert uow.readings.count(tenant_id, INTERVAL) == 97
     first.dispose()
     second.dispose()

@@ -42,7 +42,7 @@ def handled(
     key: str = "msg-1",
     source: str = "hes-a",
 ) -> int:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         log_id = record(uow, tenant_id, key, source=source, received_at=at)
         uow.messages.complete(
             log_id, result=result, reply_code="0.0", reply=reply, completed_at=at + 1
@@ -52,7 +52,7 @@ def handled(
 
 def test_record_and_complete_store_every_field(db: Database, tenant_id: int) -> None:
     log_id = handled(db, tenant_id, "OK", b"<reply/>", at=100)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         row = uow.session.get(MessageLog, log_id)
         assert row is not None
         assert (row.tenant_id, row.message_key, row.source, row.verb, row.noun) == (
@@ -80,16 +80,16 @@ def test_record_and_complete_store_every_field(db: Database, tenant_id: int) -> 
 def test_find_completed_ignores_failed_and_returns_the_latest_ok(
     db: Database, tenant_id: int
 ) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.messages.find_completed(tenant_id, "hes-a", "msg-1") is None
     handled(db, tenant_id, "FAILED", b"failed", at=100)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.messages.find_completed(tenant_id, "hes-a", "msg-1") is None
         record(uow, tenant_id)  # received, never completed: no answer either
     handled(db, tenant_id, "OK", b"first ok", at=200)
     handled(db, tenant_id, "PARTIAL", b"later partial", at=300)
     handled(db, tenant_id, "FAILED", b"failed again", at=400)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.messages.find_completed(tenant_id, "hes-a", "msg-1") == (
             "PARTIAL",
             b"later partial",
@@ -101,13 +101,13 @@ def test_find_completed_ignores_failed_and_returns_the_latest_ok(
 
 
 def test_prune_raw_drops_old_raw_bytes_only(db: Database, tenant_id: int) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         old = [record(uow, tenant_id, f"old-{i}", received_at=100 + i) for i in range(3)]
         record(uow, tenant_id, "never-had-raw", received_at=50, raw=None)
         new = record(uow, tenant_id, "new", received_at=1_000)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.messages.prune_raw(older_than=500) == 3
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         raws = dict(uow.session.execute(select(MessageLog.id, MessageLog.raw)).all())
         assert uow.messages.prune_raw(older_than=500) == 0
     assert [raws[i] for i in old] == [None] * 3

@@ -88,7 +88,7 @@ def _import_every_store_module() -> None:
 def test_models_and_migrations_agree(db: Database) -> None:
     """No schema drift: autogenerate finds nothing to do, partitions included."""
     _import_every_store_module()
-    with db.unit_of_work() as uow:  # creates a partition on PostgreSQL
+    with db.unit_of_work(hub=True) as uow:  # creates a partition on PostgreSQL
         uow.readings.save(
             uow.tenants.ensure("t"),
             ReadingKind.INTERVAL,

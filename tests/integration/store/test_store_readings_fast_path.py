@@ -32,7 +32,7 @@ def day(values: float, first: int = JUNE, count: int = 96) -> Series:
 
 
 def ids(db: Database, mrid: str = "m-1") -> tuple[int, int, int]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure("discom-a")
         meter_id = uow.meters.resolve(tenant_id, [MeterRef(mrid)], auto_register=True)[0]
         assert meter_id is not None
@@ -40,7 +40,7 @@ def ids(db: Database, mrid: str = "m-1") -> tuple[int, int, int]:
 
 
 def save(db: Database, tenant_id: int, meter_id: int, type_id: int, series: Series) -> SaveCounts:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         return uow.readings.save(
             tenant_id,
             INTERVAL,
@@ -118,7 +118,7 @@ def test_a_writer_losing_the_race_for_new_keys_merges_instead(postgres_url: str)
     _, other, _ = ids(db, "m-2")
     save(db, tenant_id, other, type_id, day(9.0))  # the month's partition, committed
     with ThreadPoolExecutor(max_workers=1) as pool:
-        with db.unit_of_work() as uow:
+        with db.unit_of_work(hub=True) as uow:
             first = uow.readings.save(
                 tenant_id,
                 INTERVAL,
@@ -134,7 +134,7 @@ def test_a_writer_losing_the_race_for_new_keys_merges_instead(postgres_url: str)
         assert first == SaveCounts(inserted=96)
         assert racing.result(timeout=30) == SaveCounts(changed=96)
     assert {row[1:3] for row in stored(db, tenant_id, meter_id)} == {(3.0, 2)}
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         history = uow.readings.versions(tenant_id, INTERVAL, meter_id, type_id, JUNE + 900)
     assert [(v[0], v[1]) for v in history] == [(1, 1.0), (2, 3.0)]
     db.dispose()

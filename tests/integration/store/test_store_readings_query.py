@@ -20,7 +20,7 @@ TS = [DAY + 3_600 * (i + 1) for i in range(30)]
 @pytest.fixture
 def stored(db: Database, tenant_id: int) -> tuple[list[int], dict[str, int]]:
     """3 meters × 2 reading types × 30 hourly readings, value = meter*1000 + type*100 + i."""
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         meters = [
             m
             for m in uow.meters.resolve(
@@ -60,7 +60,7 @@ def query(
     after: tuple[int, int, int] | None = None,
     limit: int = 10_000,
 ) -> list[StoredSeries]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         return uow.readings.query(
             tenant_id,
             INTERVAL,
@@ -137,7 +137,7 @@ def test_a_tenant_sees_nothing_of_another_tenants_readings(
     db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
 ) -> None:
     meters, types = stored
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         other = uow.tenants.ensure("discom-b")
         assert uow.readings.count(other, INTERVAL) == 0
         assert uow.readings.count(tenant_id, INTERVAL) == 180

@@ -35,7 +35,7 @@ def series(
 @pytest.fixture
 def ids(db: Database, tenant_id: int) -> tuple[int, int]:
     """(meter id, reading type id) of one meter."""
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         meter_id = uow.meters.resolve(tenant_id, [MeterRef("m-1")], auto_register=True)[0]
         assert meter_id is not None
         return meter_id, uow.reading_types.ids_for([KWH_15MIN])[KWH_15MIN]
@@ -50,7 +50,7 @@ def save(
     source: str = "hes-a",
     received_at: int = 1_000,
 ) -> SaveCounts:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         return uow.readings.save(
             tenant_id, kind, items, source=source, message_log_id=None, received_at=received_at
         )
@@ -62,7 +62,7 @@ def everything(
     meter_id: int,
     kind: ReadingKind = INTERVAL,
 ) -> list[tuple[int, float, str, int]]:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         stored = uow.readings.query(
             tenant_id,
             kind,
@@ -102,7 +102,7 @@ def test_an_identical_resend_changes_nothing(
     before = everything(db, tenant_id, ids[0])
     assert save(db, tenant_id, batch, received_at=2_000) == SaveCounts(unchanged=2)
     assert everything(db, tenant_id, ids[0]) == before
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.readings.count(tenant_id, INTERVAL) == 2
         assert uow.readings.versions(tenant_id, INTERVAL, *ids, JAN_31) == [
             (1, 1.122, "", "hes-a", 1_000)
@@ -126,7 +126,7 @@ def test_a_changed_value_becomes_version_2_and_keeps_version_1(
         (JAN_31 + 900, 2.5, "", 2),
         (JAN_31 + 1800, 3.0, "", 1),
     ]
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.readings.versions(tenant_id, INTERVAL, *ids, JAN_31 + 900) == [
             (1, 2.0, "", "hes-a", 1_000),
             (2, 2.5, "", "hes-b", 2_000),
@@ -144,7 +144,7 @@ def test_a_changed_quality_alone_is_a_new_version(
     assert save(db, tenant_id, [(*ids, series([JAN_31], [6.0], ["1.4.9"]))]) == SaveCounts(
         changed=1
     )
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         history = uow.readings.versions(tenant_id, INTERVAL, *ids, JAN_31)
     assert [(v, value, q) for v, value, q, _, _ in history] == [
         (1, 5.0, ""),
@@ -160,7 +160,7 @@ def test_register_and_interval_readings_are_kept_apart(
     save(db, tenant_id, [(*ids, series([JAN_31], [7.0]))], kind=ReadingKind.REGISTER)
     assert everything(db, tenant_id, ids[0], ReadingKind.REGISTER) == [(JAN_31, 7.0, "", 2)]
     assert everything(db, tenant_id, ids[0]) == []
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         assert uow.readings.versions(tenant_id, ReadingKind.REGISTER, *ids, JAN_31)[0][:2] == (
             1,
             12345.5,
@@ -201,7 +201,7 @@ def partitions(db: Database) -> dict[str, int]:
 def test_a_rolled_back_unit_of_work_leaves_nothing(
     db: Database, tenant_id: int, ids: tuple[int, int]
 ) -> None:
-    with pytest.raises(RuntimeError), db.unit_of_work() as uow:
+    with pytest.raises(RuntimeError), db.unit_of_work(hub=True) as uow:
         uow.readings.save(
             tenant_id,
             INTERVAL,
@@ -219,7 +219,7 @@ def test_a_rolled_back_unit_of_work_leaves_nothing(
 
 
 def test_two_saves_in_one_unit_of_work(db: Database, tenant_id: int, ids: tuple[int, int]) -> None:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         first = uow.readings.save(
             tenant_id,
             INTERVAL,
@@ -241,7 +241,7 @@ def test_two_saves_in_one_unit_of_work(db: Database, tenant_id: int, ids: tuple[
 
 
 def test_ragged_series_are_refused(db: Database, tenant_id: int, ids: tuple[int, int]) -> None:
-    with pytest.raises(InvalidValueError), db.unit_of_work() as uow:
+    with pytest.raises(InvalidValueError), db.unit_of_work(hub=True) as uow:
         uow.readings.save(
             tenant_id,
             INTERVAL,
@@ -260,7 +260,7 @@ def test_an_empty_batch_saves_nothing(db: Database, tenant_id: int, ids: tuple[i
 def test_100_meters_by_96_intervals_read_back_exactly(db: Database, tenant_id: int) -> None:
     day = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
     ts = [day + 900 * (i + 1) for i in range(96)]
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         meters = uow.meters.resolve(
             tenant_id, [MeterRef(f"m-{i:03d}") for i in range(100)], auto_register=True
         )
@@ -270,7 +270,7 @@ def test_100_meters_by_96_intervals_read_back_exactly(db: Database, tenant_id: i
         (m, rt, series(ts, sent[m], ["" if i % 7 else "1.4.9" for i in range(96)])) for m in meters
     ]
     assert save(db, tenant_id, items) == SaveCounts(inserted=9_600)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         stored = uow.readings.query(
             tenant_id,
             INTERVAL,

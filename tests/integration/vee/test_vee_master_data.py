@@ -21,7 +21,7 @@ def test_meters_and_their_usage_points_become_vee_contexts(
     db.upgrade()
     reports = import_files(db, "discom-a", write_discom(tmp_path, 3))
     assert all(r.applied for r in reports)
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("discom-a")
         consumer, feeder = uow.meters.find(
             tenant, [MeterRef(None, ("SM0000001",)), MeterRef(None, ("FM00000",))]

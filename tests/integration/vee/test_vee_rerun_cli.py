@@ -35,7 +35,7 @@ def test_a_rerun_refreshes_the_daily_aggregates_of_its_period(
 ) -> None:
     hub = Hub.build(Settings(database_url=database_url, vee_enabled=False))
     try:
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             tenant = uow.tenants.ensure(TENANT)
             add_usage_points(uow, tenant, ["UP1"])
             meters = install(uow, tenant, [Stay("UP1", meter_mrid(1), 0)])

@@ -69,7 +69,7 @@ def api(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
     another spike, and meter B-9."""
     with running_hub(Settings(database_url=database_url, default_tenant=A)) as (hub, base):
         for tenant, meter, values in ((A, "M-1", day()), (B, "M-1", day(7.5)), (B, "B-9", day())):
-            with hub.database.unit_of_work() as uow:
+            with hub.database.unit_of_work(hub=True) as uow:
                 uow.tenants.ensure(tenant)
             answer = hub.pipeline.process(Inbound(created(meter, values), tenant, "test"))
             assert answer.result.value == "OK", answer.body
@@ -129,7 +129,7 @@ def test_a_usage_points_findings_are_its_meters_while_installed_there(
     api: tuple[Hub, httpx.Client],
 ) -> None:
     hub, client = api
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(A)
         add_usage_points(uow, tenant, ["UP-A"])
         install(uow, tenant, [Stay("UP-A", "M-1", TS[50])])  # after the spike, before the gap
@@ -219,7 +219,7 @@ def test_a_finding_is_acknowledged_then_closed_with_who_and_why(
     assert foreign.status_code == 404
     b_after = client.get(f"/api/v1/vee/findings/{as_b[0]['id']}", headers=as_tenant(B)).json()
     assert b_after["review"] == "new"
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         moves = [
             (e.actor, e.before, e.after)
             for e in AuditLog(uow).entries(tenant=A)
@@ -253,7 +253,7 @@ def test_a_manual_edit_is_a_new_version_raw_stays_and_the_audit_chain_says_who_a
     assert (new["user"], new["reason"], new["superseded_at"]) == (
         "op-17", "site visit: display read", None,
     )  # fmt: skip
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         log = AuditLog(uow)
         [entry] = [e for e in log.entries(tenant=A) if e.id == result["audit_id"]]
         assert log.verify() is None
@@ -375,7 +375,7 @@ def test_a_tenants_stored_overrides_change_how_vee_judges_its_new_data(
         for tenant in (A, B)
     }  # fmt: skip
     assert spikes == {A: 0, B: 1}
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         [entry] = [e for e in AuditLog(uow).entries(tenant=A) if e.action == "vee.config"]
     assert entry.actor == "vee-admin" and '"spike_factor":100.0' in (entry.after or "")
     again = client.put("/api/v1/vee/config", json={"reason": "back to the file", "user": "x"})
@@ -411,7 +411,7 @@ def test_the_rules_follow_the_tenants_file_configuration(database_url: str, tmp_
     )
     settings = Settings(database_url=database_url, default_tenant=A, vee_config=str(path))
     with running_hub(settings) as (hub, base):
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             uow.tenants.ensure(A)
             uow.tenants.ensure(B)
         mine = httpx.get(f"{base}/api/v1/vee/rules").json()
@@ -480,7 +480,7 @@ def test_with_authentication_the_editor_is_the_principal_and_roles_decide(
             f"{base}/api/v1/meters/M-1/readings/{KWH}/{TS[SPIKE]}/versions", headers=as_("ro-b")
         ).json()
         assert [v["user"] for v in b_history["validated"]] == [""]  # b's M-1: VEE's only
-        with hub.database.unit_of_work() as uow:
+        with hub.database.unit_of_work(hub=True) as uow:
             [entry] = [e for e in AuditLog(uow).entries(tenant="a") if e.action == "vee.edit"]
         assert entry.actor == "op-a" and '"user":"op-a"' in (entry.after or "")
 

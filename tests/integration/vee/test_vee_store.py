@@ -99,7 +99,7 @@ def day_values() -> dict[int, float]:
 
 
 def ids(hub: Hub) -> tuple[int, int, int]:
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("discom-a")
         [meter] = uow.meters.find(tenant, [MeterRef("M-1")])
         return tenant, meter, uow.reading_types.find_ids([KWH])[KWH]
@@ -135,7 +135,7 @@ def test_an_edit_needs_who_and_why_keeps_raw_and_leaves_an_audit_trail(vee_hub: 
     raw = qualities(vee_hub.pipeline.process(Inbound(query(raw="true"), "discom-a", "t")).body)
     assert raw[TS[SPIKE]] == (6.5, "")
     tenant, meter, rt = ids(vee_hub)
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         trail = ValidatedRepository(uow).versions(tenant, meter, rt, TS[SPIKE])
     first, second = trail
     assert (first.version, first.method, first.user_id) == (1, "estimated:linear_interpolation", "")
@@ -160,7 +160,7 @@ def test_an_edit_needs_who_and_why_keeps_raw_and_leaves_an_audit_trail(vee_hub: 
 def test_findings_are_queryable_counted_daily_and_a_rerun_is_idempotent(vee_hub: Hub) -> None:
     send(vee_hub, readings("created", day_values()))
     tenant, meter, rt = ids(vee_hub)
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         found = FindingRepository(uow).query(tenant, meter_ids=[meter], start=DAY, end=TS[-1])
         report = failures_report(uow, tenant, DAY, DAY + 86_400)
     assert sorted(f.rule for f in found) == ["interval.missing", "usage.spike"]
@@ -169,13 +169,13 @@ def test_findings_are_queryable_counted_daily_and_a_rerun_is_idempotent(vee_hub:
         ("usage.spike", 1, 1),
     }
     service = VeeService()
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         run = service.rerun(uow, tenant, "discom-a", [meter], DAY, TS[-1], now=int(time.time()))
     assert (run.stored.inserted, run.stored.changed, run.new_findings) == (0, 0, 0)
     assert run.stored.unchanged == 96
     # a rule change, then a re-run: the spike is valid now, a new version; finding cleared
     lenient = VeeConfig(version="v2", defaults=Layer({"disabled": ["usage.spike"]}))
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         run = VeeService(lenient).rerun(
             uow, tenant, "discom-a", [meter], DAY, TS[-1], now=int(time.time())
         )
@@ -189,7 +189,7 @@ def test_a_slice_of_the_month_through_the_database_finds_every_fault(vee_hub: Hu
     """40 meters of the month (every fault kind at least once): raw stored as the handler
     stores it, VEE run on the batches as they arrived, then re-run from the store."""
     data = vm.month(40)
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure("discom-a")
         type_ids = uow.reading_types.ids_for({b.key.reading_type for b in data.batches})
         refs = [MeterRef(f"M{n}") for n in data.contexts]
@@ -203,7 +203,7 @@ def test_a_slice_of_the_month_through_the_database_finds_every_fault(vee_hub: Hu
     contexts = {meter_of[n]: c for n, c in data.contexts.items()}
     service = VeeService(master_data=lambda uow: _Static(contexts))
     started = time.perf_counter()
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         for kind in (ReadingKind.INTERVAL, ReadingKind.REGISTER):
             items = [
                 (b.key.meter_id, type_ids[b.key.reading_type], _raw(b))
@@ -216,7 +216,7 @@ def test_a_slice_of_the_month_through_the_database_finds_every_fault(vee_hub: Hu
         run = service.run(uow, tenant, "discom-a", batches, type_ids, now=vm.NOW)
     seconds = time.perf_counter() - started
     print(f"\n40 meters × 30 days, raw + VEE into the database: {run.readings} in {seconds:.1f} s")
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         stored = FindingRepository(uow).query(tenant, limit=100_000)
     assert len(stored) == run.findings  # every finding stored, once
     hits = Counter()
@@ -232,7 +232,7 @@ def test_a_slice_of_the_month_through_the_database_finds_every_fault(vee_hub: Hu
     assert hits == Counter(f.kind for f in data.faults if f.expected)
     # Re-run from the store: nothing new. Only the duplicate's slot changes: raw keeps
     # one reading per key, so the re-run no longer sees the second copy.
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         again = service.rerun(uow, tenant, "discom-a", meters, vm.START, vm.END, now=vm.NOW)
     duplicates = sum(f.kind == "duplicate" for f in data.faults)
     assert again.stored.inserted == 0 and again.new_findings == 0
@@ -270,7 +270,7 @@ def test_a_rerun_judges_usage_against_stored_like_days(vee_hub: Hub) -> None:
     low = send(vee_hub, readings("created", {ts: 0.01 for ts in TS}))
     assert low.result == "OK"
     tenant, meter, _ = ids(vee_hub)
-    with vee_hub.database.unit_of_work() as uow:
+    with vee_hub.database.unit_of_work(hub=True) as uow:
         assert FindingRepository(uow).query(tenant, rules=["usage.history"]) == []
         run = VeeService().rerun(
             uow, tenant, "discom-a", [meter], DAY, TS[-1], now=int(time.time())

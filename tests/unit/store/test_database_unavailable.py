@@ -25,7 +25,7 @@ def test_ping_is_false(url: str) -> None:
 @pytest.mark.parametrize("url", UNREACHABLE)
 def test_unit_of_work_raises_storage_unavailable(url: str) -> None:
     db = Database(url)
-    with pytest.raises(StorageUnavailableError) as caught, db.unit_of_work() as uow:
+    with pytest.raises(StorageUnavailableError) as caught, db.unit_of_work(hub=True) as uow:
         uow.tenants.ensure("t")
     assert caught.value.code == "5.1"
     assert caught.value.__cause__ is not None

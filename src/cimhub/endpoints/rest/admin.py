@@ -56,7 +56,7 @@ def router(database: Database) -> APIRouter:
 
     @contextmanager
     def security() -> Iterator[Security]:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             yield Security(uow)
 
     def principal_of(request: Request) -> Principal:

@@ -113,7 +113,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         page: Annotated[Paging, Depends(paging)],
         state: Annotated[list[State] | None, Query()] = None,
     ) -> dict[str, Any]:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             tenant_id = _tenant(uow, request)
             found, total = Commands(uow).repo.query(
                 tenant_id, states=[s.value for s in state or []], limit=page.limit,
@@ -132,7 +132,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         dependencies=[Depends(guard(AREA))],
     )
     def summary(request: Request) -> dict[str, Any]:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             rows = Commands(uow).repo.summary(_tenant(uow, request))
         counts: dict[str, dict[str, int]] = {}
         for kind, state, count in rows:
@@ -147,7 +147,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
     )
     def approve_list(request: Request, batch: ApprovalList) -> dict[str, Any]:
         approver, approved, refused = principal_name(request), [], []
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             commands = Commands(uow)
             tenant_id = _tenant(uow, request)
             found = commands.repo.by_mrid(tenant_id, batch.mrids, lock=True)
@@ -168,7 +168,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         dependencies=[Depends(guard(AREA))],
     )
     def get_command(mrid: str, request: Request) -> dict[str, Any]:
-        with database.unit_of_work() as uow:
+        with database.unit_of_work(hub=True) as uow:
             return body(_one(Commands(uow), _tenant(uow, request), mrid), moves=True)
 
     @api.post(
@@ -194,7 +194,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
 
     def _act(mrid: str, request: Request, action: Any) -> JSONResponse:
         try:
-            with database.unit_of_work() as uow:
+            with database.unit_of_work(hub=True) as uow:
                 commands = Commands(uow)
                 stored = _one(commands, _tenant(uow, request), mrid, lock=True)
                 action(commands, stored)
