@@ -106,7 +106,9 @@ def _list_commands(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from cimhub.testing.hes_sim import Behaviour, HttpHes, MqttHes
+    from cimhub.simulator.behaviour import Behaviour
+    from cimhub.simulator.cim_head_end import HttpHes
+    from cimhub.simulator.mqtt_head_end import MqttHes
 
     behaviour = Behaviour(fail_rate=args.fail_rate, silent_rate=args.silent_rate)
     http = HttpHes(args.hub, name=args.name, tenant=args.tenant, behaviour=behaviour,

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from cimhub.simulator.behaviour import Behaviour
+from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.store.commands import CommandRepository, HesEndpoint
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.testing.commands import (
@@ -20,7 +22,6 @@ from cimhub.testing.commands import (
     seed_meters,
     set_endpoint,
 )
-from cimhub.testing.hes_sim import Behaviour, HttpHes
 from cimhub.testing.receiver import Receiver
 from cimhub.testing.replies import ParsedReply
 from cimhub.testing.waiting import wait_until

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from cimhub.adapters.profile import load_profile
 from cimhub.app import Hub
+from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.commands import HesEndpoint
 from cimhub.store.dead_letters import DeadLetterRepository
 from cimhub.store.event_models import EventRow
@@ -29,7 +30,6 @@ from cimhub.testing.commands import (
     seed_meters,
     set_endpoint,
 )
-from cimhub.testing.hes_sim import MqttHes
 from cimhub.testing.waiting import wait_until
 
 MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -220,8 +220,8 @@ def _forget_session(client_id: str) -> None:
 def test_a_disconnect_list_over_two_head_ends_cim_and_mqtt_is_approved_and_executed(
     mqtt_hub: tuple[Hub, str, str], tmp_path: Path
 ) -> None:
+    from cimhub.simulator.cim_head_end import HttpHes
     from cimhub.testing.commands import DISCONNECT
-    from cimhub.testing.hes_sim import HttpHes
 
     hub, base, prefix = mqtt_hub
     seed_meters(hub, tmp_path, {"M-H1": "HES-CIM", "M-H2": "HES-CIM", "M-Q1": "HES-MQTT"})

@@ -14,9 +14,9 @@ import pytest
 from lxml import etree
 
 from cimhub.adapters.profile import load_profile
+from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.subscriptions import Subscription
 from cimhub.testing.commands import HEADERS, TENANT, seed_meters
-from cimhub.testing.hes_sim import MqttHes
 from cimhub.testing.receiver import Receiver
 from cimhub.testing.waiting import wait_until
 

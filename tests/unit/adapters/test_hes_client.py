@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cimhub.adapters.hes_client import HesAnswer, read_answer
 from cimhub.message.reply import Outcome, ReplyError, Result, render_reply
-from cimhub.testing.hes_sim import soap_wrap
+from cimhub.simulator.hub_client import soap_wrap
 
 
 def test_replies_plain_and_in_soap_are_read() -> None:

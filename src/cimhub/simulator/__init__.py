@@ -1,0 +1,1 @@
+"""The head-end simulator: simulated HES speaking CIM (HTTP/SOAP) and MQTT vendor profiles."""
