@@ -117,6 +117,9 @@ class HesDispatcher:
         except HesUnavailableError as exc:
             self._retry(job, exc.reason)
             return
+        except CimHubError as exc:  # the command cannot be put to this head-end at all
+            self._fail(job, exc.reason)
+            return
         self._record(job, answer)
 
     def _record(self, job: Job, answer: HesAnswer) -> None:

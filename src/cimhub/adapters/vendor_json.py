@@ -148,11 +148,10 @@ def command_json(profile: VendorProfile, command: Command) -> bytes:
     """The vendor's command JSON for one command."""
     spec = profile.commands
     meter = command_meter(command)
-    body: dict[str, Any] = {
-        spec["id"]: command.mrid,
-        spec["meter"]: meter,
-        spec["action"]: profile.command_words[command.kind.value],
-    }
+    word = profile.command_words.get(command.kind.value)
+    if word is None:
+        raise InvalidValueError(f"vendor profile {profile.name!r} has no command {command.kind}")
+    body: dict[str, Any] = {spec["id"]: command.mrid, spec["meter"]: meter, spec["action"]: word}
     if command.demand_limit_w is not None and "limit" in spec:
         body[spec["limit"]] = command.demand_limit_w
     return json.dumps(body).encode()

@@ -1,10 +1,10 @@
 """Commands to meters (EndDeviceControls): kinds, states and the allowed moves, as data.
 
-requested → awaiting_approval (disconnects: a second person approves) → approved → sent
-to the head-end → acknowledged → executed | failed | timed_out; canceled before it is
-sent. Every move is a ``Transition`` with its time, actor and reason; a move the table
-does not allow raises IllegalTransitionError (3.4). Repeating the state a command is
-already in (a head-end sending the same status twice) is a no-op, not an error.
+requested → awaiting_approval (disconnects and switches to prepaid: a second person
+approves) → approved → sent to the head-end → acknowledged → executed | failed | timed_out;
+canceled before it is sent. Every move is a ``Transition`` with its time, actor and
+reason; a move the table does not allow raises IllegalTransitionError (3.4). Repeating the
+state a command is already in (a head-end sending the same status twice) is a no-op.
 """
 
 from __future__ import annotations
@@ -33,17 +33,29 @@ class CommandKind(StrEnum):
     DISCONNECT = "disconnect"
     READ = "read"  # on-demand read
     LOAD_LIMIT = "load_limit"
+    TIME_SYNC = "time_sync"  # set the meter's clock to the head-end's time
+    MD_RESET = "md_reset"  # maximum-demand register reset
+    PREPAID_MODE = "prepaid_mode"  # switch the meter to prepaid
+    POSTPAID_MODE = "postpaid_mode"  # switch the meter to postpaid
 
 
 #: EndDeviceControlType codes. 3.31.0.18 / 3.31.0.23 are the IEC 61968-9 RCD-switch
-#: connect / disconnect codes (reference/cim.md §4). 3.15.139.24 (load limit set) and
-#: 3.21.0.8 (on-demand read) are cimhub profile choices, not published codes.
+#: connect / disconnect codes (reference/cim.md §4). Every other code is a cimhub profile
+#: choice, not a published code (reference/cim.md lists none for these actions); each
+#: keeps the published domain of its action where there is one: 3.15.139.24 load limit set
+#: (15 load control), 3.21.0.8 on-demand read, 3.36.116.13 time sync (36 clock, the
+#: sub-domain of the time-sync events 3.36.116.58/85), 3.8.0.214 MD reset (8 demand),
+#: 3.20.9.26 / 3.20.9.22 switch to prepaid / postpaid.
 CONTROL_TYPES: Mapping[str, CommandKind] = MappingProxyType(
     {
         "3.31.0.18": CommandKind.CONNECT,
         "3.31.0.23": CommandKind.DISCONNECT,
         "3.21.0.8": CommandKind.READ,
         "3.15.139.24": CommandKind.LOAD_LIMIT,
+        "3.36.116.13": CommandKind.TIME_SYNC,
+        "3.8.0.214": CommandKind.MD_RESET,
+        "3.20.9.26": CommandKind.PREPAID_MODE,
+        "3.20.9.22": CommandKind.POSTPAID_MODE,
     }
 )
 CONTROL_CODES: Mapping[CommandKind, str] = MappingProxyType(
@@ -59,10 +71,25 @@ ACTION_WORDS: Mapping[str, CommandKind] = MappingProxyType(
         "ondemandread": CommandKind.READ,
         "setloadlimit": CommandKind.LOAD_LIMIT,
         "loadlimit": CommandKind.LOAD_LIMIT,
+        "timesync": CommandKind.TIME_SYNC,
+        "synctime": CommandKind.TIME_SYNC,
+        "clockset": CommandKind.TIME_SYNC,
+        "setclock": CommandKind.TIME_SYNC,
+        "mdreset": CommandKind.MD_RESET,
+        "demandreset": CommandKind.MD_RESET,
+        "resetmd": CommandKind.MD_RESET,
+        "switchtoprepaid": CommandKind.PREPAID_MODE,
+        "prepaidmode": CommandKind.PREPAID_MODE,
+        "switchtopostpaid": CommandKind.POSTPAID_MODE,
+        "postpaidmode": CommandKind.POSTPAID_MODE,
     }
 )
-#: Kinds that a second person must approve before they are sent.
-NEEDS_APPROVAL = frozenset({CommandKind.DISCONNECT})
+#: Kinds that a second person must approve before they are sent: a disconnect, and a
+#: switch to prepaid (from then on the meter disconnects itself when the balance runs
+#: out, and utilities owe notice and a grace period first). A switch back to postpaid, a
+#: time sync and an MD reset (which closes the billing period on the meter, its values
+#: kept in the billing profile) need none.
+NEEDS_APPROVAL = frozenset({CommandKind.DISCONNECT, CommandKind.PREPAID_MODE})
 
 
 class State(StrEnum):
@@ -193,13 +220,16 @@ class Command:
         self.move(S.APPROVED, at, approver, "approved")
 
 
-#: RCD-switch EndDeviceEvents (reference/cim.md §4) that close a meter's open command.
+#: EndDeviceEvents (reference/cim.md §4) that close a meter's open command: the RCD
+#: switch's remote disconnect / connect done or failed, time sync succeeded or failed.
 RCD_OUTCOMES: Mapping[str, tuple[CommandKind, State]] = MappingProxyType(
     {
         "3.31.0.68": (CommandKind.DISCONNECT, State.EXECUTED),
         "3.31.0.84": (CommandKind.DISCONNECT, State.FAILED),
         "3.31.0.42": (CommandKind.CONNECT, State.EXECUTED),
         "3.31.0.67": (CommandKind.CONNECT, State.FAILED),
+        "3.36.116.58": (CommandKind.TIME_SYNC, State.EXECUTED),
+        "3.36.116.85": (CommandKind.TIME_SYNC, State.FAILED),
     }
 )
 #: States in which a command still waits for its outcome from the meter.

@@ -1,7 +1,9 @@
 """EndDeviceControls payloads ↔ domain Commands; status updates from head-ends.
 
-One EndDeviceControl may name several EndDevices: it becomes one command per meter,
-``<control mRID>:<meter>`` when there are several, the control's own mRID when one.
+One EndDeviceControl may address a group: several EndDevices, or EndDeviceGroups that list
+their EndDevices (a group named without its members is refused: groups are not stored).
+It becomes one command per meter, ``<control mRID>:<meter>`` when there are several, the
+control's own mRID when one.
 A control without an mRID gets a stable one from the message id and its position, so a
 repeated message still maps to the same commands (idempotency is by command mRID).
 """
@@ -16,7 +18,7 @@ from lxml import etree
 
 from cimhub.domain.command import CONTROL_CODES, Command, CommandKind, State, parse_kind
 from cimhub.domain.reading import MeterRef
-from cimhub.errors import CimHubError, InvalidValueError, PayloadError
+from cimhub.errors import CimHubError, InvalidValueError, PayloadError, UnknownObjectError
 from cimhub.mappings.cim_object import Builder, tag, text
 from cimhub.mappings.timestamp import to_epoch, to_text
 from cimhub.message import ns
@@ -31,6 +33,10 @@ ACTION_WORD = {
     CommandKind.DISCONNECT: "disconnect",
     CommandKind.READ: "read",
     CommandKind.LOAD_LIMIT: "setLoadLimit",
+    CommandKind.TIME_SYNC: "timeSync",
+    CommandKind.MD_RESET: "demandReset",
+    CommandKind.PREPAID_MODE: "switchToPrepaid",
+    CommandKind.POSTPAID_MODE: "switchToPostpaid",
 }
 
 
@@ -65,9 +71,8 @@ def read_end_device_controls(
             items.extend(_control(index, el, message_id))
         except CimHubError as exc:
             where = f"/EndDeviceControls/EndDeviceControl[{index}]"
-            errors.append(
-                ReplyError(exc.code, exc.reason, xpath=f"{where}/{exc.xpath or ''}".rstrip("/"))
-            )
+            xpath = f"{where}/{exc.xpath or ''}".rstrip("/")
+            errors.append(ReplyError(exc.code, exc.reason, xpath=xpath, object_id=exc.object_id))
     return items, errors
 
 
@@ -79,8 +84,17 @@ def _control(index: int, el: etree._Element, message_id: str | None) -> list[Con
     action = text(el, "EndDeviceAction/command", _q)
     parse_kind(code, action)  # refuse an unsupported control early, with its xpath
     meters = [m for d in el.iterfind(_q("EndDevices")) if (m := _meter(d))]
-    for group in el.iterfind(_q("EndDeviceGroups")):
-        meters += [m for d in group.iterfind(_q("EndDevices")) if (m := _meter(d))]
+    for number, group in enumerate(el.iterfind(_q("EndDeviceGroups")), 1):
+        members = [m for d in group.iterfind(_q("EndDevices")) if (m := _meter(d))]
+        if not members:  # a group by name alone: the hub keeps no stored groups
+            key = _meter(group)
+            name = key.key if key else f"#{number}"
+            raise UnknownObjectError(
+                f"unknown EndDeviceGroup {name!r}: list the group's EndDevices in it",
+                xpath=f"EndDeviceGroups[{number}]",
+                object_id=name,
+            )
+        meters += members
     if not meters:
         raise PayloadError("EndDeviceControl names no EndDevices", xpath="EndDevices")
     base = text(el, "mRID", _q) or str(

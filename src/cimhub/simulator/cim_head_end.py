@@ -27,6 +27,14 @@ from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.hub_client import SOAP11, post_to_hub, soap_wrap
 
 KWH_15MIN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
+#: What the simulated meter reports having done, per kind (connect/disconnect: the relay).
+DONE = {
+    CommandKind.TIME_SYNC: "clock set",
+    CommandKind.MD_RESET: "MD reset",
+    CommandKind.PREPAID_MODE: "switched to prepaid",
+    CommandKind.POSTPAID_MODE: "switched to postpaid",
+    CommandKind.LOAD_LIMIT: "load limit set",
+}
 
 
 def _port() -> int:
@@ -113,7 +121,8 @@ class HttpHes:
 
     def _report(self, command: Command, outcome: str, correlation: str | None) -> None:
         state = State.EXECUTED if outcome == "executed" else State.FAILED
-        reason = "relay operated" if state is State.EXECUTED else "meter did not respond"
+        reason = DONE.get(command.kind, "relay operated")
+        reason = reason if state is State.EXECUTED else "meter did not respond"
         if command.kind is CommandKind.READ and state is State.EXECUTED:  # the read itself
             now = int(time.time()) // 900 * 900
             self.push_readings(command.meter.key, now - 900, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +33,35 @@ CONTROL = """<?xml version="1.0" encoding="UTF-8"?>
         <c:mRID>{mrid}</c:mRID>
         <c:reason>test</c:reason>
         <c:EndDeviceControlType ref="{code}"/>
-        <c:EndDevices><c:mRID>{meter}</c:mRID></c:EndDevices>
+        {devices}
       </c:EndDeviceControl>
     </c:EndDeviceControls>
   </Payload>
 </CreateEndDeviceControls>
 """
 CONNECT, DISCONNECT = "3.31.0.18", "3.31.0.23"
-READ = "3.21.0.8"  # on-demand read: a cimhub profile code, not a published one
+# cimhub profile codes, not published ones:
+READ = "3.21.0.8"  # on-demand read
+TIME_SYNC, MD_RESET = "3.36.116.13", "3.8.0.214"
+PREPAID, POSTPAID = "3.20.9.26", "3.20.9.22"  # switch to prepaid / postpaid
+DEVICE = "<c:EndDevices><c:mRID>{}</c:mRID></c:EndDevices>"
+GROUP = "<c:EndDeviceGroups><c:mRID>G-{}</c:mRID>{}</c:EndDeviceGroups>"
 
 
 def control(mrid: str, code: str, meter: str, user: str = "asha") -> bytes:
+    return group_control(mrid, code, [meter], user=user)
+
+
+def group_control(
+    mrid: str, code: str, meters: list[str], group: Sequence[str] = (), user: str = "asha"
+) -> bytes:
+    """One control for several meters: ``meters`` as EndDevices, ``group`` as the members
+    of an EndDeviceGroup (which comes first, in profile order)."""
+    members = "".join(DEVICE.format(m) for m in group)
+    devices = GROUP.format(mrid, members) if group else ""
+    devices += "".join(DEVICE.format(m) for m in meters)
     return CONTROL.format(
-        mrid=mrid, code=code, meter=meter, user=user, message_id=str(uuid.uuid4())
+        mrid=mrid, code=code, devices=devices, user=user, message_id=str(uuid.uuid4())
     ).encode()
 
 

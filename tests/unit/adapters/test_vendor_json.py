@@ -14,7 +14,7 @@ from cimhub.adapters.vendor_json import (
     readings_message,
     status_message,
 )
-from cimhub.domain.command import Command, CommandKind
+from cimhub.domain.command import CONTROL_CODES, Command, CommandKind
 from cimhub.domain.reading import MeterRef
 from cimhub.errors import InvalidValueError
 from cimhub.message import schema
@@ -104,3 +104,41 @@ def test_commands_out_and_status_back() -> None:
     root = parse(status_message(profile, status))
     assert root.findtext(".//{*}status/{*}value") == "executed"
     assert root.findtext(".//{*}EndDeviceControl/{*}mRID") == "C-9"
+
+
+@pytest.mark.parametrize(
+    ("vendor", "words"),
+    [
+        ("vendor-a", ["SYNC_CLOCK", "MD_RESET", "SET_MODE_PREPAID", "SET_MODE_POSTPAID"]),
+        ("vendor-b", ["TIMESYNC", "MDRESET", "PREPAID", "POSTPAID"]),
+    ],
+)
+def test_the_new_kinds_in_each_vendor_s_words_and_their_status_back(
+    vendor: str, words: list[str]
+) -> None:
+    profile = load_profile(vendor)
+    spec = profile.commands
+    kinds = [
+        CommandKind.TIME_SYNC,
+        CommandKind.MD_RESET,
+        CommandKind.PREPAID_MODE,
+        CommandKind.POSTPAID_MODE,
+    ]
+    for kind, word in zip(kinds, words, strict=True):
+        command = Command("C-7", kind, MeterRef("M-7", ("SN-7",)), "asha", "CIS")
+        sent = json.loads(command_json(profile, command))
+        assert sent[spec["action"]] == word
+        status = {**sent, spec["status"]: "failed", spec["time"]: "2024-06-15T10:15:00+05:30"}
+        if profile.events.get("time_format") == "epoch":
+            status[spec["time"]] = 1718425800
+        root = parse(status_message(profile, json.dumps(status).encode()))
+        assert root.find(".//{*}EndDeviceControlType").get("ref") == CONTROL_CODES[kind]
+        assert root.findtext(".//{*}status/{*}value") == "failed"
+
+
+def test_a_kind_the_vendor_profile_has_no_word_for_is_refused() -> None:
+    profile = load_profile("vendor-b")
+    del profile.command_words["md_reset"]
+    command = Command("C-8", CommandKind.MD_RESET, MeterRef("M-8"), "asha", "CIS")
+    with pytest.raises(InvalidValueError, match="no command md_reset"):
+        command_json(profile, command)

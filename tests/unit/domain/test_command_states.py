@@ -114,3 +114,26 @@ def test_head_end_status_words() -> None:
     assert parse_status("executed") is State.EXECUTED
     assert parse_status("FAILED") is State.FAILED
     assert parse_status("maybe") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "word", "kind"),
+    [
+        ("3.36.116.13", "timeSync", CommandKind.TIME_SYNC),
+        ("3.8.0.214", "demandReset", CommandKind.MD_RESET),
+        ("3.20.9.26", "switchToPrepaid", CommandKind.PREPAID_MODE),
+        ("3.20.9.22", "switchToPostpaid", CommandKind.POSTPAID_MODE),
+    ],
+)
+def test_the_new_kinds_from_their_codes_and_from_their_action_words(
+    code: str, word: str, kind: CommandKind
+) -> None:
+    assert parse_kind(code, None) is kind
+    assert parse_kind("", word) is kind
+    assert parse_kind(None, word.upper()) is kind
+
+
+def test_a_switch_to_prepaid_waits_for_approval_and_the_other_new_kinds_do_not() -> None:
+    assert make_command(CommandKind.PREPAID_MODE).state is State.AWAITING_APPROVAL
+    for kind in (CommandKind.POSTPAID_MODE, CommandKind.TIME_SYNC, CommandKind.MD_RESET):
+        assert make_command(kind).state is State.APPROVED, kind

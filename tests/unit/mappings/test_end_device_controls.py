@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import pytest
 from lxml import etree
 
 from cimhub.domain.command import Command, CommandKind, State, Transition
@@ -77,3 +78,45 @@ def test_commands_are_written_back_valid_and_read_again() -> None:
         1500.0,
         "sent",
     )
+
+
+def test_a_group_and_a_meter_of_one_control_are_one_command_each() -> None:
+    items, errors = read_end_device_controls(payload("create-time-sync-group.xml"), "m-2")
+    assert errors == []
+    assert [(i.mrid, i.meter.key, i.control_type) for i in items] == [
+        ("OPS-TSYNC-20240615-DT17:MH7710245", "MH7710245", "3.36.116.13"),
+        ("OPS-TSYNC-20240615-DT17:MH4528931", "MH4528931", "3.36.116.13"),
+        ("OPS-TSYNC-20240615-DT17:SN4528932", "SN4528932", "3.36.116.13"),
+    ]
+
+
+def test_a_group_named_without_its_members_is_refused_with_its_xpath() -> None:
+    items, errors = read_end_device_controls(payload("create-md-reset-named-group.xml"), None)
+    assert items == []
+    assert [(e.code, e.xpath, e.object_id) for e in errors] == [
+        (
+            "2.15",
+            "/EndDeviceControls/EndDeviceControl[1]/EndDeviceGroups[1]",
+            "CYCLE-1-HT-METERS",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "word"),
+    [
+        (CommandKind.TIME_SYNC, "3.36.116.13", "timeSync"),
+        (CommandKind.MD_RESET, "3.8.0.214", "demandReset"),
+        (CommandKind.PREPAID_MODE, "3.20.9.26", "switchToPrepaid"),
+        (CommandKind.POSTPAID_MODE, "3.20.9.22", "switchToPostpaid"),
+    ],
+)
+def test_the_new_kinds_go_out_with_their_code_and_word_and_read_back(
+    kind: CommandKind, code: str, word: str
+) -> None:
+    command = Command("C-2", kind, MeterRef("M-2"), "asha", "CIS")
+    written = write_end_device_controls([command], with_status=False)
+    assert schema.compiled_schema().validate(etree.fromstring(etree.tostring(written)))
+    (item,), errors = read_end_device_controls(written, None)
+    assert errors == []
+    assert (item.control_type, item.action) == (code, word)
