@@ -60,9 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.exception_commands import add_commands as add_exceptions  # sweep | list
 
     add_exceptions(commands)
-    from cimhub.hes_commands import add_commands as add_hes  # hes endpoint|commands, hes-sim
+    from cimhub.hes_commands import add_commands as add_hes  # hes endpoint|commands
 
     add_hes(commands)
+    from cimhub.simulate_commands import add_commands as add_simulate  # simulate hes, hes-sim
+
+    add_simulate(commands)
 
     ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
     ingest.add_argument("files", nargs="+", type=Path)

@@ -1,19 +1,17 @@
-"""Head-end `cimhub` commands: `hes endpoint set|list` (where each HES takes commands),
-`hes commands` (commands and their state) and `hes-sim` (run the HES simulator)."""
+"""Head-end `cimhub` commands: `hes endpoint set|list` (where each HES takes commands) and
+`hes commands` (commands and their state); the simulator is `cimhub simulate hes`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
 from typing import Any
 
 from cimhub.settings import Settings
 
 
 def add_commands(commands: Any) -> None:
-    """Register `hes` and `hes-sim` on the top-level subparsers of `cimhub`."""
+    """Register `hes` on the top-level subparsers of `cimhub`."""
     hes = commands.add_parser("hes", help="head-end endpoints and commands")
     actions = hes.add_subparsers(required=True, metavar="ACTION")
     endpoint = actions.add_parser("endpoint", help="where a head-end takes commands")
@@ -33,20 +31,6 @@ def add_commands(commands: Any) -> None:
     cmds.add_argument("--state", action="append", default=[], help="only in this state")
     cmds.add_argument("--limit", type=int, default=100)
     cmds.set_defaults(run=_list_commands)
-
-    sim = commands.add_parser("hes-sim", help="run the HES simulator (CIM over HTTP, MQTT)")
-    sim.add_argument("--hub", default="http://127.0.0.1:8061", help="the hub's base URL")
-    sim.add_argument("--tenant", default="default")
-    sim.add_argument("--name", default="HES-SIM", help="the head-end's name (message Source)")
-    sim.add_argument("--port", type=int, default=8071, help="where it takes CIM commands")
-    sim.add_argument("--fail-rate", type=float, default=0.0, help="share of commands failing")
-    sim.add_argument("--silent-rate", type=float, default=0.0, help="share never finished")
-    sim.add_argument("--mqtt-url", help="also speak a vendor profile on this MQTT broker")
-    sim.add_argument("--vendor", default="vendor-a", help="MQTT vendor profile")
-    sim.add_argument("--prefix", default="cimhub", help="topic prefix (CIMHUB_MQTT_TOPIC_PREFIX)")
-    sim.add_argument("--push", default="", help="comma-separated meters to push 15-min kWh for")
-    sim.add_argument("--every", type=float, default=60.0, help="seconds between pushes")
-    sim.set_defaults(run=_simulate)
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, int]:
@@ -102,35 +86,4 @@ def _list_commands(args: argparse.Namespace) -> int:
         c = stored.command
         print(json.dumps({"mrid": c.mrid, "kind": c.kind.value, "meter": c.meter.key,
                           "state": c.state.value, "hes": stored.hes}))  # fmt: skip
-    return 0
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from cimhub.simulator.behaviour import Behaviour
-    from cimhub.simulator.cim_head_end import HttpHes
-    from cimhub.simulator.mqtt_head_end import MqttHes
-
-    behaviour = Behaviour(fail_rate=args.fail_rate, silent_rate=args.silent_rate)
-    http = HttpHes(args.hub, name=args.name, tenant=args.tenant, behaviour=behaviour,
-                   port=args.port).up()  # fmt: skip
-    print(f"HES simulator {args.name}: CIM commands at {http.url}, outcomes to {args.hub}/cim")
-    mqtt = None
-    if args.mqtt_url:
-        from cimhub.adapters.profile import load_profile
-
-        mqtt = MqttHes(args.mqtt_url, load_profile(args.vendor), args.prefix,
-                       behaviour=behaviour).start()  # fmt: skip
-        print(f"  and {args.vendor} on {args.mqtt_url} under {args.prefix}/")
-    meters = [m.strip() for m in args.push.split(",") if m.strip()]
-    stop = threading.Event()
-    try:
-        while not stop.wait(args.every if meters else 3600):
-            for meter in meters:  # the interval that just ended, as the HES would send it
-                http.push_readings(meter, int(time.time()) // 900 * 900 - 900, 1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        http.down()
-        if mqtt is not None:
-            mqtt.stop()
     return 0

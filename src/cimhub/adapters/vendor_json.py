@@ -16,6 +16,7 @@ from cimhub.bus.events import wrap
 from cimhub.domain.command import Command, State, Transition, parse_status
 from cimhub.domain.event import Event
 from cimhub.domain.reading import MeterRef, ReadingKind
+from cimhub.domain.reading_type import parse_reading_type
 from cimhub.errors import InvalidValueError
 from cimhub.mappings.end_device_controls import write_end_device_controls
 from cimhub.mappings.end_device_events import VENDOR_CODE, write_end_device_events
@@ -77,13 +78,24 @@ def readings_message(profile: VendorProfile, raw: bytes) -> bytes:
     if not series:
         raise InvalidValueError("no value of a mapped OBIS code in the payload")
     out = [
-        SeriesOut(rt, ReadingKind.INTERVAL, sorted(v), [round(v[t], 6) for t in sorted(v)],
-                  [""] * len(v))
+        SeriesOut(
+            rt, _reading_kind(rt), sorted(v), [round(v[t], 6) for t in sorted(v)], [""] * len(v)
+        )
         for rt, v in series.items()
-    ]  # fmt: skip
+    ]
     payload = write_meter_readings([(MeterRef(None, (meter,)), out)])
     noun = Noun.METER_READINGS.value
     return wrap(noun, Verb.CREATED, payload, _message_id(profile, raw), None)
+
+
+def _reading_kind(reading_type: str) -> ReadingKind:
+    """Interval data has a measuring period (block load); the rest are register reads
+    (daily-load and billing registers, MD)."""
+    return (
+        ReadingKind.INTERVAL
+        if parse_reading_type(reading_type).interval_seconds
+        else ReadingKind.REGISTER
+    )
 
 
 def events_message(profile: VendorProfile, raw: bytes) -> bytes:

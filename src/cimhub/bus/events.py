@@ -67,7 +67,13 @@ def render_event(uow: UnitOfWork, entry: OutboxEntry, sub: Subscription) -> byte
 
 
 def wrap(
-    noun: str, verb: Verb, payload: etree._Element, message_id: str, correlation: str | None
+    noun: str,
+    verb: Verb,
+    payload: etree._Element,
+    message_id: str,
+    correlation: str | None,
+    *,
+    source: str = "cimhub",
 ) -> bytes:
     outer = ns.message_ns(noun)
     root = etree.Element(
@@ -78,7 +84,7 @@ def wrap(
         ("Verb", verb.value),
         ("Noun", noun),
         ("Timestamp", datetime.now(UTC).isoformat(timespec="seconds")),
-        ("Source", "cimhub"),
+        ("Source", source),
         ("MessageID", message_id),
         ("CorrelationID", correlation),
     ):

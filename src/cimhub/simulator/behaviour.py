@@ -1,10 +1,17 @@
 """How a simulated head-end answers commands: shares that fail or never finish, meters it
-refuses, and whether it acknowledges before the outcome."""
+refuses, whether it acknowledges first, and how long the meter takes (seconds drawn
+uniformly from a range, as a relay over a mesh or cellular link does). Failures and
+silences it decides are recorded in the ground truth."""
 
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from cimhub.simulator.faults import Fault, FaultKind, GroundTruth
 
 
 @dataclass
@@ -15,14 +22,37 @@ class Behaviour:
     silent_rate: float = 0.0  # accepted, then nothing: the hub's timeout must catch it
     refused_meters: frozenset[str] = frozenset()  # meters the head-end does not know (2.15)
     ack: bool = True  # report "queued" before the outcome (MQTT)
+    ack_delay: tuple[float, float] = (0.0, 0.0)  # seconds before "accepted"
+    outcome_delay: tuple[float, float] = (0.0, 0.0)  # seconds from accepted to the outcome
     seed: int = 61968
+    truth: GroundTruth | None = None
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def outcome(self) -> str | None:
+    def outcome(self, command: str = "", meter: str = "") -> str | None:
+        """executed, failed, or None (never answered); a failure or silence is recorded."""
         draw = self.rng.random()
         if draw < self.silent_rate:
+            self._record(FaultKind.COMMAND_SILENCE, command, meter)
             return None
-        return "failed" if draw < self.silent_rate + self.fail_rate else "executed"
+        if draw < self.silent_rate + self.fail_rate:
+            self._record(FaultKind.COMMAND_FAILURE, command, meter)
+            return "failed"
+        return "executed"
+
+    def _record(self, kind: FaultKind, command: str, meter: str) -> None:
+        if self.truth is not None:
+            now = int(time.time())
+            self.truth.record(Fault(kind, (meter,), now - 1, now, {"command": command}))
+
+    def delay(self, which: tuple[float, float]) -> float:
+        low, high = which
+        return low if high <= low else self.rng.uniform(low, high)
+
+    def later(self, which: tuple[float, float], action: Callable[[], None]) -> None:
+        """Run ``action`` after a delay drawn from ``which``, on a thread of its own."""
+        timer = threading.Timer(self.delay(which), action)
+        timer.daemon = True
+        timer.start()

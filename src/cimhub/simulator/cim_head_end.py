@@ -1,15 +1,17 @@
 """A simulated CIM head-end: takes CreateEndDeviceControls at its own loopback endpoint
-(HTTP POST, or SOAP 1.1), answers OK (the command is queued) and reports the outcome to the
-hub's ``/cim`` as ExecutedEndDeviceControls (executed, failed or never, as its behaviour
-says); pushes readings on request. ``down()`` stops answering (connections refused) until
-``up()``.
+(HTTP POST, or SOAP 1.1), answers OK (the command is queued) and, after the meter's delay,
+reports the outcome to the hub as ExecutedEndDeviceControls (executed, failed or never, as
+its behaviour says); publishes its meters' profiles and events to the hub over HTTP or
+SOAP. ``down()`` stops answering (connections refused) until ``up()``.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,16 +19,15 @@ from lxml import etree
 
 from cimhub.bus.events import wrap
 from cimhub.domain.command import Command, CommandKind, State, Transition, parse_kind
-from cimhub.domain.reading import MeterRef, ReadingKind
 from cimhub.mappings.end_device_controls import read_end_device_controls, write_end_device_controls
-from cimhub.mappings.meter_readings import SeriesOut, write_meter_readings
 from cimhub.message.envelope import read_envelope
 from cimhub.message.reply import Outcome, ReplyError, Result, render_reply
 from cimhub.message.verb import Noun, Verb
+from cimhub.simulator import cim_writer
 from cimhub.simulator.behaviour import Behaviour
-from cimhub.simulator.hub_client import SOAP11, post_to_hub, soap_wrap
+from cimhub.simulator.hub_client import SOAP11, HubClient, soap_wrap
+from cimhub.simulator.profiles import Batch, ProfileGenerator
 
-KWH_15MIN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 #: What the simulated meter reports having done, per kind (connect/disconnect: the relay).
 DONE = {
     CommandKind.TIME_SYNC: "clock set",
@@ -35,28 +36,29 @@ DONE = {
     CommandKind.POSTPAID_MODE: "switched to postpaid",
     CommandKind.LOAD_LIMIT: "load limit set",
 }
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-def _port() -> int:
-    import socket
-
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 class HttpHes:
-    """A CIM head-end over HTTP on 127.0.0.1; reports outcomes to ``hub_url``/cim."""
+    """A CIM head-end on 127.0.0.1: commands in at ``url``, data out to the hub."""
 
     def __init__(
-        self, hub_url: str, *, name: str = "HES-SIM", tenant: str = "default",
-        behaviour: Behaviour | None = None, port: int | None = None,
+        self, hub_url: str, *, name: str = "HES-SIM", tenant: str | None = "default",
+        behaviour: Behaviour | None = None, port: int | None = None, transport: str = "http",
+        api_key: str | None = None, generator: ProfileGenerator | None = None,
     ) -> None:  # fmt: skip
-        self.hub_url = hub_url.rstrip("/")
+        self.hub = HubClient(hub_url, tenant, transport, api_key)
         self.name = name
-        self.tenant = tenant
         self.behaviour = behaviour or Behaviour()
-        self.port = port or _port()
+        self.port = port or free_port()
+        # the meters' memory: what a read sends
+        self.generator = generator or ProfileGenerator([], int(time.time()))
         self.received: list[tuple[str, str, str]] = []  # (command mRID, kind, meter)
         self.reported: list[tuple[str, str, int]] = []  # (mRID, status, hub's HTTP status)
         self._server: ThreadingHTTPServer | None = None
@@ -92,9 +94,29 @@ class HttpHes:
             self._server.server_close()
             self._server = None
 
+    # ---- data out ----------------------------------------------------------------------
+
+    def send(self, batch: Batch) -> list[int]:
+        """Send a batch to the hub: readings, then events; the hub's HTTP statuses."""
+        statuses = [
+            self.hub.send(Noun.METER_READINGS.value, body)
+            for body in cim_writer.meter_readings(batch, self.name)
+        ]
+        events = cim_writer.end_device_events(batch, self.name)
+        if events is not None:
+            statuses.append(self.hub.send(Noun.END_DEVICE_EVENTS.value, events))
+        return statuses
+
+    def read(self, meter: str, start: int, end: int) -> list[int]:
+        """Send the blocks the meter's memory holds for (start, end]."""
+        found = self.generator.meter(meter)
+        return self.send(Batch(blocks=self.generator.blocks(found, start, end)))
+
+    # ---- commands in -------------------------------------------------------------------
+
     def take(self, body: bytes) -> bytes:
         """Queue the commands of a CreateEndDeviceControls; the outcome follows."""
-        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(body, _PARSER)
         if root.tag == f"{{{SOAP11}}}Envelope":  # SOAP 1.1: the message is the Body's child
             return soap_wrap(self.take(etree.tostring(root.find(f"{{{SOAP11}}}Body")[0])))
         envelope = read_envelope(root)
@@ -110,13 +132,13 @@ class HttpHes:
             kind = parse_kind(item.control_type, item.action)
             with self._lock:
                 self.received.append((item.mrid, kind.value, item.meter.key))
-            outcome = self.behaviour.outcome()
+            outcome = self.behaviour.outcome(item.mrid, item.meter.key)
             if outcome is not None:
                 command = Command(item.mrid, kind, item.meter, self.name, self.name)
-                threading.Thread(
-                    target=self._report, args=(command, outcome, envelope.header.message_id),
-                    daemon=True,
-                ).start()  # fmt: skip
+                self.behaviour.later(
+                    self.behaviour.outcome_delay,
+                    partial(self._report, command, outcome, envelope.header.message_id),
+                )
         return render_reply(envelope, Outcome(summary=f"{len(items)} command(s) queued"))
 
     def _report(self, command: Command, outcome: str, correlation: str | None) -> None:
@@ -125,30 +147,12 @@ class HttpHes:
         reason = reason if state is State.EXECUTED else "meter did not respond"
         if command.kind is CommandKind.READ and state is State.EXECUTED:  # the read itself
             now = int(time.time()) // 900 * 900
-            self.push_readings(command.meter.key, now - 900, 1)
+            self.read(command.meter.key, now - 900, now)
             reason = "meter read"
         command.history.append(Transition(state, int(time.time()), self.name, reason))
         payload = write_end_device_controls([command])
         body = wrap(Noun.END_DEVICE_CONTROLS.value, Verb.EXECUTED, payload,
-                    str(uuid.uuid4()), correlation)  # fmt: skip
-        body = body.replace(
-            b"<msg:Source>cimhub</msg:Source>", f"<msg:Source>{self.name}</msg:Source>".encode()
-        )
-        status = post_to_hub(self.hub_url, body, self.tenant)
+                    str(uuid.uuid4()), correlation, source=self.name)  # fmt: skip
+        status = self.hub.send(Noun.END_DEVICE_CONTROLS.value, body)
         with self._lock:
             self.reported.append((command.mrid, outcome, status))
-
-    def push_readings(self, meter: str, start: int, count: int, interval: int = 900) -> int:
-        """Push ``count`` 15-minute kWh values of a meter as MeterReadings created; HTTP status."""
-        stamps = [start + interval * (i + 1) for i in range(count)]
-        values = [round(0.1 + (i % 7) * 0.05, 3) for i in range(count)]
-        payload = write_meter_readings(
-            [
-                (
-                    MeterRef(meter),
-                    [SeriesOut(KWH_15MIN, ReadingKind.INTERVAL, stamps, values, [""] * count)],
-                )
-            ]
-        )
-        body = wrap(Noun.METER_READINGS.value, Verb.CREATED, payload, str(uuid.uuid4()), None)
-        return post_to_hub(self.hub_url, body, self.tenant)

@@ -1,6 +1,7 @@
 """A simulated vendor head-end on MQTT, speaking one vendor profile's JSON: takes commands
 on the profile's command topic, publishes the vendor's status (accepted, then
-executed/failed, as its behaviour says) and, on request, block-load reads and events.
+executed/failed after the meter's delay, as its behaviour says), and its meters' profiles
+and events.
 """
 
 from __future__ import annotations
@@ -10,24 +11,31 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
+from cimhub.adapters.profile import VendorProfile
+from cimhub.simulator import vendor_writer
 from cimhub.simulator.behaviour import Behaviour
+from cimhub.simulator.faults import TAMPER_IDS
+from cimhub.simulator.profiles import Batch, ProfileGenerator
 
 
 class MqttHes:
     """A vendor head-end on MQTT, speaking one vendor profile's JSON."""
 
     def __init__(
-        self, mqtt_url: str, profile: Any, prefix: str, *, behaviour: Behaviour | None = None
-    ) -> None:
+        self, mqtt_url: str, profile: VendorProfile, prefix: str, *,
+        behaviour: Behaviour | None = None, generator: ProfileGenerator | None = None,
+    ) -> None:  # fmt: skip
         self.profile = profile
         self.prefix = prefix
         self.behaviour = behaviour or Behaviour()
+        # the meters' memory: what a read sends
+        self.generator = generator or ProfileGenerator([], int(time.time()))
         self.received: list[dict[str, Any]] = []
         self._ready = threading.Event()
         parsed = urlparse(mqtt_url)
@@ -60,21 +68,43 @@ class MqttHes:
         spec = self.profile.commands
         base = {spec["id"]: command[spec["id"]], spec["meter"]: command[spec["meter"]],
                 spec["action"]: command[spec["action"]]}  # fmt: skip
-        if self.behaviour.ack:
-            ack = {**base, spec["status"]: "accepted", spec["time"]: self._now()}
-            self.publish("status", ack, wait=False)
-        outcome = self.behaviour.outcome()
+        ack = {**base, spec["status"]: "accepted"} if self.behaviour.ack else None
+        outcome = self.behaviour.outcome(str(base[spec["id"]]), str(base[spec["meter"]]))
+        done = None
         if outcome is not None:
             status = "success" if outcome == "executed" else "failed"
-            done = {**base, spec["status"]: status, spec["time"]: self._now(),
-                    spec["reason"]: f"simulated {outcome}"}  # fmt: skip
-            self.publish("status", done, wait=False)
+            done = {**base, spec["status"]: status, spec["reason"]: f"simulated {outcome}"}
+        self.behaviour.later(self.behaviour.ack_delay, partial(self._answer, ack, done))
 
-    def _now(self) -> Any:
-        stamp = int(time.time())
-        if self.profile.events.get("time_format") == "epoch":
-            return stamp
-        return datetime.fromtimestamp(stamp, UTC).isoformat()
+    def _answer(self, ack: dict[str, Any] | None, done: dict[str, Any] | None) -> None:
+        """Accepted now, the outcome after the meter's delay (in this order)."""
+        if ack is not None:
+            self._status(ack)
+        if done is not None:
+            self.behaviour.later(self.behaviour.outcome_delay, partial(self._status, done))
+
+    def _status(self, body: dict[str, Any]) -> None:
+        """Report a command's status (a read first sends the meter's last interval)."""
+        spec = self.profile.commands
+        read = self.profile.command_words.get("read")
+        if body[spec["status"]] == "success" and body[spec["action"]] == read:
+            now = int(time.time()) // 900 * 900
+            self.read(str(body[spec["meter"]]), now - 900, now)
+        stamp = vendor_writer.stamp(self.profile.events, int(time.time()))
+        self.publish("status", {**body, spec["time"]: stamp})
+
+    def send(self, batch: Batch) -> None:
+        """Publish a batch: one readings message per meter, then the events."""
+        for meter, rows in vendor_writer.rows_by_meter(batch).items():
+            self.publish("readings", vendor_writer.readings_payload(self.profile, meter, rows))
+        events = vendor_writer.events_payload(self.profile, batch)
+        if events is not None:
+            self.publish("events", events)
+
+    def read(self, meter: str, start: int, end: int) -> None:
+        """Publish the blocks the meter's memory holds for (start, end]."""
+        found = self.generator.meter(meter)
+        self.send(Batch(blocks=self.generator.blocks(found, start, end)))
 
     def publish(self, kind: str, body: dict[str, Any], *, wait: bool = True) -> None:
         """Publish (QoS 1); ``wait`` for the broker's PUBACK — never from paho's own callback
@@ -95,25 +125,15 @@ class MqttHes:
         )
 
     def tamper_burst(self, meter: str, at: int, *, every: int = 5) -> list[str]:
-        """Fault injection: every tamper event ID of IS 15959 the profile maps (cover open,
-        magnetic, current reverse, neutral disturbance, CT bypass), ``every`` seconds
-        apart from epoch ``at``, in one message; the IDs sent."""
+        """Every tamper event ID of IS 15959 the profile maps (cover open, magnetic, current
+        reverse, neutral disturbance, CT bypass), ``every`` seconds apart from epoch ``at``,
+        in one message; the IDs sent."""
         ids = [i for i in TAMPER_IDS if i in self.profile.event_types]
         spec = self.profile.events
-        epoch = spec.get("time_format") == "epoch"
         events = [
             {spec["meter"]: meter, spec["id"]: event_id,
-             spec["time"]: at + n * every if epoch else _iso(at + n * every)}
+             spec["time"]: vendor_writer.stamp(spec, at + n * every)}
             for n, event_id in enumerate(ids)
         ]  # fmt: skip
         self.publish("events", {spec["list"]: events})
         return ids
-
-
-#: IS 15959 tamper occurrence IDs (india-metering.md §2): cover open, magnetic influence,
-#: R-phase current reverse, neutral disturbance, CT bypass.
-TAMPER_IDS = ("251", "201", "51", "203", "65")
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()

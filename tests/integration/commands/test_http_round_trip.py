@@ -10,6 +10,7 @@ import httpx
 
 from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.cim_head_end import HttpHes
+from cimhub.simulator.cim_writer import BLOCK_TYPES
 from cimhub.store.commands import CommandRepository, HesEndpoint
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.testing.commands import (
@@ -187,8 +188,10 @@ def test_an_on_demand_read_brings_the_meter_s_reading(
         sim.down()
     assert done["kind"] == "read" and done["transitions"][-1]["reason"] == "meter read"
     with hub.database.unit_of_work(hub=True) as uow:
-        count = uow.session.scalar(select(func.count()).select_from(IntervalReading))
-    assert count == 1
+        count, stamps = uow.session.execute(
+            select(func.count(), func.count(IntervalReading.ts.distinct()))
+        ).one()
+    assert (count, stamps) == (len(BLOCK_TYPES), 1)  # the meter's last block, every column
 
 
 def test_a_command_the_head_end_refuses_fails_with_its_reason(
