@@ -10,6 +10,8 @@ event-type filter the message cannot pass gets no row.
   that message stored. A resend that changes nothing announces nothing.
 * EndDeviceEvents: the row names the message, its meters and time range; the relay reads
   back the events that message stored (repeats dropped) of the subscription's types.
+  Validated values such a message changed besides (readings re-judged when its power
+  events changed an outage) go out as MeterReadings ``changed``.
 * other nouns: the payload as received.
 """
 
@@ -90,6 +92,9 @@ class OutboxAnnouncer:
             announcement = self._announcement(uow, tenant_id, accepted, validated)
             if announcement is not None:
                 wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, announcement)
+            if validated and envelope.noun != READINGS:  # re-judged as a side effect
+                changed = _validated(uow, validated)
+                wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, changed, READINGS)
         if wrote:
             uow.on_commit(self._on_written)
 
@@ -120,7 +125,10 @@ class OutboxAnnouncer:
         accepted: Accepted,
         log_id: int,
         announcement: Announcement,
+        noun: str | None = None,
     ) -> bool:
+        """The message's events; with ``noun``, validated values it changed besides
+        (MeterReadings ``changed``, e.g. readings an EndDeviceEvents message re-judged)."""
         envelope = accepted.envelope
         correlation = envelope.header.message_id or accepted.key
         subs = self._subscriptions(uow)
@@ -130,8 +138,8 @@ class OutboxAnnouncer:
                 subs,
                 tenant_id,
                 accepted.inbound.tenant,
-                envelope.noun,
-                envelope.verb.value,
+                noun or envelope.noun,
+                Verb.CHANGED.value if noun else envelope.verb.value,
                 announcement,
                 log_id=log_id,
                 correlation=correlation,

@@ -69,3 +69,29 @@ def derive_outages(
     if opened is not None:
         outages.append(Outage(opened, None, OutageKind.OPEN))
     return outages
+
+
+def changed_spans(
+    before: Iterable[Outage], after: Iterable[Outage]
+) -> list[tuple[int, int | None]]:
+    """The periods where two derivations of one meter's outages disagree: each outage
+    found in only one of them, merged where they overlap (None: open to the future).
+
+    >>> old = [Outage(0, 600, OutageKind.SUSTAINED)]
+    >>> new = [Outage(0, 900, OutageKind.SUSTAINED), Outage(5000, None, OutageKind.OPEN)]
+    >>> changed_spans(old, new)
+    [(0, 900), (5000, None)]
+    >>> changed_spans(new, new)
+    []
+    """
+    first = {(o.start, o.end) for o in before}
+    second = {(o.start, o.end) for o in after}
+    spans: list[tuple[int, int | None]] = []
+    for start, end in sorted(first ^ second, key=lambda s: s[0]):
+        if spans and (spans[-1][1] is None or start <= spans[-1][1]):
+            last_start, last_end = spans[-1]
+            merged = None if end is None or last_end is None else max(end, last_end)
+            spans[-1] = (last_start, merged)
+        else:
+            spans.append((start, end))
+    return spans

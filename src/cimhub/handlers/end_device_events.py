@@ -3,7 +3,8 @@
 A repeated event (same tenant, meter, type and createdDateTime) is dropped quietly; an
 event whose type is no CIM code in a known domain is stored as unmapped and reported with
 an INFORM entry; an event that cannot be stored (unknown meter, no time) is rejected on
-its own (PARTIAL).
+its own (PARTIAL). When power events change a meter's outages, the readings of the days
+they touch are validated again (``handlers.outage_vee``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cimhub.errors import InvalidQueryError, Level, PayloadError
 from cimhub.handlers.commands import close_by_events
 from cimhub.handlers.dt_outages import raise_dt_outages
 from cimhub.handlers.exceptions import Exceptions
+from cimhub.handlers.outage_vee import rejudge
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.end_device_events import (
     EventItem,
@@ -56,7 +58,8 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
         received_at=ctx.received_at,
     )
     power = sorted({m for m, e in pairs if e.event_type in (POWER_OFF, POWER_ON)})
-    outages = repo.rederive_outages(ctx.tenant_id, power)
+    derived = repo.rederive_outages(ctx.tenant_id, power)
+    rejudged = rejudge(ctx, derived.changed)  # readings that came before these events
     raise_dt_outages(ctx.uow, ctx.tenant_id, power, ctx.settings)  # and tell OMS/CIS
     Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, fresh)  # tamper, outage, …
     close_by_events(ctx.uow, ctx.tenant_id, pairs, ctx.source)  # RCD events end commands
@@ -66,7 +69,8 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
         return Outcome(Result.PARTIAL if accepted else Result.FAILED, errors + notes)
     summary = (
         f"{len(accepted)} events: {new} new, {len(accepted) - new} repeated; "
-        f"{len(notes)} unmapped; {outages} outage(s) on {len(power)} meter(s)"
+        f"{len(notes)} unmapped; {derived.outages} outage(s) on {len(power)} meter(s)"
+        + (f"; VEE: {rejudged} validated value(s) re-judged" if rejudged else "")
     )
     if notes:  # stored, but the sender should know: OK first, then what was not mapped
         return Outcome(errors=[ReplyError("0.0", summary, Level.INFORM), *notes])

@@ -56,3 +56,14 @@ class EventConfigRow(Base):
 
     tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     momentary_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class PowerReporterRow(Base):
+    """A head-end that has sent power events (0006_power_reporters): its meters' outages
+    count as known to VEE, so a meter of it without outage rows had no outage."""
+
+    __tablename__ = "power_event_reporter"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hes: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[int] = mapped_column(BigInteger)  #: when its first power event arrived

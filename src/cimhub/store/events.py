@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select, tuple_
 
 from cimhub.domain.event import POWER_OFF, POWER_ON, Event
-from cimhub.domain.outage import DEFAULT_MOMENTARY_SECONDS, Outage, OutageKind, derive_outages
+from cimhub.domain.outage import (
+    DEFAULT_MOMENTARY_SECONDS,
+    Outage,
+    OutageKind,
+    changed_spans,
+    derive_outages,
+)
 from cimhub.domain.reading import MeterRef
 from cimhub.store.event_models import EventConfigRow, EventRow, OutageRow
 from cimhub.store.models import now
 from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.vee_outages import note_reporters
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 Key = tuple[int, str, int]  # meter id, event type, ts
+
+
+@dataclass(frozen=True, slots=True)
+class Rederived:
+    """What re-deriving some meters' outages did: how many outages they have now, and per
+    meter the periods whose outages changed (None: open to the future)."""
+
+    outages: int = 0
+    changed: dict[int, list[tuple[int, int | None]]] = field(default_factory=dict)
 
 
 class EventRepository:
@@ -173,43 +190,52 @@ class EventRepository:
             row.momentary_seconds = momentary_seconds
         session.flush()
 
-    def rederive_outages(self, tenant_id: int, meter_ids: Sequence[int]) -> int:
-        """Replace these meters' outages with those derived from all their power events."""
+    def rederive_outages(self, tenant_id: int, meter_ids: Sequence[int]) -> Rederived:
+        """Replace these meters' outages with those derived from all their power events;
+        their head-ends are noted as reporting power events (``store.vee_outages``)."""
         if not meter_ids:
-            return 0
+            return Rederived()
         threshold = self.momentary_seconds(tenant_id)
-        power = self._uow.session.execute(
+        dialect, session = self._uow.dialect, self._uow.session
+        power = session.execute(
             select(EventRow.meter_id, EventRow.ts, EventRow.event_type).where(
                 EventRow.tenant_id == tenant_id,
-                member_of(EventRow.meter_id, meter_ids, self._uow.dialect),
-                member_of(EventRow.event_type, [POWER_OFF, POWER_ON], self._uow.dialect),
+                member_of(EventRow.meter_id, meter_ids, dialect),
+                member_of(EventRow.event_type, [POWER_OFF, POWER_ON], dialect),
             )
         )
         by_meter: dict[int, list[tuple[int, str]]] = {m: [] for m in meter_ids}
         for meter_id, ts, code in power:
             by_meter[meter_id].append((ts, code))
-        self._uow.session.execute(
+        before = self._outages_of(tenant_id, meter_ids)
+        session.execute(
             delete(OutageRow).where(
+                OutageRow.tenant_id == tenant_id, member_of(OutageRow.meter_id, meter_ids, dialect)
+            )
+        )
+        stamp, rows, changed = now(), [], {}
+        for meter_id, events in by_meter.items():
+            derived = derive_outages(events, threshold)
+            spans = changed_spans(before.get(meter_id, []), derived)
+            if spans:
+                changed[meter_id] = spans
+            rows += [_outage_row(tenant_id, meter_id, o, stamp) for o in derived]
+        if rows:
+            session.execute(insert(OutageRow), rows)
+        note_reporters(self._uow, tenant_id, meter_ids, stamp)
+        return Rederived(len(rows), changed)
+
+    def _outages_of(self, tenant_id: int, meter_ids: Sequence[int]) -> dict[int, list[Outage]]:
+        rows = self._uow.session.execute(
+            select(OutageRow.meter_id, OutageRow.start, OutageRow.end, OutageRow.kind).where(
                 OutageRow.tenant_id == tenant_id,
                 member_of(OutageRow.meter_id, meter_ids, self._uow.dialect),
             )
         )
-        stamp, rows = now(), []
-        for meter_id, events in by_meter.items():
-            for o in derive_outages(events, threshold):
-                rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "meter_id": meter_id,
-                        "start": o.start,
-                        "end": o.end,
-                        "kind": o.kind.value,
-                        "derived_at": stamp,
-                    }
-                )
-        if rows:
-            self._uow.session.execute(insert(OutageRow), rows)
-        return len(rows)
+        found: dict[int, list[Outage]] = {}
+        for meter_id, start, end, kind in rows:
+            found.setdefault(meter_id, []).append(Outage(start, end, OutageKind(kind)))
+        return found
 
     def outages(self, tenant_id: int, meter_id: int) -> list[Outage]:
         """One meter's outages, oldest first."""
@@ -219,6 +245,17 @@ class EventRepository:
             .order_by(OutageRow.start)
         )
         return [Outage(s, e, OutageKind(k)) for s, e, k in rows]
+
+
+def _outage_row(tenant_id: int, meter_id: int, o: Outage, stamp: int) -> dict[str, object]:
+    return {
+        "tenant_id": tenant_id,
+        "meter_id": meter_id,
+        "start": o.start,
+        "end": o.end,
+        "kind": o.kind.value,
+        "derived_at": stamp,
+    }
 
 
 def _row(

@@ -40,7 +40,13 @@ class NoMasterData:
         pass
 
     def contexts(
-        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        start: int,
+        end: int,
+        *,
+        outages_from: int | None = None,
     ) -> Mapping[int, MeterContext]:
         return {}
 
@@ -128,11 +134,16 @@ class VeeService:
         keep_edits: bool = True,
     ) -> VeeRun:
         validated_repo = ValidatedRepository(uow)
-        history = self._history(validated_repo, tenant_id, tenant, batches, type_ids, like_days)
         start = min(_first(b) for b in batches)
         end = max(_last(b) for b in batches)
         meters = sorted({b.key.meter_id for b in batches})
-        contexts = self.master_data(uow).contexts(tenant_id, meters, start, end)
+        lookback = self.config.params(tenant).like_day_lookback_days * DAY
+        contexts = self.master_data(uow).contexts(
+            tenant_id, meters, start, end, outages_from=start - lookback
+        )
+        history = self._history(
+            validated_repo, tenant_id, tenant, batches, type_ids, like_days, contexts
+        )
         result = validate(
             batches, now=now, contexts=contexts, history=history, config=self.config, tenant=tenant
         )
@@ -158,8 +169,10 @@ class VeeService:
         batches: Sequence[Batch],
         type_ids: Mapping[str, int],
         all_profiles: bool,
+        contexts: Mapping[int, MeterContext],
     ) -> dict[SeriesKey, SeriesHistory]:
-        """Previous reads of every series; like-day profiles where they are needed."""
+        """Previous reads of every series; like-day profiles where they are needed (a day
+        with a known outage is no like day)."""
         params = self.config.params(tenant)
         lookback = params.like_day_lookback_days * DAY
         ids = {b.key: (b.key.meter_id, type_ids[b.key.reading_type]) for b in batches}
@@ -181,7 +194,15 @@ class VeeService:
                 rows = [r for r in stored.get(ids[b.key], []) if r[0] <= _first(b)]
                 if rows:
                     stamps, values, quals = zip(*rows, strict=True)
-                    profiles[b.key] = profiles_from(stamps, values, quals, b.interval, params)
+                    context = contexts.get(b.key.meter_id)
+                    profiles[b.key] = profiles_from(
+                        stamps,
+                        values,
+                        quals,
+                        b.interval,
+                        params,
+                        outages=(context.outages or ()) if context else (),
+                    )
         return {
             b.key: SeriesHistory(
                 Previous(*previous[ids[b.key]]) if ids[b.key] in previous else None,
@@ -202,15 +223,19 @@ class VeeService:
         now: int,
         reading_type: str | None = None,
         keep_edits: bool = True,
+        trim: bool = False,
     ) -> VeeRun:
         """Validate the raw readings of ``meter_ids`` over (start, end] again (after a rule
         or parameter change, or to estimate gaps still open after the re-acquisition
         wait). Unchanged results store nothing: a re-run is idempotent. ``reading_type``
         limits it to one series code; ``keep_edits=False`` lets VEE's verdict replace
-        users' edits (see ``run``)."""
+        users' edits (see ``run``); ``trim`` narrows each interval series' period to its
+        own first and last reading in it (no gap is invented where data may yet come)."""
         batches, type_ids = raw_batches(uow, tenant_id, meter_ids, start, end)
         if reading_type is not None:
             batches = [b for b in batches if b.key.reading_type == reading_type]
+        if trim:
+            batches = [_trimmed(b) for b in batches]
         return self.run(uow, tenant_id, tenant, batches, type_ids, now=now, like_days=True,
                         keep_edits=keep_edits)  # fmt: skip
 
@@ -273,6 +298,13 @@ def _first(batch: Batch) -> int:
 
 def _last(batch: Batch) -> int:
     return batch.end if batch.end is not None else batch.timestamps[-1]
+
+
+def _trimmed(batch: Batch) -> Batch:
+    if batch.kind is not ReadingKind.INTERVAL or not batch.timestamps or batch.start is None:
+        return batch
+    first, last = batch.timestamps[0] - batch.interval, batch.timestamps[-1]
+    return replace(batch, start=max(batch.start, first), end=min(batch.end or last, last))
 
 
 def _long_gap(batch: Batch, previous: tuple[int, float] | None, limit: int) -> bool:

@@ -1,8 +1,10 @@
 """Master data for VEE: the ``vee.context.MasterData`` Protocol over the store's tables.
 
-One query for the meters, one for their main installations with the usage point: what
-VEE needs per meter, in bulk. What the store does not know stays None (the rules that
-need it stay quiet): outages (until events derive them), energised, billing day.
+One query for the meters (with whether their outages are known), one for their main
+installations with the usage point, one for their outages: what VEE needs per meter, in
+bulk. What the store does not know stays None (the rules that need it stay quiet):
+outages of meters whose outages are not known (``store.vee_outages``), energised,
+billing day.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from cimhub.domain.lifecycle import Stage
 from cimhub.store.master_models import Installation, UsagePoint
 from cimhub.store.models import Meter
 from cimhub.store.sql import member_of
+from cimhub.store.vee_outages import contexts_outages, known, outages
 from cimhub.vee.context import MeterContext, MeterInfo, MeterState, UsagePointInfo
 
 if TYPE_CHECKING:
@@ -38,7 +41,13 @@ class StoreMasterData:
         self._uow = uow
 
     def contexts(
-        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        start: int,
+        end: int,
+        *,
+        outages_from: int | None = None,
     ) -> Mapping[int, MeterContext]:
         if not meter_ids:
             return {}
@@ -51,9 +60,12 @@ class StoreMasterData:
                 Meter.pt_ratio,
                 Meter.dials,
                 Meter.lifecycle_stage,
+                known(dialect).label("known"),
             ).where(Meter.tenant_id == tenant_id, member_of(Meter.id, meter_ids, dialect))
         ).all()
         points = self._usage_points(tenant_id, meter_ids, start, end)
+        aware = {m.id for m in meters if m.known}
+        found = outages(self._uow, tenant_id, aware, min(start, outages_from or start), end)
         return {
             m.id: MeterContext(
                 MeterInfo(
@@ -63,6 +75,7 @@ class StoreMasterData:
                     state=STATES.get(Stage(m.lifecycle_stage)) if m.lifecycle_stage else None,
                 ),
                 points.get(m.id, UsagePointInfo()),
+                contexts_outages(aware, found, m.id),
             )
             for m in meters
         }

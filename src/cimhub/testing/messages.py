@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 KWH_15MIN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
@@ -103,6 +103,47 @@ def created_meter_readings(
         parts.append("</MeterReading>")
     parts.append("</MeterReadings></Payload></CreatedMeterReadings>")
     return "".join(parts).encode()
+
+
+def readings_message(
+    meter: str,
+    intervals: Mapping[str, Mapping[int, float]] | None = None,
+    registers: Mapping[str, Mapping[int, float]] | None = None,
+    *,
+    verb: str = "created",
+    source: str = "HES-A",
+) -> bytes:
+    """A strongly-typed MeterReadings message of one meter (by mRID): interval blocks and
+    register reads per ReadingType code, each {epoch seconds: value}."""
+
+    def at(ts: int) -> str:
+        return stamp(datetime.fromtimestamp(ts, UTC))
+
+    blocks = "".join(
+        "<IntervalBlocks>"
+        + "".join(
+            f"<IntervalReadings><timeStamp>{at(ts)}</timeStamp><value>{v}</value>"
+            "</IntervalReadings>"
+            for ts, v in sorted(values.items())
+        )
+        + f'<ReadingType ref="{code}"/></IntervalBlocks>'
+        for code, values in (intervals or {}).items()
+    )
+    reads = "".join(
+        f'<Readings><timeStamp>{at(ts)}</timeStamp><value>{v}</value><ReadingType ref="{code}"/>'
+        "</Readings>"
+        for code, values in (registers or {}).items()
+        for ts, v in sorted(values.items())
+    )
+    element = verb.capitalize() + "MeterReadings"
+    return (
+        f'<{element} xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header><msg:Verb>{verb}</msg:Verb>'
+        f"<msg:Noun>MeterReadings</msg:Noun><msg:Source>{source}</msg:Source>"
+        f"<msg:MessageID>{uuid.uuid4()}</msg:MessageID></Header>"
+        f'<Payload><MeterReadings xmlns="{MR}"><MeterReading>{blocks}'
+        f"<Meter><mRID>{meter}</mRID></Meter>{reads}</MeterReading></MeterReadings></Payload>"
+        f"</{element}>"
+    ).encode()
 
 
 def get_meter_readings(

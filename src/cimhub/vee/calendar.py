@@ -75,9 +75,12 @@ def profiles_from(
     qualities: Sequence[str],
     interval: int,
     params: Params,
+    *,
+    outages: Sequence[tuple[int, int]] = (),
 ) -> dict[int, DayProfile]:
-    """Day profiles of stored validated intervals; a day is clean when complete and every
-    value in it was measured and passed VEE (quality exactly ``3.0.1``)."""
+    """Day profiles of stored validated intervals; a day is clean when complete, every
+    value in it was measured and passed VEE (quality exactly ``3.0.1``) and none of its
+    intervals overlaps one of the ``outages`` ((start, end] pairs)."""
     per_day = slots_per_day(interval)
     offset = params.utc_offset_minutes * 60
     days: dict[int, list[float | None]] = {}
@@ -89,7 +92,7 @@ def profiles_from(
         if row is None:
             row = days[day] = [None] * per_day
         row[(local % DAY) // interval] = value
-        if q != VALIDATED:
+        if q != VALIDATED or (outages and any(a < ts and ts - interval < b for a, b in outages)):
             dirty.add(day)
     return {
         day: DayProfile(day, tuple(row), day not in dirty and None not in row)

@@ -76,10 +76,18 @@ class SeriesHistory:
 
 
 class MasterData(Protocol):
-    """Master data for VEE, fetched in bulk; the store side implements it."""
+    """Master data for VEE, fetched in bulk; the store side implements it. Outages are
+    fetched from ``outages_from`` (the like-day lookback) when it is earlier than
+    ``start``, so history days with outages are not taken as like days."""
 
     def contexts(
-        self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        start: int,
+        end: int,
+        *,
+        outages_from: int | None = None,
     ) -> Mapping[int, MeterContext]: ...
 
 

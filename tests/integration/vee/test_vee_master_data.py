@@ -40,7 +40,7 @@ def test_meters_and_their_usage_points_become_vee_contexts(
     assert home.meter.multiplier is None  # no CT/PT: unknown, not 1
     # consumer 1 of write_discom: residential, 2 + 1 kW
     assert (home.usage_point.category, home.usage_point.sanctioned_load_kw) == ("residential", 3.0)
-    assert home.outages is None  # outages are not known to the store yet: zero rule stays quiet
+    assert home.outages is None  # no power event from it or its head-end: unknown, zero rule quiet
     assert contexts[feeder].meter.multiplier == 4000.0  # CT 40 × PT 100
     assert contexts[feeder].usage_point.sanctioned_load_kw is None  # a feeder has no consumer
     assert 999_999 not in contexts

@@ -257,7 +257,7 @@ class _Static:
     def __init__(self, contexts: dict) -> None:
         self._contexts = contexts
 
-    def contexts(self, tenant_id: int, meter_ids, start: int, end: int) -> dict:
+    def contexts(self, tenant_id: int, meter_ids, start: int, end: int, **_: object) -> dict:
         return {m: self._contexts[m] for m in meter_ids if m in self._contexts}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cimhub.testing.vee_batches import KWH, MONDAY, STEP, context, intervals, registers
 from cimhub.vee import estimation
+from cimhub.vee.calendar import profiles_from
 from cimhub.vee.config import Params
 from cimhub.vee.context import DayProfile, SeriesHistory
 from cimhub.vee.engine import validate
@@ -105,3 +106,28 @@ def test_non_metered_street_light_from_connected_load_and_burning_hours() -> Non
     assert len(stamps) == 24 and round(sum(values), 6) == 14.4  # 12 h × 1.2 kW
     assert values[5] == 1.2 and values[6] == 0.0  # 05:00–06:00 on, 06:00–07:00 off
     assert Params().utc_offset_minutes == 330
+
+
+def test_a_stored_day_with_an_outage_is_no_like_day() -> None:
+    # Stored history of the Friday, Thursday and Wednesday before Monday 2024-06-03, all
+    # validated (3.0.1) at 0.2 / 0.4 / 0.6 a block; Friday had a 30-minute outage (its
+    # zeros passed VEE). Monday 10:00–14:00 is missing: the like days are Thu, Wed and —
+    # Friday being out — Tuesday (0.8), so the average is (0.4 + 0.6 + 0.8) / 3 = 0.6.
+    params = Params()
+    stamps, values = [], []
+    for back, x in ((3, 0.2), (4, 0.4), (5, 0.6), (6, 0.8)):
+        first = MONDAY - back * 86_400
+        stamps += [first + STEP * (i + 1) for i in range(96)]
+        values += [x] * 96
+    friday_outage = ((MONDAY - 3 * 86_400 + 7200, MONDAY - 3 * 86_400 + 9000),)
+    quals = ["3.0.1"] * len(stamps)
+    clean = profiles_from(stamps, values, quals, STEP, params)
+    without = profiles_from(stamps, values, quals, STEP, params, outages=friday_outage)
+    friday = (MONDAY + 330 * 60) // 86_400 - 3
+    assert clean[friday].clean and not without[friday].clean
+    gap: list[float | None] = [0.3] * 96
+    gap[40:56] = [None] * 16
+    for profiles, expected in ((clean, 0.4), (without, 0.6)):
+        history = {SeriesKey(1, KWH): SeriesHistory(None, profiles)}
+        v = validate([intervals(gap)], now=NOW, history=history).validated[0]
+        assert {round(x, 6) for x in v.values[40:56]} == {expected}
