@@ -46,6 +46,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         "--meters-csv", type=Path, help="meters from a meter CSV (mrid, serial_number, hes)"
     )
     cim.add_argument("--first", type=int, default=1, help="number of the first meter")
+    cim.add_argument("--meters-out", type=Path, help="write the meters as a CSV to import")
     cim.add_argument("--interval", type=int, choices=(15, 30), default=15, help="block minutes")
     mqtt = p.add_argument_group("the MQTT vendor head-end")
     mqtt.add_argument("--mqtt-url", help="speak a vendor profile on this MQTT broker too")

@@ -71,6 +71,15 @@ def from_csv(
         return list(_rows(csv.DictReader(handle), hes, interval, seed))
 
 
+def write_csv(meters: Iterable[SimMeter], path: Path) -> None:
+    """The meters as a meter CSV for `cimhub import csv` (name the file meters….csv), so the
+    hub knows each meter's head-end and routes its commands there."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["mrid", "serial_number", "hes", "stage", "phases"])
+        out.writerows([m.mrid, m.serial, m.hes, "in_service", m.phases] for m in meters)
+
+
 def _rows(
     rows: Iterable[dict[str, str]], hes: str | None, interval: int, seed: int
 ) -> Iterable[SimMeter]:

@@ -14,7 +14,7 @@ from typing import IO, Any
 from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.simulator.faults import Fault, FaultPlan, FaultRates, GroundTruth
-from cimhub.simulator.fleet import SimMeter, from_csv, numbered
+from cimhub.simulator.fleet import SimMeter, from_csv, numbered, write_csv
 from cimhub.simulator.simulation import HeadEnd, Simulation
 
 
@@ -40,6 +40,8 @@ class Setup:
         behaviour = Behaviour(args.fail_rate, args.silent_rate, ack_delay=ack_delay,
                               outcome_delay=outcome_delay, seed=args.seed, truth=truth)  # fmt: skip
         meters = _meters(args)
+        if args.meters_out:
+            write_csv(meters, Path(args.meters_out))
         api_key = args.api_key_file.read_text().strip() if args.api_key_file else None
         cim = HttpHes(args.hub, name=args.name, tenant=args.tenant, behaviour=behaviour,
                       port=args.port, transport=args.transport, api_key=api_key).up()  # fmt: skip
