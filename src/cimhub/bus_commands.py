@@ -1,4 +1,5 @@
-"""The bus's `cimhub` commands: `worker` and `dlq list|show|replay`."""
+"""The bus's `cimhub` commands: `worker` and `dlq list|show|replay` (dead letters of the bus,
+and MQTT vendor payloads that did not fit their profile)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ def add_commands(commands: Any) -> None:
     show = actions.add_parser("show", help="one dead letter: reason, headers, body")
     show.add_argument("id", type=int)
     show.set_defaults(run=_dlq_show)
-    replay = actions.add_parser("replay", help="send dead letters back to their queue, once")
+    replay = actions.add_parser(
+        "replay",
+        help="send dead letters back to their queue (MQTT ones: through the profile), once",
+    )
     replay.add_argument("ids", type=int, nargs="*", help="ids (default: every one not replayed)")
     replay.add_argument("--force", action="store_true", help="replay even if replayed before")
     replay.set_defaults(run=_dlq_replay)
@@ -128,16 +132,64 @@ def _dlq_show(args: argparse.Namespace) -> int:
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
+    """Bus letters go back to their queue through the outbox; MQTT letters are translated
+    with today's vendor profiles and processed here. Each replay is audited."""
     from cimhub.bus.dead_letter import list_letters, replay
+    from cimhub.security_commands import actor
 
-    sent = 0
+    who, sent, refused = actor(), 0, 0
     with _database() as database:
         ids = args.ids or [letter.id for letter in list_letters(database)]
-        for letter_id in ids:
-            if replay(database, letter_id, force=args.force):
-                sent += 1
-                print(f"{letter_id}: replayed")
-            else:
-                print(f"{letter_id}: already replayed (use --force to send it again)")
+        mqtt = _MqttReplays(database, who)
+        try:
+            for letter_id in ids:
+                if mqtt.takes(letter_id):
+                    outcome, detail = mqtt.replay(letter_id, force=args.force)
+                else:
+                    done = replay(database, letter_id, force=args.force, actor=who)
+                    outcome, detail = ("replayed", "") if done else ("already", "")
+                sent, refused = sent + (outcome == "replayed"), refused + (outcome == "refused")
+                print(f"{letter_id}: {_WORDS[outcome]} {detail}".rstrip())
+        finally:
+            mqtt.close()
     print(f"{sent} of {len(ids)} replayed")
-    return 0
+    return 1 if refused else 0
+
+
+_WORDS = {"replayed": "replayed", "already": "already replayed (use --force to send it again)",
+          "refused": "not replayed:"}  # fmt: skip
+
+
+class _MqttReplays:
+    """MQTT dead letters, replayed through a hub's pipeline built on first need."""
+
+    def __init__(self, database: Any, actor: str) -> None:
+        self.database, self.actor, self.hub = database, actor, None
+
+    def takes(self, letter_id: int) -> bool:
+        from cimhub.adapters.mqtt_dead_letter import is_mqtt
+        from cimhub.bus.dead_letter import get_letter
+
+        letter = get_letter(self.database, letter_id)
+        return letter is not None and is_mqtt(letter)
+
+    def replay(self, letter_id: int, *, force: bool) -> tuple[str, str]:
+        from cimhub.adapters.mqtt_dead_letter import replay
+        from cimhub.adapters.profile import load_profiles
+        from cimhub.app import Hub
+
+        settings = Settings()
+        if not settings.mqtt_vendors:
+            return "refused", "CIMHUB_MQTT_VENDORS names no vendor profile to translate with"
+        if self.hub is None:
+            self.hub = Hub.build(settings, serve=False)
+        done = replay(
+            self.hub.database, self.hub.pipeline, load_profiles(settings.mqtt_vendors),
+            prefix=settings.mqtt_topic_prefix, letter_id=letter_id, actor=self.actor,
+            default_tenant=settings.default_tenant, force=force,
+        )  # fmt: skip
+        return done.outcome, done.detail
+
+    def close(self) -> None:
+        if self.hub is not None:
+            self.hub.close()

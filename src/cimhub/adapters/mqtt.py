@@ -2,8 +2,9 @@
 (QoS 1, persistent session, reconnect with back-off), turns vendor JSON into CIM messages
 for the pipeline, and publishes commands to the vendor's command topic.
 
-A payload that does not match its profile is refused on its own (logged with the reason
-and kept in ``rejected``); the rest of the stream goes on.
+A payload that does not match its profile is refused on its own, and so is each row of a
+payload that does not (logged with the reason, kept in ``rejected`` and dead-lettered);
+the payload's other rows, and the rest of the stream, go on.
 """
 
 from __future__ import annotations
@@ -11,29 +12,35 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
 from cimhub.adapters.hes_client import HesUnavailableError
 from cimhub.adapters.profile import VendorProfile
-from cimhub.adapters.vendor_json import (
-    command_json,
-    command_meter,
-    events_message,
-    readings_message,
-    status_message,
-)
+from cimhub.adapters.vendor_json import TRANSLATIONS, command_json, command_meter
 from cimhub.domain.command import Command
-from cimhub.errors import CimHubError
+from cimhub.errors import CimHubError, InvalidValueError
 
 log = logging.getLogger("cimhub.mqtt")
 #: Hands a CIM message to the pipeline: (raw bytes, tenant code) → result text (OK, FAILED…).
 Ingest = Callable[[bytes, str], str]
 #: Keeps a refused payload: (topic, reason, payload) → None.
 DeadLetter = Callable[[str, str, bytes], None]
-TRANSLATORS = {"readings": readings_message, "events": events_message, "status": status_message}
+
+
+def route(
+    profiles: Iterable[VendorProfile], prefix: str, topic: str
+) -> tuple[str, VendorProfile] | None:
+    """The kind of a topic (readings, events, status) and the profile it belongs to."""
+    for profile in profiles:
+        for kind in TRANSLATIONS:
+            if kind in profile.topics and mqtt.topic_matches_sub(
+                profile.topic(kind, prefix), topic
+            ):
+                return kind, profile
+    return None
 
 
 class MqttAdapter:
@@ -77,7 +84,7 @@ class MqttAdapter:
         return [
             (profile.topic(kind, self.prefix), kind, profile)
             for profile in self.profiles.values()
-            for kind in TRANSLATORS
+            for kind in TRANSLATIONS
             if kind in profile.topics
         ]
 
@@ -106,25 +113,32 @@ class MqttAdapter:
         return self._connected.is_set()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        for topic, kind, profile in self.subscriptions():
-            if mqtt.topic_matches_sub(topic, msg.topic):
-                self.handle(profile, kind, msg.topic, msg.payload)
-                return
+        routed = route(self.profiles.values(), self.prefix, msg.topic)
+        if routed is not None:
+            self.handle(routed[1], routed[0], msg.topic, msg.payload)
 
     def handle(self, profile: VendorProfile, kind: str, topic: str, payload: bytes) -> None:
-        """Translate one vendor payload for the pipeline; refuse it alone if it does not fit."""
+        """Translate one vendor payload for the pipeline; refuse it, or the rows of it that
+        do not fit, alone."""
         try:
-            raw = TRANSLATORS[kind](profile, payload)
+            translation = TRANSLATIONS[kind](profile, payload)
         except CimHubError as exc:
-            log.warning("MQTT %s from %s refused: %s", kind, topic, exc.reason)
-            self.rejected.append((topic, exc.reason))
-            if self.dead_letter is not None:
-                self.dead_letter(topic, f"{exc.code} {exc.reason}", payload)
+            self._refuse(topic, exc.code, exc.reason, payload)
+            return
+        for row in translation.refused:
+            self._refuse(topic, InvalidValueError.code, row.reason, row.body)
+        if translation.message is None:
             return
         try:
-            self.answers.append((topic, self.ingest(raw, self.tenant)))
+            self.answers.append((topic, self.ingest(translation.message, self.tenant)))
         except Exception:  # the pipeline answers errors; anything else must not end the loop
             log.exception("MQTT %s from %s could not be processed", kind, topic)
+
+    def _refuse(self, topic: str, code: str, reason: str, body: bytes) -> None:
+        log.warning("MQTT payload from %s refused: %s", topic, reason)
+        self.rejected.append((topic, reason))
+        if self.dead_letter is not None:
+            self.dead_letter(topic, f"{code} {reason}", body)
 
     def publish_command(self, vendor: str, _tenant: str, command: Command) -> None:
         """Publish a command to the vendor's command topic (QoS 1, waits for the broker)."""

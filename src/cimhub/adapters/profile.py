@@ -48,6 +48,11 @@ def load_profile(name_or_path: str) -> VendorProfile:
     return parse_profile(tomllib.loads(text))
 
 
+def load_profiles(names: str) -> list[VendorProfile]:
+    """The profiles a comma-separated list names (``CIMHUB_MQTT_VENDORS``)."""
+    return [load_profile(name.strip()) for name in names.split(",") if name.strip()]
+
+
 def parse_profile(data: dict[str, Any]) -> VendorProfile:
     try:
         obis = {

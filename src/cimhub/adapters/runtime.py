@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from cimhub.adapters.dispatcher import HesDispatcher
 from cimhub.adapters.mqtt import MqttAdapter
-from cimhub.adapters.profile import load_profile
+from cimhub.adapters.mqtt_dead_letter import record as record_dead_letter
+from cimhub.adapters.profile import load_profiles
 from cimhub.bus.pipeline import Inbound, Pipeline
 from cimhub.settings import Settings
 from cimhub.store.database import Database
@@ -23,7 +25,7 @@ class CommandRuntime:
     ) -> CommandRuntime:
         adapter = None
         if settings.mqtt_url and settings.mqtt_vendors:
-            profiles = [load_profile(v.strip()) for v in settings.mqtt_vendors.split(",") if v]
+            profiles = load_profiles(settings.mqtt_vendors)
             adapter = MqttAdapter(
                 settings.mqtt_url,
                 profiles,
@@ -31,7 +33,7 @@ class CommandRuntime:
                 tenant=settings.default_tenant,
                 prefix=settings.mqtt_topic_prefix,
                 client_id=settings.mqtt_client_id,
-                dead_letter=lambda topic, reason, body: _dead_letter(database, topic, reason, body),
+                dead_letter=partial(record_dead_letter, database, tenant=settings.default_tenant),
             )
             adapter.start()
         dispatcher = HesDispatcher(
@@ -44,14 +46,3 @@ class CommandRuntime:
         self.dispatcher.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
-
-
-def _dead_letter(database: Database, topic: str, reason: str, body: bytes) -> None:
-    """A vendor payload that does not fit its profile, kept with the reason (`cimhub dlq`)."""
-    from cimhub.store.dead_letters import DeadLetterRepository
-
-    with database.unit_of_work(hub=True) as uow:
-        DeadLetterRepository(uow).add(
-            queue=f"mqtt:{topic}", reason=reason, attempts=1, headers={"mqtt_topic": topic},
-            properties={}, body=body,
-        )  # fmt: skip

@@ -1,6 +1,10 @@
 """Vendor JSON ↔ CIM messages, by a vendor profile: interval reads → MeterReadings created,
 events → EndDeviceEvents created, command status → EndDeviceControls changed, and commands
 → the vendor's command JSON. What comes in becomes an ordinary CIM message for the pipeline.
+
+``translate`` keeps the rows of a payload that fit the profile and hands back each row that
+does not as a payload of its own, with the reason (to dead-letter, and replay once the
+profile is fixed); the ``…_message`` functions refuse a payload with any such row.
 """
 
 from __future__ import annotations
@@ -8,6 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,26 +62,61 @@ def _message_id(profile: VendorProfile, raw: bytes) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cimhub-mqtt-{profile.name}-{raw!r}"))
 
 
-def readings_message(profile: VendorProfile, raw: bytes) -> bytes:
-    """A vendor interval read as MeterReadings created (values scaled, OBIS → ReadingType)."""
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A row that does not fit the profile, as a payload of its own."""
+
+    reason: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """The CIM message of the rows that fit (None when none did), and the rows refused."""
+
+    message: bytes | None
+    refused: tuple[Refused, ...] = ()
+
+
+def _rows(data: dict[str, Any], name: str, what: str) -> list[dict[str, Any]]:
+    rows = _field(data, name, what)
+    if not isinstance(rows, list):
+        raise InvalidValueError(f"{what} field {name!r} is not a list")
+    return rows
+
+
+def _fits(
+    rows: list[Any], read: Callable[[Any], Any], alone: Callable[[Any], dict[str, Any]]
+) -> tuple[list[Any], tuple[Refused, ...]]:
+    """Each row read, or refused with its reason as a payload of its own (``alone``)."""
+    kept, refused = [], []
+    for row in rows:
+        try:
+            if not isinstance(row, dict):
+                raise InvalidValueError(f"row {row!r} is not a JSON object")
+            kept.append(read(row))
+        except InvalidValueError as exc:
+            refused.append(Refused(exc.reason, json.dumps(alone(row)).encode()))
+    return kept, tuple(refused)
+
+
+def readings(profile: VendorProfile, raw: bytes) -> Translation:
+    """Vendor interval and register reads as MeterReadings created (values scaled, OBIS →
+    ReadingType; a type with a measuring period is interval data, else a register read)."""
     data, spec = _json(raw), profile.readings
     meter = str(_field(data, spec["meter"], "meter"))
+    kept, refused = _fits(
+        _rows(data, spec["list"], "readings list"),
+        lambda row: _reading_row(profile, row),
+        lambda row: {spec["meter"]: meter, spec["list"]: [row]},
+    )
     series: dict[str, dict[int, float]] = defaultdict(dict)
-    for row in _field(data, spec["list"], "readings list"):
-        ts = _time(_field(row, spec["time"], "time"), spec.get("time_format", "iso"))
-        if spec.get("layout") == "rows":
-            pairs = [(str(_field(row, spec["obis"], "OBIS")), _field(row, spec["value"], "value"))]
-        else:
-            pairs = [(k, v) for k, v in row.items() if k != spec["time"]]
-        for obis, value in pairs:
-            mapping = profile.obis.get(obis)
-            if mapping is None:
-                continue  # a column the profile does not map (health, signal strength…)
-            try:
-                series[mapping.reading_type][ts] = float(value) * 10**mapping.scaler
-            except (TypeError, ValueError) as exc:
-                raise InvalidValueError(f"value {value!r} of {obis} is not a number") from exc
+    for values in kept:
+        for reading_type, ts, value in values:
+            series[reading_type][ts] = value
     if not series:
+        if refused:
+            return Translation(None, refused)
         raise InvalidValueError("no value of a mapped OBIS code in the payload")
     out = [
         SeriesOut(
@@ -85,7 +126,38 @@ def readings_message(profile: VendorProfile, raw: bytes) -> bytes:
     ]
     payload = write_meter_readings([(MeterRef(None, (meter,)), out)])
     noun = Noun.METER_READINGS.value
-    return wrap(noun, Verb.CREATED, payload, _message_id(profile, raw), None)
+    return Translation(wrap(noun, Verb.CREATED, payload, _message_id(profile, raw), None), refused)
+
+
+def _reading_row(profile: VendorProfile, row: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """(ReadingType, time, scaled value) of every mapped OBIS code of one row."""
+    spec = profile.readings
+    ts = _time(_field(row, spec["time"], "time"), spec.get("time_format", "iso"))
+    if spec.get("layout") == "rows":
+        pairs = [(str(_field(row, spec["obis"], "OBIS")), _field(row, spec["value"], "value"))]
+    else:
+        pairs = [(k, v) for k, v in row.items() if k != spec["time"]]
+    found = []
+    for obis, value in pairs:
+        mapping = profile.obis.get(obis)
+        if mapping is None:
+            continue  # a column the profile does not map (health, signal strength…)
+        try:
+            found.append((mapping.reading_type, ts, float(value) * 10**mapping.scaler))
+        except (TypeError, ValueError) as exc:
+            raise InvalidValueError(f"value {value!r} of {obis} is not a number") from exc
+    return found
+
+
+def readings_message(profile: VendorProfile, raw: bytes) -> bytes:
+    """A vendor interval read as MeterReadings created; every row must fit."""
+    return _whole(readings(profile, raw))
+
+
+def _whole(translation: Translation) -> bytes:
+    if translation.refused or translation.message is None:
+        raise InvalidValueError(translation.refused[0].reason)
+    return translation.message
 
 
 def _reading_kind(reading_type: str) -> ReadingKind:
@@ -98,30 +170,41 @@ def _reading_kind(reading_type: str) -> ReadingKind:
     )
 
 
-def events_message(profile: VendorProfile, raw: bytes) -> bytes:
+def events(profile: VendorProfile, raw: bytes) -> Translation:
     """Vendor events as EndDeviceEvents created; an unknown event ID stays (unmapped)."""
     data, spec = _json(raw), profile.events
-    rows = data.get(spec.get("list", ""), [data]) if spec.get("list") in data else [data]
-    events = []
-    for row in rows:
-        code = str(_field(row, spec["id"], "event id"))
-        meter = str(
-            _field(row, spec["meter"], "meter") if spec["meter"] in row else data[spec["meter"]]
-        )
-        events.append(
-            Event(
-                meter=MeterRef(None, (meter,)),
-                created=_time(_field(row, spec["time"], "time"), spec.get("time_format", "iso")),
-                event_type=profile.event_types.get(code, f"{VENDOR_CODE}={code}"),
-                vendor_code=code,
-                vendor_group=str(row[spec["group"]]) if spec.get("group") in row else None,
-                reason=f"{profile.name} event {code}",
-            )
-        )
-    payload = write_end_device_events(events)
-    return wrap(
-        Noun.END_DEVICE_EVENTS.value, Verb.CREATED, payload, _message_id(profile, raw), None
+    listed = spec.get("list") in data
+    rows = _rows(data, spec["list"], "events list") if listed else [data]
+    top = {spec["meter"]: data[spec["meter"]]} if listed and spec["meter"] in data else {}
+    kept, refused = _fits(
+        rows,
+        lambda row: _event(profile, row, top),
+        lambda row: {**top, spec["list"]: [row]} if listed else row,
     )
+    if not kept:
+        return Translation(None, refused)
+    payload = write_end_device_events(kept)
+    noun = Noun.END_DEVICE_EVENTS.value
+    return Translation(wrap(noun, Verb.CREATED, payload, _message_id(profile, raw), None), refused)
+
+
+def _event(profile: VendorProfile, row: dict[str, Any], top: dict[str, Any]) -> Event:
+    spec = profile.events
+    code = str(_field(row, spec["id"], "event id"))
+    meter = str(_field({**top, **row}, spec["meter"], "meter"))
+    return Event(
+        meter=MeterRef(None, (meter,)),
+        created=_time(_field(row, spec["time"], "time"), spec.get("time_format", "iso")),
+        event_type=profile.event_types.get(code, f"{VENDOR_CODE}={code}"),
+        vendor_code=code,
+        vendor_group=str(row[spec["group"]]) if spec.get("group") in row else None,
+        reason=f"{profile.name} event {code}",
+    )
+
+
+def events_message(profile: VendorProfile, raw: bytes) -> bytes:
+    """Vendor events as EndDeviceEvents created; every event must fit."""
+    return _whole(events(profile, raw))
 
 
 def status_message(profile: VendorProfile, raw: bytes) -> bytes:
@@ -145,6 +228,14 @@ def status_message(profile: VendorProfile, raw: bytes) -> bytes:
         value.text = {State.ACKNOWLEDGED: "queued"}.get(state, state.value)
     noun = Noun.END_DEVICE_CONTROLS.value
     return wrap(noun, Verb.CHANGED, payload, _message_id(profile, raw), None)
+
+
+#: Kind of topic → its translation.
+TRANSLATIONS: dict[str, Callable[[VendorProfile, bytes], Translation]] = {
+    "readings": readings,
+    "events": events,
+    "status": lambda profile, raw: Translation(status_message(profile, raw)),
+}
 
 
 def _kind(profile: VendorProfile, word: str) -> Any:

@@ -8,6 +8,7 @@ from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
 from cimhub.bus.metrics import Metrics
 from cimhub.errors import DomainRuleError, UnknownObjectError
+from cimhub.store.audit import AuditLog
 from cimhub.store.database import Database
 from cimhub.store.dead_letters import DeadLetter, DeadLetterRepository
 from cimhub.store.outbox import Kind, OutboxRepository
@@ -72,11 +73,13 @@ def dead_letter(
     metrics.dead_letters.labels(queue).inc()
 
 
-def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:
+def replay(
+    database: Database, letter_id: int, *, force: bool = False, actor: str = "cimhub"
+) -> bool:
     """Send a dead letter back to its queue once; False if it was already replayed.
 
-    The replay is an outbox row written in the same transaction that marks the letter,
-    so running replay twice (or crashing half-way) never sends it twice.
+    The replay is an outbox row written in the same transaction that marks the letter and
+    audits the replay, so running replay twice (or crashing half-way) never sends it twice.
     """
     with database.unit_of_work(hub=True) as uow:
         letters = DeadLetterRepository(uow)
@@ -93,6 +96,8 @@ def replay(database: Database, letter_id: int, *, force: bool = False) -> bool:
             0, Kind.REPLAY, address=letter.queue, headers=headers, body=letter.body
         )
         letters.mark_replayed(letter_id)
+        AuditLog(uow).record(actor, "dead_letter.replay", f"dead_letter:{letter_id}",
+                             after={"queue": letter.queue})  # fmt: skip
     return True
 
 

@@ -10,7 +10,9 @@ from lxml import etree
 from cimhub.adapters.profile import load_profile
 from cimhub.adapters.vendor_json import (
     command_json,
+    events,
     events_message,
+    readings,
     readings_message,
     status_message,
 )
@@ -82,6 +84,42 @@ def test_events_map_is_15959_ids_and_keep_unknown_ones() -> None:
         "3.12.0.257",
         "IS15959.EventID=4242",
     ]
+
+
+def test_rows_that_do_not_fit_are_refused_alone_and_the_rest_kept() -> None:
+    profile = load_profile("vendor-b")
+    good = [{"t": 1718425800, "obis": "1.0.1.29.0.255", "v": 0.5},
+            {"t": 1718427600, "obis": "1.0.1.29.0.255", "v": 0.75}]  # fmt: skip
+    bad = [{"ts": 1718429400, "obis": "1.0.1.29.0.255", "v": 1}, "not a row",
+           {"t": 1718429400, "obis": "1.0.1.29.0.255", "v": "n/a"}]  # fmt: skip
+    raw = json.dumps({"devId": "SN-2", "data": [good[0], bad[0], good[1], bad[1], bad[2]]})
+    translation = readings(profile, raw.encode())
+    root = parse(translation.message)
+    assert [v.text for v in root.iterfind(".//{*}IntervalReadings/{*}value")] == ["0.5", "0.75"]
+    assert [r.reason for r in translation.refused] == [
+        "time field 't' missing",
+        "row 'not a row' is not a JSON object",
+        "value 'n/a' of 1.0.1.29.0.255 is not a number",
+    ]
+    assert [json.loads(r.body) for r in translation.refused] == [
+        {"devId": "SN-2", "data": [row]} for row in bad
+    ]  # each a payload of its own, to replay once the profile fits
+    with pytest.raises(InvalidValueError, match="time field 't' missing"):
+        readings_message(profile, raw.encode())
+
+
+def test_events_that_do_not_fit_are_refused_alone() -> None:
+    profile = load_profile("vendor-b")
+    raw = json.dumps({"alarms": [{"devId": "SN-2", "code": 101, "t": 1718425800},
+                                 {"devId": "SN-2", "t": 1718425860}]})  # fmt: skip
+    translation = events(profile, raw.encode())
+    root = parse(translation.message)
+    assert [e.get("ref") for e in root.iterfind(".//{*}EndDeviceEventType")] == ["3.26.0.85"]
+    assert [(r.reason, json.loads(r.body)) for r in translation.refused] == [
+        ("event id field 'code' missing", {"alarms": [{"devId": "SN-2", "t": 1718425860}]})
+    ]
+    only_bad = json.dumps({"alarms": [{"devId": "SN-2", "t": 1}]}).encode()
+    assert events(profile, only_bad).message is None
 
 
 def test_commands_out_and_status_back() -> None:
