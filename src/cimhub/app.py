@@ -44,12 +44,11 @@ class Hub:
         return cls(settings, database, registry, pipeline, bus)
 
     def web_app(self) -> FastAPI:
-        from cimhub.endpoints.rest import PREFIX, commands, exceptions, vee
+        from cimhub.endpoints.rest import PREFIX, approval_codes, commands, exceptions, vee
 
         app = create_app(self.settings, self.pipeline, self.database, self.bus)
-        app.include_router(
-            commands.router(self.database, self.settings.default_tenant), prefix=PREFIX
-        )
+        app.include_router(commands.router(self.database, self.settings), prefix=PREFIX)
+        app.include_router(approval_codes.router(self.database, self.settings), prefix=PREFIX)
         vee.mount(app, self.database, self.settings, PREFIX)
         app.include_router(exceptions.router(self.database, self.settings), prefix=PREFIX)
         return app

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.simulate_commands import add_commands as add_simulate  # simulate hes, hes-sim
 
     add_simulate(commands)
+    from cimhub.control_commands import add_commands as add_control  # contact, disconnections
+
+    add_control(commands)
 
     ingest = commands.add_parser("ingest", help="process CIM files as if they had been posted")
     ingest.add_argument("files", nargs="+", type=Path)
@@ -101,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         "--auto-register",
         choices=["on", "off", "default"],
         help="create unknown meters on first readings (default: CIMHUB_AUTO_REGISTER_METERS)",
+    )
+    tenant.add_argument(
+        "--approval-codes",
+        choices=["on", "off", "default"],
+        help="approvals need a one-time code sent to the approver (default: CIMHUB_APPROVAL_CODES)",
     )
     tenant.set_defaults(run=_tenant)
 
@@ -295,22 +303,27 @@ def _tenant(args: argparse.Namespace) -> int:
                     after={"name": args.name or args.code},
                 )
             tenant_id = uow.tenants.ensure(args.code, args.name)
-            if args.auto_register:
-                choice = {"on": True, "off": False, "default": None}[args.auto_register]
-                uow.tenants.configure(tenant_id, auto_register_meters=choice)
-                AuditLog(uow).record(
-                    actor(),
-                    "tenant.configure",
-                    f"tenant:{args.code}",
-                    tenant=args.code,
-                    after={"auto_register_meters": choice},
+            chosen = {
+                name: {"on": True, "off": False, "default": None}[value]
+                for name, value in (
+                    ("auto_register_meters", args.auto_register),
+                    ("approval_codes", args.approval_codes),
                 )
+                if value
+            }
+            if chosen:
+                uow.tenants.configure(tenant_id, **chosen)
+                AuditLog(uow).record(
+                    actor(), "tenant.configure", f"tenant:{args.code}", tenant=args.code,
+                    after=chosen,
+                )  # fmt: skip
         tenants = uow.tenants.all()
     database.dispose()
+    word = {None: "default", True: "on", False: "off"}
     for t in tenants:
         if not args.code or t.code == args.code:
-            auto = {None: "default", True: "on", False: "off"}[t.auto_register_meters]
-            print(f"{t.code}\t{t.name}\tauto-register {auto}")
+            print(f"{t.code}\t{t.name}\tauto-register {word[t.auto_register_meters]}"
+                  f"\tapproval-codes {word[t.approval_codes]}")  # fmt: skip
     return 0
 
 

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     hes_backoff_seconds: float = Field(default=2.0, gt=0, description="First HES retry delay.")
     hes_backoff_max_seconds: float = Field(default=300.0, gt=0)
     hes_timeout_seconds: float = Field(default=10.0, gt=0, description="One HES request's limit.")
+    approval_codes: bool = Field(
+        default=False, description="Approvals need a one-time code (a tenant's own setting wins)."
+    )
+    approval_code_ttl_seconds: int = Field(
+        default=300, ge=30, le=3600, description="How long a one-time code is valid."
+    )
+    approval_code_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Wrong codes allowed before a code is void."
+    )
+    approval_code_digits: int = Field(default=6, ge=6, le=10, description="Digits of a code.")
     mqtt_vendors: str | None = Field(
         default=None,
         description="Comma-separated MQTT vendor profiles (names shipped in cimhub.adapters."

@@ -12,6 +12,8 @@ class Tenant:
     name: str
     #: Create unknown meters on their first readings; None: the hub-wide setting decides.
     auto_register_meters: bool | None = None
+    #: Approvals need a one-time code (seed 004, MP); None: the hub-wide setting decides.
+    approval_codes: bool | None = None
 
     def auto_registers(self, hub_default: bool) -> bool:
         """The tenant's own choice, else the hub's.
@@ -22,3 +24,11 @@ class Tenant:
         False
         """
         return hub_default if self.auto_register_meters is None else self.auto_register_meters
+
+    def asks_approval_codes(self, hub_default: bool) -> bool:
+        """The tenant's own choice, else the hub's.
+
+        >>> Tenant(1, "a", "A", approval_codes=True).asks_approval_codes(False)
+        True
+        """
+        return hub_default if self.approval_codes is None else self.approval_codes

@@ -49,6 +49,7 @@ class Tenant(Base):
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     # Tenant settings (0003): None defers to the hub-wide setting.
     auto_register_meters: Mapped[bool | None] = mapped_column(Boolean)
+    approval_codes: Mapped[bool | None] = mapped_column(Boolean)  # (0006)
 
 
 class Meter(Base):

@@ -14,6 +14,11 @@ from cimhub.store.sql import insert_ignore
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
+#: The columns of a TenantInfo, in its order.
+_INFO = (Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters, Tenant.approval_codes)
+#: The settings a tenant may set on its own row.
+SETTINGS = frozenset({"auto_register_meters", "approval_codes"})
+
 
 class TenantRepository:
     def __init__(self, uow: UnitOfWork) -> None:
@@ -38,30 +43,22 @@ class TenantRepository:
         return self._uow.cache.tenants.get(code) or self._find(code)
 
     def get(self, tenant_id: int) -> TenantInfo:
-        row = self._uow.session.execute(
-            select(Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters).where(
-                Tenant.id == tenant_id
-            )
-        ).one_or_none()
+        row = self._uow.session.execute(select(*_INFO).where(Tenant.id == tenant_id)).one_or_none()
         if row is None:
             raise UnknownObjectError(f"unknown tenant {tenant_id}", object_id=str(tenant_id))
         return TenantInfo(*row)
 
     def all(self) -> list[TenantInfo]:
-        rows = self._uow.session.execute(
-            select(Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters).order_by(
-                Tenant.code
-            )
-        )
+        rows = self._uow.session.execute(select(*_INFO).order_by(Tenant.code))
         return [TenantInfo(*row) for row in rows]
 
-    def configure(self, tenant_id: int, *, auto_register_meters: bool | None) -> None:
-        """Set the tenant's own settings (None: defer to the hub-wide setting)."""
-        self._uow.session.execute(
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(auto_register_meters=auto_register_meters)
-        )
+    def configure(self, tenant_id: int, **settings: bool | None) -> None:
+        """Set the tenant's own settings named (``auto_register_meters``,
+        ``approval_codes``); None defers to the hub-wide setting."""
+        unknown = set(settings) - SETTINGS
+        if unknown:
+            raise ValueError(f"no tenant setting {sorted(unknown)}")
+        self._uow.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(**settings))
 
     def _find(self, code: str) -> int | None:
         return self._uow.session.scalar(select(Tenant.id).where(Tenant.code == code))

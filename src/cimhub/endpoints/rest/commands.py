@@ -4,7 +4,9 @@ Approval is its own operation (permission ``EndDeviceControls.approve``) so that
 control can grant it apart from creating commands; the approver is the authenticated
 principal (``request.state.principal.name``; ``anonymous`` in open loopback mode) and may
 not be the person who asked for the command (3.9). A refused move is 409 with code 3.4.
-Reads need ``rest.commands.read``; cancel needs ``EndDeviceControls.cancel``.
+Where the tenant asks for one-time codes, an approval carries the code the approver asked
+for (``POST /commands/approval-codes``; see cimhub.handlers.approval). Reads need
+``rest.commands.read``; cancel needs ``EndDeviceControls.cancel``.
 """
 
 from __future__ import annotations
@@ -16,20 +18,23 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from cimhub.domain.access import Principal, message_permission
+from cimhub.domain.approval_code import ApprovalCodeError, NoContactError
 from cimhub.domain.command import APPROVE_PERMISSION, ApprovalError, State
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.endpoints.auth import authenticate, guard, require
 from cimhub.endpoints.rest.deps import Paging, paging
 from cimhub.endpoints.rest.problems import of as problem_of
-from cimhub.errors import CimHubError, UnknownObjectError
+from cimhub.endpoints.rest.problems import problem
+from cimhub.errors import CODES, CimHubError, DomainRuleError, UnknownObjectError
+from cimhub.handlers.approval import Approvals
 from cimhub.handlers.commands import Commands
+from cimhub.settings import Settings
 from cimhub.store.commands import StoredCommand
 from cimhub.store.database import Database
 
 TENANT_HEADER = "X-Cimhub-Tenant"
 #: The REST area of the read routes: ``rest.commands.read``.
 AREA = "commands"
-CONFLICT = {IllegalTransitionError: 409, ApprovalError: 403}
 
 
 def principal_name(request: Request) -> str:
@@ -82,20 +87,45 @@ def body(stored: StoredCommand, *, moves: bool = False) -> dict[str, Any]:
     return out
 
 
+CODE = Field(default=None, max_length=20, description="the one-time code, where the tenant asks")
+
+
 class ApprovalList(BaseModel):
     mrids: list[str] = Field(min_length=1, max_length=10_000, description="command mRIDs")
+    code: str | None = CODE
 
 
-def router(database: Database, default_tenant: str = "default") -> APIRouter:
+class Approval(BaseModel):
+    code: str | None = CODE
+
+
+def bind(uow: Any, request: Request, default_tenant: str) -> int:
+    """The request's tenant, bound to the unit of work (row-level security)."""
+    code = tenant_code(request, default_tenant)
+    tenant_id = uow.tenants.find(code)
+    if tenant_id is None:
+        raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
+    uow.bind_tenant(tenant_id)  # row-level security: this tenant's rows only
+    return int(tenant_id)
+
+
+def refusal(error: CimHubError) -> JSONResponse:
+    """A refused approval or code request as a problem: a code's verdicts and the
+    four-eyes rule are 403; what the tenant's setup cannot serve (no contact, no codes
+    asked) and a move the state machine refuses are 409."""
+    response = problem_of(error)
+    if isinstance(error, ApprovalCodeError | ApprovalError):
+        response.status_code = 409 if isinstance(error, NoContactError) else 403
+    elif type(error) is DomainRuleError or isinstance(error, IllegalTransitionError):
+        response.status_code = 409
+    return response
+
+
+def router(database: Database, settings: Settings) -> APIRouter:
     api = APIRouter(tags=["commands"])
 
     def _tenant(uow: Any, request: Request) -> int:
-        code = tenant_code(request, default_tenant)
-        tenant_id = uow.tenants.find(code)
-        if tenant_id is None:
-            raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
-        uow.bind_tenant(tenant_id)  # row-level security: this tenant's rows only
-        return int(tenant_id)
+        return bind(uow, request, settings.default_tenant)
 
     def _one(commands: Commands, tenant_id: int, mrid: str, lock: bool = False) -> StoredCommand:
         found = commands.repo.by_mrid(tenant_id, [mrid], lock=lock).get(mrid)
@@ -145,22 +175,15 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         openapi_extra={"x-cimhub-permission": APPROVE_PERMISSION},
         dependencies=[Depends(may_approve)],
     )
-    def approve_list(request: Request, batch: ApprovalList) -> dict[str, Any]:
-        approver, approved, refused = principal_name(request), [], []
-        with database.unit_of_work(hub=True) as uow:
-            commands = Commands(uow)
-            tenant_id = _tenant(uow, request)
-            found = commands.repo.by_mrid(tenant_id, batch.mrids, lock=True)
-            for mrid in batch.mrids:
-                stored = found.get(mrid)
-                try:
-                    if stored is None:
-                        raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
-                    commands.approve(stored, approver)
-                    approved.append(mrid)
-                except CimHubError as exc:
-                    refused.append({"mrid": mrid, "code": exc.code, "detail": exc.reason})
-        return {"approved": approved, "refused": refused}
+    def approve_list(request: Request, batch: ApprovalList) -> JSONResponse:
+        approver = principal_name(request)
+        with database.unit_of_work(hub=False) as uow:  # commits a wrong code's attempt too
+            out = Approvals(uow, settings).approve(
+                _tenant(uow, request), approver, batch.mrids, batch.code
+            )
+        if out.error is not None:
+            return refusal(out.error)
+        return JSONResponse({"approved": out.approved, "refused": out.refused})
 
     @api.get(
         "/commands/{mrid}",
@@ -177,8 +200,22 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
         openapi_extra={"x-cimhub-permission": APPROVE_PERMISSION},
         dependencies=[Depends(may_approve)],
     )
-    def approve(mrid: str, request: Request) -> JSONResponse:
-        return _act(mrid, request, lambda c, s: c.approve(s, principal_name(request)))
+    def approve(mrid: str, request: Request, given: Approval | None = None) -> JSONResponse:
+        with database.unit_of_work(hub=False) as uow:  # commits a wrong code's attempt too
+            tenant_id = _tenant(uow, request)
+            out = Approvals(uow, settings).approve(
+                tenant_id, principal_name(request), [mrid], given.code if given else None
+            )
+            stored = Commands(uow).repo.by_mrid(tenant_id, [mrid]).get(mrid)
+        if out.error is not None:
+            return refusal(out.error)
+        if out.refused:
+            (item,) = out.refused
+            status = {"2.15": 404, "3.9": 403}.get(item["code"], 409)
+            return problem(status, CODES[item["code"]].title, item["detail"], item["code"],
+                           object=mrid)  # fmt: skip
+        assert stored is not None
+        return JSONResponse(body(stored, moves=True))
 
     @api.post(
         "/commands/{mrid}/cancel",
@@ -200,9 +237,7 @@ def router(database: Database, default_tenant: str = "default") -> APIRouter:
                 action(commands, stored)
                 result = body(stored, moves=True)
         except (IllegalTransitionError, ApprovalError) as exc:
-            response = problem_of(exc)
-            response.status_code = CONFLICT[type(exc)]
-            return response
+            return refusal(exc)
         return JSONResponse(result)
 
     return api

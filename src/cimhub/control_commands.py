@@ -1,0 +1,72 @@
+"""Command-control `cimhub` commands: `control contact set|list` (where an approver's
+one-time codes go; an administrator's task, audited) and `control disconnections` (the
+disconnection summary by organisation unit, seed 004)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from cimhub.settings import Settings
+
+
+def add_commands(commands: Any) -> None:
+    """Register `control` on the top-level subparsers of `cimhub`."""
+    control = commands.add_parser("control", help="approvers' contacts, disconnection reports")
+    actions = control.add_subparsers(required=True, metavar="ACTION")
+    contact = actions.add_parser("contact", help="where an approver's one-time codes go")
+    contacts = contact.add_subparsers(required=True, metavar="ACTION")
+    put = contacts.add_parser("set", help="register (or replace) an approver's contact")
+    put.add_argument("name", help="the approver as the hub knows them (user, JWT sub, key)")
+    put.add_argument("--to", required=True, help="email address, or phone number for SMS")
+    put.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    put.set_defaults(run=_set_contact)
+    listed = contacts.add_parser("list", help="the tenant's approvers and their contacts")
+    listed.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    listed.set_defaults(run=_list_contacts)
+
+
+def _open(args: argparse.Namespace) -> tuple[Any, int, str]:
+    from cimhub.store.database import Database
+
+    settings = Settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    code = args.tenant or settings.default_tenant
+    with database.unit_of_work(hub=True) as uow:
+        tenant_id = uow.tenants.find(code)
+    if tenant_id is None:
+        database.dispose()
+        raise SystemExit(f"cimhub: unknown tenant {code!r}")
+    return database, tenant_id, code
+
+
+def _set_contact(args: argparse.Namespace) -> int:
+    from cimhub.security_commands import actor
+    from cimhub.store.approval_codes import ApprovalCodeRepository
+    from cimhub.store.audit import AuditLog
+
+    address = args.to.strip()
+    if not address:
+        print("cimhub: --to needs an address", flush=True)
+        return 2
+    database, tenant_id, code = _open(args)
+    with database.unit_of_work(tenant_id) as uow:
+        before = ApprovalCodeRepository(uow).set_contact(tenant_id, args.name, address, actor())
+        AuditLog(uow).record(actor(), "approver.contact.set", f"approver:{args.name}",
+                             tenant=code, before=before, after=address)  # fmt: skip
+    database.dispose()
+    print(f"{args.name}: one-time codes go to {address}")
+    return 0
+
+
+def _list_contacts(args: argparse.Namespace) -> int:
+    from cimhub.store.approval_codes import ApprovalCodeRepository
+
+    database, tenant_id, _code = _open(args)
+    with database.unit_of_work(tenant_id) as uow:
+        found = ApprovalCodeRepository(uow).contacts(tenant_id)
+    database.dispose()
+    print(json.dumps(found))
+    return 0
