@@ -1,4 +1,5 @@
-"""Fixtures of the bus tests: hubs on the in-process bus and on a private RabbitMQ vhost."""
+"""Fixtures of the bus tests: hubs on the in-process bus and on a private RabbitMQ vhost,
+with short delays (``FAST``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import pytest
 
 from cimhub.app import Hub
 from cimhub.settings import Settings
-from cimhub.testing import rabbitmq
-from cimhub.testing.bus import FAST, ThreadWorker
-from cimhub.testing.receiver import Receiver
+from cimhub.testing.bus import FAST
 
 
 @pytest.fixture
@@ -26,32 +25,3 @@ def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
     yield make
     for hub in hubs:
         hub.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def amqp_url() -> Iterator[str]:
-    """A fresh vhost on the machine's RabbitMQ, deleted after the test."""
-    if not rabbitmq.available():
-        pytest.skip("RabbitMQ (and rabbitmqctl) not available")
-    with rabbitmq.vhost() as name:
-        yield rabbitmq.url(name)
-
-
-@pytest.fixture
-def start_worker() -> Iterator[Callable[[Settings], ThreadWorker]]:
-    workers: list[ThreadWorker] = []
-
-    def start(settings: Settings) -> ThreadWorker:
-        worker = ThreadWorker(settings)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.close()
