@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,15 @@ def _write(path: Path, header: list[str], rows: Any) -> Path:
     return path
 
 
-def write_discom(directory: Path, consumers: int, *, prefix: str = "") -> list[Path]:
-    """The four CSV files of a DISCOM with ``consumers`` metered consumers; returns them."""
+def write_discom(
+    directory: Path,
+    consumers: int,
+    *,
+    prefix: str = "",
+    head_ends: Sequence[str] = ("HES-A", "HES-B", "HES-C"),
+) -> list[Path]:
+    """The four CSV files of a DISCOM with ``consumers`` metered consumers (their meters on
+    ``head_ends`` in turn); returns them."""
     dts = max(1, -(-consumers // CONSUMERS_PER_DT))
     feeders = max(1, -(-dts // DTS_PER_FEEDER))
     substations = max(1, -(-feeders // FEEDERS_PER_SUBSTATION))
@@ -68,7 +75,8 @@ def write_discom(directory: Path, consumers: int, *, prefix: str = "") -> list[P
     def meters() -> Any:
         for i in range(consumers):
             yield (f"{prefix}SM{i:07d}", makes[i % 3], "SM1P", "1ph_wc", 1, "", "", 6,
-                   "1.2.0", f"HES-{'ABC'[i % 3]}", "in_service", "2024-01-15", "", "")  # fmt: skip
+                   "1.2.0", head_ends[i % len(head_ends)], "in_service", "2024-01-15", "",
+                   "")  # fmt: skip
         for i in range(feeders):
             yield (f"{prefix}FM{i:05d}", "Maker B", "HT3P", "feeder", 3, 40, 100, 8, "2.0",
                    "HES-B", "in_service", "2023-06-01", f"F{i}", "feeder")  # fmt: skip
