@@ -74,7 +74,9 @@ class OutboxAnnouncer:
         reply: bytes,
     ) -> None:
         envelope = accepted.envelope
-        validated = take_applied(uow)  # always taken: the next message of a batch starts clean
+        # always taken: the next message of a batch starts clean (a group's rows were
+        # filed per message by its handler)
+        validated = take_applied(uow, log_id)
         outbox = OutboxRepository(uow)
         wrote = False
         if accepted.wants_async_reply:
@@ -89,9 +91,13 @@ class OutboxAnnouncer:
             )
             wrote = True
         if outcome.result is not Result.FAILED and envelope.verb not in _QUIET:
-            announcement = self._announcement(uow, tenant_id, accepted, validated)
-            if announcement is not None:
-                wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, announcement)
+            subs = self._subscriptions(uow)
+            tenant = accepted.inbound.tenant
+            # nothing to work out (re-reading the payload, say) when no one listens
+            if any(s.matches(tenant, envelope.noun, envelope.verb.value) for s in subs):
+                announcement = self._announcement(uow, tenant_id, accepted, validated)
+                if announcement is not None:
+                    wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, announcement)
             if validated and envelope.noun != READINGS:  # re-judged as a side effect
                 changed = _validated(uow, validated)
                 wrote |= self._events(uow, outbox, tenant_id, accepted, log_id, changed, READINGS)

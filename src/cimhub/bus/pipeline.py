@@ -7,9 +7,13 @@ validate (compiled XSDs) → read the envelope → find the handler   (``accept`
 → reply.
 
 ``handle_many`` handles a batch of accepted messages in ONE transaction (workers group
-small messages: a commit costs milliseconds); if anything in the batch fails, the batch is
-rolled back and each message is handled on its own, so one bad message costs its batch
-only time, and every message still gets exactly its own reply.
+small messages: a commit costs milliseconds). Consecutive messages of one tenant whose
+handler is a ``Group`` (MeterReadings ingest) are handled as one: one idempotency query,
+one message-log insert, one handler call, one completion — each still answered with its
+own reply. A message its handler refuses outright (``Group.prepare``) is refused alone,
+after the commit; if anything else fails, the batch is rolled back and each message is
+handled on its own, so one bad message costs its batch only time, and every message still
+gets exactly its own reply.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from lxml import etree
 
@@ -34,7 +38,7 @@ from cimhub.errors import (
     UnknownNamespaceError,
     UnsupportedVerbNounError,
 )
-from cimhub.handlers.registry import Handler, HandlerContext, Registry
+from cimhub.handlers.registry import Group, Handler, HandlerContext, Registry
 from cimhub.message import ns, parser, schema
 from cimhub.message.envelope import Envelope, read_envelope
 from cimhub.message.reply import Outcome, Result, loose_correlation, render_reply
@@ -232,7 +236,10 @@ class Pipeline:
     def handle(self, accepted: Accepted) -> Answer:
         """Idempotency check, handler and message log in one transaction (raises on failure)."""
         with self.database.unit_of_work(hub=False) as uow:  # bound per message below
-            return self._handle_in(uow, accepted)
+            (result,) = self._handle_in(uow, [accepted])
+        if isinstance(result, FunctionalError):
+            raise result
+        return result
 
     def handle_many(self, batch: Sequence[Accepted]) -> list[Answer | TechnicalError]:
         """Each message's Answer (a refusal for functional errors) or its TechnicalError.
@@ -240,17 +247,47 @@ class Pipeline:
         One transaction for the whole batch; on any failure, one per message. Raises
         StorageUnavailableError when the store is down (nothing was committed).
         """
-        if not batch:
-            return []
         if len(batch) > 1:
             try:
-                with self.database.unit_of_work(hub=False) as uow:  # bound per message
-                    return [self._handle_in(uow, accepted) for accepted in batch]
+                with self.database.unit_of_work(hub=False) as uow:  # bound per group
+                    results = self._handle_batch(uow, batch)
             except StorageUnavailableError:
                 raise
             except Exception as exc:  # rolled back: handle one by one to isolate the culprit
                 log.info("batch of %d rolled back (%r); handling one by one", len(batch), exc)
+            else:  # refusals are logged in transactions of their own, after the commit
+                return [
+                    self.refuse(a.inbound, a.envelope, r, a.root)
+                    if isinstance(r, FunctionalError)
+                    else r
+                    for a, r in zip(batch, results, strict=True)
+                ]
         return [self._handle_alone(accepted) for accepted in batch]
+
+    def _handle_batch(
+        self, uow: UnitOfWork, batch: Sequence[Accepted]
+    ) -> list[Answer | FunctionalError]:
+        """The batch in runs: consecutive messages one Group handles together, else one."""
+        results: list[Answer | FunctionalError] = []
+        run: list[Accepted] = []
+        for accepted in batch:
+            if run and not self._joins(run, accepted):
+                results += self._handle_in(uow, run)
+                run = []
+            run.append(accepted)
+        return results + self._handle_in(uow, run)
+
+    def _joins(self, run: list[Accepted], accepted: Accepted) -> bool:
+        """Whether ``accepted`` may be handled together with ``run``: the same Group and
+        tenant, and not a repeat of one of them (a repeat waits for its original)."""
+        first, envelope = run[0].envelope, accepted.envelope
+        group = self.registry.group(envelope.noun, envelope.verb)
+        return (
+            group is not None
+            and group is self.registry.group(first.noun, first.verb)
+            and accepted.inbound.tenant == run[0].inbound.tenant
+            and _origin(accepted) not in {_origin(a) for a in run}
+        )
 
     def _handle_alone(self, accepted: Accepted) -> Answer | TechnicalError:
         try:
@@ -299,49 +336,119 @@ class Pipeline:
             )
         return handler
 
-    def _handle_in(self, uow: UnitOfWork, accepted: Accepted) -> Answer:
-        envelope, inbound, key = accepted.envelope, accepted.inbound, accepted.key
-        handler = self._handler(envelope)
-        header = envelope.header
-        source = header.source or ""
+    def _handle_in(
+        self, uow: UnitOfWork, run: Sequence[Accepted]
+    ) -> list[Answer | FunctionalError]:
+        """One message, or a run of them that ``_joins`` made: each one's Answer, or the
+        FunctionalError its Group refused it with (nothing of it was stored)."""
+        first = run[0].envelope
+        group = self.registry.group(first.noun, first.verb) or Group.alone(self._handler(first))
+        tenant_id = uow.tenants.ensure(run[0].inbound.tenant)
+        uow.bind_tenant(tenant_id)  # row-level security: the messages' tenant only
+        results = self._screen(uow, tenant_id, run, group)
+        todo = [i for i, r in enumerate(results) if isinstance(r, _Prepared)]
+        if todo:
+            prepared = [cast(_Prepared, results[i]).value for i in todo]
+            answers = self._run(uow, tenant_id, [run[i] for i in todo], group, prepared)
+            for i, answer in zip(todo, answers, strict=True):
+                results[i] = answer
+        return cast(list[Answer | FunctionalError], results)
+
+    def _screen(
+        self, uow: UnitOfWork, tenant_id: int, run: Sequence[Accepted], group: Group
+    ) -> list[Answer | FunctionalError | _Prepared]:
+        """Repeats answered with their original reply; the others prepared for the
+        handler, or refused by it."""
+        earlier = {}
+        if run[0].envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
+            earlier = uow.messages.find_completed_many(tenant_id, [_origin(a) for a in run])
+        screened: list[Answer | FunctionalError | _Prepared] = []
+        for accepted in run:
+            if (found := earlier.get(_origin(accepted))) is not None:
+                screened.append(_replayed(accepted, *found))
+                continue
+            try:
+                screened.append(_Prepared(group.prepare(accepted.envelope)))
+            except FunctionalError as exc:
+                screened.append(exc)
+        return screened
+
+    def _run(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        run: Sequence[Accepted],
+        group: Group,
+        prepared: Sequence[object],
+    ) -> list[Answer]:
+        """Log the messages, handle them, complete the log: one statement each for all."""
         now = int(time.time())
-        tenant_id = uow.tenants.ensure(inbound.tenant)
-        uow.bind_tenant(tenant_id)  # row-level security: the message's tenant only
-        if envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
-            earlier = uow.messages.find_completed(tenant_id, source, key)
-            if earlier is not None:
-                result, body = earlier
-                log.info(
-                    "repeat of message %s from %r answered with its original reply", key, source
-                )
-                return Answer(body, Result(result), "0.0", replayed=True)
-        log_id = uow.messages.record(
-            tenant_id,
-            message_key=key,
-            source=source,
-            verb=envelope.verb.value,
-            noun=envelope.noun,
-            correlation_id=header.correlation_id,
-            transport=inbound.transport,
-            size=len(inbound.raw),
-            raw=inbound.raw if self.settings.raw_retention_days else None,
-            received_at=now,
-        )
+        log_ids = uow.messages.record_many([self._log_row(tenant_id, a, now) for a in run])
+        contexts = [
+            self._context(uow, tenant_id, accepted, log_id, now)
+            for accepted, log_id in zip(run, log_ids, strict=True)
+        ]
+        outcomes = group.handle(list(zip(contexts, prepared, strict=True)))
+        return self._complete(uow, tenant_id, run, outcomes, log_ids)
+
+    def _context(
+        self, uow: UnitOfWork, tenant_id: int, accepted: Accepted, log_id: int, now: int
+    ) -> HandlerContext:
+        header, inbound = accepted.envelope.header, accepted.inbound
+        source = header.source or ""
         actor = inbound.actor or header.user_id or source
-        context = HandlerContext(uow, tenant_id, self.settings, log_id, now, source, actor)
-        outcome = handler(context, envelope)
-        body = render_reply(envelope, outcome)
-        uow.messages.complete(
-            log_id,
-            result=outcome.result.value,
-            reply_code=outcome.first_code,
-            # a query's reply is never replayed and may be megabytes a page: not kept
-            reply=None if envelope.verb is Verb.GET else body,
-            completed_at=int(time.time()),
+        return HandlerContext(uow, tenant_id, self.settings, log_id, now, source, actor)
+
+    def _complete(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        run: Sequence[Accepted],
+        outcomes: Sequence[Outcome],
+        log_ids: Sequence[int],
+    ) -> list[Answer]:
+        """Render each reply, complete the message log in one statement, announce."""
+        bodies = [render_reply(a.envelope, o) for a, o in zip(run, outcomes, strict=True)]
+        completed_at = int(time.time())
+        uow.messages.complete_many(
+            [
+                {
+                    "id": log_id,
+                    "result": outcome.result.value,
+                    "reply_code": outcome.first_code,
+                    # a query's reply is never replayed and may be megabytes a page: not kept
+                    "reply": None if accepted.envelope.verb is Verb.GET else body,
+                    "completed_at": completed_at,
+                }
+                for accepted, outcome, log_id, body in zip(
+                    run, outcomes, log_ids, bodies, strict=True
+                )
+            ]
         )
         if self.announcer is not None:
-            self.announcer.announce(uow, tenant_id, accepted, outcome, log_id, body)
-        return Answer(body, outcome.result, outcome.first_code)
+            for accepted, outcome, log_id, body in zip(run, outcomes, log_ids, bodies, strict=True):
+                self.announcer.announce(uow, tenant_id, accepted, outcome, log_id, body)
+        return [
+            Answer(body, outcome.result, outcome.first_code)
+            for outcome, body in zip(outcomes, bodies, strict=True)
+        ]
+
+    def _log_row(self, tenant_id: int, accepted: Accepted, now: int) -> dict[str, object]:
+        """The message-log row of an accepted message, as received."""
+        envelope, inbound = accepted.envelope, accepted.inbound
+        header = envelope.header
+        return {
+            "tenant_id": tenant_id,
+            "message_key": accepted.key,
+            "source": header.source or "",
+            "verb": envelope.verb.value,
+            "noun": envelope.noun,
+            "correlation_id": header.correlation_id,
+            "transport": inbound.transport,
+            "size": len(inbound.raw),
+            "raw": inbound.raw if self.settings.raw_retention_days else None,
+            "received_at": now,
+        }
 
     def refuse(
         self,
@@ -401,3 +508,21 @@ class Pipeline:
                 )
         except Exception:  # logging a refusal must never turn it into a crash
             log.exception("could not log a refused message")
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a Group's ``prepare`` made of a message (any value, None included)."""
+
+    value: object
+
+
+def _origin(accepted: Accepted) -> tuple[str, str]:
+    """What makes a message a repeat of another: its (source, idempotency key)."""
+    return accepted.envelope.header.source or "", accepted.key
+
+
+def _replayed(accepted: Accepted, result: str, body: bytes) -> Answer:
+    source, key = _origin(accepted)
+    log.info("repeat of message %s from %r answered with its original reply", key, source)
+    return Answer(body, Result(result), "0.0", replayed=True)

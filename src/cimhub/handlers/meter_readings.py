@@ -2,7 +2,8 @@
 
 * ``created`` / ``create`` / ``changed`` store the raw readings (a ``changed`` from a
   head-end is a corrected re-send: a new raw version), then run VEE over the same batches
-  in the same transaction, so the validated layer is there as soon as the reply is.
+  in the same transaction, so the validated layer is there as soon as the reply is
+  (``reading_ingest``: one message, or a worker's group of them as one).
 * ``change`` edits the *validated* layer (an operator's correction): it never touches raw
   data, and needs Header/User/UserID (who) and Header/Comment (why); see ``cimhub.vee.edit``.
 * ``get`` answers from the validated layer with its ReadingQuality codes; Option
@@ -15,16 +16,16 @@ from __future__ import annotations
 import base64
 import json
 from collections import defaultdict
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from cimhub.domain.installation import Window
-from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
+from cimhub.domain.reading import ReadingKind
 from cimhub.errors import DomainRuleError, InvalidQueryError, PayloadError
 from cimhub.handlers.billing import answer_determinants
+from cimhub.handlers.reading_ingest import INGEST, vee_service
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.meter_readings import (
-    MeterReadingItem,
     SeriesOut,
     read_meter_readings,
     write_meter_readings,
@@ -33,80 +34,20 @@ from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
-from cimhub.settings import Settings
 from cimhub.store.audit import AuditLog
-from cimhub.store.daily_aggregates import refresh_batches, refresh_edits
+from cimhub.store.daily_aggregates import refresh_edits
 from cimhub.store.validated import ValidatedRepository
-from cimhub.store.vee import VeeService
-from cimhub.vee.batch import Batch
-from cimhub.vee.config import DEFAULT, load_config
 from cimhub.vee.edit import Edit, EditRefused
-from cimhub.vee.finding import SeriesKey
 
 NOUN = Noun.METER_READINGS.value
+#: One message's ingest (the group path is ``INGEST``, see ``reading_ingest``).
+ingest = INGEST.one
 
 
 def register(registry: Registry) -> None:
-    registry.register(NOUN, (Verb.CREATED, Verb.CREATE, Verb.CHANGED), ingest)
+    registry.register(NOUN, (Verb.CREATED, Verb.CREATE, Verb.CHANGED), INGEST)
     registry.register(NOUN, (Verb.CHANGE,), change)
     registry.register(NOUN, (Verb.GET,), get)
-
-
-def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
-    """Store every valid MeterReading; reject the faulty ones item by item (PARTIAL)."""
-    if envelope.payload is None:
-        raise PayloadError("MeterReadings message without a MeterReadings payload")
-    items, errors = read_meter_readings(envelope.payload)
-    if not items and not errors:
-        raise PayloadError("the MeterReadings payload holds no MeterReading")
-    accepted = _resolve_meters(ctx, items, errors)
-    counts, batches, type_ids = _store(ctx, accepted, errors)
-    vee = ""
-    if ctx.settings.vee_enabled and batches:
-        run = vee_service(ctx.settings).run(
-            ctx.uow, ctx.tenant_id, _tenant_code(ctx), batches, type_ids, now=ctx.received_at
-        )
-        vee = f"; VEE: {run.readings} validated, {run.findings} finding(s)"
-        refresh_batches(ctx.uow, ctx.tenant_id, batches)  # billing's daily aggregates
-    stored = counts.inserted + counts.unchanged + counts.changed
-    errors.sort(key=lambda e: e.xpath or "")
-    if errors:
-        return Outcome(Result.PARTIAL if stored else Result.FAILED, errors)
-    return Outcome(
-        summary=f"{stored} readings: {counts.inserted} new, "
-        f"{counts.unchanged} unchanged, {counts.changed} changed{vee}"
-    )
-
-
-def vee_service(settings: Settings) -> VeeService:
-    """The VEE service of these settings (its TOML configuration read once)."""
-    return _vee_service(settings.vee_config)
-
-
-@lru_cache(maxsize=8)
-def _vee_service(config_path: str | None) -> VeeService:
-    return VeeService(load_config(config_path) if config_path else DEFAULT)
-
-
-def _tenant_code(ctx: HandlerContext) -> str:
-    return ctx.uow.tenants.get(ctx.tenant_id).code
-
-
-def _batches(rows: list[tuple[int, str, Series]]) -> list[Batch]:
-    """The stored series as VEE batches, sorted by time."""
-    out = []
-    for meter_id, code, series in rows:
-        order = sorted(range(len(series)), key=series.timestamps.__getitem__)
-        out.append(
-            Batch(
-                SeriesKey(meter_id, code),
-                series.kind,
-                [series.timestamps[i] for i in order],
-                [series.values[i] for i in order],
-                [series.qualities[i] for i in order],
-            )
-        )
-    return out
 
 
 def change(ctx: HandlerContext, envelope: Envelope) -> Outcome:
@@ -176,67 +117,6 @@ def _audit_edits(ctx: HandlerContext, envelope: Envelope, edits: list[Edit], cou
             "values": [[e.meter_id, e.reading_type, e.ts, e.value] for e in edits[:100]],
         },
     )
-
-
-def _resolve_meters(
-    ctx: HandlerContext, items: list[MeterReadingItem], errors: list[ReplyError]
-) -> dict[int, list[MeterReadingItem]]:
-    ids = ctx.uow.meters.resolve(
-        ctx.tenant_id, [i.meter for i in items], auto_register=ctx.settings.auto_register_meters
-    )
-    by_meter: dict[int, list[MeterReadingItem]] = defaultdict(list)
-    for item, meter_id in zip(items, ids, strict=True):
-        if meter_id is None:
-            errors.append(
-                ReplyError(
-                    "2.15",
-                    f"unknown meter {item.meter.key!r}",
-                    xpath=f"{item.xpath}/Meter",
-                    object_id=item.meter.key,
-                )
-            )
-        else:
-            by_meter[meter_id].append(item)
-    return by_meter
-
-
-def _store(
-    ctx: HandlerContext, by_meter: dict[int, list[MeterReadingItem]], errors: list[ReplyError]
-) -> tuple[SaveCounts, list[Batch], dict[str, int]]:
-    rows: dict[ReadingKind, list[tuple[int, str, Series]]] = defaultdict(list)
-    links: list[tuple[int, str]] = []
-    for meter_id, items in by_meter.items():
-        merged, conflicts = merge_series([s for i in items for s in i.series])
-        if conflicts:
-            code, ts = conflicts[0]
-            errors.append(
-                ReplyError(
-                    "2.3",
-                    f"reading {code} at {ts} appears twice with different values "
-                    f"({len(conflicts)} conflict(s)); this meter's readings were not stored",
-                    xpath=items[0].xpath,
-                    object_id=items[0].meter.key,
-                )
-            )
-            continue
-        for series in merged:
-            rows[series.kind].append((meter_id, series.reading_type, series))
-        links.extend((meter_id, i.usage_point) for i in items if i.usage_point)
-    codes = {code for kind_rows in rows.values() for _, code, _ in kind_rows}
-    type_ids = ctx.uow.reading_types.ids_for(codes)
-    counts = SaveCounts()
-    for kind, kind_rows in rows.items():
-        counts += ctx.uow.readings.save(
-            ctx.tenant_id,
-            kind,
-            [(m, type_ids[c], s) for m, c, s in kind_rows],
-            source=ctx.source,
-            message_log_id=ctx.message_log_id,
-            received_at=ctx.received_at,
-        )
-    if links:
-        ctx.uow.usage_points.link(ctx.tenant_id, links, seen_at=ctx.received_at)
-    return counts, _batches([r for kind_rows in rows.values() for r in kind_rows]), type_ids
 
 
 def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:

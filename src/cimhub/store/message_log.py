@@ -1,12 +1,17 @@
-"""The message log: every message received, its outcome and reply (idempotency, audit)."""
+"""The message log: every message received, its outcome and reply (idempotency, audit).
+
+A worker's group of messages is logged, completed and checked for repeats in one
+statement each (``record_many``, ``complete_many``, ``find_completed_many``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import CursorResult, bindparam, insert, select, update
 
 from cimhub.store.models import MessageLog
+from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -50,6 +55,13 @@ class MessageLogRepository:
             },
         ).scalar_one()
 
+    def record_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Log several messages (``record``'s fields and ``tenant_id`` in each row) in one
+        statement; their ids, in order."""
+        table = MessageLog.__table__  # Core: no ORM bookkeeping for rows it never loads
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(self._uow.session.connection().execute(stmt, list(rows)).scalars())
+
     def complete(
         self,
         log_id: int,
@@ -60,11 +72,32 @@ class MessageLogRepository:
         completed_at: int,
     ) -> None:
         """Store the outcome and the reply bytes sent (None: not kept) for a logged message."""
-        self._uow.session.execute(
-            update(MessageLog)
-            .where(MessageLog.id == log_id)
-            .values(result=result, reply_code=reply_code, reply=reply, completed_at=completed_at)
-            .execution_options(synchronize_session=False)
+        self.complete_many(
+            [
+                {
+                    "id": log_id,
+                    "result": result,
+                    "reply_code": reply_code,
+                    "reply": reply,
+                    "completed_at": completed_at,
+                }
+            ]
+        )
+
+    def complete_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """``complete`` for several messages (``id`` and the outcome in each row): one
+        prepared statement, executed for every row in one go."""
+        table = MessageLog.__table__
+        self._uow.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("log_id"))
+            .values(
+                result=bindparam("result"),
+                reply_code=bindparam("reply_code"),
+                reply=bindparam("reply"),
+                completed_at=bindparam("completed_at"),
+            ),
+            [{"log_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows],
         )
 
     def find_completed(
@@ -74,21 +107,33 @@ class MessageLogRepository:
         message_key: str,
     ) -> tuple[str, bytes] | None:
         """(result, reply) of the latest OK or PARTIAL handling of this message, if any."""
-        row = self._uow.session.execute(
-            select(MessageLog.result, MessageLog.reply)
+        return self.find_completed_many(tenant_id, [(source, message_key)]).get(
+            (source, message_key)
+        )
+
+    def find_completed_many(
+        self, tenant_id: int, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """``find_completed`` for several (source, message key) pairs, in one query."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        rows = self._uow.session.execute(
+            select(MessageLog.source, MessageLog.message_key, MessageLog.result, MessageLog.reply)
             .where(
                 MessageLog.tenant_id == tenant_id,
-                MessageLog.source == source,
-                MessageLog.message_key == message_key,
+                # both columns of the index (tenant, source, key): an index search per pair
+                member_of(MessageLog.source, {s for s, _ in wanted}, self._uow.dialect),
+                member_of(MessageLog.message_key, {k for _, k in wanted}, self._uow.dialect),
                 MessageLog.result.in_(ANSWERED),
             )
-            .order_by(MessageLog.completed_at.desc(), MessageLog.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        result, reply = row
-        return str(result), bytes(reply or b"")
+            .order_by(MessageLog.completed_at, MessageLog.id)  # the latest wins below
+        )
+        found: dict[tuple[str, str], tuple[str, bytes]] = {}
+        for source, key, result, reply in rows:
+            if (source, key) in wanted:
+                found[(source, key)] = (str(result), bytes(reply or b""))
+        return found
 
     def prune_raw(self, older_than: int) -> int:
         """Drop the raw bytes of messages received before ``older_than``; rows stay."""

@@ -14,6 +14,7 @@ savepoint back and the batch takes the general path: staged, then merged set-wis
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Connection,
-    CursorResult,
     Table,
     bindparam,
     exists,
@@ -82,20 +82,27 @@ ARCHIVE = (
     f"r.version, r.source, r.message_log_id, r.received_at, :received_at "
     f"FROM {{current}} AS r JOIN {staging.TABLE} AS s ON {MATCH}"
 )
+# Both return the message log id of each row they wrote: a batch may hold several
+# messages, and each message's reply counts its own readings.
 UPDATE = (
     f"UPDATE {{current}} AS r SET value = s.value, quality = s.quality, "
-    f"version = r.version + 1, source = :source, message_log_id = :message_log_id, "
-    f"received_at = :received_at FROM {staging.TABLE} AS s WHERE {MATCH}"
+    f"version = r.version + 1, source = s.source, message_log_id = s.message_log_id, "
+    f"received_at = :received_at FROM {staging.TABLE} AS s WHERE {MATCH} "
+    f"RETURNING {{returned}}"
 )
 # CASTs type the constants for PostgreSQL (a NULL would otherwise be text); SQLite
 # needs the WHERE true to parse INSERT … SELECT … ON CONFLICT.
 INSERT = (
     f"INSERT INTO {{current}} ({COLUMNS}) "
     f"SELECT CAST(:tenant_id AS INTEGER), s.meter_id, s.reading_type_id, s.ts, s.value, "
-    f"s.quality, 1, :source, CAST(:message_log_id AS BIGINT), "
+    f"s.quality, 1, s.source, s.message_log_id, "
     f"CAST(:received_at AS BIGINT) FROM {staging.TABLE} AS s WHERE true "
-    f"ON CONFLICT (tenant_id, meter_id, reading_type_id, ts) DO NOTHING"
+    f"ON CONFLICT (tenant_id, meter_id, reading_type_id, ts) DO NOTHING "
+    f"RETURNING message_log_id"
 )
+#: UPDATE … FROM's RETURNING: PostgreSQL needs the alias (s has the column too), SQLite
+#: refuses it and takes the bare name as the updated table's.
+RETURNED = {"postgresql": "r.message_log_id", "sqlite": "message_log_id"}
 
 
 @dataclass(slots=True)
@@ -124,14 +131,29 @@ class ReadingRepository:
         message_log_id: int | None,
         received_at: int,
     ) -> SaveCounts:
-        """Store (meter_id, reading_type_id, series) items; see the module docstring.
+        """Store (meter_id, reading_type_id, series) items of one message; see the module
+        docstring. A key must appear at most once per batch (the mapping rejects such
+        duplicates)."""
+        origins = [(source, message_log_id)] * len(items)
+        counts = self.save_from(tenant_id, kind, items, origins, received_at=received_at)
+        return sum(counts.values(), SaveCounts())
 
-        A key must appear at most once per batch (the mapping rejects such duplicates).
-        """
-        items = [item for item in items if len(item[2])]
-        if not items:
-            return SaveCounts()
-        first, last, total = _extent(items)
+    def save_from(
+        self,
+        tenant_id: int,
+        kind: ReadingKind,
+        items: Sequence[tuple[int, int, Series]],
+        origins: Sequence[staging.Origin],
+        *,
+        received_at: int,
+    ) -> dict[int | None, SaveCounts]:
+        """Like ``save``, for items of several messages (``origins``: each item's source
+        and message log id, the rows carry them); what was stored per message log id."""
+        kept = [(item, origin) for item, origin in zip(items, origins, strict=True) if len(item[2])]
+        if not kept:
+            return {}
+        items, origins = [item for item, _ in kept], [origin for _, origin in kept]
+        first, last, totals = _extent(items, origins)
         dialect = self._uow.dialect
         if kind is ReadingKind.INTERVAL and dialect == "postgresql":
             partitions.ensure_months(self._uow, first, last)
@@ -139,19 +161,17 @@ class ReadingRepository:
         type_ids = sorted({type_id for _, type_id, _ in items})
         connection = self._uow.session.connection()
         if not self._stored_any(connection, kind, tenant_id, meter_ids, type_ids, first, last):
-            batch = staging.reading_rows(items, tenant_id, source, message_log_id, received_at)
+            batch = staging.reading_rows(items, origins, tenant_id, received_at)
             if self._insert_new(TABLES[kind][0].name, batch):
-                return SaveCounts(inserted=total)
+                return {log_id: SaveCounts(inserted=n) for log_id, n in totals.items()}
         params = {
             "tenant_id": tenant_id,
-            "source": source,
-            "message_log_id": message_log_id,
             "received_at": received_at,
             "first": first,
             "last": last,
             "meter_ids": meter_ids,
         }
-        return _merge(connection, kind, items, params, total)
+        return _merge(connection, kind, (items, origins), params, totals)
 
     def _stored_any(
         self,
@@ -264,24 +284,31 @@ class ReadingRepository:
 def _merge(
     connection: Connection,
     kind: ReadingKind,
-    items: Sequence[tuple[int, int, Series]],
+    batch: tuple[Sequence[tuple[int, int, Series]], Sequence[staging.Origin]],
     params: dict[str, Any],
-    total: int,
-) -> SaveCounts:
+    totals: Counter[int | None],
+) -> dict[int | None, SaveCounts]:
     """The general path: stage the batch, insert its new keys, version the changed ones."""
     archive, update, insert = _statements(kind, connection.dialect.name)
-    staging.load(connection, items)
+    staging.load(connection, *batch)
     # New keys first: ON CONFLICT skips the stored ones, and the rows it inserts equal
     # their staged values, so archive and update (needed only when some key was stored)
     # see exactly the changed rows — archive first, while they still hold the old values.
-    inserted = _execute(connection, insert, params)
-    changed = 0
-    if inserted < total:
-        _execute(connection, archive, params)
-        changed = _execute(connection, update, params)
+    inserted = _returned(connection, insert, params)
+    changed: Counter[int | None] = Counter()
+    if inserted.total() < totals.total():
+        connection.execute(text(archive), params)
+        changed = _returned(connection, update, params)
     # Not in a finally: after an error the transaction rolls back, staged rows too.
     staging.clear(connection)
-    return SaveCounts(inserted=inserted, unchanged=total - inserted - changed, changed=changed)
+    return {
+        log_id: SaveCounts(
+            inserted=inserted[log_id],
+            unchanged=total - inserted[log_id] - changed[log_id],
+            changed=changed[log_id],
+        )
+        for log_id, total in totals.items()
+    }
 
 
 def is_unique_violation(error: BaseException) -> bool:
@@ -291,14 +318,19 @@ def is_unique_violation(error: BaseException) -> bool:
     return isinstance(cause, sqlite3.IntegrityError) and "UNIQUE" in str(cause)
 
 
-def _extent(items: Sequence[tuple[int, int, Series]]) -> tuple[int, int, int]:
-    """(min ts, max ts, number of readings) of a non-empty batch; checks column lengths."""
-    for _, _, series in items:
+def _extent(
+    items: Sequence[tuple[int, int, Series]], origins: Sequence[staging.Origin]
+) -> tuple[int, int, Counter[int | None]]:
+    """(min ts, max ts, readings per message log id) of a non-empty batch; checks
+    column lengths."""
+    totals: Counter[int | None] = Counter()
+    for (_, _, series), (_, log_id) in zip(items, origins, strict=True):
         if not len(series.timestamps) == len(series.values) == len(series.qualities):
             raise InvalidValueError(f"series of {series.meter.key} has ragged columns")
+        totals[log_id] += len(series)
     first = min(min(series.timestamps) for _, _, series in items)
     last = max(max(series.timestamps) for _, _, series in items)
-    return first, last, sum(len(series) for _, _, series in items)
+    return first, last, totals
 
 
 @cache
@@ -311,14 +343,14 @@ def _statements(kind: ReadingKind, dialect: str) -> tuple[str, str, str]:
     meters = METERS[dialect]
     return (
         ARCHIVE.format(current=current, version=version, meters=meters) + lock,
-        UPDATE.format(current=current, meters=meters),
+        UPDATE.format(current=current, meters=meters, returned=RETURNED[dialect]),
         INSERT.format(current=current),
     )
 
 
-def _execute(connection: Connection, sql: str, params: dict[str, Any]) -> int:
-    """Run one set-based statement; returns its row count."""
-    return cast(CursorResult[Any], connection.execute(text(sql), params)).rowcount
+def _returned(connection: Connection, sql: str, params: dict[str, Any]) -> Counter[int | None]:
+    """Run one set-based statement; how many rows it wrote per message log id."""
+    return Counter(connection.execute(text(sql), params).scalars())
 
 
 def _grouped(rows: Any) -> list[StoredSeries]:

@@ -19,18 +19,21 @@ from sqlalchemy import Connection
 from cimhub.domain.reading import Series
 
 TABLE = "stage_reading"
-COLUMNS = "meter_id, reading_type_id, ts, value, quality"
+COLUMNS = "meter_id, reading_type_id, ts, value, quality, source, message_log_id"
 #: The temporary table lives as long as the pooled connection; emptied after every use.
+#: Each staged reading names its message (source, log id): a batch may hold several.
 CREATE = {
     "postgresql": f"CREATE TEMP TABLE IF NOT EXISTS {TABLE} (meter_id integer, "
-    "reading_type_id integer, ts bigint, value double precision, quality text)",
+    "reading_type_id integer, ts bigint, value double precision, quality text, source text, "
+    "message_log_id bigint)",
     "sqlite": f"CREATE TEMP TABLE IF NOT EXISTS {TABLE} (meter_id INTEGER, "
-    "reading_type_id INTEGER, ts INTEGER, value REAL, quality TEXT)",
+    "reading_type_id INTEGER, ts INTEGER, value REAL, quality TEXT, source TEXT, "
+    "message_log_id INTEGER)",
 }
 # TRUNCATE on PostgreSQL: autovacuum never visits temporary tables, so DELETE would
 # leave them to bloat for the life of the connection.
 CLEAR = {"postgresql": f"TRUNCATE {TABLE}", "sqlite": f"DELETE FROM {TABLE}"}
-COPY_TYPES = ["int4", "int4", "int8", "float8", "text"]
+COPY_TYPES = ["int4", "int4", "int8", "float8", "text", "text", "int8"]
 #: Every column of a reading table, in the order ``insert`` writes them.
 READING_COLUMNS = (
     "tenant_id, meter_id, reading_type_id, ts, value, quality, version, source, "
@@ -39,25 +42,29 @@ READING_COLUMNS = (
 READING_TYPES = ["int4", "int4", "int4", "int8", "float8", "text", "int4", "text", "int8", "int8"]
 
 Item = tuple[int, int, Series]
+#: Where an item's readings came from: (source, message log id).
+Origin = tuple[str, int | None]
 
 
-def rows(items: Sequence[Item]) -> Iterator[tuple[Any, ...]]:
-    """(meter_id, reading_type_id, ts, value, quality) for every reading of the batch."""
-    for meter_id, reading_type_id, series in items:
+def rows(items: Sequence[Item], origins: Sequence[Origin]) -> Iterator[tuple[Any, ...]]:
+    """``COLUMNS`` for every reading of the batch."""
+    for (meter_id, reading_type_id, series), (source, log_id) in zip(items, origins, strict=True):
         yield from zip(
             repeat(meter_id),
             repeat(reading_type_id),
             series.timestamps,
             series.values,
             series.qualities,
+            repeat(source),
+            repeat(log_id),
         )
 
 
 def reading_rows(
-    items: Sequence[Item], tenant_id: int, source: str, message_log_id: int | None, received_at: int
+    items: Sequence[Item], origins: Sequence[Origin], tenant_id: int, received_at: int
 ) -> Iterator[tuple[Any, ...]]:
     """Whole version-1 rows of a reading table (``READING_COLUMNS``) for the batch."""
-    for meter_id, reading_type_id, series in items:
+    for (meter_id, reading_type_id, series), (source, log_id) in zip(items, origins, strict=True):
         yield from zip(
             repeat(tenant_id),
             repeat(meter_id),
@@ -67,15 +74,15 @@ def reading_rows(
             series.qualities,
             repeat(1),
             repeat(source),
-            repeat(message_log_id),
+            repeat(log_id),
             repeat(received_at),
         )
 
 
-def load(connection: Connection, items: Sequence[Item]) -> None:
+def load(connection: Connection, items: Sequence[Item], origins: Sequence[Origin]) -> None:
     """Fill the (empty) staging table with the batch, inside the current transaction."""
     connection.exec_driver_sql(CREATE[connection.dialect.name])
-    _write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items))
+    _write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items, origins))
 
 
 def insert(connection: Connection, table: str, batch: Iterator[tuple[Any, ...]]) -> None:

@@ -10,6 +10,7 @@ at any moment ("what did billing see on the 5th?").
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,16 +23,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     bindparam,
-    func,
     insert,
     select,
+    text,
     tuple_,
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.domain.installation import Window
@@ -127,10 +126,50 @@ def _applied(uow: UnitOfWork) -> list[Row]:
     return cast(list[Row], uow.__dict__.setdefault("_validated_applied", []))
 
 
-def take_applied(uow: UnitOfWork) -> list[Row]:
-    """The validated rows this transaction stored new or changed since the last call:
-    what a message's announcement to subscribers carries (see ``cimhub.bus.outbox``)."""
-    return cast(list[Row], uow.__dict__.pop("_validated_applied", []))
+def _filed(uow: UnitOfWork) -> dict[int, list[Row]]:
+    return cast(dict[int, list[Row]], uow.__dict__.setdefault("_validated_filed", {}))
+
+
+def file_applied(uow: UnitOfWork, owners: Mapping[int, int]) -> None:
+    """File the rows applied so far under the message that stored them (``owners``: meter
+    id → message log id; in a group of messages VEE runs once for all of them)."""
+    filed = _filed(uow)
+    rest = [row for row in _applied(uow) if row.meter_id not in owners]
+    for row in _applied(uow):
+        if row.meter_id in owners:
+            filed.setdefault(owners[row.meter_id], []).append(row)
+    uow.__dict__["_validated_applied"] = rest
+
+
+def take_applied(uow: UnitOfWork, message_log_id: int | None = None) -> list[Row]:
+    """The validated rows this transaction stored new or changed since the last call (and
+    those filed under ``message_log_id``): what a message's announcement to subscribers
+    carries (see ``cimhub.bus.outbox``)."""
+    filed = _filed(uow).pop(message_log_id, []) if message_log_id is not None else []
+    return filed + cast(list[Row], uow.__dict__.pop("_validated_applied", []))
+
+
+#: The last validated reading before each (meter, reading type, first ts), within a
+#: lookback: on PostgreSQL a LATERAL probe per series (ORDER BY ts DESC LIMIT 1), on
+#: SQLite max(ts) per series (its min/max optimisation probes the primary key).
+PREVIOUS = {
+    "postgresql": (
+        "SELECT k.m, k.t, v.ts, v.value FROM unnest(CAST(:meters AS integer[]), "
+        "CAST(:types AS integer[]), CAST(:firsts AS bigint[])) AS k(m, t, f) "
+        "CROSS JOIN LATERAL (SELECT ts, value FROM validated_reading "
+        "WHERE tenant_id = :tenant_id AND meter_id = k.m AND reading_type_id = k.t "
+        "AND ts < k.f AND ts >= k.f - :lookback ORDER BY ts DESC LIMIT 1) AS v"
+    ),
+    "sqlite": (
+        "SELECT k.m, k.t, v.ts, v.value FROM (SELECT json_extract(value, '$[0]') AS m, "
+        "json_extract(value, '$[1]') AS t, json_extract(value, '$[2]') AS f "
+        "FROM json_each(:keys)) AS k JOIN validated_reading AS v "
+        "ON v.tenant_id = :tenant_id AND v.meter_id = k.m AND v.reading_type_id = k.t "
+        "AND v.ts = (SELECT max(w.ts) FROM validated_reading AS w "
+        "WHERE w.tenant_id = :tenant_id AND w.meter_id = k.m AND w.reading_type_id = k.t "
+        "AND w.ts < k.f AND w.ts >= k.f - :lookback)"
+    ),
+}
 
 
 class ValidatedRepository:
@@ -315,57 +354,22 @@ class ValidatedRepository:
     def previous(
         self, tenant_id: int, firsts: dict[tuple[int, int], int], lookback: int
     ) -> dict[tuple[int, int], tuple[int, float]]:
-        """The last validated (ts, value) before each series' first ts, within ``lookback``."""
-        by_first: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for key, first in firsts.items():
-            by_first[first].append(key)
-        out: dict[tuple[int, int], tuple[int, float]] = {}
-        t, dialect = CURRENT, self._uow.dialect
-        for first, keys in by_first.items():
-            wanted = set(keys)
-            if dialect == "postgresql":  # one backward index scan per series, no self-join
-                last = (
-                    select(t.c.meter_id, t.c.reading_type_id, t.c.ts, t.c.value)
-                    .where(
-                        t.c.tenant_id == tenant_id,
-                        member_of(t.c.meter_id, {m for m, _ in keys}, dialect),
-                        t.c.ts < first,
-                        t.c.ts >= first - lookback,
-                    )
-                    .ext(distinct_on(t.c.meter_id, t.c.reading_type_id))
-                    .order_by(t.c.meter_id, t.c.reading_type_id, t.c.ts.desc())
-                )
-                for m, rt, ts, value in self._uow.session.execute(last):
-                    if (m, rt) in wanted:
-                        out[(m, rt)] = (ts, value)
-                continue
-            latest = (
-                select(t.c.meter_id, t.c.reading_type_id, func.max(t.c.ts).label("ts"))
-                .where(
-                    t.c.tenant_id == tenant_id,
-                    member_of(t.c.meter_id, {m for m, _ in keys}, dialect),
-                    t.c.ts < first,
-                    t.c.ts >= first - lookback,
-                )
-                .group_by(t.c.meter_id, t.c.reading_type_id)
-                .subquery()
-            )
-            stmt = (
-                select(t.c.meter_id, t.c.reading_type_id, t.c.ts, t.c.value)
-                .join(
-                    latest,
-                    and_(
-                        t.c.meter_id == latest.c.meter_id,
-                        t.c.reading_type_id == latest.c.reading_type_id,
-                        t.c.ts == latest.c.ts,
-                    ),
-                )
-                .where(t.c.tenant_id == tenant_id)
-            )
-            for m, rt, ts, value in self._uow.session.execute(stmt):
-                if (m, rt) in wanted:
-                    out[(m, rt)] = (ts, value)
-        return out
+        """The last validated (ts, value) before each series' first ts, within ``lookback``:
+        one query for every series, one index probe each (never a scan of the window)."""
+        if not firsts:
+            return {}
+        keys = list(firsts.items())
+        if self._uow.dialect == "postgresql":
+            params: dict[str, Any] = {
+                "meters": [m for (m, _), _ in keys],
+                "types": [t for (_, t), _ in keys],
+                "firsts": [f for _, f in keys],
+            }
+        else:
+            params = {"keys": json.dumps([[m, t, f] for (m, t), f in keys])}
+        params |= {"tenant_id": tenant_id, "lookback": lookback}
+        rows = self._uow.session.execute(text(PREVIOUS[self._uow.dialect]), params)
+        return {(m, t): (ts, value) for m, t, ts, value in rows}
 
     def intervals(
         self, tenant_id: int, keys: Iterable[tuple[int, int]], start: int, end: int

@@ -64,8 +64,8 @@ def test_ingest_and_its_baselines_are_measured_for_every_size(
     for size in QUICK.sizes:  # the naive reference runs on the smaller messages only
         if size <= QUICK.naive_max_size:
             assert sane(results.get("ingest", (backend, size_label(size)), "naive"))
-    for prototype in ("1×96, 10 a transaction", "1×96, 10 batched"):
-        assert sane(results.get("proposal", (backend, prototype), "e2e"))
+    for group in QUICK.groups:  # one-meter messages grouped as a worker does
+        assert sane(results.get("grouped", (backend, f"1×96, {group} a batch"), "e2e"))
 
 
 def test_query_latencies_are_ordered_percentiles_of_full_replies(

@@ -240,6 +240,40 @@ def test_sigkill_a_worker_mid_batch_then_restart_exact_counts(
     assert stored(pg_url) == total
 
 
+def test_sigkill_a_worker_mid_group_of_one_meter_messages_loses_and_doubles_nothing(
+    pg_url: str, amqp_url: str, workers: Callable[[str, str], WorkerProcess]
+) -> None:
+    """Workers handle one-meter pushes as groups (one transaction, replies and acks after
+    its commit): killed mid-run, a worker loses no message and stores none twice, though
+    the head-end also resends some (the same MessageIDs)."""
+    messages = 600
+    bodies = [created_meter_readings([m], DAY, 96, message_id=f"push-{m}") for m in range(messages)]
+    bodies += bodies[::20]  # resends of every twentieth push, after the originals
+    total = messages * 96
+    with running_hub(Settings(database_url=pg_url, broker_url=amqp_url)):  # declares the topology
+        pass
+    publish_all(amqp_url, bodies)
+    first = workers(pg_url, amqp_url)
+    wait_until(lambda: stored(pg_url) >= total // 5, timeout=120, every=0.02)
+    first.kill()
+    assert stored(pg_url) < total, "the worker finished before it could be killed"
+    workers(pg_url, amqp_url)
+    wait_until(lambda: stored(pg_url) == total, timeout=180)
+    wait_until(lambda: depth(amqp_url, topology.INBOUND) == 0, timeout=30)
+    assert stored(pg_url) == total
+    assert len(validated(pg_url)) == total
+    with psycopg.connect(plain(pg_url)) as connection:
+        logged = connection.execute(
+            "SELECT message_key, count(*) FROM message_log WHERE result = 'OK' GROUP BY 1"
+        ).fetchall()
+        rows = connection.execute(
+            "SELECT count(DISTINCT r.message_log_id), count(*) FROM interval_reading r "
+            "JOIN message_log l ON l.id = r.message_log_id AND l.result = 'OK'"
+        ).fetchone()
+    assert sorted(logged) == sorted((f"push-{m}", 1) for m in range(messages))
+    assert rows == (messages, total)  # every row names the one message that stored it
+
+
 def test_broker_cut_during_a_run_publishers_back_off_and_nothing_is_lost(
     pg_url: str, amqp_url: str, start_worker: Callable[[Settings], ThreadWorker]
 ) -> None:

@@ -7,13 +7,13 @@ from cimhub.store.meters import _new_meters
 from cimhub.store.staging import rows
 
 
-def test_rows_flatten_series_column_by_column() -> None:
+def test_rows_flatten_series_column_by_column_each_naming_its_message() -> None:
     a = Series(MeterRef("m1"), "rt", ReadingKind.INTERVAL, [900, 1800], [1.5, 2.5], ["", "x"])
     b = Series(MeterRef("m2"), "rt", ReadingKind.INTERVAL, [900], [7.0], [""])
-    assert list(rows([(1, 10, a), (2, 10, b)])) == [
-        (1, 10, 900, 1.5, ""),
-        (1, 10, 1800, 2.5, "x"),
-        (2, 10, 900, 7.0, ""),
+    assert list(rows([(1, 10, a), (2, 10, b)], [("HES-A", 5), ("HES-B", 6)])) == [
+        (1, 10, 900, 1.5, "", "HES-A", 5),
+        (1, 10, 1800, 2.5, "x", "HES-A", 5),
+        (2, 10, 900, 7.0, "", "HES-B", 6),
     ]
 
 

@@ -1,0 +1,70 @@
+"""Grouped ingest: one-meter messages N to a batch through ``Pipeline.handle_many``.
+
+What a `cimhub worker` does with what arrived (``worker_batch_messages``), measured
+in-process on both stores so that the grouping is priced without a broker: parse and
+accept each message, then one transaction for the batch — one idempotency query, one
+message-log insert, one meter look-up, one COPY of the raw rows, one VEE run, one
+completion — and every message's own reply checked.
+"""
+
+from __future__ import annotations
+
+import time
+
+from cimhub.bench.context import TENANT, BenchError, Context
+from cimhub.bench.ingest import TRANSPORT, send
+from cimhub.bench.scenario import Figure
+from cimhub.bus.pipeline import Answer, Inbound, Pipeline
+from cimhub.message import parser
+from cimhub.message.reply import Result
+
+
+def run(ctx: Context) -> list[Figure]:
+    figures = []
+    traffic = ctx.traffic(1)
+    for backend in ctx.backends:
+        for group in ctx.plan.groups:
+            with ctx.database(backend) as url:
+                pipeline = ctx.pipeline(url)
+                for raw in traffic.warmup:
+                    send(pipeline, raw)
+                rate = _measure(ctx, pipeline, traffic.messages, group, backend)
+            figures.append(
+                Figure("grouped", (backend, f"{traffic.label}, {group} a batch"), {"e2e": rate})
+            )
+    return figures
+
+
+def _measure(
+    ctx: Context, pipeline: Pipeline, messages: list[bytes], group: int, backend: str
+) -> float:
+    per_message = ctx.plan.intervals
+    budget = ctx.plan.ingest_seconds
+    sent = 0
+    title = f"grouped {backend}: 1×{per_message} × {group} a batch"
+    with ctx.task(title, len(messages) * per_message) as advance:
+        started = time.perf_counter()
+        for first in range(0, len(messages), group):
+            batch = messages[first : first + group]
+            _check(handle(pipeline, batch))
+            sent += len(batch)
+            advance(len(batch) * per_message)
+            if time.perf_counter() - started > budget:
+                break
+        elapsed = time.perf_counter() - started
+    return sent * per_message / elapsed
+
+
+def handle(pipeline: Pipeline, batch: list[bytes]) -> list[object]:
+    """What a worker does with a batch: accept each message, handle them together."""
+    accepted = [
+        pipeline.accept(parser.parse(raw, pipeline.limits), Inbound(raw, TENANT, TRANSPORT))
+        for raw in batch
+    ]
+    return list(pipeline.handle_many(accepted))
+
+
+def _check(results: list[object]) -> None:
+    for result in results:
+        if not isinstance(result, Answer) or result.result is not Result.OK:
+            raise BenchError(f"grouped ingest answered {result!r}"[:400])
