@@ -11,7 +11,8 @@ small messages: a commit costs milliseconds). Consecutive messages of one tenant
 handler is a ``Group`` (MeterReadings ingest) are handled as one: one idempotency query,
 one message-log insert, one handler call, one completion — each still answered with its
 own reply. A message its handler refuses outright (``Group.prepare``) is refused alone,
-after the commit; if anything else fails, the batch is rolled back and each message is
+after the commit (the embedded dispatcher groups concurrent callers' messages the same
+way, see ``group_commit``); if anything else fails, the batch is rolled back and each message is
 handled on its own, so one bad message costs its batch only time, and every message still
 gets exactly its own reply.
 """
@@ -28,6 +29,7 @@ from typing import Protocol, cast
 
 from lxml import etree
 
+from cimhub.bus.group_commit import GroupCommit
 from cimhub.domain.access import Kind, Principal, message_permission
 from cimhub.errors import (
     CimHubError,
@@ -123,9 +125,15 @@ class DirectDispatcher:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        # concurrent callers' MeterReadings share transactions (see group_commit)
+        self.commits = GroupCommit(pipeline, pipeline.settings.worker_batch_messages)
 
     def submit(self, accepted: Accepted) -> Answer:
-        answer = self.pipeline.handle(accepted)
+        envelope = accepted.envelope
+        if self.pipeline.registry.group(envelope.noun, envelope.verb) is not None:
+            answer = self.commits.handle(accepted)
+        else:
+            answer = self.pipeline.handle(accepted)
         if accepted.wants_async_reply:  # the full reply waits in the outbox for delivery
             return self.pipeline.acknowledgement(accepted)
         return answer
@@ -247,22 +255,23 @@ class Pipeline:
         One transaction for the whole batch; on any failure, one per message. Raises
         StorageUnavailableError when the store is down (nothing was committed).
         """
+        return [  # refusals are logged in transactions of their own, after the commit
+            self.refuse(a.inbound, a.envelope, r, a.root) if isinstance(r, FunctionalError) else r
+            for a, r in zip(batch, self.handle_together(batch), strict=True)
+        ]
+
+    def handle_together(self, batch: Sequence[Accepted]) -> list[Answer | CimHubError]:
+        """Each message's Answer, or the error it failed with (a FunctionalError not yet
+        refused, or a TechnicalError), as ``handle`` would answer or raise it alone."""
         if len(batch) > 1:
             try:
                 with self.database.unit_of_work(hub=False) as uow:  # bound per group
-                    results = self._handle_batch(uow, batch)
+                    return list(self._handle_batch(uow, batch))
             except StorageUnavailableError:
                 raise
             except Exception as exc:  # rolled back: handle one by one to isolate the culprit
                 log.info("batch of %d rolled back (%r); handling one by one", len(batch), exc)
-            else:  # refusals are logged in transactions of their own, after the commit
-                return [
-                    self.refuse(a.inbound, a.envelope, r, a.root)
-                    if isinstance(r, FunctionalError)
-                    else r
-                    for a, r in zip(batch, results, strict=True)
-                ]
-        return [self._handle_alone(accepted) for accepted in batch]
+        return [self._handle_one(accepted) for accepted in batch]
 
     def _handle_batch(
         self, uow: UnitOfWork, batch: Sequence[Accepted]
@@ -289,11 +298,11 @@ class Pipeline:
             and _origin(accepted) not in {_origin(a) for a in run}
         )
 
-    def _handle_alone(self, accepted: Accepted) -> Answer | TechnicalError:
+    def _handle_one(self, accepted: Accepted) -> Answer | CimHubError:
         try:
             return self.handle(accepted)
         except FunctionalError as exc:
-            return self.refuse(accepted.inbound, accepted.envelope, exc, accepted.root)
+            return exc
         except StorageUnavailableError:
             raise
         except TechnicalError as exc:

@@ -4,7 +4,9 @@ the messages one by one gives — repeats, refusals and a meter named twice incl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from cimhub.message import parser
 from cimhub.message.verb import Noun, Verb
 from cimhub.testing.messages import created_meter_readings, meter_mrid
 from cimhub.testing.replies import ParsedReply
+from cimhub.testing.waiting import wait_until
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -118,6 +121,47 @@ def test_a_group_answers_and_stores_what_one_by_one_handling_does(hub: Hub) -> N
     assert sorted(set(keys)) == sorted(keys)  # a repeat is never logged twice
 
 
+def with_ingest(hub: Hub, handle: Any) -> Pipeline:
+    """The hub's pipeline with ``handle`` as MeterReadings ingest's group handler."""
+    registry = default_registry()
+    verbs = (Verb.CREATED, Verb.CREATE, Verb.CHANGED)
+    registry.register(Noun.METER_READINGS.value, verbs, Group(INGEST.prepare, handle))
+    return Pipeline(hub.settings, hub.database, registry)
+
+
+def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub) -> None:
+    """Without a broker (the embedded dispatcher), messages that arrive while a batch is
+    being handled are handled together next: a group commit."""
+    calls: list[int] = []
+    release = threading.Event()
+
+    def held(messages: Sequence[tuple[Any, Any]]) -> list[Any]:
+        calls.append(len(messages))
+        if len(calls) == 1:  # the first caller leads alone; the others queue meanwhile
+            release.wait(timeout=60)
+        return INGEST.handle(messages)
+
+    pipeline = with_ingest(hub, held)
+    raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(9)]
+    raws += [created_meter_readings([], DAY, 96, message_id="empty"), raws[1]]
+    with ThreadPoolExecutor(len(raws)) as pool:
+        first = pool.submit(pipeline.process, Inbound(raws[0], "t1", "test"))
+        wait_until(lambda: calls == [1])
+        rest = [pool.submit(pipeline.process, Inbound(raw, "t1", "test")) for raw in raws[1:]]
+        wait_until(lambda: pipeline.dispatcher.commits.waiting == len(raws) - 1)  # type: ignore[attr-defined]
+        release.set()
+        answers = [first.result(timeout=60)] + [f.result(timeout=60) for f in rest]
+    # one batch for the nine others, in the order their threads queued: the refused one
+    # and the repeat never reach the handler, and a repeat ends a run (its original first)
+    assert calls[0] == 1 and sum(calls[1:]) == 8 and len(calls) in (2, 3)
+    assert [summary(a)[:2] for a in answers] == [("OK", ["0.0"])] * 9 + [
+        ("FAILED", ["1.9"]),
+        ("OK", ["0.0"]),
+    ]
+    assert answers[-1].replayed and answers[-1].body == answers[1].body
+    assert len(store_of(hub, "t1")["raw"]) == 9 * 96
+
+
 def test_a_technical_failure_in_a_group_costs_the_others_nothing(hub: Hub) -> None:
     """A group handler that fails (a bug, a lost race) rolls the batch back; each message
     is then handled alone: the failing one gets its TechnicalError, the others their
@@ -128,10 +172,7 @@ def test_a_technical_failure_in_a_group_costs_the_others_nothing(hub: Hub) -> No
             raise TechnicalError("the store lost a race")
         return INGEST.handle(messages)
 
-    registry = default_registry()
-    verbs = (Verb.CREATED, Verb.CREATE, Verb.CHANGED)
-    registry.register(Noun.METER_READINGS.value, verbs, Group(INGEST.prepare, failing))
-    pipeline = Pipeline(hub.settings, hub.database, registry)
+    pipeline = with_ingest(hub, failing)
     raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(1, 6)]
     raws[2] = created_meter_readings([3], DAY, 96, message_id="m3", source="HES-BROKEN")
     results = pipeline.handle_many([accepted(pipeline, raw, "t1") for raw in raws])
