@@ -223,13 +223,22 @@ def test_sigkill_a_worker_mid_batch_then_restart_exact_counts(
     pg_url: str, amqp_url: str, workers: Callable[[str, str], WorkerProcess]
 ) -> None:
     messages = 105  # ten meters each: 100,800 readings
-    total = messages * 10 * 96
+    bodies = [created_meter_readings(range(10 * m, 10 * m + 10), DAY, 96) for m in range(messages)]
+    kill_a_worker_mid_run(pg_url, amqp_url, workers, bodies, messages * 10 * 96)
+
+
+def kill_a_worker_mid_run(
+    pg_url: str,
+    amqp_url: str,
+    workers: Callable[[str, str], WorkerProcess],
+    bodies: list[bytes],
+    total: int,
+) -> None:
+    """Publish ``bodies``, SIGKILL the worker handling them mid-run, start another: every
+    one of the ``total`` readings is then stored exactly once."""
     with running_hub(Settings(database_url=pg_url, broker_url=amqp_url)):  # declares the topology
         pass
-    publish_all(
-        amqp_url,
-        [created_meter_readings(range(10 * m, 10 * m + 10), DAY, 96) for m in range(messages)],
-    )
+    publish_all(amqp_url, bodies)
     first = workers(pg_url, amqp_url)
     wait_until(lambda: stored(pg_url) >= total // 5, timeout=120, every=0.02)
     first.kill()
@@ -250,17 +259,7 @@ def test_sigkill_a_worker_mid_group_of_one_meter_messages_loses_and_doubles_noth
     bodies = [created_meter_readings([m], DAY, 96, message_id=f"push-{m}") for m in range(messages)]
     bodies += bodies[::20]  # resends of every twentieth push, after the originals
     total = messages * 96
-    with running_hub(Settings(database_url=pg_url, broker_url=amqp_url)):  # declares the topology
-        pass
-    publish_all(amqp_url, bodies)
-    first = workers(pg_url, amqp_url)
-    wait_until(lambda: stored(pg_url) >= total // 5, timeout=120, every=0.02)
-    first.kill()
-    assert stored(pg_url) < total, "the worker finished before it could be killed"
-    workers(pg_url, amqp_url)
-    wait_until(lambda: stored(pg_url) == total, timeout=180)
-    wait_until(lambda: depth(amqp_url, topology.INBOUND) == 0, timeout=30)
-    assert stored(pg_url) == total
+    kill_a_worker_mid_run(pg_url, amqp_url, workers, bodies, total)
     assert len(validated(pg_url)) == total
     with psycopg.connect(plain(pg_url)) as connection:
         logged = connection.execute(
