@@ -25,6 +25,16 @@ def add_commands(commands: Any) -> None:
     listed = contacts.add_parser("list", help="the tenant's approvers and their contacts")
     listed.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
     listed.set_defaults(run=_list_contacts)
+    report = actions.add_parser(
+        "disconnections", help="disconnect/reconnect commands by state per organisation unit"
+    )
+    report.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    levels = ["region", "circle", "division", "subdivision", "section"]
+    report.add_argument("--level", default="division", choices=levels)
+    report.add_argument("--start", help="ISO 8601 instant with zone (default: end − 30 days)")
+    report.add_argument("--end", help="ISO 8601 instant with zone, excluded (default: now)")
+    report.add_argument("--csv", action="store_true", help="CSV rows instead of JSON")
+    report.set_defaults(run=_disconnections)
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, int, str]:
@@ -69,4 +79,35 @@ def _list_contacts(args: argparse.Namespace) -> int:
         found = ApprovalCodeRepository(uow).contacts(tenant_id)
     database.dispose()
     print(json.dumps(found))
+    return 0
+
+
+def _disconnections(args: argparse.Namespace) -> int:
+    import csv
+    import io
+    import time
+
+    from cimhub.domain.hierarchy import Level
+    from cimhub.errors import CimHubError
+    from cimhub.mappings.timestamp import to_epoch
+    from cimhub.store.command_reports import disconnections
+
+    try:
+        end = to_epoch(args.end) if args.end else int(time.time()) + 1  # now included
+        start = to_epoch(args.start) if args.start else end - 30 * 86_400
+    except CimHubError as exc:
+        print(f"cimhub: {exc.reason}", flush=True)
+        return 2
+    database, tenant_id, _code = _open(args)
+    with database.unit_of_work(tenant_id) as uow:
+        report = disconnections(uow, tenant_id, start=start, end=end, level=Level(args.level))
+    database.dispose()
+    if args.csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, report.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(report.rows)
+        print(out.getvalue(), end="")
+    else:
+        print(json.dumps({"summary": report.summary, "rows": report.rows}, indent=2))
     return 0
