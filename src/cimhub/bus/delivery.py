@@ -34,6 +34,8 @@ from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 
 log = logging.getLogger("cimhub.delivery")
 SOAP_PREFIX = "soap+"
+#: One of the hub's own consumers: takes a message's body, raises if it could not.
+Consumer = Callable[[bytes], None]
 
 
 class DeliveryError(Exception):
@@ -43,7 +45,7 @@ class DeliveryError(Exception):
 @dataclass(frozen=True, slots=True)
 class Target:
     address: str
-    protocol: str = "http"  # http | soap | amqp
+    protocol: str = "http"  # http | soap | amqp | hub
     credentials: str | None = field(default=None, repr=False)  # opened: never log them
 
     @classmethod
@@ -62,10 +64,13 @@ class Deliverer:
     def __init__(self, broker: Broker, timeout: float = 10.0) -> None:
         self.broker = broker
         self.timeout = timeout
+        self.consumers: dict[str, Consumer] = {}  #: the hub's own, by name
 
     def deliver(self, target: Target, body: bytes, headers: dict[str, object]) -> None:
         try:
-            if target.protocol == "amqp":
+            if target.protocol == "hub":
+                self._hub(target.address, body)
+            elif target.protocol == "amqp":
                 self.broker.publish(body, routing_key=target.address, headers=headers)
             elif target.protocol == "soap":
                 self._soap(target, body)
@@ -77,6 +82,12 @@ class Deliverer:
             raise
         except Exception as exc:  # whatever the client library raised: the target failed
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _hub(self, name: str, body: bytes) -> None:
+        consumer = self.consumers.get(name)
+        if consumer is None:
+            raise DeliveryError(f"no hub consumer {name!r} in this process")
+        consumer(body)
 
     def _auth_headers(self, target: Target) -> dict[str, str]:
         cred = target.credentials
@@ -141,6 +152,10 @@ class DeliveryService:
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+
+    def add_consumer(self, name: str, consumer: Consumer) -> None:
+        """One of the hub's own consumers, for outbox rows of kind ``hub`` addressed to it."""
+        self.deliverer.consumers[name] = consumer
 
     def ensure(self, queue: str) -> None:
         """Start the consumer of a queue if it is not running (idempotent, cheap)."""
@@ -242,6 +257,9 @@ class DeliveryService:
                 target = Target.of_address(sub.address)
                 target = Target(target.address, target.protocol, credentials)
             return target, sub.max_attempts, sub.backoff_seconds
+        consumer = message.headers.get(topology.H_CONSUMER)
+        if consumer:  # set only by the hub's relay, for its own consumers
+            return Target(str(consumer), "hub"), self.max_attempts, self.backoff
         address = str(message.headers.get(topology.H_ADDRESS) or "")
         return Target.of_address(address), self.max_attempts, self.backoff
 

@@ -13,9 +13,11 @@ from lxml import etree
 from cimhub.domain.reading import ReadingKind
 from cimhub.mappings.end_device_events import write_end_device_events
 from cimhub.mappings.meter_readings import SeriesOut, write_meter_readings
+from cimhub.mappings.vee_findings import write_vee_findings
 from cimhub.message import ns
 from cimhub.message.verb import Noun, Verb
 from cimhub.store.events import EventRepository
+from cimhub.store.finding_events import NOUN as FINDINGS
 from cimhub.store.outbox import VALIDATED, OutboxEntry, StoredReading, stored_by_message
 from cimhub.store.subscriptions import Subscription
 from cimhub.store.unit_of_work import UnitOfWork
@@ -47,6 +49,8 @@ def render_event(uow: UnitOfWork, entry: OutboxEntry, sub: Subscription) -> byte
     """The event message for one subscription, or None when nothing is left to announce."""
     if entry.headers.get("layer") == VALIDATED:  # validated values, written with the data
         payload = _validated_payload(uow, entry, sub)
+    elif entry.noun == FINDINGS:  # VEE findings, written with them (JSON)
+        payload = _findings_payload(uow, entry)
     elif entry.body:  # a payload written whole into the outbox (e.g. billing determinants)
         payload = etree.fromstring(entry.body, etree.XMLParser(resolve_entities=False))
     elif entry.noun == Noun.METER_READINGS.value:  # raw readings: read back what it stored
@@ -125,6 +129,17 @@ def _validated_payload(
         )
         for meter_id, groups in by_meter.items()
     )
+
+
+def _findings_payload(uow: UnitOfWork, entry: OutboxEntry) -> etree._Element | None:
+    """The findings in the row's body (already filtered for its subscription)."""
+    body = json.loads(entry.body or b"{}")
+    findings = body.get("findings", [])
+    if not findings:
+        return None
+    meters = uow.meters.describe(entry.tenant_id, {f["meter_id"] for f in findings})
+    codes = uow.reading_types.codes_for({f["reading_type_id"] for f in findings})
+    return write_vee_findings(body.get("tenant", ""), findings, meters, codes)
 
 
 def _events_payload(

@@ -2,7 +2,8 @@
 
 One relay at a time (an advisory lock on PostgreSQL) reads the oldest rows and publishes
 each, with publisher confirms, to its queue: an event to its subscription's queue, an
-async reply to ``cimhub.replies`` (or straight to an ``amqp:<queue>`` reply address), a
+async reply to ``cimhub.replies`` (or straight to an ``amqp:<queue>`` reply address), work for
+one of the hub's own consumers to ``cimhub.replies`` too (header ``cimhub-consumer``), a
 replayed dead letter back to the queue it died in. On a durable broker the rows are
 deleted in the same transaction once published; on the in-process bus they are only
 marked, and the consumer deletes each when it is done (so a restart relays them again).
@@ -111,6 +112,11 @@ class Relay:
         headers: dict[str, object] = {topology.H_OUTBOX_ID: entry.id, topology.H_ATTEMPTS: 0}
         if entry.kind == Kind.EVENT:
             return self._event(uow, entry, subs.get(entry.address or ""), headers)
+        if entry.kind == Kind.HUB:  # the hub's own consumers are reached like replies
+            headers[topology.H_CONSUMER] = entry.address or ""
+            self._on_queue(topology.REPLIES)
+            self.broker.publish(entry.body or b"", routing_key=topology.REPLIES, headers=headers)
+            return True
         if entry.kind == Kind.REPLY:
             address = entry.address or ""
             if address.startswith(AMQP_ADDRESS):

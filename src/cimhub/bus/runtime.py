@@ -31,6 +31,7 @@ from cimhub.bus.pipeline import BoundedDispatcher, Pipeline
 from cimhub.bus.relay import Relay
 from cimhub.bus.worker import Worker
 from cimhub.errors import TechnicalError
+from cimhub.handlers import finding_exceptions as findings
 from cimhub.handlers.registry import Registry
 from cimhub.settings import Settings
 from cimhub.store.database import Database
@@ -74,6 +75,7 @@ class Bus:
             on_written=self.relay.wake, vee_enabled=settings.vee_enabled
         )
         pipeline.announcer = self.announcer
+        self.deliveries.add_consumer(findings.NAME, findings.consumer(database, settings))
         self.replies: ReplyListener | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

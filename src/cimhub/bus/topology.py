@@ -46,6 +46,8 @@ H_CODE = "cimhub-code"
 H_TECHNICAL = "cimhub-technical"
 H_REPLAYED = "cimhub-replayed"
 H_ADDRESS = "cimhub-address"
+#: The hub's own consumer a message on the replies queue is for (never a sender's address).
+H_CONSUMER = "cimhub-consumer"
 H_OUTBOX_ID = "cimhub-outbox-id"
 H_EVENT_ID = "cimhub-event-id"
 H_SUBSCRIPTION = "cimhub-subscription"

@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import select
 
 from cimhub.domain import service_order as so
 from cimhub.domain.event import Event
@@ -48,7 +47,7 @@ from cimhub.store.exceptions import (
     ExceptionRow,
     ServiceOrderRow,
 )
-from cimhub.store.findings import VeeFinding
+from cimhub.store.findings import FindingRepository
 from cimhub.store.models import now
 from cimhub.store.outbox import Kind, OutboxRepository
 from cimhub.store.subscriptions import SubscriptionRepository
@@ -105,22 +104,19 @@ class Exceptions:
         self.uow.session.flush()
         return done
 
-    def on_findings(self, tenant_id: int) -> list[int]:
-        """Apply the rules to VEE findings stored since the last sweep."""
-        last = self.repo.last_finding(tenant_id)
-        rows = self.uow.session.execute(
-            select(VeeFinding.id, VeeFinding.meter_id, VeeFinding.rule, VeeFinding.last_ts,
-                   VeeFinding.description)
-            .where(VeeFinding.tenant_id == tenant_id, VeeFinding.id > last)
-            .order_by(VeeFinding.id)
-        ).all()  # fmt: skip
+    def on_findings(self, tenant_id: int, ids: Sequence[int] | None = None) -> list[int]:
+        """Apply the rules to VEE findings no rule run took yet: those of ``ids`` (a
+        VeeFindings announcement), or every one (the sweep). Each finding is taken once
+        (``FindingRepository.claim``), so the prompt path and the sweep never both count
+        it; a finding cleared before it was taken opens nothing."""
+        claimed = FindingRepository(self.uow).claim(tenant_id, now(), ids)
         matches = []
-        for _, meter_id, name, ts, description in rows:
+        for _, meter_id, name, ts, description, cleared_at in claimed:
             rule = rule_for_finding(self.rules, name)
-            if rule is not None:
+            if rule is not None and cleared_at is None:
                 matches.append(Match(rule, meter_id, ts, name, {"finding": description}))
-        if rows:
-            self.repo.swept(tenant_id, rows[-1][0])
+        if claimed and ids is None:
+            self.repo.swept(tenant_id, claimed[-1][0])
         return self.apply(tenant_id, matches)
 
     def sweep_communication(self, tenant_id: int, at: int | None = None) -> list[int]:

@@ -3,6 +3,9 @@
 A finding's natural key is (tenant, meter, reading type, rule, first ts, last ts): running
 VEE again over the same data finds the same findings and stores nothing new. Findings of
 a re-validated window that are no longer found get ``cleared_at`` (kept for the audit).
+New, cleared and revived findings are announced through the outbox in the transaction
+that stored them (``store.finding_events``). Exception rules take each finding once
+(``claim``: ``exceptions_at``), whether promptly or in the periodic sweep.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from sqlalchemy import (
     and_,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.domain.installation import Window
+from cimhub.store.finding_events import FIELDS, FindingEvents
 from cimhub.store.models import Base, BigId
 from cimhub.store.sql import insert_ignore, member_of, within_windows
 from cimhub.vee.finding import Finding
@@ -44,6 +49,13 @@ class VeeFinding(Base):
     __table_args__ = (
         UniqueConstraint(*NATURAL_KEY, name="uq_vee_finding"),
         Index("ix_vee_finding_period", "tenant_id", "first_ts"),
+        Index(
+            "ix_vee_finding_unclaimed",
+            "tenant_id",
+            "id",
+            postgresql_where=text("exceptions_at IS NULL"),
+            sqlite_where=text("exceptions_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -67,6 +79,8 @@ class VeeFinding(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: when exception rules took the finding (0006); None: not yet
+    exceptions_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 TABLE = cast(Table, VeeFinding.__table__)
@@ -107,14 +121,25 @@ class FindingRepository:
         now: int,
     ) -> int:
         """Store (reading type id, finding) pairs; clear the earlier findings of each
-        re-validated (meter, reading type, start, end] window that were not found again.
-        Returns how many findings are new."""
+        re-validated (meter, reading type, start, end] window that were not found again,
+        and announce what changed. Returns how many findings are new."""
         rows = [_row(tenant_id, rt_id, f, config_version, now) for rt_id, f in findings]
-        known = self._reconcile(tenant_id, windows, {_key(r) for r in rows}, now)
+        known, moved = self._reconcile(tenant_id, windows, {_key(r) for r in rows}, now)
         fresh = [r for r in rows if _key(r) not in known]
+        created = []
         if fresh:
+            c = TABLE.c
             stmt = insert_ignore(TABLE, self._uow.dialect, *NATURAL_KEY)
-            self._uow.session.execute(stmt, fresh)
+            stored = self._uow.session.execute(
+                stmt.returning(c.id, *(c[k] for k in NATURAL_KEY)), fresh
+            )
+            ids = {tuple(r[1:]): r[0] for r in stored}
+            by_id = {ids[_key(r)]: {**r, "id": ids[_key(r)]} for r in fresh if _key(r) in ids}
+            created = list(by_id.values())
+        if created or moved:
+            FindingEvents(self._uow).announce(
+                tenant_id, created, self._snapshots(tenant_id, moved) if moved else []
+            )
         return len(fresh)
 
     def _reconcile(
@@ -123,11 +148,11 @@ class FindingRepository:
         windows: Sequence[tuple[int, int, int, int]],
         found: set[tuple[Any, ...]],
         now: int,
-    ) -> set[tuple[Any, ...]]:
+    ) -> tuple[set[tuple[Any, ...]], list[int]]:
         """Clear what the windows no longer show, revive what shows again; one query.
-        Returns the natural keys already stored."""
+        Returns the natural keys already stored and the ids cleared or revived."""
         if not windows:
-            return set()
+            return set(), []
         c, dialect = TABLE.c, self._uow.dialect
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for meter_id, rt_id, start, end in windows:
@@ -157,7 +182,36 @@ class FindingRepository:
                 self._uow.session.execute(
                     update(TABLE).where(member_of(c.id, ids, dialect)).values(cleared_at=value)
                 )
-        return known
+        return known, stale + revived
+
+    def _snapshots(self, tenant_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Findings as their announcements carry them (see ``store.finding_events``)."""
+        c = TABLE.c
+        rows = self._uow.session.execute(
+            select(*(c[k] for k in FIELDS)).where(
+                c.tenant_id == tenant_id, member_of(c.id, ids, self._uow.dialect)
+            )
+        )
+        return [dict(zip(FIELDS, r, strict=True)) for r in rows]
+
+    def claim(
+        self, tenant_id: int, now: int, ids: Sequence[int] | None = None
+    ) -> list[tuple[int, int, str, int, str, int | None]]:
+        """Mark findings as taken by exception rules and return them, each once: those
+        of ``ids``, or every one not taken yet. (id, meter id, rule, last ts, description,
+        cleared at), oldest first. A concurrent claim of the same finding gets nothing."""
+        c = TABLE.c
+        stmt = update(TABLE).where(c.tenant_id == tenant_id, c.exceptions_at.is_(None))
+        if ids is not None:
+            if not ids:
+                return []
+            stmt = stmt.where(member_of(c.id, ids, self._uow.dialect))
+        rows = self._uow.session.execute(
+            stmt.values(exceptions_at=now)
+            .returning(c.id, c.meter_id, c.rule, c.last_ts, c.description, c.cleared_at)
+            .execution_options(synchronize_session=False)
+        ).all()
+        return sorted((tuple(r) for r in rows), key=lambda r: r[0])  # type: ignore[misc]
 
     def query(
         self,

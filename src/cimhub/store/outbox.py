@@ -48,7 +48,7 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # event | reply | replay
+    kind: Mapped[str] = mapped_column(String(16))  # event | reply | replay | hub
     noun: Mapped[str] = mapped_column(String(100), default="")
     verb: Mapped[str] = mapped_column(String(32), default="")
     message_log_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -68,6 +68,8 @@ class Kind:
     EVENT = "event"
     REPLY = "reply"
     REPLAY = "replay"
+    #: work for one of the hub's own consumers (``address`` names it), after commit
+    HUB = "hub"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,33 @@
+"""The hub's own consumer of new VEE findings: exception rules take them as soon as the
+transaction that stored them is committed, not at the next 15-minute sweep.
+
+Each VEE run that stores new findings writes one outbox row for this consumer
+(``store.finding_events``: ``{"tenant_id": …, "findings": [ids]}``); the relay hands it
+over like an asynchronous reply, so it is retried and dead-lettered like one. The rules
+claim each finding once (``Exceptions.on_findings``): a redelivery, or the sweep passing
+by later, opens nothing twice. The sweep stays the safety net for whatever this misses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from cimhub.handlers.exceptions import Exceptions
+from cimhub.settings import Settings
+from cimhub.store.database import Database
+from cimhub.store.finding_events import EXCEPTIONS
+
+NAME = EXCEPTIONS
+
+
+def consumer(database: Database, settings: Settings) -> Callable[[bytes], None]:
+    """The consumer: one unit of work per announcement, in the findings' tenant."""
+
+    def take(body: bytes) -> None:
+        message = json.loads(body)
+        tenant_id, ids = int(message["tenant_id"]), [int(i) for i in message["findings"]]
+        with database.unit_of_work(tenant_id) as uow:
+            Exceptions(uow, settings).on_findings(tenant_id, ids)
+
+    return take
