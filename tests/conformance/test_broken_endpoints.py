@@ -36,6 +36,7 @@ MUST_FAIL = {
     "mdm/EndDeviceControls/cancel/301-unknown-command": "Error codes ['2.32']",
     "mdm/EndDeviceControls/create/201-partial-one-unknown-meter": "Error codes ['2.32']",
     "mdm/EndDeviceControls/create/301-unknown-meter": "Error codes ['2.32']",
+    "mdm/EndDeviceControls/create/303-group-named-without-members": "Error codes ['2.32']",
     "mdm/EndDeviceControls/created/301-unknown-command": "Error codes ['2.32']",
     "mdm/EndDeviceControls/get/201-partial-one-unknown-command": "Error codes ['2.32']",
     "mdm/EndDeviceControls/get/301-unknown-command": "Error codes ['2.32']",
