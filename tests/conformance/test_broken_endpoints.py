@@ -62,6 +62,9 @@ MUST_FAIL = {
     "mdm/MeterConfig/change/303-deleted-meter": "Error codes ['2.32']",
     "mdm/MeterConfig/delete/001-meter-deleted": "Error codes ['2.32']",
     "mdm/UsagePointConfig/delete/001-deleted-usage-point-cannot-change": "Error codes ['2.32']",
+    "mdm/MeterServiceRequests/changed/001-wfm-reports-work-in-progress": "Header/Verb is 'changed'",
+    "mdm/MeterServiceRequests/closed/301-unknown-order": "Error codes ['2.32']",
+    "mdm/MeterServiceRequests/canceled/301-unknown-order": "Error codes ['2.32']",
 }
 
 

@@ -34,6 +34,7 @@ _GROUP_OF_NOUN = {
     Noun.METER_READINGS.value: "readings",
     Noun.END_DEVICE_EVENTS.value: "events",
     Noun.END_DEVICE_CONTROLS.value: "controls",
+    Noun.METER_SERVICE_REQUESTS.value: "events",  # the WFM's reports move exceptions
 }
 
 # Message headers the hub sets and reads.

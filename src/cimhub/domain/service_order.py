@@ -8,6 +8,7 @@ protection alerts on it are suppressed (seed 002 §2.4.10 c: field activity expl
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -41,3 +42,13 @@ def may_report(current: OrderStatus, to: OrderStatus) -> bool:
     (True, False)
     """
     return to in FEEDBACK_MOVES[current]
+
+
+def order_mrid(meter: str, rule: str, first_at: int) -> str:
+    """The mRID of the order an exception opens, from its meter, rule and first occurrence:
+    the same every time, so a WFM or a test can name it (one order per active exception).
+
+    >>> order_mrid("SM1", "tamper.cover_open", 0) == order_mrid("SM1", "tamper.cover_open", 0)
+    True
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cimhub-service-order:{meter}:{rule}:{first_at}"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-import uuid
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +38,7 @@ from cimhub.domain.exception import (
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.errors import UnknownObjectError
 from cimhub.handlers.notification import Notification, deliver_to
+from cimhub.mappings.meter_service_requests import WorkOrder, write_service_work
 from cimhub.settings import Settings
 from cimhub.store.exceptions import (
     EXCEPTION,
@@ -54,7 +54,6 @@ from cimhub.store.subscriptions import SubscriptionRepository
 from cimhub.store.unit_of_work import UnitOfWork
 
 ORDER_NOUN = "MeterServiceRequests"
-MSR = "http://iec.ch/TC57/2011/MeterServiceRequests#"
 SYSTEM = "cimhub"
 
 
@@ -193,9 +192,11 @@ class Exceptions:
 
     def _order(self, tenant_id: int, exception: ExceptionRow) -> ServiceOrderRow:
         stamp = now()
+        meter = self.uow.meters.describe(tenant_id, {exception.meter_id})[exception.meter_id]
+        mrid = so.order_mrid(meter.mrid or meter.key, exception.rule, exception.first_at)
         order = self.repo.add(
             ServiceOrderRow(
-                tenant_id=tenant_id, mrid=str(uuid.uuid4()), meter_id=exception.meter_id,
+                tenant_id=tenant_id, mrid=mrid, meter_id=exception.meter_id,
                 exception_id=exception.id, status=so.OrderStatus.OPEN.value,
                 reason=f"{exception.rule} on meter ({exception.occurrences} occurrence(s))",
                 created_at=stamp, updated_at=stamp, closed_at=None,
@@ -220,24 +221,16 @@ class Exceptions:
 
     def order_payload(self, tenant_id: int, order: ServiceOrderRow, exc: ExceptionRow
                       ) -> etree._Element:  # fmt: skip
-        """``MeterServiceRequests/MeterServiceRequest``: mRID, reason, status, the kind of
-        work (the rule), the exception's first and last time, the meter and its usage point."""
+        """The order as a MeterServiceRequests/MeterServiceWork: an inspection of the meter,
+        the rule that opened it as its type, the exception's severity as its priority and
+        its first and last occurrence as activity records."""
         meter = self.uow.meters.describe(tenant_id, {order.meter_id})[order.meter_id]
-
-        def q(local: str) -> str:
-            return f"{{{MSR}}}{local}"
-
-        root = etree.Element(q("MeterServiceRequests"), nsmap={None: MSR})
-        req = etree.SubElement(root, q("MeterServiceRequest"))
-        for local, value in (("mRID", order.mrid), ("reason", order.reason),
-                             ("kind", exc.rule), ("severity", exc.severity)):  # fmt: skip
-            etree.SubElement(req, q(local)).text = value
-        etree.SubElement(etree.SubElement(req, q("status")), q("value")).text = order.status
-        etree.SubElement(req, q("firstOccurrence")).text = str(exc.first_at)
-        etree.SubElement(req, q("lastOccurrence")).text = str(exc.last_at)
-        m = etree.SubElement(req, q("Meter"))
-        etree.SubElement(m, q("mRID")).text = meter.mrid or meter.key
-        return root
+        work = WorkOrder(
+            mrid=order.mrid, kind="inspection", priority=exc.severity, requested=order.created_at,
+            type=exc.rule, reason=order.reason, first_at=exc.first_at, last_at=exc.last_at,
+            meter=meter.mrid or meter.key, status=order.status, status_at=order.updated_at,
+        )  # fmt: skip
+        return write_service_work([work])
 
     def feedback(self, tenant_id: int, mrid: str, status: so.OrderStatus, actor: str,
                  note: str = "") -> ServiceOrderRow:  # fmt: skip

@@ -83,11 +83,18 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every handler the hub ships."""
-    from cimhub.handlers import end_device_controls, end_device_events, master_data, meter_readings
+    from cimhub.handlers import (
+        end_device_controls,
+        end_device_events,
+        master_data,
+        meter_readings,
+        service_requests,
+    )
 
     registry = Registry()
     meter_readings.register(registry)
     master_data.register(registry)
     end_device_events.register(registry)
     end_device_controls.register(registry)
+    service_requests.register(registry)
     return registry

@@ -34,6 +34,7 @@ class Noun(StrEnum):
     METER_CONFIG = "MeterConfig"
     USAGE_POINT_CONFIG = "UsagePointConfig"
     MASTER_DATA_LINKAGE_CONFIG = "MasterDataLinkageConfig"
+    METER_SERVICE_REQUESTS = "MeterServiceRequests"
 
 
 #: Nouns whose query object lives in a separate Get<Noun> profile (…/Get<Noun>#).

@@ -68,6 +68,6 @@ def test_a_tamper_burst_opens_exceptions_and_a_service_order(
     [order] = _get(base, "/service-orders")["items"]
     assert {i["service_order_id"] for i in found} == {order["id"]}  # one field visit
     root = etree.fromstring(order_message)
-    assert root.findtext(f".//{{{MSR}}}MeterServiceRequest/{{{MSR}}}mRID") == order["mrid"]
+    assert root.findtext(f".//{{{MSR}}}MeterServiceWork/{{{MSR}}}mRID") == order["mrid"]
     subjects = [json.loads(line)["subject"] for line in notes.read_text().splitlines()]
     assert len(subjects) == 3 and all("on meter M-T" in s for s in subjects)

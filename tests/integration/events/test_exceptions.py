@@ -19,6 +19,7 @@ from cimhub.bus.pipeline import Inbound
 from cimhub.handlers.exceptions import Exceptions
 from cimhub.handlers.notification import Notification, deliver, sender_for
 from cimhub.imports.csv_import import import_files
+from cimhub.message import schema
 from cimhub.settings import Settings
 from cimhub.store.exceptions import ExceptionRepository, ExceptionRow
 from cimhub.store.subscriptions import Subscription
@@ -94,8 +95,9 @@ def test_a_tamper_burst_opens_exceptions_and_one_service_order_sent_to_the_wfm(
     [order] = _get(base, "/service-orders")["items"]
     assert {i["service_order_id"] for i in found["items"]} == {order["id"]}
     root = etree.fromstring(body)
+    assert schema.compiled_schema().validate(root), schema.compiled_schema().error_log
     assert etree.QName(root).localname == "CreatedMeterServiceRequests"
-    assert root.findtext(f".//{{{MSR}}}MeterServiceRequest/{{{MSR}}}mRID") == order["mrid"]
+    assert root.findtext(f".//{{{MSR}}}MeterServiceWork/{{{MSR}}}mRID") == order["mrid"]
     assert root.findtext(f".//{{{MSR}}}Meter/{{{MSR}}}mRID") == "SM0000001"
     sent = _notes(notes)
     assert len(sent) == 3 and all(n["to"] == ["rp@discom.test"] for n in sent)
