@@ -187,10 +187,6 @@ class FaultPlan:
             if f.kind is FaultKind.OUTAGE
         )
 
-    def window(self, start: int, end: int) -> list[Fault]:
-        """Faults whose period meets (start, end]."""
-        return [f for f in self.faults if f.start < end and f.end > start]
-
     # ---- drawn at random ---------------------------------------------------------------
 
     def draw(self, meters: Sequence[str], numbers: Sequence[int], start: int, end: int) -> None:

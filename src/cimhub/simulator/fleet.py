@@ -11,9 +11,6 @@ from pathlib import Path
 
 from cimhub.simulator.load_shape import Category, Consumer, unit_noise
 
-#: Block-load capture periods IS 15959 meters use.
-INTERVALS = (900, 1800)
-
 
 @dataclass(frozen=True, slots=True)
 class SimMeter:

@@ -11,7 +11,6 @@ from lxml import etree
 
 log = logging.getLogger("cimhub.simulator")
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-TRANSPORTS = ("http", "soap")
 
 
 def soap_wrap(body: bytes) -> bytes:
