@@ -60,11 +60,12 @@ class Setup:
         return cls(simulation, cim, mqtt, faults_file, args.hub)
 
     def run(self, stop: threading.Event, *, speed: float, every: float, end: int | None) -> None:
-        """Speed 0 replays (start, end] at once — up to now, then on in real time, without an
-        end; otherwise simulated time runs ``speed`` times the real one."""
+        """Speed 0 replays (start, end] at once — up to now, then on in real time (to the end,
+        if there is one); otherwise simulated time runs ``speed`` times the real one."""
         if speed == 0:
-            self.simulation.replay(end or int(time.time()), step=86_400)
-            if end is not None:
+            now = int(time.time())  # never ahead of the clock: the rest runs in real time
+            self.simulation.replay(min(end, now) if end else now, step=86_400)
+            if end is not None and end <= now:
                 return
             speed = 1.0
         self.simulation.run(stop, speed=speed, every=every, end=end)
