@@ -51,6 +51,8 @@ CODES: dict[str, Code] = {
         Code("0.1", "partial result, more messages follow"),
         Code("0.2", "partial result, last message"),
         Code("0.3", "accepted, the reply follows asynchronously"),
+        Code("0.4", "stale data: an on-demand read was requested from the head-end"),
+        Code("0.5", "the on-demand read did not complete: the readings stored are given"),
         Code("1.1", "XML not well-formed"),
         Code("1.2", "DTD or entity declaration forbidden"),
         Code("1.3", "message too large"),

@@ -56,6 +56,38 @@ class Settings(BaseSettings):
         default=3, ge=1, le=10, description="Wrong codes allowed before a code is void."
     )
     approval_code_digits: int = Field(default=6, ge=6, le=10, description="Digits of a code.")
+    # Reads the hub asks of head-ends (cimhub.handlers.on_demand, cimhub.handlers.rereads).
+    on_demand_stale_minutes: int = Field(
+        default=0,
+        ge=0,
+        description="A GetMeterReadings for a meter whose newest reading is older than this "
+        "reads it on demand from its head-end (0: only Option onDemand=true does).",
+    )
+    on_demand_reply_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="An asynchronous GetMeterReadings waits this long for its on-demand "
+        "reads, then gets the readings stored with code 0.5.",
+    )
+    meter_memory_days: int = Field(
+        default=45, gt=0, description="A meter's load profile reaches this far back: no older "
+        "period is asked of it (IS 15959 block load: ~45 days of 15-minute blocks).",
+    )  # fmt: skip
+    reread_max_attempts: int = Field(
+        default=3, ge=0, description="Reads asked for one missed-interval gap (0: none)."
+    )
+    reread_retry_minutes: float = Field(
+        default=60.0, gt=0, description="Before asking a gap again; doubles each attempt."
+    )
+    reread_estimate_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="A gap still missing this long after its first re-read request: VEE "
+        "estimates it (the re-read may still replace the estimate).",
+    )
+    reread_sweep_minutes: float = Field(
+        default=15.0, gt=0, description="How often the serving hub sweeps for missed intervals."
+    )
     mqtt_vendors: str | None = Field(
         default=None,
         description="Comma-separated MQTT vendor profiles (names shipped in cimhub.adapters."

@@ -1,4 +1,5 @@
-"""Commands at run time: the HES dispatcher, and the MQTT vendor adapter when configured."""
+"""Commands at run time: the HES dispatcher, the replies waiting for on-demand reads, and
+the MQTT vendor adapter when configured."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from functools import partial
 from cimhub.adapters.dispatcher import HesDispatcher
 from cimhub.adapters.mqtt import MqttAdapter
 from cimhub.adapters.mqtt_dead_letter import record as record_dead_letter
+from cimhub.adapters.poller import Poller
 from cimhub.adapters.profile import load_profiles
 from cimhub.bus.pipeline import Inbound, Pipeline
+from cimhub.handlers.deferred import send_due
 from cimhub.settings import Settings
 from cimhub.store.database import Database
 
@@ -18,6 +21,7 @@ from cimhub.store.database import Database
 class CommandRuntime:
     dispatcher: HesDispatcher
     mqtt: MqttAdapter | None = None
+    replies: Poller | None = None  # GetMeterReadings replies waiting for on-demand reads
 
     @classmethod
     def start(
@@ -40,9 +44,12 @@ class CommandRuntime:
             database, settings, adapter.publish_command if adapter is not None else None
         )
         dispatcher.start(interval)
-        return cls(dispatcher, adapter)
+        replies = Poller("cimhub-read-replies", lambda: send_due(database, settings), 1.0)
+        return cls(dispatcher, adapter, replies.start())
 
     def stop(self) -> None:
+        if self.replies is not None:
+            self.replies.stop()
         self.dispatcher.stop()
         if self.mqtt is not None:
             self.mqtt.stop()

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cimhub.adapters.profile import VendorProfile
@@ -257,7 +257,16 @@ def command_json(profile: VendorProfile, command: Command) -> bytes:
     body: dict[str, Any] = {spec["id"]: command.mrid, spec["meter"]: meter, spec["action"]: word}
     if command.demand_limit_w is not None and "limit" in spec:
         body[spec["limit"]] = command.demand_limit_w
+    if command.period is not None and "from" in spec and "to" in spec:  # a read's period
+        fmt = profile.readings.get("time_format", "iso")
+        body[spec["from"]] = _stamp(command.period.start, fmt)
+        body[spec["to"]] = _stamp(command.period.end, fmt)
     return json.dumps(body).encode()
+
+
+def _stamp(epoch: int, fmt: str) -> int | str:
+    """An instant as the vendor writes it: epoch seconds, or ISO 8601 in UTC."""
+    return epoch if fmt == "epoch" else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def command_meter(command: Command) -> str:

@@ -79,7 +79,7 @@ class OutboxAnnouncer:
         validated = take_applied(uow, log_id)
         outbox = OutboxRepository(uow)
         wrote = False
-        if accepted.wants_async_reply:
+        if accepted.wants_async_reply and not outcome.deferred:
             outbox.add(
                 tenant_id,
                 Kind.REPLY,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.errors import DomainRuleError, InvalidValueError
@@ -176,6 +177,7 @@ class Command:
     demand_limit_w: float | None = None
     correlation_id: str | None = None
     history: list[Transition] = field(default_factory=list)
+    period: Period | None = None  #: what a read asks for (EndDeviceControl/scheduledInterval)
 
     @property
     def state(self) -> State:

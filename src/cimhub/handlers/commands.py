@@ -9,11 +9,13 @@ carries the command with its new status) in the same transaction as the move.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
-from cimhub.domain.command import OPEN, RCD_OUTCOMES, Command, State
+from cimhub.domain.command import OPEN, RCD_OUTCOMES, Command, CommandKind, State
 from cimhub.domain.event import Event
+from cimhub.domain.meter_read import MIN_SLACK, Period
 from cimhub.mappings.end_device_controls import write_end_device_controls
 from cimhub.message.verb import Noun, Verb
 from cimhub.store.commands import CommandRepository, StoredCommand
@@ -142,4 +144,22 @@ def close_by_events(
         if stored is not None:
             reason = event.reason or f"EndDeviceEvent {event.event_type}"
             closed += commands.move(stored, state, actor, reason, event.created)
+    return closed
+
+
+def close_reads(
+    uow: UnitOfWork,
+    tenant_id: int,
+    seen: Mapping[int, Sequence[tuple[Sequence[int], int]]],
+    reason: str,
+) -> list[str]:
+    """Readings just stored (meter id → (timestamps, interval length) per series) close the
+    meters' open READ commands whose period they reach: executed, by the data itself (the
+    head-end's own status, when it follows, changes nothing). The mRIDs closed."""
+    commands, closed = Commands(uow), []
+    for stored in commands.repo.of_meters(tenant_id, list(seen), CommandKind.READ, OPEN, lock=True):
+        period = stored.command.period or Period(stored.created_at - MIN_SLACK, stored.created_at)
+        if any(period.filled_by(stamps, step) for stamps, step in seen[stored.meter_id]):
+            commands.move(stored, State.EXECUTED, HUB, reason)
+            closed.append(stored.command.mrid)
     return closed

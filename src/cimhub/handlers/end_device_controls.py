@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from cimhub.domain.command import Command, State, parse_kind
+from cimhub.domain.command import Command, CommandKind, State, parse_kind
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.errors import CimHubError, Level, PayloadError
 from cimhub.handlers.commands import Commands
@@ -79,15 +79,17 @@ def create(ctx: HandlerContext, envelope: Envelope) -> Outcome:
             where = f"{item.xpath}/EndDevices"
             errors.append(ReplyError("2.15", f"unknown meter {key!r}", xpath=where, object_id=key))
             continue
+        kind = parse_kind(item.control_type, item.action)
         command = Command(
             mrid=item.mrid,
-            kind=parse_kind(item.control_type, item.action),
+            kind=kind,
             meter=item.meter,
             requester=_actor(envelope, ctx),
             source=envelope.header.source or ctx.source,
             reason=item.reason,
             demand_limit_w=item.demand_limit_w,
             correlation_id=envelope.header.message_id,
+            period=item.period if kind is CommandKind.READ else None,
         )
         stored_id = commands.create(ctx.tenant_id, meter_id, command, ctx.message_log_id)
         stored = commands.repo.by_id(stored_id)

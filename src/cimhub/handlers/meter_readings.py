@@ -8,7 +8,8 @@
   data, and needs Header/User/UserID (who) and Header/Comment (why); see ``cimhub.vee.edit``.
 * ``get`` answers from the validated layer with its ReadingQuality codes; Option
   ``raw=true`` returns the raw readings as received, Option ``asOf=<dateTime>`` the
-  validated layer as it stood at that moment.
+  validated layer as it stood at that moment; stale meters (or Option ``onDemand=true``)
+  are read on demand from their head-ends (``cimhub.handlers.on_demand``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
-from cimhub.errors import DomainRuleError, InvalidQueryError, PayloadError
+from cimhub.errors import DomainRuleError, InvalidQueryError, Level, PayloadError
 from cimhub.handlers.billing import answer_determinants
+from cimhub.handlers.on_demand import Reads, request_reads
 from cimhub.handlers.reading_ingest import INGEST, vee_service
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.meter_readings import (
@@ -120,7 +122,13 @@ def _audit_edits(ctx: HandlerContext, envelope: Envelope, edits: list[Edit], cou
 
 
 def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
-    """Answer a GetMeterReadings; results over the page size come in PARTIAL pages."""
+    """Answer a GetMeterReadings; stale meters are read on demand (``on_demand``)."""
+    return answer(ctx, envelope, reads=True)
+
+
+def answer(ctx: HandlerContext, envelope: Envelope, *, reads: bool = False) -> Outcome:
+    """The GetMeterReadings answer from the store; results over the page size come in
+    PARTIAL pages. With ``reads``, a first page asks the on-demand reads it needs."""
     query = read_reading_query(envelope)
     if (determinants := answer_determinants(ctx, query)) is not None:
         return determinants
@@ -128,6 +136,36 @@ def get(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     meter_ids, windows = _query_meters(ctx, query, errors)
     if not meter_ids:
         return Outcome(Result.FAILED, errors)
+    asked = Reads()
+    if reads and query.continuation is None and query.as_of is None:
+        asked = request_reads(ctx, envelope, query, _installed(meter_ids, windows))
+        if asked.deferred is not None:
+            return asked.deferred
+    return with_warnings(_answer(ctx, query, meter_ids, windows, errors), asked.warnings)
+
+
+def with_warnings(outcome: Outcome, warnings: list[ReplyError]) -> Outcome:
+    """The outcome with these warnings after its own entries (its success code first)."""
+    if warnings:
+        own = outcome.errors or [
+            ReplyError(outcome.code, outcome.summary or "the readings stored", Level.INFORM)
+        ]
+        outcome.errors = own + warnings
+    return outcome
+
+
+def _installed(meter_ids: list[int], windows: dict[int, tuple[Window, ...]]) -> list[int]:
+    """The meters a query may read now: not those asked for by a usage point they left."""
+    return [m for m in meter_ids if m not in windows or windows[m][-1].end is None]
+
+
+def _answer(
+    ctx: HandlerContext,
+    query: ReadingQuery,
+    meter_ids: list[int],
+    windows: dict[int, tuple[Window, ...]],
+    errors: list[ReplyError],
+) -> Outcome:
     type_ids = _query_types(ctx, query)
     cursor = _decode(query.continuation) if query.continuation else None
     found, next_cursor = _page(ctx, query, (meter_ids, windows), type_ids, cursor)

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from cimhub.domain.reading import ReadingKind, SaveCounts, Series, merge_series
 from cimhub.errors import PayloadError
+from cimhub.handlers.commands import close_reads
 from cimhub.handlers.registry import Group, HandlerContext
 from cimhub.mappings.meter_readings import MeterReadingItem, read_meter_readings
 from cimhub.message.envelope import Envelope
@@ -128,6 +129,7 @@ def _ingest(round_: list[_Message]) -> None:
     """Store one round's readings, then validate them, all at once."""
     ctx = round_[0].ctx
     batches, type_ids = _store(round_)
+    close_reads(ctx.uow, ctx.tenant_id, _seen(batches), "readings for the period received")
     if not (ctx.settings.vee_enabled and batches):
         return
     tenant = ctx.uow.tenants.get(ctx.tenant_id).code
@@ -205,6 +207,15 @@ def _batches(rows: list[tuple[int, str, Series]]) -> list[Batch]:
             )
         )
     return out
+
+
+def _seen(batches: list[Batch]) -> dict[int, list[tuple[Sequence[int], int]]]:
+    """Per meter, the timestamps and interval length of each series stored (the open
+    on-demand and re-read commands they may answer)."""
+    seen: dict[int, list[tuple[Sequence[int], int]]] = defaultdict(list)
+    for batch in batches:
+        seen[batch.key.meter_id].append((batch.timestamps, batch.interval))
+    return seen
 
 
 def _outcome(message: _Message) -> Outcome:

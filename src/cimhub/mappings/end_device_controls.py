@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from cimhub.domain.command import CONTROL_CODES, Command, CommandKind, State, parse_kind
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.errors import CimHubError, InvalidValueError, PayloadError, UnknownObjectError
 from cimhub.mappings.cim_object import Builder, tag, text
@@ -54,6 +55,7 @@ class ControlItem:
     status: str | None
     status_at: int | None
     status_reason: str
+    period: Period | None = None  #: scheduledInterval: what a read asks for
 
     @property
     def xpath(self) -> str:
@@ -114,9 +116,29 @@ def _control(index: int, el: etree._Element, message_id: str | None) -> list[Con
             status=text(status, "value", _q),
             status_at=to_epoch(when) if when else None,
             status_reason=text(status, "reason", _q) or text(status, "remark", _q) or "",
+            period=_period(el.find(_q("scheduledInterval"))),
         )
         for meter in meters
     ]
+
+
+def _period(el: etree._Element | None) -> Period | None:
+    """scheduledInterval as a period (start, end]; both ends or none."""
+    if el is None:
+        return None
+    start, end = text(el, "start", _q), text(el, "end", _q)
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise InvalidValueError(
+            "scheduledInterval needs both start and end", xpath="scheduledInterval"
+        )
+    period = Period(to_epoch(start), to_epoch(end))
+    if period.end <= period.start:
+        raise InvalidValueError(
+            "scheduledInterval ends before it starts", xpath="scheduledInterval"
+        )
+    return period
 
 
 def _meter(el: etree._Element) -> MeterRef | None:
@@ -161,6 +183,10 @@ def write_end_device_controls(
         b.opt(device, "mRID", command.meter.mrid)
         for name in command.meter.names:
             b.name(device, name)
+        if command.period is not None:
+            interval = b.sub(el, "scheduledInterval")
+            b.sub(interval, "end", to_text(command.period.end))
+            b.sub(interval, "start", to_text(command.period.start))
         if with_status and command.history:
             last = command.history[-1]
             status = b.sub(el, "status")

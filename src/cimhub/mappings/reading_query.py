@@ -17,6 +17,9 @@ _M = ns.MESSAGE
 CONTINUATION_OPTION = "continuation"
 RAW_OPTION = "raw"  #: Option raw=true: the raw readings as received, not the validated layer
 AS_OF_OPTION = "asOf"  #: Option asOf=<dateTime>: the validated layer as it stood then
+#: Option onDemand=true: read the meters from their head-ends now; false: never, even stale
+ON_DEMAND_OPTION = "onDemand"
+_YES, _NO = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def _t(local: str) -> str:
@@ -33,6 +36,7 @@ class ReadingQuery:
     continuation: str | None = None
     raw: bool = False
     as_of: int | None = None
+    on_demand: bool | None = None  #: None: the hub's staleness setting decides
 
 
 def read_reading_query(envelope: Envelope) -> ReadingQuery:
@@ -49,6 +53,7 @@ def read_reading_query(envelope: Envelope) -> ReadingQuery:
         continuation=options.get(CONTINUATION_OPTION),
         raw=options.get(RAW_OPTION, "").lower() in ("true", "1", "yes"),
         as_of=_stamp(options.get(AS_OF_OPTION)),
+        on_demand=_flag(options.get(ON_DEMAND_OPTION)),
     )
     if not result.meters and not result.usage_points:
         raise InvalidQueryError(
@@ -119,6 +124,16 @@ def _period(query: etree._Element, request: etree._Element | None) -> tuple[int 
         start, end = _local(request, "StartTime"), _local(request, "EndTime")
         return (_stamp(start[0].text) if start else None), (_stamp(end[0].text) if end else None)
     return None, None
+
+
+def _flag(text: str | None) -> bool | None:
+    if text is None or not text.strip():
+        return None
+    if text.strip().lower() in _YES + _NO:
+        return text.strip().lower() in _YES
+    raise InvalidQueryError(
+        f"Option {ON_DEMAND_OPTION} is {text!r}: true or false", xpath="Request/Option"
+    )
 
 
 def _stamp(text: str | None) -> int | None:

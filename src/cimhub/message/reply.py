@@ -53,6 +53,9 @@ class Outcome:
     code: str = "0.0"  # the success code when there are no errors: 0.0, 0.1, 0.2, 0.3
     summary: str = ""  # the reason text of the success entry (e.g. what was stored)
     continuation: str | None = None  # token for the next page of a paged reply
+    #: The full asynchronous reply follows later, written by whoever completes it (an
+    #: on-demand read's); the pipeline sends only this acknowledgement now.
+    deferred: bool = False
 
     @classmethod
     def failed(cls, error: CimHubError) -> Outcome:

@@ -15,6 +15,7 @@ class CommandRow(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "mrid", name="uq_end_device_control"),
         Index("ix_end_device_control_state", "tenant_id", "state"),
+        Index("ix_end_device_control_meter", "tenant_id", "meter_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -34,6 +35,8 @@ class CommandRow(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     sent_at: Mapped[int | None] = mapped_column(BigInteger)
     message_log_id: Mapped[int | None] = mapped_column(BigInteger)
+    period_start: Mapped[int | None] = mapped_column(BigInteger)  # a read's (start, end] (0006)
+    period_end: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TransitionRow(Base):

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from cimhub.domain.command import Command, CommandKind, State, Transition
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.store.audit import AuditLog
 from cimhub.store.command_models import CommandRow, DispatchRow, HesEndpointRow, TransitionRow
@@ -23,6 +24,9 @@ from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
+
+#: The first key of the advisory locks that serialise new reads per meter (arbitrary).
+READ_LOCK_KEY = 61968_9
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class CommandRepository:
             created_at=stamp,
             updated_at=stamp,
             message_log_id=log_id,
+            period_start=command.period.start if command.period else None,
+            period_end=command.period.end if command.period else None,
         )
         self._uow.session.add(row)
         self._uow.session.flush()
@@ -180,6 +186,44 @@ class CommandRepository:
         ).first()
         return self._load([row])[0] if row is not None else None
 
+    def of_meters(
+        self,
+        tenant_id: int,
+        meter_ids: Sequence[int],
+        kind: CommandKind,
+        states: frozenset[State],
+        *,
+        lock: bool = False,
+    ) -> list[StoredCommand]:
+        """The meters' commands of this kind in these states, oldest first; ``lock`` holds
+        their rows until commit (PostgreSQL) so two closers never move one twice."""
+        if not meter_ids:
+            return []
+        query = (
+            select(CommandRow)
+            .where(
+                CommandRow.tenant_id == tenant_id,
+                member_of(CommandRow.meter_id, set(meter_ids), self._uow.dialect),
+                CommandRow.kind == kind.value,
+                member_of(CommandRow.state, {s.value for s in states}, self._uow.dialect),
+            )
+            .order_by(CommandRow.id)
+        )
+        if lock:
+            query = query.with_for_update()
+        return self._load(self._uow.session.scalars(query).all())
+
+    def lock_reads(self, meter_ids: Sequence[int]) -> None:
+        """Hold, until commit, the right to add reads for these meters (PostgreSQL; SQLite
+        has one writer): two queries at once for one stale meter then ask one read."""
+        if self._uow.dialect != "postgresql":
+            return
+        for meter_id in sorted(set(meter_ids)):  # one order everywhere: no deadlock
+            self._uow.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key, :meter)"),
+                {"key": READ_LOCK_KEY, "meter": meter_id},
+            )
+
     def summary(self, tenant_id: int) -> list[tuple[str, str, int]]:
         """(kind, state, how many) of the tenant's commands."""
         rows = self._uow.session.execute(
@@ -234,6 +278,7 @@ class CommandRepository:
                 demand_limit_w=r.demand_limit_w,
                 correlation_id=r.correlation_id,
                 history=moves[r.id],
+                period=_period(r),
             )
             out.append(
                 StoredCommand(
@@ -348,6 +393,12 @@ class CommandRepository:
                 .order_by(DispatchRow.id)
             )
         ]
+
+
+def _period(row: CommandRow) -> Period | None:
+    if row.period_start is None or row.period_end is None:
+        return None
+    return Period(row.period_start, row.period_end)
 
 
 def _code(kind: CommandKind) -> str:

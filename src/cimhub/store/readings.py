@@ -274,6 +274,27 @@ class ReadingRepository:
             ).all()
         return sorted(history)
 
+    def latest(self, tenant_id: int, meter_ids: Sequence[int], since: int) -> dict[int, int]:
+        """Each meter's newest reading (interval or register) stamped after ``since``;
+        meters with none are left out. Bounded in time, so PostgreSQL reads the recent
+        partitions only."""
+        newest: dict[int, int] = {}
+        if not meter_ids:
+            return newest
+        for t, _ in TABLES.values():
+            rows = self._uow.session.execute(
+                select(t.c.meter_id, func.max(t.c.ts))
+                .where(
+                    t.c.tenant_id == tenant_id,
+                    member_of(t.c.meter_id, meter_ids, self._uow.dialect),
+                    t.c.ts > since,
+                )
+                .group_by(t.c.meter_id)
+            )
+            for meter_id, ts in rows:
+                newest[meter_id] = max(ts, newest.get(meter_id, ts))
+        return newest
+
     def count(self, tenant_id: int, kind: ReadingKind) -> int:
         """How many current readings of this kind the tenant has."""
         t, _ = TABLES[kind]

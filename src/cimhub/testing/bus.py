@@ -53,12 +53,13 @@ def with_async_reply(raw: bytes, address: str) -> bytes:
     """The same message asking for its reply at ``address`` (AsyncReplyFlag + ReplyAddress)."""
     root = etree.fromstring(raw)
     header = root.find("{*}Header")
-    source = header.find(f"{{{MSG}}}Source")
+    before = ("Source", "Timestamp", "Context", "ReplayDetection", "Revision", "Noun")
+    anchor = next(e for n in before if (e := header.find(f"{{{MSG}}}{n}")) is not None)
     flag = etree.Element(f"{{{MSG}}}AsyncReplyFlag")
     flag.text = "true"
     reply = etree.Element(f"{{{MSG}}}ReplyAddress")
     reply.text = address
-    source.addnext(flag)
+    anchor.addnext(flag)
     flag.addnext(reply)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

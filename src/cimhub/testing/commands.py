@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from cimhub.app import Hub
+from cimhub.domain.command import CommandKind
 from cimhub.imports.csv_import import import_files
-from cimhub.store.commands import CommandRepository, HesEndpoint
+from cimhub.store.commands import CommandRepository, HesEndpoint, StoredCommand
 
 TENANT = "t1"
 HEADERS = {"Content-Type": "application/xml", "X-Cimhub-Tenant": TENANT}
@@ -84,3 +85,27 @@ def command(base: str, mrid: str) -> dict[str, Any]:
     response = httpx.get(f"{base}/api/v1/commands/{mrid}", headers=HEADERS, timeout=10)
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def push_intervals(base: str, meter: str, stamps: list[int], value: float = 0.25) -> None:
+    """A head-end's 15-minute kWh reads of one meter (by mRID), as MeterReadings created."""
+    from cimhub.bus.events import wrap
+    from cimhub.domain.reading import MeterRef, ReadingKind
+    from cimhub.mappings.meter_readings import SeriesOut, write_meter_readings
+    from cimhub.message.verb import Noun, Verb
+    from cimhub.testing.messages import KWH_15MIN
+    from cimhub.testing.replies import ParsedReply
+
+    n = len(stamps)
+    series = SeriesOut(KWH_15MIN, ReadingKind.INTERVAL, stamps, [value] * n, [""] * n)
+    payload = write_meter_readings([(MeterRef(meter), [series])])
+    body = wrap(Noun.METER_READINGS.value, Verb.CREATED, payload, str(uuid.uuid4()), None)
+    reply = httpx.post(f"{base}/cim", content=body, headers=HEADERS, timeout=30)
+    assert ParsedReply.of(reply.content).result == "OK", reply.text
+
+
+def read_commands(hub: Hub) -> list[StoredCommand]:
+    """The tenant's READ commands, oldest first."""
+    with hub.database.unit_of_work(hub=True) as uow:
+        found, _ = CommandRepository(uow).query(uow.tenants.ensure(TENANT), limit=1000)
+    return [s for s in reversed(found) if s.command.kind is CommandKind.READ]

@@ -154,9 +154,10 @@ def get_meter_readings(
     names: Sequence[str] = (),
     continuation: str | None = None,
     usage_points: Sequence[str] = (),
+    options: Mapping[str, str] | None = None,
 ) -> bytes:
     """A strongly-typed GetMeterReadings for meters by mRID or name, or usage points by
-    mRID, over (start, end]."""
+    mRID, over (start, end]; ``options`` are Request/Option name → value."""
     devices = "".join(f"<EndDevice><mRID>{m}</mRID></EndDevice>" for m in meter_mrids)
     devices += "".join(f"<EndDevice><Names><name>{n}</name></Names></EndDevice>" for n in names)
     devices += "".join(f"<UsagePoint><mRID>{u}</mRID></UsagePoint>" for u in usage_points)
@@ -168,10 +169,10 @@ def get_meter_readings(
             + (f"<start>{stamp(start)}</start>" if start else "")
             + "</timePeriod></Reading>"
         )
-    option = (
-        (f"<Option><msg:name>continuation</msg:name><msg:value>{continuation}</msg:value></Option>")
-        if continuation
-        else ""
+    named = {**({"continuation": continuation} if continuation else {}), **(options or {})}
+    option = "".join(
+        f"<Option><msg:name>{name}</msg:name><msg:value>{value}</msg:value></Option>"
+        for name, value in named.items()
     )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>'

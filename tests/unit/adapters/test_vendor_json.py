@@ -17,6 +17,7 @@ from cimhub.adapters.vendor_json import (
     status_message,
 )
 from cimhub.domain.command import CONTROL_CODES, Command, CommandKind
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.errors import InvalidValueError
 from cimhub.message import schema
@@ -180,3 +181,17 @@ def test_a_kind_the_vendor_profile_has_no_word_for_is_refused() -> None:
     command = Command("C-8", CommandKind.MD_RESET, MeterRef("M-8"), "asha", "CIS")
     with pytest.raises(InvalidValueError, match="no command md_reset"):
         command_json(profile, command)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "expected"),
+    [
+        ("vendor-a", {"fromTs": "2024-06-15T00:00:00+00:00", "toTs": "2024-06-15T02:00:00+00:00"}),
+        ("vendor-b", {"from": 1_718_409_600, "to": 1_718_416_800}),
+    ],
+)
+def test_a_read_names_its_period_in_the_vendors_fields(vendor: str, expected: dict) -> None:
+    command = Command("R-1", CommandKind.READ, MeterRef("M-1", ("SN-1",)), "cimhub", "sweep",
+                      period=Period(1_718_409_600, 1_718_416_800))  # fmt: skip
+    body = json.loads(command_json(load_profile(vendor), command))
+    assert {k: v for k, v in body.items() if k in expected} == expected

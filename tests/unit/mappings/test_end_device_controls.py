@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from cimhub.domain.command import Command, CommandKind, State, Transition
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.mappings.end_device_controls import (
     read_end_device_controls,
@@ -120,3 +121,24 @@ def test_the_new_kinds_go_out_with_their_code_and_word_and_read_back(
     (item,), errors = read_end_device_controls(written, None)
     assert errors == []
     assert (item.control_type, item.action) == (code, word)
+
+
+def test_a_read_carries_its_period_as_the_scheduled_interval() -> None:
+    command = Command(
+        "R-1", CommandKind.READ, MeterRef("M-1", ("SN-1",)), "cimhub", "sweep",
+        period=Period(1_718_409_600, 1_718_416_800),
+    )  # fmt: skip
+    written = write_end_device_controls([command], with_status=False)
+    assert schema.compiled_schema().validate(etree.fromstring(etree.tostring(written)))
+    assert written.findtext(".//{*}scheduledInterval/{*}start") == "2024-06-15T00:00:00Z"
+    (item,), errors = read_end_device_controls(written, None)
+    assert errors == [] and item.period == command.period
+
+
+def test_a_scheduled_interval_needs_both_ends_in_order() -> None:
+    command = Command("R-2", CommandKind.READ, MeterRef("M-1"), "cimhub", "sweep",
+                      period=Period(2000, 1000))  # fmt: skip
+    _, errors = read_end_device_controls(write_end_device_controls([command]), None)
+    assert [(e.code, e.xpath) for e in errors] == [
+        ("2.1", "/EndDeviceControls/EndDeviceControl[1]/scheduledInterval")
+    ]
