@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from cimhub.endpoints.http import create_app
 from cimhub.handlers.registry import Registry, default_registry
 from cimhub.settings import Settings
 from cimhub.store.database import Database
+from cimhub.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("cimhub")
 
@@ -73,6 +75,9 @@ class Hub:
         self.scheduler.add_job(self.time_out_commands, "interval", seconds=sweep)
         self.scheduler.add_job(self.sweep_exceptions, "interval", minutes=15)
         self.scheduler.add_job(
+            self.sweep_rereads, "interval", minutes=self.settings.reread_sweep_minutes
+        )
+        self.scheduler.add_job(
             self.feed_prepaid, "interval", hours=1, next_run_time=datetime.now(UTC)
         )
         self.scheduler.start()
@@ -106,6 +111,10 @@ class Hub:
         with self.database.unit_of_work(hub=True) as uow:
             return sweep(uow, self.settings)
 
+    def sweep_rereads(self) -> dict[str, dict[str, int]]:
+        """Missed intervals: re-read requests and estimates (every reread_sweep_minutes)."""
+        return sweep_rereads(self.database, self.settings)
+
     def feed_prepaid(self) -> int:
         """Yesterday's consumption to prepaid subscribers, per tenant from its feed hour
         (hourly: a day already sent is skipped, a day edited since is sent again)."""
@@ -126,3 +135,24 @@ class Hub:
         if self.bus is not None:
             self.bus.stop()
         self.database.dispose()
+
+
+def sweep_rereads(
+    database: Database, settings: Settings, at: int | None = None
+) -> dict[str, dict[str, int]]:
+    """Missed intervals older than the re-acquisition wait: re-read requests to their
+    head-ends, and estimates for what does not come; the estimates go to subscribers."""
+    from cimhub.bus.outbox import announce_validated
+    from cimhub.handlers.rereads import sweep
+
+    run = f"reread-sweep-{uuid.uuid4()}"  # the CorrelationID of the estimates announced
+
+    def announce(uow: UnitOfWork, tenant_id: int, tenant: str) -> int:
+        return announce_validated(uow, tenant_id, tenant, run)
+
+    with database.unit_of_work(hub=True) as uow:
+        done = sweep(uow, settings, at=at, announce=announce)
+    asked = sum(r["asked"] for r in done.values())
+    if asked:
+        log.info("housekeeping: %d missed-interval re-read(s) asked", asked)
+    return done

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     from cimhub.exception_commands import add_commands as add_exceptions  # sweep | list
 
     add_exceptions(commands)
+    from cimhub.reread_commands import add_commands as add_rereads  # reread sweep | list
+
+    add_rereads(commands)
     from cimhub.hes_commands import add_commands as add_hes  # hes endpoint|commands
 
     add_hes(commands)
