@@ -19,6 +19,7 @@ from lxml import etree
 
 from cimhub.bus.events import wrap
 from cimhub.domain.command import Command, CommandKind, State, Transition, parse_kind
+from cimhub.domain.meter_read import Period
 from cimhub.mappings.end_device_controls import read_end_device_controls, write_end_device_controls
 from cimhub.message.envelope import read_envelope
 from cimhub.message.reply import Outcome, ReplyError, Result, render_reply
@@ -134,7 +135,8 @@ class HttpHes:
                 self.received.append((item.mrid, kind.value, item.meter.key))
             outcome = self.behaviour.outcome(item.mrid, item.meter.key)
             if outcome is not None:
-                command = Command(item.mrid, kind, item.meter, self.name, self.name)
+                command = Command(item.mrid, kind, item.meter, self.name, self.name,
+                                  period=item.period)  # fmt: skip
                 self.behaviour.later(
                     self.behaviour.outcome_delay,
                     partial(self._report, command, outcome, envelope.header.message_id),
@@ -146,8 +148,9 @@ class HttpHes:
         reason = DONE.get(command.kind, "relay operated")
         reason = reason if state is State.EXECUTED else "meter did not respond"
         if command.kind is CommandKind.READ and state is State.EXECUTED:  # the read itself
-            now = int(time.time()) // 900 * 900
-            self.read(command.meter.key, now - 900, now)
+            now = int(time.time()) // 900 * 900  # the period asked, else the last block
+            span = command.period or Period(now - 900, now)
+            self.read(command.meter.key, span.start, span.end)
             reason = "meter read"
         command.history.append(Transition(state, int(time.time()), self.name, reason))
         payload = write_end_device_controls([command])

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlparse
@@ -73,7 +74,8 @@ class MqttHes:
         done = None
         if outcome is not None:
             status = "success" if outcome == "executed" else "failed"
-            done = {**base, spec["status"]: status, spec["reason"]: f"simulated {outcome}"}
+            span = {k: command[k] for k in (spec.get("from"), spec.get("to")) if k in command}
+            done = {**base, **span, spec["status"]: status, spec["reason"]: f"simulated {outcome}"}
         self.behaviour.later(self.behaviour.ack_delay, partial(self._answer, ack, done))
 
     def _answer(self, ack: dict[str, Any] | None, done: dict[str, Any] | None) -> None:
@@ -84,14 +86,27 @@ class MqttHes:
             self.behaviour.later(self.behaviour.outcome_delay, partial(self._status, done))
 
     def _status(self, body: dict[str, Any]) -> None:
-        """Report a command's status (a read first sends the meter's last interval)."""
+        """Report a command's status (a read first sends the blocks of the period it named,
+        else the meter's last interval)."""
         spec = self.profile.commands
         read = self.profile.command_words.get("read")
         if body[spec["status"]] == "success" and body[spec["action"]] == read:
-            now = int(time.time()) // 900 * 900
-            self.read(str(body[spec["meter"]]), now - 900, now)
+            now = int(time.time()) // 900 * 900  # the period asked, else the last block
+            start, end = self._period(body) or (now - 900, now)
+            self.read(str(body[spec["meter"]]), start, end)
         stamp = vendor_writer.stamp(self.profile.events, int(time.time()))
         self.publish("status", {**body, spec["time"]: stamp})
+
+    def _period(self, body: dict[str, Any]) -> tuple[int, int] | None:
+        """The (start, end] a read command named in the profile's period fields."""
+        spec, fmt = self.profile.commands, self.profile.readings.get("time_format")
+        if spec.get("from") not in body or spec.get("to") not in body:
+            return None
+        ends = (body[spec["from"]], body[spec["to"]])
+        start, end = (
+            int(t) if fmt == "epoch" else int(datetime.fromisoformat(t).timestamp()) for t in ends
+        )
+        return start, end
 
     def send(self, batch: Batch) -> None:
         """Publish a batch: one readings message per meter, then the events."""

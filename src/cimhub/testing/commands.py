@@ -109,3 +109,27 @@ def read_commands(hub: Hub) -> list[StoredCommand]:
     with hub.database.unit_of_work(hub=True) as uow:
         found, _ = CommandRepository(uow).query(uow.tenants.ensure(TENANT), limit=1000)
     return [s for s in reversed(found) if s.command.kind is CommandKind.READ]
+
+
+def qualities(base: str, meter: str, stamps: list[int], reading_type: str) -> list[str]:
+    """The validated ReadingQuality codes of a meter's readings of one type at ``stamps``
+    ("absent" where there is none), asked without on-demand reads."""
+    from cimhub.testing.bus import qualified_in
+    from cimhub.testing.messages import get_meter_readings
+
+    body = get_meter_readings([meter], options={"onDemand": "false"})
+    reply = httpx.post(f"{base}/cim", content=body, headers=HEADERS, timeout=30)
+    found = {ts: q for (_m, t, ts), (_v, q) in qualified_in([reply.content]).items()
+             if t == reading_type}  # fmt: skip
+    return [found.get(ts, "absent") for ts in stamps]
+
+
+def open_gaps(hub: Hub) -> list[tuple[int, int, int]]:
+    """(meter id, first, last missing interval) of the tenant's open interval.missing
+    findings, one per gap whatever the reading types."""
+    from cimhub.store.findings import FindingRepository
+
+    with hub.database.unit_of_work(hub=True) as uow:
+        tenant_id = uow.tenants.ensure(TENANT)
+        found = FindingRepository(uow).query(tenant_id, rules=["interval.missing"])
+    return sorted({(f.meter_id, f.first_ts, f.last_ts) for f in found})

@@ -10,22 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from cimhub.app import Hub, sweep_rereads
 from cimhub.domain.meter_read import Period
 from cimhub.store.commands import HesEndpoint
-from cimhub.store.findings import FindingRepository
-from cimhub.testing.bus import qualified_in
 from cimhub.testing.commands import (
-    HEADERS,
     TENANT,
+    open_gaps,
     push_intervals,
+    qualities,
     read_commands,
     seed_meters,
     set_endpoint,
 )
-from cimhub.testing.messages import get_meter_readings
+from cimhub.testing.messages import KWH_15MIN
 from cimhub.testing.waiting import wait_until
 
 HOUR = 3600
@@ -39,20 +36,6 @@ def day_with_a_gap(base: str, meter: str, start: int, missing: range) -> list[in
     return [stamps[i] for i in missing]
 
 
-def qualities(base: str, meter: str, stamps: list[int]) -> list[str]:
-    body = get_meter_readings([meter], options={"onDemand": "false"})
-    reply = httpx.post(f"{base}/cim", content=body, headers=HEADERS, timeout=30)
-    found = {ts: q for (_m, _t, ts), (_v, q) in qualified_in([reply.content]).items()}
-    return [found.get(ts, "absent") for ts in stamps]
-
-
-def open_gaps(hub: Hub) -> list[tuple[int, int]]:
-    with hub.database.unit_of_work(hub=True) as uow:
-        tenant_id = uow.tenants.ensure(TENANT)
-        found = FindingRepository(uow).query(tenant_id, rules=["interval.missing"])
-    return [(f.first_ts, f.last_ts) for f in found]
-
-
 def sweep(hub: Hub, at: int | None = None) -> dict[str, int]:
     return sweep_rereads(hub.database, hub.settings, at)[TENANT]
 
@@ -64,8 +47,8 @@ def test_a_gap_older_than_the_wait_is_re_read_once_and_closed_by_its_readings(
     seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})  # no endpoint: the read stays sent
     start = int(time.time()) // STEP * STEP - 10 * HOUR
     gap = day_with_a_gap(base, "M-1", start, range(8, 12))
-    assert open_gaps(hub) == [(gap[0], gap[-1])]
-    assert all("3.8.0" in q for q in qualities(base, "M-1", gap))  # estimated on arrival
+    assert [g[1:] for g in open_gaps(hub)] == [(gap[0], gap[-1])]
+    assert all("3.8.0" in q for q in qualities(base, "M-1", gap, KWH_15MIN))  # estimated on arrival
 
     assert sweep(hub) == {"gaps": 1, "asked": 1, "closed": 0, "given_up": 0, "estimated": 0}
     (read,) = read_commands(hub)
@@ -75,7 +58,7 @@ def test_a_gap_older_than_the_wait_is_re_read_once_and_closed_by_its_readings(
 
     push_intervals(base, "M-1", gap)  # the head-end re-acquired the period
     assert read_commands(hub)[0].command.state.value == "executed"  # closed by its readings
-    assert qualities(base, "M-1", gap) == ["3.0.1"] * 4
+    assert qualities(base, "M-1", gap, KWH_15MIN) == ["3.0.1"] * 4
     assert open_gaps(hub) == []
     assert sweep(hub) == {"gaps": 0, "asked": 0, "closed": 1, "given_up": 0, "estimated": 0}
     assert sweep(hub)["closed"] == 0 and len(read_commands(hub)) == 1
@@ -88,18 +71,18 @@ def test_a_gap_within_the_wait_is_only_noted_then_asked_then_estimated_then_repl
     seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})
     now = int(time.time())
     gap = day_with_a_gap(base, "M-1", now // STEP * STEP - 7 * HOUR, range(20, 22))
-    assert qualities(base, "M-1", gap) == ["absent", "absent"]  # noted, not estimated
+    assert qualities(base, "M-1", gap, KWH_15MIN) == ["absent", "absent"]  # noted, not estimated
     assert sweep(hub)["gaps"] == 0  # younger than the re-acquisition wait (4 h)
 
     later = now + 4 * HOUR
     assert sweep(hub, later)["asked"] == 1
     assert sweep(hub, later + 59 * 60)["estimated"] == 0
     assert sweep(hub, later + 60 * 60)["estimated"] == 1
-    assert all("3.8.0" in q for q in qualities(base, "M-1", gap))
+    assert all("3.8.0" in q for q in qualities(base, "M-1", gap, KWH_15MIN))
     assert sweep(hub, later + 2 * HOUR)["estimated"] == 0  # once
 
     push_intervals(base, "M-1", gap)  # the re-read arrives after all: it replaces the estimates
-    assert qualities(base, "M-1", gap) == ["3.0.1"] * 2 and open_gaps(hub) == []
+    assert qualities(base, "M-1", gap, KWH_15MIN) == ["3.0.1"] * 2 and open_gaps(hub) == []
 
 
 def test_a_gap_is_asked_at_most_the_attempts_allowed_then_given_up_and_estimated(

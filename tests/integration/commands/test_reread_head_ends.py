@@ -1,0 +1,104 @@
+"""Missed intervals re-acquired from the simulated head-ends: a CIM one over HTTP and a
+vendor one over the real Mosquitto send a day with a gap; the sweep asks each for exactly
+the gap's period; each answers from its meters' memory; the gap closes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cimhub.adapters.profile import load_profile
+from cimhub.app import Hub, sweep_rereads
+from cimhub.domain.meter_read import Period
+from cimhub.simulator.cim_head_end import HttpHes
+from cimhub.simulator.mqtt_head_end import MqttHes
+from cimhub.simulator.profiles import Batch
+from cimhub.store.commands import HesEndpoint
+from cimhub.testing.commands import (
+    TENANT,
+    open_gaps,
+    qualities,
+    read_commands,
+    seed_meters,
+    set_endpoint,
+)
+from cimhub.testing.messages import KWH_15MIN
+from cimhub.testing.waiting import wait_until
+
+MQTT_URL = "mqtt://127.0.0.1:1883"
+STEP = 900
+#: Twenty-four quarter hours ending seven hours ago; the 9th to 12th never sent.
+MISSING = range(8, 12)
+
+
+def send_with_a_gap(sim: HttpHes | MqttHes, meter: str) -> list[int]:
+    """The meter's block load of six hours, older than the re-acquisition wait, without the
+    MISSING quarter hours; their interval ends."""
+    start = int(time.time()) // STEP * STEP - 10 * 3600
+    blocks = sim.generator.blocks(sim.generator.meter(meter), start, start + 24 * STEP)
+    sim.send(Batch(blocks=[b for i, b in enumerate(blocks) if i not in MISSING]))
+    return [blocks[i].end for i in MISSING]
+
+
+def re_acquire(hub: Hub, base: str, mrid: str, gap: list[int]) -> None:
+    """One sweep asks one read of exactly the gap; the head-end's readings close it."""
+    wait_until(lambda: [g[1:] for g in open_gaps(hub)] == [(gap[0], gap[-1])])
+    assert sweep_rereads(hub.database, hub.settings)[TENANT]["asked"] == 1
+    (read,) = read_commands(hub)
+    assert read.command.period == Period(gap[0] - STEP, gap[-1])
+    wait_until(lambda: open_gaps(hub) == [])  # the head-end re-acquired the period
+    assert read_commands(hub)[0].command.state.value == "executed"
+    assert qualities(base, mrid, gap, KWH_15MIN) == ["3.0.1"] * len(gap)
+    again = sweep_rereads(hub.database, hub.settings)[TENANT]
+    assert (again["asked"], again["closed"]) == (0, 1)
+    assert sweep_rereads(hub.database, hub.settings)[TENANT]["asked"] == 0
+
+
+def test_a_cim_head_end_re_reads_exactly_the_missing_period(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base = serve()
+    sim = HttpHes(base, name="HES-SIM", tenant=TENANT).up()
+    try:
+        seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})
+        set_endpoint(hub, HesEndpoint("HES-SIM", "soap", sim.url))
+        hub.start_commands()
+        gap = send_with_a_gap(sim, "M-1")
+
+        re_acquire(hub, base, "M-1", gap)
+    finally:
+        sim.down()
+    assert [k for _m, k, _meter in sim.received] == ["read"]
+
+
+def test_an_mqtt_head_end_re_reads_exactly_the_missing_period(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    hub, base = serve(mqtt_url=MQTT_URL, mqtt_vendors="vendor-a", mqtt_topic_prefix=prefix,
+                      default_tenant=TENANT)  # fmt: skip
+    profile = load_profile("vendor-a")
+    sim = MqttHes(MQTT_URL, profile, prefix).start()
+    try:
+        seed_meters(hub, tmp_path, {"M-2": "HES-MQ"})
+        set_endpoint(hub, HesEndpoint("HES-MQ", "mqtt", vendor="vendor-a"))
+        hub.start_commands()
+        wait_until(lambda: hub.commands.mqtt.connected)
+        gap = send_with_a_gap(sim, "SN-M-2")
+
+        re_acquire(hub, base, "M-2", gap)
+    finally:
+        sim.stop()
+    (asked,) = sim.received
+    spec = profile.commands
+    assert asked[spec["action"]] == profile.command_words["read"]
+    assert (asked[spec["from"]], asked[spec["to"]]) == (_iso(gap[0] - STEP), _iso(gap[-1]))
+
+
+def _iso(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
