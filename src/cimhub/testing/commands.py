@@ -133,3 +133,13 @@ def open_gaps(hub: Hub) -> list[tuple[int, int, int]]:
         tenant_id = uow.tenants.ensure(TENANT)
         found = FindingRepository(uow).query(tenant_id, rules=["interval.missing"])
     return sorted({(f.meter_id, f.first_ts, f.last_ts) for f in found})
+
+
+def send_with_a_gap(sim: Any, meter: str, start: int, missing: range = range(8, 12)) -> list[int]:
+    """A simulated head-end (``cimhub.simulator``) sends six hours of a meter's block load
+    from ``start`` without the ``missing`` quarter hours; their interval ends."""
+    from cimhub.simulator.profiles import Batch
+
+    blocks = sim.generator.blocks(sim.generator.meter(meter), start, start + 24 * 900)
+    sim.send(Batch(blocks=[b for i, b in enumerate(blocks) if i not in missing]))
+    return [blocks[i].end for i in missing]

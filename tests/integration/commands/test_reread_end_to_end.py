@@ -20,7 +20,6 @@ from cimhub.endpoints.amqp import request
 from cimhub.settings import Settings
 from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.simulator.mqtt_head_end import MqttHes
-from cimhub.simulator.profiles import Batch
 from cimhub.store.commands import HesEndpoint
 from cimhub.testing import rabbitmq
 from cimhub.testing.bus import FAST, ThreadWorker, with_async_reply
@@ -30,6 +29,7 @@ from cimhub.testing.commands import (
     qualities,
     read_commands,
     seed_meters,
+    send_with_a_gap,
     set_endpoint,
 )
 from cimhub.testing.databases import postgres_database
@@ -98,14 +98,6 @@ def _closing(worker: ThreadWorker) -> Iterator[None]:
         yield
     finally:
         worker.close()
-
-
-def send_with_a_gap(sim: HttpHes | MqttHes, meter: str, start: int) -> list[int]:
-    """Six hours of the meter's block load from ``start`` without its 9th to 12th quarter
-    hours; their interval ends."""
-    blocks = sim.generator.blocks(sim.generator.meter(meter), start, start + 24 * STEP)
-    sim.send(Batch(blocks=[b for i, b in enumerate(blocks) if i not in range(8, 12)]))
-    return [blocks[i].end for i in range(8, 12)]
 
 
 def stale_query_over_amqp(settings: Settings, meter: str) -> ParsedReply:

@@ -15,7 +15,6 @@ from cimhub.app import Hub, sweep_rereads
 from cimhub.domain.meter_read import Period
 from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.simulator.mqtt_head_end import MqttHes
-from cimhub.simulator.profiles import Batch
 from cimhub.store.commands import HesEndpoint
 from cimhub.testing.commands import (
     TENANT,
@@ -23,6 +22,7 @@ from cimhub.testing.commands import (
     qualities,
     read_commands,
     seed_meters,
+    send_with_a_gap,
     set_endpoint,
 )
 from cimhub.testing.messages import KWH_15MIN
@@ -30,17 +30,11 @@ from cimhub.testing.waiting import wait_until
 
 MQTT_URL = "mqtt://127.0.0.1:1883"
 STEP = 900
-#: Twenty-four quarter hours ending seven hours ago; the 9th to 12th never sent.
-MISSING = range(8, 12)
 
 
-def send_with_a_gap(sim: HttpHes | MqttHes, meter: str) -> list[int]:
-    """The meter's block load of six hours, older than the re-acquisition wait, without the
-    MISSING quarter hours; their interval ends."""
-    start = int(time.time()) // STEP * STEP - 10 * 3600
-    blocks = sim.generator.blocks(sim.generator.meter(meter), start, start + 24 * STEP)
-    sim.send(Batch(blocks=[b for i, b in enumerate(blocks) if i not in MISSING]))
-    return [blocks[i].end for i in MISSING]
+def day_start() -> int:
+    """Ten hours ago: the gap of ``send_with_a_gap`` ends seven hours ago (past the wait)."""
+    return int(time.time()) // STEP * STEP - 10 * 3600
 
 
 def re_acquire(hub: Hub, base: str, mrid: str, gap: list[int]) -> None:
@@ -66,7 +60,7 @@ def test_a_cim_head_end_re_reads_exactly_the_missing_period(
         seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})
         set_endpoint(hub, HesEndpoint("HES-SIM", "soap", sim.url))
         hub.start_commands()
-        gap = send_with_a_gap(sim, "M-1")
+        gap = send_with_a_gap(sim, "M-1", day_start())
 
         re_acquire(hub, base, "M-1", gap)
     finally:
@@ -87,7 +81,7 @@ def test_an_mqtt_head_end_re_reads_exactly_the_missing_period(
         set_endpoint(hub, HesEndpoint("HES-MQ", "mqtt", vendor="vendor-a"))
         hub.start_commands()
         wait_until(lambda: hub.commands.mqtt.connected)
-        gap = send_with_a_gap(sim, "SN-M-2")
+        gap = send_with_a_gap(sim, "SN-M-2", day_start())
 
         re_acquire(hub, base, "M-2", gap)
     finally:
