@@ -7,14 +7,14 @@ validate (compiled XSDs) → read the envelope → find the handler   (``accept`
 → reply.
 
 ``handle_many`` handles a batch of accepted messages in ONE transaction (workers group
-small messages: a commit costs milliseconds). Consecutive messages of one tenant whose
-handler is a ``Group`` (MeterReadings ingest) are handled as one: one idempotency query,
-one message-log insert, one handler call, one completion — each still answered with its
-own reply. A message its handler refuses outright (``Group.prepare``) is refused alone,
-after the commit (the embedded dispatcher groups concurrent callers' messages the same
-way, see ``group_commit``); if anything else fails, the batch is rolled back and each message is
-handled on its own, so one bad message costs its batch only time, and every message still
-gets exactly its own reply.
+small messages: a commit costs milliseconds; the embedded dispatcher groups concurrent
+callers' messages the same way, see ``bus.embedded``). Consecutive messages of one tenant
+whose handler is a ``Group`` (MeterReadings ingest) are handled as one: one idempotency
+query, one message-log insert, one handler call, one completion — each still answered
+with its own reply. A message its handler refuses outright (``Group.prepare``) is refused
+alone, after the commit; if anything else fails, the batch is rolled back and each message
+is handled on its own, so one bad message costs its batch only time, and every message
+still gets exactly its own reply.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 from lxml import etree
 
-from cimhub.bus.group_commit import GroupCommit
 from cimhub.domain.access import Kind, Principal, message_permission
 from cimhub.errors import (
     CimHubError,
@@ -120,60 +118,14 @@ class Announcer(Protocol):
     ) -> None: ...
 
 
-class DirectDispatcher:
-    """The embedded default: handle in the calling thread, in-process."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        # concurrent callers' MeterReadings share transactions (see group_commit)
-        self.commits = GroupCommit(pipeline, pipeline.settings.worker_batch_messages)
-
-    def submit(self, accepted: Accepted) -> Answer:
-        envelope = accepted.envelope
-        if self.pipeline.registry.group(envelope.noun, envelope.verb) is not None:
-            answer = self.commits.handle(accepted)
-        else:
-            answer = self.pipeline.handle(accepted)
-        if accepted.wants_async_reply:  # the full reply waits in the outbox for delivery
-            return self.pipeline.acknowledgement(accepted)
-        return answer
-
-
-class BoundedDispatcher(DirectDispatcher):
-    """In-process, as `cimhub serve` does it without a broker: the caller waits at most
-    ``wait_seconds`` (then 0.3, as with workers on a broker); the message is handled to
-    the end regardless, and a repeat of it gets its reply from the message log."""
-
-    def __init__(self, pipeline: Pipeline, wait_seconds: float, threads: int = 32) -> None:
-        super().__init__(pipeline)
-        self.wait_seconds = wait_seconds
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cimhub-handler")
-
-    def submit(self, accepted: Accepted) -> Answer:
-        running = self._pool.submit(super().submit, accepted)
-        try:
-            return running.result(timeout=self.wait_seconds)
-        except TimeoutError:
-            log.warning(
-                "%s %s not handled within %.1f s: answered 0.3, still running",
-                accepted.envelope.verb.value, accepted.envelope.noun, self.wait_seconds,
-            )  # fmt: skip
-            return self.pipeline.acknowledgement(
-                accepted,
-                "accepted and still being processed; send the same message again "
-                "(same MessageID) to get its reply",
-            )
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)  # handlers still running finish their transaction
-
-
 class Pipeline:
     def __init__(self, settings: Settings, database: Database, registry: Registry) -> None:
         self.settings = settings
         self.database = database
         self.registry = registry
         self.limits = parser.Limits(settings.max_message_bytes, settings.max_xml_depth)
+        from cimhub.bus.embedded import DirectDispatcher  # it needs this module's types
+
         self.dispatcher: Dispatcher = DirectDispatcher(self)
         self.announcer: Announcer | None = None
         schema.compiled_schema()  # compile at start-up, not on the first message

@@ -25,9 +25,10 @@ from cimhub.bus.credentials import CredentialBox
 from cimhub.bus.dead_letter import record
 from cimhub.bus.delivery import DeliveryService
 from cimhub.bus.dispatch import BusDispatcher, ReplyListener
+from cimhub.bus.embedded import BoundedDispatcher
 from cimhub.bus.metrics import Metrics
 from cimhub.bus.outbox import OutboxAnnouncer
-from cimhub.bus.pipeline import BoundedDispatcher, Pipeline
+from cimhub.bus.pipeline import Pipeline
 from cimhub.bus.relay import Relay
 from cimhub.bus.worker import Worker
 from cimhub.errors import TechnicalError
