@@ -151,7 +151,8 @@ def take_applied(uow: UnitOfWork, message_log_id: int | None = None) -> list[Row
 
 #: The last validated reading before each (meter, reading type, first ts), within a
 #: lookback: on PostgreSQL a LATERAL probe per series (ORDER BY ts DESC LIMIT 1), on
-#: SQLite max(ts) per series (its min/max optimisation probes the primary key).
+#: SQLite max(ts) per series (its min/max optimisation probes the primary key; CROSS JOIN
+#: keeps the series outermost: without statistics SQLite would scan the tenant's rows).
 PREVIOUS = {
     "postgresql": (
         "SELECT k.m, k.t, v.ts, v.value FROM unnest(CAST(:meters AS integer[]), "
@@ -163,7 +164,7 @@ PREVIOUS = {
     "sqlite": (
         "SELECT k.m, k.t, v.ts, v.value FROM (SELECT json_extract(value, '$[0]') AS m, "
         "json_extract(value, '$[1]') AS t, json_extract(value, '$[2]') AS f "
-        "FROM json_each(:keys)) AS k JOIN validated_reading AS v "
+        "FROM json_each(:keys)) AS k CROSS JOIN validated_reading AS v "
         "ON v.tenant_id = :tenant_id AND v.meter_id = k.m AND v.reading_type_id = k.t "
         "AND v.ts = (SELECT max(w.ts) FROM validated_reading AS w "
         "WHERE w.tenant_id = :tenant_id AND w.meter_id = k.m AND w.reading_type_id = k.t "
