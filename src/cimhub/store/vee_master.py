@@ -3,8 +3,9 @@
 One query for the meters (with whether their outages are known), one for their main
 installations with the usage point, one for their outages: what VEE needs per meter, in
 bulk. What the store does not know stays None (the rules that need it stay quiet):
-outages of meters whose outages are not known (``store.vee_outages``), energised,
-billing day.
+outages of meters whose outages are not known (``store.vee_outages``), energised. The
+billing day (when maximum demand resets) is the tenant's billing cycle day, the one
+billing determinants use (``BillingConfig.cycle_day``, 1 unless configured).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select
 
 from cimhub.domain.lifecycle import Stage
+from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.master_models import Installation, UsagePoint
 from cimhub.store.models import Meter
 from cimhub.store.sql import member_of
@@ -64,6 +66,7 @@ class StoreMasterData:
             ).where(Meter.tenant_id == tenant_id, member_of(Meter.id, meter_ids, dialect))
         ).all()
         points = self._usage_points(tenant_id, meter_ids, start, end)
+        cycle = UsagePointInfo(billing_day=self._cycle_day(tenant_id))
         aware = {m.id for m in meters if m.known}
         found = outages(self._uow, tenant_id, aware, min(start, outages_from or start), end)
         return {
@@ -74,17 +77,24 @@ class StoreMasterData:
                     dials=m.dials,
                     state=STATES.get(Stage(m.lifecycle_stage)) if m.lifecycle_stage else None,
                 ),
-                points.get(m.id, UsagePointInfo()),
+                points.get(m.id, cycle),
                 contexts_outages(aware, found, m.id),
             )
             for m in meters
         }
 
+    def _cycle_day(self, tenant_id: int) -> int:
+        """The tenant's billing cycle day, read once per unit of work."""
+        known = self._uow.__dict__.setdefault("_billing_cycle_day", {})
+        if tenant_id not in known:
+            known[tenant_id] = BillingConfigs(self._uow).current(tenant_id).cycle_day
+        return int(known[tenant_id])
+
     def _usage_points(
         self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int
     ) -> dict[int, UsagePointInfo]:
         """The usage point each meter was the main meter of during (start, end] (the
-        latest installation wins)."""
+        latest installation wins), with the tenant's billing day."""
         i, up = Installation, UsagePoint
         rows = self._uow.session.execute(
             select(
@@ -116,6 +126,7 @@ class StoreMasterData:
                 net_metering=r.net_metering,
                 pv_capacity_kw=r.pv_capacity_kw,
                 non_metered=None if r.metered is None else not r.metered,
+                billing_day=self._cycle_day(tenant_id),
             )
             for r in rows
         }

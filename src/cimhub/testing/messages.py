@@ -112,9 +112,12 @@ def readings_message(
     *,
     verb: str = "created",
     source: str = "HES-A",
+    user: str | None = None,
+    comment: str | None = None,
 ) -> bytes:
     """A strongly-typed MeterReadings message of one meter (by mRID): interval blocks and
-    register reads per ReadingType code, each {epoch seconds: value}."""
+    register reads per ReadingType code, each {epoch seconds: value}; ``user`` and
+    ``comment`` go in the header (who edits and why, for a ``change``)."""
 
     def at(ts: int) -> str:
         return stamp(datetime.fromtimestamp(ts, UTC))
@@ -139,7 +142,10 @@ def readings_message(
     return (
         f'<{element} xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header><msg:Verb>{verb}</msg:Verb>'
         f"<msg:Noun>MeterReadings</msg:Noun><msg:Source>{source}</msg:Source>"
-        f"<msg:MessageID>{uuid.uuid4()}</msg:MessageID></Header>"
+        + (f"<msg:User><msg:UserID>{user}</msg:UserID></msg:User>" if user else "")
+        + f"<msg:MessageID>{uuid.uuid4()}</msg:MessageID>"
+        + (f"<msg:Comment>{comment}</msg:Comment>" if comment else "")
+        + "</Header>"
         f'<Payload><MeterReadings xmlns="{MR}"><MeterReading>{blocks}'
         f"<Meter><mRID>{meter}</mRID></Meter>{reads}</MeterReading></MeterReadings></Payload>"
         f"</{element}>"

@@ -4,15 +4,22 @@ Used by the VEE "Done when" test, the database slice test and the throughput mea
 Each meter gets at most one fault (``FAULTS[n % len(FAULTS)]`` for meter n; every
 ``CLEAN_EVERY``-th meter stays clean) and the truth about it, so a test can build a
 confusion matrix of injected faults against findings.
+
+Outages are not given to VEE as a test's say-so: the head-end sends power-off/power-on
+events (``Month.events``), and each meter's context carries the outages derived from them
+by ``domain.outage.derive_outages``, as the store derives them (every meter belongs to a
+head-end that reports power events, so its outages are known: none unless it had one).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from cimhub.domain.event import POWER_OFF, POWER_ON
+from cimhub.domain.outage import derive_outages
 from cimhub.domain.reading import ReadingKind
 from cimhub.testing.messages import load_kwh
 from cimhub.vee.batch import Batch
@@ -33,6 +40,8 @@ DAYS = 30
 END = START + DAYS * 86_400
 NOW = END + 2 * 86_400
 CLEAN_EVERY = 4
+#: the end VEE gives an outage not restored yet (as ``store.vee_outages.OPEN_END``)
+OPEN = 2**62
 
 #: fault kind → the rules that must find it (empty: a trap no rule may fire on)
 FAULTS: dict[str, frozenset[str]] = {
@@ -47,6 +56,7 @@ FAULTS: dict[str, frozenset[str]] = {
     "static": frozenset({"usage.static"}),
     "cum_decrement": frozenset({"register.decrement"}),
     "cum_decrement_net_meter": frozenset(),
+    "net_forward_decrement": frozenset({"register.decrement"}),
     "rollover": frozenset({"register.rollover"}),
     "dials": frozenset({"register.dials"}),
     "cum_jump": frozenset({"register.increment"}),
@@ -64,6 +74,7 @@ FAULTS: dict[str, frozenset[str]] = {
     "old_date": frozenset({"time.old"}),
     "above_sanctioned": frozenset({"usage.sanctioned"}),
     "low_day": frozenset({"usage.history"}),
+    "high_day": frozenset({"usage.history"}),
     "inactive": frozenset({"usage.inactive"}),
     "export_above_pv": frozenset({"net.export_above_pv", "net.daily_export"}),
 }
@@ -89,6 +100,8 @@ class Month:
     batches: list[Batch] = field(default_factory=list)
     contexts: dict[int, MeterContext] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    #: power events the head-end sends: (meter, ts, POWER_OFF | POWER_ON)
+    events: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def readings(self) -> int:
@@ -103,10 +116,30 @@ def fault_of(meter: int) -> str | None:
 
 
 def month(meters: int, first_id: int = 1) -> Month:
+    return month_of(range(first_id, first_id + meters))
+
+
+def month_of(meters: Iterable[int]) -> Month:
+    """The month of these meter numbers (each with its fault, see ``fault_of``)."""
     out = Month()
-    for meter in range(first_id, first_id + meters):
+    for meter in meters:
         _meter(out, meter, fault_of(meter))
     return out
+
+
+def first_of_each_kind(extra: Iterable[str] = ()) -> list[int]:
+    """The first meter number of every fault kind (and of ``extra`` kinds, once more), and
+    the first clean one: a slice of the month with every kind in it."""
+    picked: list[int] = []
+    wanted = [*FAULTS, *extra, None]
+    meter = 1
+    while wanted:
+        kind = fault_of(meter)
+        if kind in wanted:
+            wanted.remove(kind)
+            picked.append(meter)
+        meter += 1
+    return picked
 
 
 def _series(meter: int) -> tuple[list[int], list[float]]:
@@ -147,6 +180,7 @@ class _Draft:
     moved: dict[int, int] = field(default_factory=dict)  #: ts → the ts the HES stamps
     extra: list[tuple[int, float]] = field(default_factory=list)  #: readings sent besides
     export: list[float] | None = None
+    events: list[tuple[int, str]] = field(default_factory=list)  #: power events (ts, code)
 
     def set(self, ts: int, value: float) -> None:
         self.values[(ts - START) // STEP - 1] = value
@@ -171,7 +205,7 @@ def _meter(out: Month, meter: int, kind: str | None) -> None:
         MeterContext(
             MeterInfo("1P-WC", 1.0, 6, MeterState.IN_SERVICE, True),
             UsagePointInfo("domestic", 5.0, 6.0, False, None, False, 1),
-            (),
+            (),  # the head-end reports power events: known, none until derived
         ),
         cum,
         _md(clean),
@@ -231,7 +265,11 @@ def _emit(out: Month, d: _Draft) -> None:
                 END,
             )
         )
-    out.contexts[d.meter] = d.context
+    outages = derive_outages(d.events)
+    out.contexts[d.meter] = replace(
+        d.context, outages=tuple((o.start, o.end or OPEN) for o in outages)
+    )
+    out.events += [(d.meter, ts, code) for ts, code in sorted(d.events)]
 
 
 def _gap(first: int, count: int) -> Callable[[_Draft], None]:
@@ -269,9 +307,12 @@ def _zeros(d: _Draft, *, outage: bool) -> None:
     for ts in run:
         d.set(ts, 0.0)
     d.window = (run[0], run[-1])
-    if outage:
-        d.context = replace(d.context, outages=((run[0] - STEP, run[-1]),))
-        d.drop = {run[5], run[6]}  # nothing arrives during the outage either
+    if outage:  # the supply was off for exactly these intervals; the head-end says so
+        d.events = [(run[0] - STEP, POWER_OFF), (run[-1], POWER_ON)]
+        # nothing arrives for its last half hour either: without the outage, the 18 zeros
+        # before would be a zero run, and the gap interpolated up to the next value
+        d.drop = {run[-2], run[-1]}
+        _registers_follow(d)  # and the registers did not move
 
 
 def _static(d: _Draft) -> None:
@@ -288,11 +329,24 @@ def _wrong_ct(d: _Draft) -> None:
     d.values = [round(v / 40, 5) for v in d.values]  # the HES sent secondary-side intervals
 
 
-def _low_day(d: _Draft) -> None:
-    day = 18
-    for k in range(day * 96, (day + 1) * 96):
-        d.values[k] = round(d.values[k] * 0.04, 4)
-    d.window = (START + day * 86_400, START + (day + 1) * 86_400)
+def _day_times(day: int, factor: float) -> Callable[[_Draft], None]:
+    """Day ``day``'s consumption × ``factor`` (the registers follow it)."""
+
+    def inject(d: _Draft) -> None:
+        for k in range(day * 96, (day + 1) * 96):
+            d.values[k] = round(d.values[k] * factor, 4)
+        d.window = (START + day * 86_400, START + (day + 1) * 86_400)
+        _registers_follow(d)
+
+    return inject
+
+
+def _registers_follow(d: _Draft) -> None:
+    cum = [d.cum[0]]
+    for day in range(DAYS):
+        cum.append(round(cum[-1] + sum(d.values[day * 96 : (day + 1) * 96]), 3))
+    d.cum = cum
+    d.tous = [[round(c * s, 3) for c in cum] for s in SHARES]
 
 
 def _inactive(d: _Draft) -> None:
@@ -342,7 +396,17 @@ def _decrement(d: _Draft) -> None:
 def _decrement_net_meter(d: _Draft) -> None:
     _decrement(d)
     d.cum_code = NET_CUM
+    _net_metered(d)
+
+
+def _net_metered(d: _Draft) -> None:
     d.context = replace(d.context, usage_point=replace(d.context.usage_point, net_metering=True))
+
+
+def _decrement_forward_on_net_meter(d: _Draft) -> None:
+    """A net-metered point's forward (import) register must not go down either."""
+    _decrement(d)
+    _net_metered(d)
 
 
 def _register(
@@ -381,6 +445,7 @@ INJECT: dict[str, Callable[[_Draft], None]] = {
     "static": _static,
     "cum_decrement": _cum(19, _decrement, window_days=1),
     "cum_decrement_net_meter": _cum(19, _decrement_net_meter, window_days=1),
+    "net_forward_decrement": _cum(19, _decrement_forward_on_net_meter, window_days=1),
     "rollover": _cum(11, _rollover),
     "dials": _cum(15, lambda d: d.cum.__setitem__(15, d.cum[15] + 1_000_000)),
     "cum_jump": _cum(17, lambda d: setattr(d, "cum", d.cum[:17] + [c + 900 for c in d.cum[17:]])),
@@ -397,7 +462,8 @@ INJECT: dict[str, Callable[[_Draft], None]] = {
     "future_date": _send(NOW + 3 * 86_400, 0.2),
     "old_date": _send(START - 120 * 86_400, 0.2),
     "above_sanctioned": _one((16, 15), lambda v: 2.9),  # 11.6 kW in 15 min; sanctioned 5 kW
-    "low_day": _low_day,
+    "low_day": _day_times(18, 0.04),
+    "high_day": _day_times(23, 3.5),
     "inactive": _inactive,
     "export_above_pv": _export,
 }

@@ -132,11 +132,15 @@ def _intervals(scope: Scope, found: list[Finding]) -> Validated:
     values = list(grid.values)
     methods = [VALIDATED] * len(values)
     filled: list[int] = []
-    for first, last in list(runs(marks.failed)):
-        fill, method = _fill(scope, first, last, marks.failed, values)
-        values[first : last + 1] = fill
-        methods[first : last + 1] = [f"estimated:{method}"] * len(fill)
-        filled.extend(range(first, last + 1))
+    for run_first, run_last in list(runs(marks.failed)):
+        for first, last, off in _by_outage(scope, run_first, run_last):
+            if off:  # no supply: nothing was consumed
+                fill, method = [0.0] * (last - first + 1), estimation.OUTAGE
+            else:
+                fill, method = _fill(scope, first, last, marks.failed, values)
+            values[first : last + 1] = fill
+            methods[first : last + 1] = [f"estimated:{method}"] * len(fill)
+            filled.extend(range(first, last + 1))
     if filled and scope.params.scale_to_registers:
         _scale(scope, values, marks.failed, methods)
     raw_q = scope.batch.qualities
@@ -163,16 +167,29 @@ def _raw_quality(qualities: Sequence[str], index: int | None) -> str:
     return qualities[index] if index is not None and qualities else ""
 
 
+def _by_outage(scope: Scope, first: int, last: int) -> list[tuple[int, int, bool]]:
+    """Slots first..last split where a known outage starts or ends: (first, last, off)."""
+    if not scope.context.outages:
+        return [(first, last, False)]
+    stamps = scope.grid.timestamps
+    parts: list[tuple[int, int, bool]] = []
+    for i in range(first, last + 1):
+        off = scope.in_outage(stamps[i])
+        if parts and parts[-1][2] == off:
+            parts[-1] = (parts[-1][0], i, off)
+        else:
+            parts.append((i, i, off))
+    return parts
+
+
 def _fill(
     scope: Scope, first: int, last: int, failed: list[bool], values: list[float | None]
 ) -> tuple[list[float], str]:
-    """Estimate slots first..last: outage → 0; short gap → linear; else like day; else
-    linear anyway, the nearest good value, or zero (each named in the method)."""
+    """Estimate slots first..last (outside outages): short gap → linear; else like day;
+    else linear anyway, the nearest good value, or zero (each named in the method)."""
     grid, p = scope.grid, scope.params
     stamps = grid.timestamps[first : last + 1]
     count = len(stamps)
-    if scope.context.outages and all(scope.in_outage(ts) for ts in stamps):
-        return [0.0] * count, estimation.OUTAGE
     left = _end_point(scope, first - 1, failed, values)
     right = _end_point(scope, last + 1, failed, values)
     short = count * scope.batch.interval <= p.interpolation_limit_minutes * 60
@@ -210,17 +227,20 @@ def _end_point(
 def _scale(
     scope: Scope, values: list[float | None], failed: list[bool], methods: list[str]
 ) -> None:
-    """Scale the estimates between two register reads so the span adds up to them."""
+    """Scale the estimates between two register reads so the span adds up to them; an
+    estimate inside an outage stays zero (no supply, no consumption to share out)."""
     register = register_of(scope)
     if register is None:
         return
     factor = 10.0 ** (register.reading_type.multiplier - scope.batch.reading_type.multiplier)
+    outage = f"estimated:{estimation.OUTAGE}"
     for i, j, r1, r2 in register_pairs(scope, register):
         span = range(i + 1, j + 1)
-        guessed = [k for k in span if failed[k]]
+        guessed = [k for k in span if failed[k] and methods[k] != outage]
         if not guessed or any(values[k] is None for k in span):
             continue
-        target = (r2 - r1) * factor - sum(values[k] or 0.0 for k in span if not failed[k])
+        kept = set(guessed)
+        target = (r2 - r1) * factor - sum(values[k] or 0.0 for k in span if k not in kept)
         if target < 0:
             continue
         scaled = estimation.scale([values[k] or 0.0 for k in guessed], target)

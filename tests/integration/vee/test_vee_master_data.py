@@ -43,4 +43,6 @@ def test_meters_and_their_usage_points_become_vee_contexts(
     assert home.outages is None  # no power event from it or its head-end: unknown, zero rule quiet
     assert contexts[feeder].meter.multiplier == 4000.0  # CT 40 × PT 100
     assert contexts[feeder].usage_point.sanctioned_load_kw is None  # a feeder has no consumer
+    # maximum demand resets on the billing cycle day: the tenant's (1 unless configured)
+    assert home.usage_point.billing_day == contexts[feeder].usage_point.billing_day == 1
     assert 999_999 not in contexts

@@ -1,18 +1,16 @@
 """VEE through the store on SQLite and PostgreSQL: ingest → validated layer with quality
-codes, raw untouched; edits with who and why; time travel; findings; idempotent re-runs;
-and a slice of the "Done when" month through the database."""
+codes, raw untouched; edits with who and why; time travel; findings; idempotent re-runs.
+The "Done when" month through the database: test_vee_month_store.py."""
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from dataclasses import replace
 
 from lxml import etree
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
-from cimhub.domain.reading import MeterRef, ReadingKind, Series
+from cimhub.domain.reading import MeterRef
 from cimhub.mappings.timestamp import to_text
 from cimhub.store.findings import FindingRepository
 from cimhub.store.validated import ValidatedRepository
@@ -20,7 +18,6 @@ from cimhub.store.vee import VeeService, failures_report
 from cimhub.testing import vee_month as vm
 from cimhub.testing.replies import ParsedReply
 from cimhub.vee.config import Layer, VeeConfig
-from cimhub.vee.finding import SeriesKey
 
 KWH = vm.KWH
 MR_MSG = "http://iec.ch/TC57/2011/MeterReadingsMessage"
@@ -183,82 +180,6 @@ def test_findings_are_queryable_counted_daily_and_a_rerun_is_idempotent(vee_hub:
         trail = ValidatedRepository(uow).versions(tenant, meter, rt, TS[SPIKE])
     assert run.stored.changed >= 1 and spikes == []
     assert (trail[-1].value, trail[-1].quality, trail[-1].version) == (6.5, "3.0.1", 2)
-
-
-def test_a_slice_of_the_month_through_the_database_finds_every_fault(vee_hub: Hub) -> None:
-    """40 meters of the month (every fault kind at least once): raw stored as the handler
-    stores it, VEE run on the batches as they arrived, then re-run from the store."""
-    data = vm.month(40)
-    with vee_hub.database.unit_of_work(hub=True) as uow:
-        tenant = uow.tenants.ensure("discom-a")
-        type_ids = uow.reading_types.ids_for({b.key.reading_type for b in data.batches})
-        refs = [MeterRef(f"M{n}") for n in data.contexts]
-        meters = uow.meters.resolve(tenant, refs, auto_register=True)
-    meter_of = dict(zip(data.contexts, meters, strict=True))
-    back = {v: k for k, v in meter_of.items()}
-    batches = [
-        replace(b, key=SeriesKey(meter_of[b.key.meter_id], b.key.reading_type))
-        for b in data.batches
-    ]
-    contexts = {meter_of[n]: c for n, c in data.contexts.items()}
-    service = VeeService(master_data=lambda uow: _Static(contexts))
-    started = time.perf_counter()
-    with vee_hub.database.unit_of_work(hub=True) as uow:
-        for kind in (ReadingKind.INTERVAL, ReadingKind.REGISTER):
-            items = [
-                (b.key.meter_id, type_ids[b.key.reading_type], _raw(b))
-                for b in batches
-                if b.kind is kind
-            ]
-            uow.readings.save(
-                tenant, kind, items, source="t", message_log_id=None, received_at=vm.NOW
-            )
-        run = service.run(uow, tenant, "discom-a", batches, type_ids, now=vm.NOW)
-    seconds = time.perf_counter() - started
-    print(f"\n40 meters × 30 days, raw + VEE into the database: {run.readings} in {seconds:.1f} s")
-    with vee_hub.database.unit_of_work(hub=True) as uow:
-        stored = FindingRepository(uow).query(tenant, limit=100_000)
-    assert len(stored) == run.findings  # every finding stored, once
-    hits = Counter()
-    for fault in data.faults:
-        if any(
-            f.rule in fault.expected
-            and back[f.meter_id] == fault.meter_id
-            and f.first_ts <= fault.window[1]
-            and f.last_ts >= fault.window[0]
-            for f in stored
-        ):
-            hits[fault.kind] += 1
-    assert hits == Counter(f.kind for f in data.faults if f.expected)
-    # Re-run from the store: nothing new. Only the duplicate's slot changes: raw keeps
-    # one reading per key, so the re-run no longer sees the second copy.
-    with vee_hub.database.unit_of_work(hub=True) as uow:
-        again = service.rerun(uow, tenant, "discom-a", meters, vm.START, vm.END, now=vm.NOW)
-    duplicates = sum(f.kind == "duplicate" for f in data.faults)
-    assert again.stored.inserted == 0 and again.new_findings == 0
-    assert again.stored.changed == duplicates
-
-
-def _raw(batch) -> Series:
-    """The batch as raw storage keeps it: one reading per key (the first)."""
-    first = dict(reversed(list(zip(batch.timestamps, batch.values, strict=True))))
-    stamps = sorted(first)
-    return Series(
-        MeterRef(""),
-        batch.key.reading_type,
-        batch.kind,
-        stamps,
-        [first[t] for t in stamps],
-        [""] * len(stamps),
-    )
-
-
-class _Static:
-    def __init__(self, contexts: dict) -> None:
-        self._contexts = contexts
-
-    def contexts(self, tenant_id: int, meter_ids, start: int, end: int, **_: object) -> dict:
-        return {m: self._contexts[m] for m in meter_ids if m in self._contexts}
 
 
 def test_a_rerun_judges_usage_against_stored_like_days(vee_hub: Hub) -> None:

@@ -1,8 +1,12 @@
 """Done when: a month of 15-minute data for 1 000 meters with injected faults of every
-kind goes through VEE; every fault is found, no false alarm, every gap is estimated.
+kind goes through VEE; every fault is found, no false alarm, every gap is estimated (and
+a gap inside an outage as zero).
 
-The audit-trail half ("who changed which value, when and why") needs the store: it is
-tested on both backends in tests/integration/vee/test_vee_store.py on a slice of the month.
+Outages come from the head-end's power events (``Month.events``), derived as the store
+derives them. Through the database (master data, outages from power events sent before
+and after the readings, the audit trail: "who changed which value, when and why"), a
+slice of the month with every fault kind is tested on both backends in
+tests/integration/vee/test_vee_month_store.py.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def test_a_month_of_1000_meters_with_every_fault_kind(capsys: pytest.CaptureFixt
     assert not forbidden, forbidden
     assert set(false_alarms) <= DOCUMENTED_FALSE_ALARMS, false_alarms
     _every_gap_is_filled(result)
+    _gaps_in_outages_are_zero(result, data)
 
 
 def _rules_on(findings, fault) -> list[str]:
@@ -88,3 +93,19 @@ def _every_gap_is_filled(result) -> None:
         assert len(v) == expected, v.key
         for q, method in zip(v.qualities, v.methods, strict=True):
             assert method.startswith("estimated:") == quality.has(q, quality.ESTIMATED)
+
+
+def _gaps_in_outages_are_zero(result, data) -> None:
+    """Intervals never received during an outage are estimated as zero, nothing else."""
+    sent = {b.key: set(b.timestamps) for b in data.batches if b.key.reading_type == vm.KWH}
+    checked = 0
+    for v in result.validated:
+        outages = data.contexts[v.key.meter_id].outages
+        if v.key.reading_type != vm.KWH or not outages:
+            continue
+        for ts, value, method in zip(v.timestamps, v.values, v.methods, strict=True):
+            inside = any(a < ts and ts - vm.STEP < b for a, b in outages)
+            if inside and ts not in sent[v.key]:
+                assert (value, method) == (0.0, "estimated:outage_zero"), (v.key, ts)
+                checked += 1
+    assert checked  # the month has outages with lost intervals

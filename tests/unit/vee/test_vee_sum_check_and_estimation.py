@@ -131,3 +131,17 @@ def test_a_stored_day_with_an_outage_is_no_like_day() -> None:
         history = {SeriesKey(1, KWH): SeriesHistory(None, profiles)}
         v = validate([intervals(gap)], now=NOW, history=history).validated[0]
         assert {round(x, 6) for x in v.values[40:56]} == {expected}
+
+
+def test_a_gap_inside_an_outage_stays_zero_when_estimates_are_scaled_to_registers() -> None:
+    # 8 intervals; the supply was off for the 3rd and 4th (never sent), and 5th and 6th are
+    # missing with supply on. The register says 2.5 kWh; the 4 measured hold 1.0, so the
+    # 1.5 left goes to the two estimates outside the outage (0.75 each), none inside it.
+    values = [0.25, 0.25, None, None, None, None, 0.25, 0.25]
+    outage = ((ts(1), ts(3)),)
+    cum = registers([MONDAY, ts(7)], [100.0, 102.5])
+    v = validate([intervals(values), cum], now=NOW, contexts={1: context(outages=outage)})
+    got = v.validated[0]
+    assert got.values[2:4] == [0.0, 0.0] and got.methods[2] == "estimated:outage_zero"
+    assert [round(x, 6) for x in got.values[4:6]] == [0.75, 0.75]
+    assert got.methods[4].endswith("+scaled_to_registers")
