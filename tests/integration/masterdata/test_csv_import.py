@@ -115,7 +115,9 @@ def test_the_cli_sets_a_tenants_own_settings(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "cimhub.cli", "tenant", TENANT, "--auto-register", "off"]
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\t") == [TENANT, TENANT, "auto-register off\n"]
+    code, name, *settings = run.stdout.rstrip("\n").split("\t")
+    assert (code, name) == (TENANT, TENANT)
+    assert "auto-register off" in settings  # one column per setting; others may follow
 
 
 def test_a_row_naming_a_deleted_meter_is_refused(database_url: str, tmp_path: Path) -> None:
