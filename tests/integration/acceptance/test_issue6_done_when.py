@@ -3,12 +3,14 @@ both ways) for DT0's even meters and an MQTT vendor-b head-end for its odd ones 
 a hub on PostgreSQL and the real RabbitMQ (serve publishes, a `cimhub worker` handles) with
 Mosquitto, (a) a disconnect list from billing is approved and executed end to end and
 billing hears each outcome on the bus, (b) a tamper burst opens exceptions and a service
-order per meter, (c) an outage is derived per meter and for the DT, and OMS is told.
+order per meter, (c) an outage is derived per meter and for the DT, and OMS is told, (d) a
+missed-interval gap on each head-end is re-read for exactly its period and re-acquired.
 What the simulator injected (its ground truth) is what the hub must have found.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -22,11 +24,13 @@ from lxml import etree
 
 from cimhub.adapters.profile import load_profile
 from cimhub.app import Hub
+from cimhub.domain.meter_read import Period
 from cimhub.domain.outage import Outage, OutageKind
 from cimhub.imports.csv_import import import_files
 from cimhub.settings import Settings
 from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.cim_head_end import HttpHes
+from cimhub.simulator.cim_writer import PERIOD
 from cimhub.simulator.faults import FaultKind, FaultPlan, GroundTruth
 from cimhub.simulator.fleet import from_csv
 from cimhub.simulator.mqtt_head_end import MqttHes
@@ -34,9 +38,20 @@ from cimhub.simulator.simulation import Simulation
 from cimhub.store.commands import HesEndpoint
 from cimhub.store.dt_outages import DtOutageRepository
 from cimhub.store.events import EventRepository
+from cimhub.store.models import IntervalReading
 from cimhub.store.subscriptions import Subscription
 from cimhub.testing.bus import FAST, ThreadWorker
-from cimhub.testing.commands import DISCONNECT, HEADERS, TENANT, command, control, set_endpoint
+from cimhub.testing.commands import (
+    DISCONNECT,
+    HEADERS,
+    TENANT,
+    command,
+    control,
+    open_gaps,
+    qualities,
+    read_commands,
+    set_endpoint,
+)
 from cimhub.testing.masterdata import write_discom
 from cimhub.testing.receiver import Receiver
 from cimhub.testing.waiting import wait_until
@@ -46,7 +61,9 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
 ]
 MQTT_URL = "mqtt://127.0.0.1:1883"
-T0 = 1_718_389_800  # 2024-06-15T00:00+05:30
+IST = 19_800
+#: Midnight (IST) two days ago: recent, so the meters still hold it when a gap is re-read.
+T0 = ((int(time.time()) + IST) // 86_400 - 2) * 86_400 - IST
 H = 3600
 OFF, ON = "3.26.0.85", "3.26.0.216"
 EDC = "http://iec.ch/TC57/2011/EndDeviceControls#"
@@ -229,6 +246,49 @@ def test_an_outage_is_derived_per_meter_and_for_the_dt_and_oms_is_told(stack: St
     ]
     meter_level = {(m, kind) for body in s.oms.bodies for m, kind in _meter_events(body)}
     assert meter_level == {(m, kind) for m in out for kind in (OFF, ON)}
+
+
+def test_a_missed_interval_gap_on_each_head_end_is_re_read_and_re_acquired(
+    stack: Stack,
+) -> None:
+    s = stack
+    cim_gap = s.plan.missing("SM0000002", T0 + 2 * H + 1800, T0 + 3 * H)  # two 15-min blocks
+    mqtt_gap = s.plan.missing("SM0000003", T0 + 2 * H, T0 + 3 * H)  # two 30-min blocks
+    s.sim.step(T0 + 4 * H)
+    assert s.truth.of(FaultKind.MISSING) == [cim_gap, mqtt_gap]
+    meters = {"SM0000002": cim_gap, "SM0000003": mqtt_gap}
+    wait_until(lambda: len(open_gaps(s.hub)) == 2, timeout=60)
+    assert s.hub.sweep_rereads()[TENANT]["asked"] == 2
+    asked = {r.command.period for r in read_commands(s.hub)}
+    assert asked == {Period(f.start, f.end) for f in meters.values()}  # exactly the gaps
+    wait_until(lambda: open_gaps(s.hub) == [], timeout=60)
+    for serial, fault in meters.items():
+        meter = s.sim.generator.meter(serial)
+        blocks = s.sim.generator.blocks(meter, fault.start, fault.end)
+        kwh = f"0.0.{PERIOD[meter.interval]}.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
+        stamps = [b.end for b in blocks]
+        assert len(stamps) == 2
+        assert qualities(s.base, serial, stamps, kwh) == ["3.0.1"] * 2  # read, not estimated
+        assert _stored(s.hub, serial, kwh, stamps) == [b.kwh_import for b in blocks]
+    assert s.hub.sweep_rereads()[TENANT]["asked"] == 0
+
+
+def _stored(hub: Hub, meter: str, code: str, stamps: list[int]) -> list[float]:
+    """The raw values the hub holds for a meter's reading type at ``stamps``."""
+    from sqlalchemy import select
+
+    with hub.database.unit_of_work(hub=True) as uow:
+        tenant_id = uow.tenants.ensure(TENANT)
+        (meter_id,) = uow.meters.find(tenant_id, [_ref(meter)])
+        (type_id,) = uow.reading_types.ids_for([code]).values()
+        rows = uow.session.execute(
+            select(IntervalReading.ts, IntervalReading.value).where(
+                IntervalReading.tenant_id == tenant_id, IntervalReading.meter_id == meter_id,
+                IntervalReading.reading_type_id == type_id, IntervalReading.ts.in_(stamps),
+            )
+        ).all()  # fmt: skip
+    found = dict(rows)
+    return [round(found[t], 6) for t in stamps if t in found]
 
 
 def _ref(meter: str) -> Any:
