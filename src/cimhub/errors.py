@@ -17,6 +17,7 @@ CimHubError
 │   ├── DomainRuleError         3.1
 │   ├── NotAuthenticatedError   6.1 (no, wrong or expired credentials)
 │   ├── NotPermittedError       6.2 (authenticated, but the role does not allow it)
+│   │   └── SessionLimitError   6.4 (a login beyond the user's concurrent sessions)
 │   └── RateLimitedError        6.3 (too many requests from this client: retry later)
 └── TechnicalError          infrastructure → retried with backoff, then dead-lettered (5.x)
 """
@@ -92,6 +93,7 @@ CODES: dict[str, Code] = {
         Code("6.1", "not authenticated"),
         Code("6.2", "not permitted"),
         Code("6.3", "rate limit exceeded"),
+        Code("6.4", "concurrent session limit reached"),
     )
 }
 
@@ -197,6 +199,12 @@ class NotPermittedError(FunctionalError):
     """The principal's roles do not grant the permission asked for (HTTP 403)."""
 
     code = "6.2"
+
+
+class SessionLimitError(NotPermittedError):
+    """A login beyond the user's concurrent-session limit, where the tenant refuses more."""
+
+    code = "6.4"
 
 
 class RateLimitedError(FunctionalError):

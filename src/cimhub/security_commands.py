@@ -69,6 +69,9 @@ def add_commands(commands: Any) -> None:
     disable = actions.add_parser("disable", help="stop a user from logging in")
     disable.add_argument("name")
     disable.set_defaults(run=_user_disable)
+    from cimhub.session_commands import add_commands as add_sessions  # session …, user unlock
+
+    add_sessions(commands, actions)
 
     role = commands.add_parser("role", help="roles and the permissions they grant")
     actions = role.add_subparsers(required=True, metavar="ACTION")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -207,6 +209,32 @@ class Settings(BaseSettings):
     secret_key_file: str | None = Field(default=None, description="File holding secret_key.")
     wsse_window_seconds: int = Field(
         default=300, gt=0, description="UsernameToken Created must be this fresh; nonces kept."
+    )
+
+    # Interactive sessions of users (see cimhub.endpoints.logins): idle and absolute
+    # lifetimes, concurrent sessions per user (tenants set their own per role), lockout.
+    session_idle_seconds: int = Field(
+        default=1800, gt=0, description="A session not used for this long ends."
+    )
+    session_max_seconds: int = Field(
+        default=12 * 3600, gt=0, description="A session ends this long after its login."
+    )
+    session_limit: int = Field(
+        default=3, gt=0, description="Live sessions per user, unless its tenant sets a limit."
+    )
+    session_on_limit: Literal["evict", "refuse"] = Field(
+        default="evict",
+        description="A login beyond the limit ends the oldest session (evict) or is refused.",
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure on plain HTTP too (behind a TLS proxy).",
+    )
+    login_max_failures: int = Field(
+        default=5, gt=0, description="Failed logins in a row that lock a user out."
+    )
+    login_lockout_seconds: int = Field(
+        default=900, gt=0, description="How long a user stays locked out after them."
     )
 
     # TLS when the hub terminates it itself (else a reverse proxy does): TLS 1.2 or newer.

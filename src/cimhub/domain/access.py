@@ -51,7 +51,7 @@ class Kind(StrEnum):
     """How a principal authenticated."""
 
     CREDENTIAL = "credential"  # a system's API key (REST, /cim, SOAP UsernameToken, AMQP)
-    USER = "user"  # a person: name and password
+    USER = "user"  # a person: name and password, or a session opened with them
     TOKEN = "token"  # an OAuth2/JWT bearer token from the identity provider
     LOOPBACK = "loopback"  # no authentication configured: loopback only, everything allowed
 
@@ -79,6 +79,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     permissions: frozenset[str] = field(default_factory=frozenset)
     kind: Kind = Kind.CREDENTIAL
+    session: str | None = None  # the public id of the user's interactive session, if any
 
     def allows(self, permission: str) -> bool:
         return self.kind is Kind.LOOPBACK or permits(self.permissions, permission)

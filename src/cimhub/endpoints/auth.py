@@ -7,6 +7,8 @@ UsernameTokens turned into a :class:`~cimhub.domain.access.Principal` bound to o
   ``aud`` (``CIMHUB_JWT_AUDIENCE``) and, when set, ``iss`` are checked; claims ``sub``,
   ``tenant`` and ``roles`` name the principal.
 * ``Authorization: Basic …``: a user's name and password (over TLS only, like any password).
+* ``Authorization: Bearer cs_…`` or the ``cimhub_session`` cookie: a user's interactive
+  session (``POST /api/v1/auth/login``, see ``cimhub.endpoints.logins``).
 * SOAP: ``wsse:Security/wsse:UsernameToken`` (OASIS WSS UsernameToken Profile 1.1):
   PasswordText with an API key or a user's password, or PasswordDigest
   (Base64(SHA-1(nonce + created + key))) for credentials created with ``--wsse-digest``.
@@ -26,11 +28,11 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from fastapi import Request
 from lxml import etree
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import cookie_parser
 
 from cimhub.domain.access import (
     ADMIN_READ,
@@ -50,6 +53,8 @@ from cimhub.domain.access import (
     permissions_of,
     rest_permission,
 )
+from cimhub.endpoints.auth_throttle import Throttle
+from cimhub.endpoints.logins import COOKIE, CSRF_HEADER, Logins, csrf_token
 from cimhub.errors import NotAuthenticatedError, NotPermittedError, StorageUnavailableError
 from cimhub.settings import Settings
 from cimhub.store.cache import StoreCache
@@ -65,6 +70,8 @@ PASSWORD_DIGEST = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
     "#PasswordDigest"
 )
+SESSION_PREFIX = "cs_"  # a user's session token (cimhub.endpoints.logins)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _CLOCK_SKEW = 60  # seconds a Created may lie in the future
 _UNCONFIGURED_RECHECK = 2.0  # seconds "no credentials yet" is believed before asking again
 
@@ -85,28 +92,6 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-class Throttle:
-    """At most one audit record per key per period (with the count of those skipped)."""
-
-    def __init__(self, period: float) -> None:
-        self.period = period
-        self._lock = threading.Lock()
-        self._last: dict[tuple[str, ...], tuple[float, int]] = {}
-
-    def due(self, key: tuple[str, ...]) -> int | None:
-        """None when the key was recorded within the period, else how many were skipped."""
-        now = time.monotonic()
-        with self._lock:
-            last, skipped = self._last.get(key, (float("-inf"), 0))
-            if now - last < self.period:
-                self._last[key] = (last, skipped + 1)
-                return None
-            if len(self._last) > 10_000:  # bounded memory under a flood of distinct keys
-                self._last.clear()
-            self._last[key] = (now, 0)
-            return skipped
-
-
 class Authenticator:
     """Turns the credentials of a request into a Principal (or raises 6.1 / 6.2)."""
 
@@ -121,6 +106,7 @@ class Authenticator:
         self._failures = Throttle(60.0)
         self._logins = Throttle(600.0)
         self._cache = StoreCache()
+        self.logins = Logins(settings, database, self._reading)
 
     @contextmanager
     def _reading(self) -> Iterator[UnitOfWork]:
@@ -148,12 +134,24 @@ class Authenticator:
     # ---- HTTP --------------------------------------------------------------------------
 
     def http(
-        self, headers: Mapping[str, str], client: str | None, tenant_header: str | None
+        self,
+        headers: Mapping[str, str],
+        client: str | None,
+        tenant_header: str | None,
+        *,
+        method: str | None = None,
     ) -> Principal:
-        """The principal of an HTTP request (REST, POST /cim, SOAP with HTTP credentials)."""
+        """The principal of an HTTP request (REST, POST /cim, SOAP with HTTP credentials).
+
+        With ``method`` (REST and /cim), a session cookie counts too; an unsafe method
+        then needs the session's CSRF token in ``X-Cimhub-CSRF``.
+        """
         authorization = headers.get("authorization", "").strip()
         api_key = headers.get("x-api-key", "").strip()
         if not authorization and not api_key:
+            cookie = session_cookie(headers) if method is not None else None
+            if cookie:
+                return self.bind(self._cookie(cookie, headers, method, client), tenant_header)
             return self.anonymous(client, tenant_header)
         scheme, _, value = authorization.partition(" ")
         value = value.strip()
@@ -161,6 +159,8 @@ class Authenticator:
             principal = self._api_key(api_key, client)
         elif scheme.lower() == "bearer" and value.startswith("ck_"):
             principal = self._api_key(value, client)
+        elif scheme.lower() == "bearer" and value.startswith(SESSION_PREFIX):
+            principal = self._session(value, client)
         elif scheme.lower() == "bearer":
             principal = self._token(value, client)
         elif scheme.lower() == "basic":
@@ -207,11 +207,27 @@ class Authenticator:
     def _password(self, name: str, password: str, client: str | None) -> Principal:
         if password.startswith("ck_"):  # systems may present their key as a password
             return self._api_key(password, client)
-        with self._reading() as uow:
-            member = Security(uow).user_by_password(name, password)
+        member = self.logins.password(name, password, client)  # counts failures, locks out
         if member is None:
             raise self.failed(client, name[:100], "wrong user name or password")
         return self._admit(member, client)
+
+    def _session(self, token: str, client: str | None) -> Principal:
+        resolved = self.logins.resolve(token)
+        if isinstance(resolved, str):
+            raise self.failed(client, token.split(".", 1)[0][:32], resolved)
+        return resolved
+
+    def _cookie(
+        self, token: str, headers: Mapping[str, str], method: str | None, client: str | None
+    ) -> Principal:
+        principal = self._session(token, client)
+        if method not in SAFE_METHODS:
+            presented = headers.get(CSRF_HEADER.lower(), "")
+            if not hmac.compare_digest(presented.encode(), csrf_token(token).encode()):
+                raise self.failed(client, principal.name, f"{method} with a session cookie "
+                                  f"needs the session's {CSRF_HEADER} header")  # fmt: skip
+        return principal
 
     def _token(self, token: str, client: str | None) -> Principal:
         if self._jwt_key is None:
@@ -352,7 +368,10 @@ async def authenticate(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     client = request.client.host if request.client else None
     principal = await run_in_threadpool(
-        authenticator.http, request.headers, client, request.headers.get(TENANT_HEADER)
+        partial(authenticator.http, method=request.method),
+        request.headers,
+        client,
+        request.headers.get(TENANT_HEADER),
     )
     request.state.principal = principal
     from cimhub.endpoints import limits  # (limits → rest → auth: imported when first used)
@@ -393,6 +412,12 @@ def require(principal: Principal, permission: str) -> None:
         log.warning("%s %r of tenant %r may not %s", principal.kind.value, principal.name,
                     principal.tenant, permission)  # fmt: skip
         raise NotPermittedError(f"{principal.name!r} may not {permission}")
+
+
+def session_cookie(headers: Mapping[str, str]) -> str | None:
+    """The session token of the ``cimhub_session`` cookie, if the request has one."""
+    value = cookie_parser(headers.get("cookie", "")).get(COOKIE, "").strip()
+    return value if value.startswith(SESSION_PREFIX) else None
 
 
 def _allowed(client: str | None, networks: tuple[str, ...]) -> bool:

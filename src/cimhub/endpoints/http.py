@@ -109,7 +109,7 @@ def create_app(
     app.state.authenticator = Authenticator(settings, database)
     openapi.document_errors(app)
     soap.mount(app, settings, pipeline)
-    rest.mount(app, database)
+    rest.mount(app, database, settings)
     if bus is not None:
         from cimhub.endpoints import metrics, subscriptions
 

@@ -47,11 +47,17 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
                "description": "a system credential's key (cimhub credential create)"},
     "bearer": {"type": "http", "scheme": "bearer",
-               "description": "a credential's key, or a JWT (claims sub, tenant, roles)"},
+               "description": "a credential's key, a user's session token (cs_…, from "
+                              "POST /api/v1/auth/login), or a JWT (claims sub, tenant, roles)"},
     "basic": {"type": "http", "scheme": "basic", "description": "a user's name and password"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "cimhub_session",
+                "description": "a user's session cookie (set by POST /api/v1/auth/login); "
+                               "unsafe methods also send X-Cimhub-CSRF"},
 }  # fmt: skip
-ANY_CREDENTIAL = [{"apiKey": []}, {"bearer": []}, {"basic": []}]
+ANY_CREDENTIAL = [{"apiKey": []}, {"bearer": []}, {"basic": []}, {"session": []}]
 OPEN_PATHS = {"/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"}
+#: Operations that take credentials in their body (documented as needing none).
+LOGIN_PATHS = {"/api/v1/auth/login"}
 API_ERRORS = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
 CIM_ERRORS = ("400", "401", "403", "413", "429", "503")
 SOAP_ERRORS = ("404", "413", "429", "500")
@@ -68,7 +74,9 @@ def document_errors(app: FastAPI, api_prefix: str = "/api/v1") -> None:
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     _complete(path, method, operation.setdefault("responses", {}), api_prefix)
-                    if path not in OPEN_PATHS and not path.startswith("/soap"):
+                    if path in LOGIN_PATHS:
+                        operation["security"] = []  # the user's name and password are the body
+                    elif path not in OPEN_PATHS and not path.startswith("/soap"):
                         operation["security"] = ANY_CREDENTIAL
                         for status in ("401", "403"):  # credentials presented are checked
                             operation["responses"].setdefault(

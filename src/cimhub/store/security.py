@@ -207,20 +207,32 @@ class Security:
                           after={"name": name, "roles": sorted(roles)})  # fmt: skip
 
     def user_by_password(self, name: str, password: str) -> Member | None:
+        found = self.active_user(name)
+        if found is None:
+            dummy_verify(password)  # the same work whether or not the user exists
+            return None
+        member, password_hash = found
+        return member if verify_password(password_hash, password) else None
+
+    def active_user(self, name: str) -> tuple[Member, str] | None:
+        """An active user and its password hash (for checks of its own), or None."""
         row = self._session.execute(
             select(User, Tenant.code)
             .join(Tenant, Tenant.id == User.tenant_id)
             .where(User.name == name, User.disabled_at.is_(None))
         ).one_or_none()
         if row is None:
-            _hasher_dummy_verify(password)  # the same work whether or not the user exists
             return None
-        try:
-            _hasher.verify(row[0].password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        roles = self._roles_of(Kind.USER, row[0].id)
-        return Member(row[0].id, Kind.USER, name, row[1], roles, self._permissions(roles))
+        return self._user_member(row[0], row[1]), row[0].password_hash
+
+    def user_member(self, user_id: int) -> Member | None:
+        """The active user with this id (its roles as they are now), or None."""
+        row = self._session.execute(
+            select(User, Tenant.code)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .where(User.id == user_id, User.disabled_at.is_(None))
+        ).one_or_none()
+        return None if row is None else self._user_member(row[0], row[1])
 
     def users(self, tenant: str | None = None) -> list[tuple[str, str, tuple[str, ...], bool]]:
         """(tenant, name, roles, disabled) of every user."""
@@ -251,6 +263,7 @@ class Security:
             update(User).where(User.id == row.id).values(password_hash=_hasher.hash(password))
         )
         self.audit.record(actor, "user.password", f"user:{name}", tenant=row.code)
+        self._end_sessions(row.id, row.code, name, "password", actor)
 
     def disable_user(self, name: str, *, actor: str) -> None:
         row = self._session.execute(
@@ -263,6 +276,7 @@ class Security:
             update(User).where(User.id == row.id).values(disabled_at=int(time.time()))
         )
         self.audit.record(actor, "user.disable", f"user:{name}", tenant=row.code)
+        self._end_sessions(row.id, row.code, name, "disabled", actor)
 
     def replace_roles(self, kind: Kind, name: str, roles: list[str], *, actor: str) -> None:
         """Give a live credential (by public id) or an active user exactly ``roles``."""
@@ -341,6 +355,17 @@ class Security:
 
     # ---- helpers -----------------------------------------------------------------------
 
+    def _end_sessions(self, user_id: int, tenant: str, name: str, why: str, actor: str) -> None:
+        from cimhub.domain.session import EndReason
+        from cimhub.store.sessions import Sessions
+
+        Sessions(self._uow).end_all(user_id, EndReason(why), actor=actor, tenant=tenant,
+                                    user=name, now=int(time.time()))  # fmt: skip
+
+    def _user_member(self, user: User, tenant: str) -> Member:
+        roles = self._roles_of(Kind.USER, user.id)
+        return Member(user.id, Kind.USER, user.name, tenant, roles, self._permissions(roles))
+
     def _credential_member(self, cred: Credential, tenant: str) -> Member:
         roles = self._roles_of(Kind.CREDENTIAL, cred.id)
         allow = tuple(a for a in cred.allow.split(",") if a)
@@ -385,7 +410,16 @@ class Security:
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def _hasher_dummy_verify(password: str) -> None:
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` is the one hashed (Argon2id)."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def dummy_verify(password: str) -> None:
+    """As much work as ``verify_password``, for a user that does not exist (no timing leak)."""
     with contextlib.suppress(VerificationError):
         _hasher.verify(_DUMMY_HASH, password)
 

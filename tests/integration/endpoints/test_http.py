@@ -94,8 +94,11 @@ def test_the_openapi_document_says_how_to_authenticate(tmp_path: Path) -> None:
     assert schemes["apiKey"] == {**schemes["apiKey"], "in": "header", "name": "X-Api-Key"}
     assert {schemes["bearer"]["scheme"], schemes["basic"]["scheme"]} == {"bearer", "basic"}
     paths = spec["paths"]
-    credential = [{"apiKey": []}, {"bearer": []}, {"basic": []}]
+    assert schemes["session"] == {**schemes["session"], "in": "cookie", "name": "cimhub_session"}
+    credential = [{"apiKey": []}, {"bearer": []}, {"basic": []}, {"session": []}]
     assert paths["/cim"]["post"]["security"] == credential
     assert paths["/api/v1/tenants"]["get"]["security"] == credential
     assert "security" not in paths["/healthz"]["get"]  # probes and WSDLs stay open
     assert "security" not in paths["/soap/{service}"]["get"]
+    assert paths["/api/v1/auth/login"]["post"]["security"] == []  # the body holds them
+    assert paths["/api/v1/auth/logout"]["post"]["security"] == credential

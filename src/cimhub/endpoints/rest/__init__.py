@@ -6,21 +6,33 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from cimhub.endpoints.auth import guard
-from cimhub.endpoints.rest import admin, billing, masterdata, problems, reports
+from cimhub.endpoints.rest import (
+    admin,
+    admin_sessions,
+    billing,
+    masterdata,
+    problems,
+    reports,
+    sessions,
+)
 from cimhub.endpoints.rest.deps import Reader
+from cimhub.settings import Settings
 from cimhub.store.database import Database
 
 PREFIX = "/api/v1"
 
 
-def mount(app: FastAPI, database: Database) -> None:
+def mount(app: FastAPI, database: Database, settings: Settings) -> None:
     """Add the API's routes and its problem+json error handlers to ``app``."""
     reader = Reader(database)
     for area, module in (("masterdata", masterdata), ("reports", reports), ("billing", billing)):
         app.include_router(
             module.router(reader), prefix=PREFIX, dependencies=[Depends(guard(area))]
         )
+    admin_only = [Depends(guard("admin"))]
+    app.include_router(admin.router(database), prefix=PREFIX, dependencies=admin_only)
     app.include_router(
-        admin.router(database), prefix=PREFIX, dependencies=[Depends(guard("admin"))]
+        admin_sessions.router(reader, settings), prefix=PREFIX, dependencies=admin_only
     )
+    app.include_router(sessions.router(), prefix=PREFIX)  # login needs no credentials
     problems.install(app, PREFIX)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,7 @@ from cimhub.store.database import Database
 from cimhub.store.security import Security
 
 ROLES_WRITE = "admin.roles.write"
+MAX_ID = 2**63 - 1  # audit ids are 64-bit
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Problem, "description": "invalid value or rule (2.1, 3.x)"},
     401: {"model": schemas.Problem, "description": "not authenticated (6.1)"},
@@ -140,11 +141,13 @@ def router(database: Database) -> APIRouter:
             s.revoke(role, permission, actor=actor(request))
 
     @api.get("/audit", summary="The tenant's audit entries, oldest first")
-    def audit(request: Request, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    def audit(
+        request: Request,
+        after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="entries after this id")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
         with security() as s:
-            entries = s.audit.entries(
-                tenant=tenant_of(request), after_id=after_id, limit=min(max(limit, 1), 1000)
-            )
+            entries = s.audit.entries(tenant=tenant_of(request), after_id=after_id, limit=limit)
         return [{k: getattr(e, k) for k in e.__slots__} for e in entries]
 
     @api.get("/audit/verify", summary="Recompute the whole hash chain")
