@@ -72,6 +72,9 @@ def add_commands(commands: Any) -> None:
     from cimhub.session_commands import add_commands as add_sessions  # session …, user unlock
 
     add_sessions(commands, actions)
+    from cimhub.mqtt_commands import add_commands as add_mqtt  # mqtt login | acl
+
+    add_mqtt(commands)
 
     role = commands.add_parser("role", help="roles and the permissions they grant")
     actions = role.add_subparsers(required=True, metavar="ACTION")

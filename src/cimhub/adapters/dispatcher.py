@@ -27,8 +27,8 @@ from cimhub.store.commands import Dispatch, HesEndpoint
 from cimhub.store.database import Database
 
 log = logging.getLogger("cimhub.hes")
-#: Sends a command to an MQTT head-end: (vendor profile, tenant code, command) → None.
-MqttSender = Callable[[str, str, Command], None]
+#: Sends a command to an MQTT head-end: (vendor profile, tenant code, command, head-end).
+MqttSender = Callable[[str, str, Command, str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class HesDispatcher:
             if endpoint.kind == "mqtt":
                 if self.mqtt is None:
                     raise HesUnavailableError("no MQTT connection (set CIMHUB_MQTT_URL)")
-                self.mqtt(endpoint.vendor or endpoint.name, job.tenant, job.command)
+                self.mqtt(endpoint.vendor or endpoint.name, job.tenant, job.command, job.hes)
                 answer = HesAnswer("OK", "0.3", "published to the vendor's command topic")
             else:
                 answer = send_cim(

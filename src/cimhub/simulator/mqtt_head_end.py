@@ -43,6 +43,8 @@ class MqttHes:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"hes-sim-{uuid.uuid4().hex[:8]}"
         )
+        if parsed.username:  # its own broker login (cimhub mqtt login)
+            self.client.username_pw_set(parsed.username, parsed.password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
