@@ -196,8 +196,11 @@ def tls_options(settings: Settings) -> dict[str, Any]:
         "ssl_keyfile": settings.tls_key_file,
         "ssl_version": ssl.PROTOCOL_TLS_SERVER,
     }
-    if settings.tls_client_ca_file:
-        options |= {"ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    if settings.tls_client_ca_file:  # certificates verified, and passed on to the app
+        from cimhub.endpoints.client_cert import ClientCertProtocol
+
+        options |= {"ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                    "http": ClientCertProtocol}  # fmt: skip
     return options
 
 

@@ -46,6 +46,20 @@ def add_commands(commands: Any) -> None:
     revoke = actions.add_parser("revoke", help="revoke a key by its public id (ck_…)")
     revoke.add_argument("prefix")
     revoke.set_defaults(run=_credential_revoke)
+    certificate = actions.add_parser(
+        "certificate", help="let an X.509 client certificate authenticate as the credential"
+    )
+    certificate.add_argument("prefix", help="its public id (ck_…)")
+    which = certificate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cert", type=Path, help="PEM file: bind this certificate (SHA-256)")
+    which.add_argument(
+        "--subject", help="bind any CA-issued certificate with this RFC 4514 subject"
+    )
+    which.add_argument("--remove", action="store_true", help="unbind its certificates")
+    certificate.add_argument(
+        "--by-subject", action="store_true", help="with --cert: bind the file's subject instead"
+    )
+    certificate.set_defaults(run=_credential_certificate)
 
     user = commands.add_parser("user", help="people who log in (REST Basic, SOAP)")
     actions = user.add_subparsers(required=True, metavar="ACTION")
@@ -173,6 +187,38 @@ def _credential_revoke(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         return _fail(exc)
     print(f"revoked {args.prefix}")
+    return 0
+
+
+def _credential_certificate(args: argparse.Namespace) -> int:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    from cimhub.store.client_certificates import ClientCertificates
+
+    kind, value = "subject", args.subject
+    if args.cert:
+        try:
+            cert = x509.load_pem_x509_certificate(args.cert.read_bytes())
+        except (OSError, ValueError) as exc:
+            print(f"cimhub: {args.cert}: not a PEM certificate ({exc})", file=sys.stderr)
+            return 2
+        kind, value = (
+            ("subject", cert.subject.rfc4514_string())
+            if args.by_subject
+            else ("sha256", cert.fingerprint(hashes.SHA256()).hex())
+        )
+    try:
+        with _security() as security:
+            certificates = ClientCertificates(security.uow)
+            if args.remove:
+                gone = certificates.unbind(args.prefix, actor=actor())
+                print(f"{args.prefix}: {gone} certificate binding(s) removed")
+                return 0
+            certificates.bind(args.prefix, kind, value, actor=actor())
+    except CimHubError as exc:
+        return _fail(exc)
+    print(f"{args.prefix}: a client certificate with {kind} {value} now authenticates as it")
     return 0
 
 

@@ -245,3 +245,11 @@ class Settings(BaseSettings):
     tls_client_ca_file: str | None = Field(
         default=None, description="CA bundle: clients may present X.509 certificates."
     )
+    tls_client_cert_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (CIDRs) whose client-certificate header is believed.",
+    )
+    tls_client_cert_header: str = Field(
+        default="X-Client-Cert",
+        description="Where such a proxy puts the verified client certificate (URL-encoded PEM).",
+    )

@@ -9,6 +9,8 @@ UsernameTokens turned into a :class:`~cimhub.domain.access.Principal` bound to o
 * ``Authorization: Basic …``: a user's name and password (over TLS only, like any password).
 * ``Authorization: Bearer cs_…`` or the ``cimhub_session`` cookie: a user's interactive
   session (``POST /api/v1/auth/login``, see ``cimhub.endpoints.logins``).
+* An X.509 client certificate (TLS at the hub or at a trusted reverse proxy, see
+  ``cimhub.endpoints.client_cert``) bound to a system credential by fingerprint or subject.
 * SOAP: ``wsse:Security/wsse:UsernameToken`` (OASIS WSS UsernameToken Profile 1.1):
   PasswordText with an API key or a user's password, or PasswordDigest
   (Base64(SHA-1(nonce + created + key))) for credentials created with ``--wsse-digest``.
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
 from fastapi import Request
 from lxml import etree
 from sqlalchemy.orm import Session
@@ -54,10 +58,12 @@ from cimhub.domain.access import (
     rest_permission,
 )
 from cimhub.endpoints.auth_throttle import Throttle
+from cimhub.endpoints.client_cert import peer_certificate
 from cimhub.endpoints.logins import COOKIE, CSRF_HEADER, Logins, csrf_token
 from cimhub.errors import NotAuthenticatedError, NotPermittedError, StorageUnavailableError
 from cimhub.settings import Settings
 from cimhub.store.cache import StoreCache
+from cimhub.store.client_certificates import ClientCertificates
 from cimhub.store.database import UNAVAILABLE, Database
 from cimhub.store.security import Member, Security, decrypt_key, fernet
 from cimhub.store.unit_of_work import UnitOfWork
@@ -140,11 +146,13 @@ class Authenticator:
         tenant_header: str | None,
         *,
         method: str | None = None,
+        certificate: x509.Certificate | None = None,
     ) -> Principal:
         """The principal of an HTTP request (REST, POST /cim, SOAP with HTTP credentials).
 
         With ``method`` (REST and /cim), a session cookie counts too; an unsafe method
-        then needs the session's CSRF token in ``X-Cimhub-CSRF``.
+        then needs the session's CSRF token in ``X-Cimhub-CSRF``. Without credentials in
+        headers, a verified client ``certificate`` bound to a credential is one.
         """
         authorization = headers.get("authorization", "").strip()
         api_key = headers.get("x-api-key", "").strip()
@@ -152,6 +160,9 @@ class Authenticator:
             cookie = session_cookie(headers) if method is not None else None
             if cookie:
                 return self.bind(self._cookie(cookie, headers, method, client), tenant_header)
+            if certificate is not None:
+                return self.bind(self._certificate(certificate, client, tenant_header),
+                                 tenant_header)  # fmt: skip
             return self.anonymous(client, tenant_header)
         scheme, _, value = authorization.partition(" ")
         value = value.strip()
@@ -211,6 +222,21 @@ class Authenticator:
         if member is None:
             raise self.failed(client, name[:100], "wrong user name or password")
         return self._admit(member, client)
+
+    def _certificate(
+        self, certificate: x509.Certificate, client: str | None, tenant_header: str | None
+    ) -> Principal:
+        """The credential a client certificate is bound to (by fingerprint or subject)."""
+        fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+        subject = certificate.subject.rfc4514_string()
+        with self._reading() as uow:
+            credential_id = ClientCertificates(uow).credential_of(fingerprint, subject)
+            member = Security(uow).credential_by_id(credential_id) if credential_id else None
+        if member is not None:
+            return self._admit(member, client)
+        if not self.configured():  # open loopback mode: a certificate changes nothing
+            return self.anonymous(client, tenant_header)
+        raise self.failed(client, subject[:100], "client certificate bound to no credential")
 
     def _session(self, token: str, client: str | None) -> Principal:
         resolved = self.logins.resolve(token)
@@ -367,8 +393,9 @@ async def authenticate(request: Request) -> Principal:
     """
     authenticator: Authenticator = request.app.state.authenticator
     client = request.client.host if request.client else None
+    certificate = peer_certificate(request, authenticator.settings)
     principal = await run_in_threadpool(
-        partial(authenticator.http, method=request.method),
+        partial(authenticator.http, method=request.method, certificate=certificate),
         request.headers,
         client,
         request.headers.get(TENANT_HEADER),

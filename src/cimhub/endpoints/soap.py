@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -22,6 +22,7 @@ from cimhub.bus.pipeline import Inbound, Pipeline
 from cimhub.domain.access import Principal
 from cimhub.endpoints import auth, limits
 from cimhub.endpoints.body import read_capped
+from cimhub.endpoints.client_cert import peer_certificate
 from cimhub.errors import (
     CimHubError,
     FunctionalError,
@@ -132,7 +133,10 @@ async def _authenticate(request: Request, child: etree._Element) -> Principal:
     security = security_header(child)
     has_http = "authorization" in request.headers or "x-api-key" in request.headers
     if security is None or has_http:
-        principal = await run_in_threadpool(authenticator.http, request.headers, client, tenant)
+        certificate = peer_certificate(request, authenticator.settings)
+        principal = await run_in_threadpool(
+            partial(authenticator.http, certificate=certificate), request.headers, client, tenant
+        )
     else:
         principal = await run_in_threadpool(authenticator.wsse, security, client, tenant)
     request.state.principal = principal

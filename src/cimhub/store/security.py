@@ -84,6 +84,7 @@ class Security:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+        self.uow = uow
         self._session = uow.session
         self.audit = AuditLog(uow)
 
@@ -158,6 +159,15 @@ class Security:
             select(Credential, Tenant.code)
             .join(Tenant, Tenant.id == Credential.tenant_id)
             .where(Credential.prefix == prefix, Credential.revoked_at.is_(None))
+        ).one_or_none()
+        return None if row is None else self._credential_member(row[0], row[1])
+
+    def credential_by_id(self, credential_id: int) -> Member | None:
+        """The live credential with this id (a client certificate names it), or None."""
+        row = self._session.execute(
+            select(Credential, Tenant.code)
+            .join(Tenant, Tenant.id == Credential.tenant_id)
+            .where(Credential.id == credential_id, Credential.revoked_at.is_(None))
         ).one_or_none()
         return None if row is None else self._credential_member(row[0], row[1])
 

@@ -19,6 +19,7 @@ from cimhub.testing.security import PASSWORD, Secured, provision
 from cimhub.testing.server import running_hub
 
 TENANT_PAGE = "/api/v1/tenants/a"
+WAIT = 60  # seconds a request may take on a loaded machine (Argon2, two backends)
 
 
 @dataclass
@@ -39,7 +40,9 @@ class Console:
         client: httpx.Client | None = None,
     ) -> httpx.Response:
         body = {"user": user, "password": password, "tenant": tenant}
-        return (client or httpx).post(f"{self.base}/api/v1/auth/login", json=body)  # type: ignore[attr-defined]
+        if client is not None:
+            return client.post(f"{self.base}/api/v1/auth/login", json=body)
+        return httpx.post(f"{self.base}/api/v1/auth/login", json=body, timeout=WAIT)
 
     def token(self, user: str = "asha") -> str:
         reply = self.login(user)
@@ -47,11 +50,14 @@ class Console:
         return str(reply.json()["token"])
 
     def get(self, token: str, path: str = TENANT_PAGE) -> httpx.Response:
-        return httpx.get(self.base + path, headers={"Authorization": f"Bearer {token}"})
+        return httpx.get(
+            self.base + path, headers={"Authorization": f"Bearer {token}"}, timeout=WAIT
+        )
 
     def admin(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.secured.keys['admin-a']}"}
-        return httpx.request(method, f"{self.base}/api/v1/admin{path}", headers=headers, **kwargs)
+        url = f"{self.base}/api/v1/admin{path}"
+        return httpx.request(method, url, headers=headers, timeout=WAIT, **kwargs)  # type: ignore[arg-type]
 
     def audit(self, action: str) -> list[str]:
         with self.secured.hub.database.unit_of_work(hub=True) as uow:
@@ -111,7 +117,7 @@ def test_login_gives_a_token_that_authenticates_until_logout(console: Console) -
 
 
 def test_the_cookie_works_and_unsafe_methods_need_the_csrf_token(console: Console) -> None:
-    with httpx.Client(base_url=console.base) as browser:
+    with httpx.Client(base_url=console.base, timeout=WAIT) as browser:
         reply = console.login(client=browser)
         assert reply.status_code == 201
         cookie = reply.headers["set-cookie"].lower()

@@ -104,9 +104,23 @@ def served(request: pytest.FixtureRequest, database_url: str) -> Iterator[Served
         keys = {}
         if request.param == "credentials":
             keys = provision_admins(hub.database, TENANT_A, TENANT_B)
+            _user_with_a_session(hub, TENANT_B)  # (a user would end open loopback mode)
         _settled(hub)
         with httpx.Client(base_url=base, timeout=60) as client:
             yield Served(hub, client, keys)
+
+
+def _user_with_a_session(hub: Hub, tenant: str) -> None:
+    """A user of ``tenant`` logged in: a live session for A to reach for."""
+    from cimhub.store.security import Security
+    from cimhub.testing.security import PASSWORD
+
+    with hub.database.unit_of_work(hub=True) as uow:
+        Security(uow).create_user(tenant, f"user-of-{tenant}", PASSWORD, ["operator"], actor="t")
+    authenticator = hub.web_app().state.authenticator
+    member = authenticator.logins.password(f"user-of-{tenant}", PASSWORD, None, tenant)
+    assert member is not None
+    authenticator.logins.open(member, "127.0.0.1")
 
 
 def _b_identifiers(hub: Hub) -> dict[str, list[str]]:
@@ -135,6 +149,8 @@ def _b_identifiers(hub: Hub) -> dict[str, list[str]]:
                 )
             ],
             "credential": _optional(c, "SELECT prefix FROM credential WHERE tenant_id = :b", b),
+            "session": _optional(c, "SELECT public_id FROM login_session WHERE tenant_id = :b", b),
+            "user": _optional(c, "SELECT name FROM hub_user WHERE tenant_id = :b", b),
         }
 
 
@@ -167,6 +183,8 @@ def _fingerprint(hub: Hub) -> set[str]:
             c, "SELECT name FROM credential WHERE tenant_id = :b", ids[TENANT_B]
         )
         found |= {n for n in b_credentials if n != "admin-" + TENANT_A}
+        for sql in ("SELECT public_id FROM login_session", "SELECT name FROM hub_user"):
+            found |= set(_optional(c, f"{sql} WHERE tenant_id = :b", ids[TENANT_B]))
         subscriptions = c.execute(
             text("SELECT name, address FROM subscription WHERE tenant = :t"), {"t": TENANT_B}
         )
@@ -199,6 +217,10 @@ def _values(name: str, path: str, ids: dict[str, list[str]]) -> list[str] | None
         return ids["command"][:1] or ["no-command"]
     if name == "name" and path.startswith("/api/v1/subscriptions"):
         return [B_SUBSCRIPTION]
+    if name == "name" and path.startswith("/api/v1/admin/users"):
+        return ids["user"][:1] or ["no-user"]
+    if name == "session_id":
+        return ids["session"][:1] or ["cs_nothere"]
     if name == "name":
         return ["MeterReadings.xsd"]
     if name == "service":
