@@ -93,22 +93,22 @@ def _acl(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    hub_user = unquote(url.username)
     database = _database(settings)
     try:
         with database.unit_of_work(hub=True) as uow:
             logins = MqttLogins(uow).all()
         vendors = {v.strip() for v in (settings.mqtt_vendors or "").split(",") if v.strip()}
         profiles = {p.name: p for p in map(load_profile, vendors | {x.vendor for x in logins})}
+        rules = acl_file(settings.mqtt_topic_prefix, hub_user, profiles, logins)
     except CimHubError as exc:
         print(f"cimhub: {exc.reason}", file=sys.stderr)
         return 1
     finally:
         database.dispose()
-    hub_user = unquote(url.username)
     args.out.mkdir(parents=True, exist_ok=True)
     secret = password_file(hub_user, mosquitto_hash(unquote(url.password)), logins)
     _write(args.out / "password_file", secret, 0o600, args.owner)
-    rules = acl_file(settings.mqtt_topic_prefix, hub_user, profiles, logins)
     _write(args.out / "acl_file", rules, 0o600, args.owner)
     _write(args.out / "cimhub-mosquitto.conf", broker_conf(str(args.out.resolve())))
     print(

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from cimhub.adapters.profile import VendorProfile
 from cimhub.domain.mqtt_login import HeadEndLogin, head_end_prefix
+from cimhub.errors import InvalidValueError
 
 #: Inbound topics a head-end writes; it reads its ``command`` topic.
 WRITES = ("readings", "events", "status")
@@ -43,7 +44,9 @@ def acl_file(
             lines.append(f"topic write {profile.topic('command', f'{base}/+/+')}")
             lines.append(f"topic write {profile.topic('command', base)}")  # shared topics
     for login in logins:
-        profile = profiles[login.vendor]
+        profile = profiles.get(login.vendor)
+        if profile is None:  # endpoints name their vendor profile by its name
+            raise InvalidValueError(f"head-end {login.hes}: no vendor profile {login.vendor!r}")
         prefix = head_end_prefix(base, login.tenant, login.hes)
         lines += ["", f"# head-end {login.hes} of tenant {login.tenant}", f"user {login.username}"]
         lines += [f"topic write {profile.topic(k, prefix)}" for k in WRITES if k in profile.topics]

@@ -49,6 +49,13 @@ class MqttLogins:
                 f"(cimhub hes endpoint set {hes} --kind mqtt --vendor … --tenant {tenant})"
             )
         username = login_name(tenant, hes)
+        holder = self._session.execute(
+            select(MqttLoginRow.tenant_id, MqttLoginRow.hes).where(
+                MqttLoginRow.username == username
+            )
+        ).one_or_none()
+        if holder is not None and tuple(holder) != (tenant_id, hes):
+            raise InvalidValueError(f"broker user {username!r} belongs to another head-end")
         password = secrets.token_urlsafe(32)
         row = self._session.get(MqttLoginRow, (tenant_id, hes))
         action = "mqtt.login.rotate" if row else "mqtt.login.issue"

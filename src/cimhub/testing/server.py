@@ -49,3 +49,36 @@ def running_hub(settings: Settings) -> Iterator[tuple[Hub, str]]:
         server.should_exit = True
         thread.join(timeout=10)
         hub.close()
+
+
+@contextmanager
+def running_https_hub(settings: Settings) -> Iterator[tuple[Hub, int]]:
+    """Build a hub and serve it over TLS as `cimhub serve` would (its TLS options, client
+    certificates included) on 127.0.0.1:<free port>; yield (hub, port)."""
+    from cimhub.cli import tls_options
+
+    hub = Hub.build(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        hub.web_app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        **tls_options(settings),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="cimhub-test-https", daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):  # poll with a bound
+            if server.started:
+                break
+            thread.join(0.05)
+        if not server.started:
+            raise RuntimeError("the test hub did not start")
+        yield hub, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        hub.close()

@@ -6,7 +6,6 @@ refused; behind a reverse proxy the certificate header counts only from the prox
 from __future__ import annotations
 
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,17 +14,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
-from cimhub.app import Hub
-from cimhub.cli import main, tls_options
+from cimhub.cli import main
 from cimhub.endpoints.soap import envelope_bytes
 from cimhub.settings import Settings
 from cimhub.testing.certificates import Authority, Issued
 from cimhub.testing.messages import created_meter_readings, get_meter_readings, meter_mrid
 from cimhub.testing.replies import ParsedReply
 from cimhub.testing.security import provision
-from cimhub.testing.server import free_port, running_hub
+from cimhub.testing.server import running_https_hub, running_hub
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 XML = {"Content-Type": "application/xml"}
@@ -73,30 +70,8 @@ def https(pki: Pki, database_url: str) -> Iterator[str]:
         tls_key_file=str(pki.server.key),
         tls_client_ca_file=str(pki.ca.cert),
     )
-    hub = Hub.build(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        hub.web_app(),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        **tls_options(settings),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(300):  # poll with a bound
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started
+    with running_https_hub(settings) as (_hub, port):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        hub.close()
 
 
 def client(pki: Pki, issued: Issued | None) -> httpx.Client:

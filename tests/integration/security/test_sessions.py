@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -90,6 +91,7 @@ def console(database_url: str) -> Iterator[Console]:
 def test_login_gives_a_token_that_authenticates_until_logout(console: Console) -> None:
     reply = console.login()
     assert reply.status_code == 201, reply.text
+    assert reply.headers["cache-control"] == "no-store"  # the answer holds the token
     body = reply.json()
     token, session = body["token"], body["session"]
     assert token.startswith(session + ".") and session.startswith("cs_")
@@ -243,3 +245,12 @@ def test_logout_without_a_session_is_a_coded_400(console: Console) -> None:
     key = {"Authorization": f"Bearer {console.secured.keys['op-a']}"}
     reply = httpx.post(f"{console.base}/api/v1/auth/logout", headers=key)
     assert reply.status_code == 400 and reply.json()["code"] == "2.1"
+
+
+def test_logins_at_once_never_squeeze_past_the_limit(console: Console) -> None:
+    limit = {"max_sessions": 1, "on_limit": "refuse"}
+    assert console.admin("PUT", "/session-limits", json=limit).status_code == 204
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(r.status_code for r in pool.map(lambda _: console.login(), range(4)))
+    assert answers == [201, 403, 403, 403]
+    assert len(console.admin("GET", "/sessions").json()) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cimhub.app import Hub
 from cimhub.cli import tls_options
 from cimhub.settings import Settings
 from cimhub.testing.databases import sqlite_url
-from cimhub.testing.server import free_port
+from cimhub.testing.server import running_https_hub
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -56,24 +54,8 @@ def https_port(tmp_path: Path) -> Iterator[int]:
     settings = Settings(
         database_url=sqlite_url(tmp_path), tls_cert_file=str(cert), tls_key_file=str(key)
     )
-    hub = Hub.build(settings)
-    port = free_port()
-    config = uvicorn.Config(hub.web_app(), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", **tls_options(settings))  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(300):  # poll with a bound
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started
+    with running_https_hub(settings) as (_hub, port):
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        hub.close()
 
 
 def handshake(port: int, version: ssl.TLSVersion) -> str:

@@ -67,6 +67,7 @@ def router() -> APIRouter:
             authenticator.failed(client, body.user[:100], "login refused")  # logged, audited
             raise NotAuthenticatedError(f"not authenticated: {REFUSED}")
         opened = await run_in_threadpool(authenticator.logins.open, member, client)
+        response.headers["Cache-Control"] = "no-store"  # the answer holds the token
         secure = authenticator.settings.session_cookie_secure or request.url.scheme == "https"
         response.set_cookie(
             COOKIE,
