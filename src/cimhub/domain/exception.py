@@ -110,6 +110,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("tamper.magnetic", T, events={"3.12.66.257"}, **RP),
     _rule("tamper.reverse_energy", T, events={"3.12.93.219"}, **RP),
     _rule("tamper.generic", T, events={"3.12.0.257"}, **RP),
+    _rule("tamper.usage_while_disconnected", T, findings={"usage.disconnected"},
+          description="consumption on a meter the hub knows disconnected: bypass, welded "
+                      "relay or an unreported reconnection", **RP),
     _rule("outage", ExceptionKind.OUTAGE, severity="minor", events={"3.26.0.85"},
           notification=False),  # OMS/CIS hear of outages through their subscriptions
     _rule("load_limit", ExceptionKind.LOAD_LIMIT, severity="minor",

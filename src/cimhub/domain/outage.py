@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from cimhub.domain.event import POWER_OFF, POWER_ON
 
@@ -84,10 +85,20 @@ def changed_spans(
     >>> changed_spans(new, new)
     []
     """
-    first = {(o.start, o.end) for o in before}
-    second = {(o.start, o.end) for o in after}
+    return differing_spans({(o.start, o.end) for o in before}, {(o.start, o.end) for o in after})
+
+
+def differing_spans(
+    first: set[tuple[Any, ...]], second: set[tuple[Any, ...]]
+) -> list[tuple[int, int | None]]:
+    """The (start, end) spans of the items, each starting ``(start, end, …)``, found in
+    only one of the two sets, merged where they overlap (end None: open to the future).
+
+    >>> differing_spans({(0, 600, "a")}, {(0, 600, "b"), (900, None, "a")})
+    [(0, 600), (900, None)]
+    """
     spans: list[tuple[int, int | None]] = []
-    for start, end in sorted(first ^ second, key=lambda s: s[0]):
+    for start, end, *_ in sorted(first ^ second, key=lambda s: s[0]):
         if spans and (spans[-1][1] is None or start <= spans[-1][1]):
             last_start, last_end = spans[-1]
             merged = None if end is None or last_end is None else max(end, last_end)

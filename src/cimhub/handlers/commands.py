@@ -16,6 +16,7 @@ from lxml import etree
 from cimhub.domain.command import OPEN, RCD_OUTCOMES, Command, CommandKind, State
 from cimhub.domain.event import Event
 from cimhub.domain.meter_read import MIN_SLACK, Period
+from cimhub.domain.relay import SWITCH_COMMANDS
 from cimhub.mappings.end_device_controls import write_end_device_controls
 from cimhub.message.verb import Noun, Verb
 from cimhub.store.commands import CommandRepository, StoredCommand
@@ -33,6 +34,8 @@ class Commands:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self.repo = CommandRepository(uow)
+        #: meters whose relay an executed connect/disconnect just switched (``store.relay``)
+        self.switched: set[int] = set()
 
     def create(self, tenant_id: int, meter_id: int, command: Command, log_id: int | None) -> int:
         """Store a new command (requested, then awaiting approval or approved) and release it."""
@@ -57,6 +60,8 @@ class Commands:
             self.announce(stored)
             if target in (State.TIMED_OUT, State.FAILED, State.EXECUTED):
                 self.repo.finish_command(stored.id, f"command {target}")
+            if target is State.EXECUTED and stored.command.kind in SWITCH_COMMANDS:
+                self.switched.add(stored.meter_id)
         return moved
 
     def approve(self, stored: StoredCommand, approver: str) -> None:

@@ -15,6 +15,7 @@ from cimhub.domain.command import Command, CommandKind, State, parse_kind
 from cimhub.domain.rule import IllegalTransitionError
 from cimhub.errors import CimHubError, Level, PayloadError
 from cimhub.handlers.commands import Commands
+from cimhub.handlers.outage_vee import rejudge, switched
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.end_device_controls import (
     ControlItem,
@@ -122,7 +123,11 @@ def status(ctx: HandlerContext, envelope: Envelope) -> Outcome:
                 moved += 1
             except IllegalTransitionError as exc:
                 errors.append(_error(exc.code, exc.reason, item, "status/value"))
-    return _answer(errors, moved, None, f"{moved} command status update(s)")
+    # a connect/disconnect executed switches the relay: VEE judges those days again
+    rejudged = rejudge(ctx, switched(ctx, commands.switched))
+    summary = f"{moved} command status update(s)"
+    summary += f"; VEE: {rejudged} validated value(s) re-judged" if rejudged else ""
+    return _answer(errors, moved, None, summary)
 
 
 def cancel(ctx: HandlerContext, envelope: Envelope) -> Outcome:

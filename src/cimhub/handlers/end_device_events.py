@@ -3,8 +3,9 @@
 A repeated event (same tenant, meter, type and createdDateTime) is dropped quietly; an
 event whose type is no CIM code in a known domain is stored as unmapped and reported with
 an INFORM entry; an event that cannot be stored (unknown meter, no time) is rejected on
-its own (PARTIAL). When power events change a meter's outages, the readings of the days
-they touch are validated again (``handlers.outage_vee``).
+its own (PARTIAL). When power events change a meter's outages, or RCD-switch events its
+relay periods, the readings of the days they touch are validated again
+(``handlers.outage_vee``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import base64
 import json
 
 from cimhub.domain.event import POWER_OFF, POWER_ON
+from cimhub.domain.relay import SWITCH_EVENTS
 from cimhub.errors import InvalidQueryError, Level, PayloadError
 from cimhub.handlers.commands import close_by_events
 from cimhub.handlers.dt_outages import raise_dt_outages
 from cimhub.handlers.exceptions import Exceptions
-from cimhub.handlers.outage_vee import rejudge
+from cimhub.handlers.outage_vee import merged, rejudge, switched
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.end_device_events import (
     EventItem,
@@ -59,10 +61,11 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     )
     power = sorted({m for m, e in pairs if e.event_type in (POWER_OFF, POWER_ON)})
     derived = repo.rederive_outages(ctx.tenant_id, power)
-    rejudged = rejudge(ctx, derived.changed)  # readings that came before these events
     raise_dt_outages(ctx.uow, ctx.tenant_id, power, ctx.settings)  # and tell OMS/CIS
     Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, fresh)  # tamper, outage, …
     close_by_events(ctx.uow, ctx.tenant_id, pairs, ctx.source)  # RCD events end commands
+    relay = switched(ctx, {m for m, e in fresh if e.event_type in SWITCH_EVENTS})
+    rejudged = rejudge(ctx, merged(derived.changed, relay))  # readings judged before
     notes = [_unmapped(item) for _, item in accepted if not item.event.mapped]
     errors.sort(key=lambda e: e.xpath or "")
     if errors:

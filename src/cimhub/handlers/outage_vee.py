@@ -1,8 +1,11 @@
-"""Readings judged before the power events that explain them: VEE again where outages changed.
+"""Readings judged before the power events or relay switches that explain them: VEE again
+where a meter's outages or relay periods changed.
 
 Head-ends often deliver interval data before the power-off/power-on events of the same
-period. When an EndDeviceEvents message changes a meter's outages, the local days the
-change touches are validated again, inside the events message's transaction, through
+period, and a disconnect's outcome (the command executed, the meter's 3.31.0.68 event)
+after the zeros it caused. When an EndDeviceEvents message changes a meter's outages or
+relay periods, or a head-end reports a connect/disconnect executed, the local days the
+change touches are validated again, inside that message's transaction, through
 the same path as ``cimhub vee rerun`` (``VeeService.rerun``, users' edits kept): a
 zero-consumption finding raised while the outage was unknown is cleared, and gaps inside
 the outage are estimated as zero. Doing it in the same transaction means the outage and
@@ -20,20 +23,35 @@ with them from then on, and for earlier data on ``cimhub vee rerun``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from cimhub.handlers.meter_readings import vee_service
 from cimhub.handlers.registry import HandlerContext
 from cimhub.store.daily_aggregates import refresh
+from cimhub.store.relay import RelayRepository
 from cimhub.store.vee import RERUN_CHUNK
 from cimhub.vee.batch import DAY
 
 Span = tuple[int, int | None]
 
 
+def switched(ctx: HandlerContext, meter_ids: Collection[int]) -> dict[int, list[Span]]:
+    """Derive these meters' relay periods again (``store.relay``); where they changed."""
+    return RelayRepository(ctx.uow).rederive(ctx.tenant_id, sorted(meter_ids))
+
+
+def merged(*changes: Mapping[int, Sequence[Span]]) -> dict[int, list[Span]]:
+    """Changed spans per meter from several sources, in one mapping."""
+    out: dict[int, list[Span]] = defaultdict(list)
+    for change in changes:
+        for meter_id, spans in change.items():
+            out[meter_id].extend(spans)
+    return dict(out)
+
+
 def rejudge(ctx: HandlerContext, changed: Mapping[int, Sequence[Span]]) -> int:
-    """Validate again the local days where these meters' outages changed; how many
-    validated values changed."""
+    """Validate again the local days where these meters' outages or relay periods
+    changed; how many validated values changed."""
     if not changed or not ctx.settings.vee_enabled:
         return 0
     tenant = ctx.uow.tenants.get(ctx.tenant_id).code

@@ -60,10 +60,12 @@ class EventConfigRow(Base):
 
 class PowerReporterRow(Base):
     """A head-end that has sent power events (0006_power_reporters): its meters' outages
-    count as known to VEE, so a meter of it without outage rows had no outage."""
+    count as known to VEE from ``since`` on, so a meter of it without outage rows after
+    that time had no outage."""
 
     __tablename__ = "power_event_reporter"
 
     tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hes: Mapped[str] = mapped_column(String(100), primary_key=True)
-    since: Mapped[int] = mapped_column(BigInteger)  #: when its first power event arrived
+    #: the time (createdDateTime) of the earliest power event of its meters (0006_reporter_since)
+    since: Mapped[int] = mapped_column(BigInteger)

@@ -192,7 +192,8 @@ class EventRepository:
 
     def rederive_outages(self, tenant_id: int, meter_ids: Sequence[int]) -> Rederived:
         """Replace these meters' outages with those derived from all their power events;
-        their head-ends are noted as reporting power events (``store.vee_outages``)."""
+        their head-ends are noted as reporting power events from the earliest of them on
+        (``store.vee_outages``)."""
         if not meter_ids:
             return Rederived()
         threshold = self.momentary_seconds(tenant_id)
@@ -222,7 +223,8 @@ class EventRepository:
             rows += [_outage_row(tenant_id, meter_id, o, stamp) for o in derived]
         if rows:
             session.execute(insert(OutageRow), rows)
-        note_reporters(self._uow, tenant_id, meter_ids, stamp)
+        firsts = {m: min(ts for ts, _ in events) for m, events in by_meter.items() if events}
+        note_reporters(self._uow, tenant_id, firsts)
         return Rederived(len(rows), changed)
 
     def _outages_of(self, tenant_id: int, meter_ids: Sequence[int]) -> dict[int, list[Outage]]:

@@ -172,7 +172,7 @@ class VeeService:
         contexts: Mapping[int, MeterContext],
     ) -> dict[SeriesKey, SeriesHistory]:
         """Previous reads of every series; like-day profiles where they are needed (a day
-        with a known outage is no like day)."""
+        with a known outage, or with the relay open, is no like day)."""
         params = self.config.params(tenant)
         lookback = params.like_day_lookback_days * DAY
         ids = {b.key: (b.key.meter_id, type_ids[b.key.reading_type]) for b in batches}
@@ -196,12 +196,7 @@ class VeeService:
                     stamps, values, quals = zip(*rows, strict=True)
                     context = contexts.get(b.key.meter_id)
                     profiles[b.key] = profiles_from(
-                        stamps,
-                        values,
-                        quals,
-                        b.interval,
-                        params,
-                        outages=(context.outages or ()) if context else (),
+                        stamps, values, quals, b.interval, params, outages=_unsupplied(context)
                     )
         return {
             b.key: SeriesHistory(
@@ -298,6 +293,13 @@ def _first(batch: Batch) -> int:
 
 def _last(batch: Batch) -> int:
     return batch.end if batch.end is not None else batch.timestamps[-1]
+
+
+def _unsupplied(context: MeterContext | None) -> tuple[tuple[int, int], ...]:
+    """The periods without supply a meter's context knows: outages, relay open."""
+    if context is None:
+        return ()
+    return (*(context.outages or ()), *(context.disconnected or ()))
 
 
 def _trimmed(batch: Batch) -> Batch:

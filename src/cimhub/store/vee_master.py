@@ -1,9 +1,11 @@
 """Master data for VEE: the ``vee.context.MasterData`` Protocol over the store's tables.
 
-One query for the meters (with whether their outages are known), one for their main
-installations with the usage point, one for their outages: what VEE needs per meter, in
-bulk. What the store does not know stays None (the rules that need it stay quiet):
-outages of meters whose outages are not known (``store.vee_outages``), energised. The
+One query for the meters (with from when their outages are known and whether their relay
+state is), one for their main installations with the usage point, one for their outages
+and, when one of them ever switched, one for their relay periods (``store.relay``): what
+VEE needs per meter, in bulk. What the store does not know stays None (the rules that
+need it stay quiet): outages of meters whose outages are not known
+(``store.vee_outages``), the relay of meters the hub knows no switch of. The
 billing day (when maximum demand resets) is the tenant's billing cycle day, the one
 billing determinants use (``BillingConfig.cycle_day``, 1 unless configured).
 """
@@ -19,8 +21,9 @@ from cimhub.domain.lifecycle import Stage
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.master_models import Installation, UsagePoint
 from cimhub.store.models import Meter
+from cimhub.store.relay import RelayRepository, has_relay
 from cimhub.store.sql import member_of
-from cimhub.store.vee_outages import contexts_outages, known, outages
+from cimhub.store.vee_outages import contexts_outages, earliest, known_since, outages
 from cimhub.vee.context import MeterContext, MeterInfo, MeterState, UsagePointInfo
 
 if TYPE_CHECKING:
@@ -62,13 +65,19 @@ class StoreMasterData:
                 Meter.pt_ratio,
                 Meter.dials,
                 Meter.lifecycle_stage,
-                known(dialect).label("known"),
+                *known_since(),
+                has_relay().label("relay"),
             ).where(Meter.tenant_id == tenant_id, member_of(Meter.id, meter_ids, dialect))
         ).all()
         points = self._usage_points(tenant_id, meter_ids, start, end)
         cycle = UsagePointInfo(billing_day=self._cycle_day(tenant_id))
-        aware = {m.id for m in meters if m.known}
-        found = outages(self._uow, tenant_id, aware, min(start, outages_from or start), end)
+        since = {m.id: earliest(*m[6:9]) for m in meters}
+        aware = {m for m, at in since.items() if at is not None and at < end}
+        first = min(start, outages_from or start)
+        found = outages(self._uow, tenant_id, aware, first, end)
+        relay = RelayRepository(self._uow).disconnected(
+            tenant_id, [m.id for m in meters if m.relay], first, end
+        )
         return {
             m.id: MeterContext(
                 MeterInfo(
@@ -79,6 +88,8 @@ class StoreMasterData:
                 ),
                 points.get(m.id, cycle),
                 contexts_outages(aware, found, m.id),
+                since[m.id] if m.id in aware else None,
+                relay.get(m.id),
             )
             for m in meters
         }

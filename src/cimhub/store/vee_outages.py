@@ -1,28 +1,35 @@
-"""Outages as VEE sees them: when a meter's outages count as known, and which they are.
+"""Outages as VEE sees them: from when a meter's outages count as known, and which they are.
 
-**The rule.** A meter's outages are *known* once the store holds a power event
-(3.26.0.85 / 3.26.0.216) of that meter, or of any meter of the same head-end (``Meter.hes``;
-the head-end is then recorded in ``power_event_reporter``): such a head-end forwards power
-events, so a meter of it without an outage row over a period had no outage then. For
-any other meter "no outage rows" says nothing, and its context's outages stay None (the
-zero-consumption rule stays quiet, estimation treats no interval as in an outage).
+**The rule.** A meter's outages are *known* from the first power event (3.26.0.85 /
+3.26.0.216) the store holds of that meter, or of any meter of the same head-end
+(``Meter.hes``; the head-end is then recorded in ``power_event_reporter`` with the time of
+the earliest power event it sent, ``since``): such a head-end forwards power events, so a
+meter of it without an outage row over a period after that time had no outage then.
+Before that time — and for any other meter — "no outage rows" says nothing: the context
+says from when outages are known (``outages_since``), its outages are None when they are
+not known at all in the period, the zero-consumption rule does not judge the intervals
+before, and estimation treats none of them as in an outage. The time is the events' own
+(createdDateTime), not when they arrived: a head-end that sends a power event of last
+Tuesday shows it reports them as of last Tuesday.
 
-Both checks ride on the meters query VEE already makes (``known``), through the event
-table's natural-key index and the reporter table's key; the outages themselves come in
-one query for all the batch's meters (``outages``).
+The known-from times ride on the meters query VEE already makes (``known_since``): the
+meter's own first power-off and first power-on through the event table's natural-key
+index, its head-end's ``since`` through the reporter table's key; the outages themselves
+come in one query for all the batch's meters (``outages``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ScalarSelect, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cimhub.domain.event import POWER_OFF, POWER_ON
 from cimhub.store.event_models import EventRow, OutageRow, PowerReporterRow
 from cimhub.store.models import Meter
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import member_of
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -32,17 +39,35 @@ OPEN_END = 2**62
 POWER = (POWER_OFF, POWER_ON)
 
 
-def known(dialect: str) -> ColumnElement[bool]:
-    """Whether the outages of the ``Meter`` row are known (see the module doc)."""
-    own = exists().where(
-        EventRow.tenant_id == Meter.tenant_id,
-        EventRow.meter_id == Meter.id,
-        member_of(EventRow.event_type, POWER, dialect),
+def known_since() -> tuple[ScalarSelect[Any], ...]:
+    """For the ``Meter`` row: its first power-off, its first power-on, and its head-end's
+    ``since`` (each None when there is none); outages are known from the earliest."""
+    own = [
+        select(func.min(EventRow.ts))
+        .where(
+            EventRow.tenant_id == Meter.tenant_id,
+            EventRow.meter_id == Meter.id,
+            EventRow.event_type == code,
+        )
+        .scalar_subquery()
+        for code in POWER  # one index probe each (a range over both would scan them all)
+    ]
+    by_hes = (
+        select(PowerReporterRow.since)
+        .where(PowerReporterRow.tenant_id == Meter.tenant_id, PowerReporterRow.hes == Meter.hes)
+        .scalar_subquery()
     )
-    by_hes = exists().where(
-        PowerReporterRow.tenant_id == Meter.tenant_id, PowerReporterRow.hes == Meter.hes
-    )
-    return or_(own, by_hes)
+    return (*own, by_hes)
+
+
+def earliest(*times: int | None) -> int | None:
+    """The earliest of the times given, None when there is none.
+
+    >>> earliest(None, 300, 120), earliest(None, None)
+    (120, None)
+    """
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
 
 
 def outages(
@@ -76,21 +101,34 @@ def contexts_outages(
     return tuple(found.get(meter, ())) if meter in known_meters else None
 
 
-def note_reporters(uow: UnitOfWork, tenant_id: int, meter_ids: Collection[int], at: int) -> None:
-    """The head-ends of meters that just sent power events report them (first time kept)."""
-    if not meter_ids:
+def note_reporters(uow: UnitOfWork, tenant_id: int, firsts: Mapping[int, int]) -> None:
+    """The head-ends of meters that sent power events (meter id → its earliest power
+    event's time) report them from the earliest of those times on; a head-end already
+    known keeps the earlier of its time and these."""
+    if not firsts:
         return
-    heses = uow.session.scalars(
-        select(Meter.hes)
-        .where(
+    rows = uow.session.execute(
+        select(Meter.id, Meter.hes).where(
             Meter.tenant_id == tenant_id,
-            member_of(Meter.id, meter_ids, uow.dialect),
+            member_of(Meter.id, list(firsts), uow.dialect),
             Meter.hes.is_not(None),
         )
-        .distinct()
-    ).all()
-    if heses:
-        stmt = insert_ignore(PowerReporterRow, uow.dialect, "tenant_id", "hes")
-        uow.session.execute(
-            stmt, [{"tenant_id": tenant_id, "hes": hes, "since": at} for hes in heses]
-        )
+    )
+    since: dict[str, int] = {}
+    for meter_id, hes in rows:
+        since[hes] = min(firsts[meter_id], since.get(hes, firsts[meter_id]))
+    if since:
+        values = [{"tenant_id": tenant_id, "hes": hes, "since": at} for hes, at in since.items()]
+        uow.session.execute(_keep_earliest(uow.dialect), values)
+
+
+def _keep_earliest(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE SET since = the earlier of the two``."""
+    table = PowerReporterRow.__table__
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+        earlier = func.least(table.c.since, stmt.excluded.since)
+    else:
+        stmt = sqlite.insert(table)
+        earlier = func.min(table.c.since, stmt.excluded.since)
+    return stmt.on_conflict_do_update(index_elements=["tenant_id", "hes"], set_={"since": earlier})

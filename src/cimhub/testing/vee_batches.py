@@ -64,9 +64,13 @@ def context(
     net: bool | None = False,
     pv: float | None = None,
     billing_day: int | None = None,
+    outages_since: int | None = None,
+    disconnected: tuple[tuple[int, int], ...] | None = None,
 ) -> MeterContext:
     return MeterContext(
-        MeterInfo("1P-WC", multiplier, dials, state, True),
+        MeterInfo("1P-WC", multiplier, dials, state),
         UsagePointInfo("domestic", sanctioned, None, net, pv, False, billing_day),
         outages,
+        outages_since,
+        disconnected,
     )

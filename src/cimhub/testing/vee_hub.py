@@ -1,5 +1,5 @@
 """A DISCOM's hub for VEE tests through the store: send it messages, read back its
-validated values and findings, give its meters outages.
+validated values and findings, give its meters outages, switch their relays.
 
 Meters from ``write_discom``: ``SM0000000`` … (meter ``i``), in service, head-end
 ``HES-A`` / ``B`` / ``C`` by ``i % 3``, consumers of ``2 + i % 5`` kW sanctioned load.
@@ -13,11 +13,14 @@ from typing import Any
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Answer, Inbound
+from cimhub.domain.command import CONTROL_CODES, CommandKind
 from cimhub.domain.reading import MeterRef
+from cimhub.handlers.commands import Commands
 from cimhub.imports.csv_import import import_files
 from cimhub.settings import Settings
 from cimhub.store.findings import FindingRepository, StoredFinding
 from cimhub.store.validated import ValidatedRepository
+from cimhub.testing.commands import control
 from cimhub.testing.events import Ev, created_end_device_events
 from cimhub.testing.masterdata import write_discom
 from cimhub.testing.messages import KWH_15MIN as KWH
@@ -25,6 +28,18 @@ from cimhub.testing.vee_days import iso
 
 TENANT = "t1"
 POWER_OFF, POWER_ON = "3.26.0.85", "3.26.0.216"
+#: RCD-switch events: remote connect done, remote disconnect done
+CONNECTED, DISCONNECTED = "3.31.0.42", "3.31.0.68"
+EXECUTED = """<ExecutedEndDeviceControls xmlns="http://iec.ch/TC57/2011/EndDeviceControlsMessage"
+ xmlns:msg="http://iec.ch/TC57/2011/schema/message"
+ xmlns:c="http://iec.ch/TC57/2011/EndDeviceControls#">
+ <Header><msg:Verb>executed</msg:Verb><msg:Noun>EndDeviceControls</msg:Noun>
+  <msg:Source>HES-A</msg:Source><msg:MessageID>{mrid}-done</msg:MessageID></Header>
+ <Payload><c:EndDeviceControls><c:EndDeviceControl><c:mRID>{mrid}</c:mRID>
+  <c:EndDeviceControlType ref="{code}"/><c:EndDevices><c:mRID>{meter}</c:mRID></c:EndDevices>
+  <c:status><c:value>executed</c:value><c:dateTime>{at}</c:dateTime></c:status>
+ </c:EndDeviceControl></c:EndDeviceControls></Payload>
+</ExecutedEndDeviceControls>"""
 
 
 def meter(i: int) -> str:
@@ -87,6 +102,30 @@ class VeeHub:
             Ev(meter(meter_no), iso(end), POWER_ON),
         ]
         answer = self.send(created_end_device_events(events))
+        assert answer.result.value == "OK", answer.body
+        return answer
+
+    def relay_event(self, meter_no: int, code: str, at: int) -> Answer:
+        """The meter logs an RCD switch (``CONNECTED`` / ``DISCONNECTED``) at ``at``."""
+        answer = self.send(created_end_device_events([Ev(meter(meter_no), iso(at), code)]))
+        assert answer.result.value == "OK", answer.body
+        return answer
+
+    def switch_by_command(self, meter_no: int, kind: CommandKind, at: int) -> Answer:
+        """A connect or disconnect command for the meter, created (a disconnect approved
+        by a second person) and reported executed at ``at`` by its head-end; the answer to
+        the head-end's report."""
+        code, mrid = CONTROL_CODES[kind], f"{kind.value}-{meter_no}-{at}"
+        created = self.send(control(mrid, code, meter(meter_no)))
+        assert created.result.value == "OK", created.body
+        tenant, _, _ = self.ids()
+        with self.hub.database.unit_of_work(tenant) as uow:
+            commands = Commands(uow)
+            stored = commands.repo.by_mrid(tenant, [mrid])[mrid]
+            if kind is CommandKind.DISCONNECT:
+                commands.approve(stored, "ravi")
+        done = EXECUTED.format(mrid=mrid, code=code, meter=meter(meter_no), at=iso(at))
+        answer = self.send(done.encode())
         assert answer.result.value == "OK", answer.body
         return answer
 

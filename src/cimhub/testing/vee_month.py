@@ -203,7 +203,7 @@ def _meter(out: Month, meter: int, kind: str | None) -> None:
         stamps,
         list(clean),
         MeterContext(
-            MeterInfo("1P-WC", 1.0, 6, MeterState.IN_SERVICE, True),
+            MeterInfo("1P-WC", 1.0, 6, MeterState.IN_SERVICE),
             UsagePointInfo("domestic", 5.0, 6.0, False, None, False, 1),
             (),  # the head-end reports power events: known, none until derived
         ),

@@ -79,15 +79,31 @@ class Scope:
 
     def in_outage(self, ts: int) -> bool:
         """Whether the interval ending at ts overlaps a known outage."""
-        outages = self.context.outages
-        if not outages:
-            return False
-        start = ts - self.batch.interval
-        return any(o_start < ts and start < o_end for o_start, o_end in outages)
+        return _overlaps(self.context.outages, ts - self.batch.interval, ts)
+
+    def outages_known(self, ts: int) -> bool:
+        """Whether the outages of the interval ending at ts are known: no outage there
+        then means the supply was on."""
+        since = self.context.outages_since
+        known = self.context.outages is not None
+        return known and (since is None or ts - self.batch.interval >= since)
+
+    def disconnected(self, ts: int, *, wholly: bool = False) -> bool:
+        """Whether the interval ending at ts overlaps (``wholly``: lies inside) a period
+        the meter's relay was open."""
+        spans, start = self.context.disconnected, ts - self.batch.interval
+        if wholly:
+            return any(a <= start and ts <= b for a, b in spans or ())
+        return _overlaps(spans, start, ts)
 
     def local_day(self, ts: int) -> int:
         """The tenant's local day an interval ending at ts belongs to."""
         return (ts - max(self.batch.interval, 1) + self.params.utc_offset_minutes * 60) // DAY
+
+
+def _overlaps(spans: Sequence[tuple[int, int]] | None, start: int, end: int) -> bool:
+    """Whether (start, end] overlaps one of the (a, b] spans."""
+    return bool(spans) and any(a < end and start < b for a, b in spans or ())
 
 
 def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:

@@ -30,8 +30,9 @@ def slots_per_day(interval: int) -> int:
 
 
 def grid_days(scope: Scope, bad: Collection[int] = ()) -> dict[int, DayProfile]:
-    """The batch's own days as profiles; a day is clean when complete, outside outages,
-    and none of its intervals is in ``bad`` (timestamps that failed a rule)."""
+    """The batch's own days as profiles; a day is clean when complete, with supply all
+    day (no outage, relay never open), and none of its intervals is in ``bad``
+    (timestamps that failed a rule)."""
     grid, step = scope.grid, scope.batch.interval
     per_day = slots_per_day(step)
     days: dict[int, list[float | None]] = {}
@@ -45,7 +46,7 @@ def grid_days(scope: Scope, bad: Collection[int] = ()) -> dict[int, DayProfile]:
         if row is None:
             row = days[day] = [None] * per_day
         row[slot] = value
-        if value is None or ts in bad or scope.in_outage(ts):
+        if value is None or ts in bad or scope.in_outage(ts) or scope.disconnected(ts):
             dirty.add(day)
     return {
         day: DayProfile(day, tuple(row), day not in dirty and None not in row)

@@ -1,4 +1,5 @@
-"""What VEE knows beside the readings: meter, usage point, outages, previous reads, history.
+"""What VEE knows beside the readings: meter, usage point, outages, relay, previous reads,
+history.
 
 Every field defaults to None, meaning "unknown": a rule whose inputs are unknown does not
 fire. Master data fills these through ``MasterData`` (a Protocol the store implements);
@@ -28,7 +29,6 @@ class MeterInfo:
     multiplier: float | None = None  #: CT ratio × PT ratio
     dials: int | None = None  #: register digits before the decimal point
     state: MeterState | None = None
-    energised: bool | None = None  #: supply on (relay connected, not in outage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,13 @@ class MeterContext:
     usage_point: UsagePointInfo = UsagePointInfo()
     #: Power outages as (start, end] epoch seconds; None when outages are unknown.
     outages: tuple[tuple[int, int], ...] | None = None
+    #: From when ``outages`` are known (None: throughout): before it, a period without an
+    #: outage says nothing (the head-end did not report power events yet).
+    outages_since: int | None = None
+    #: Periods the meter's relay was open (disconnected by command or switch event), as
+    #: (start, end] epoch seconds; None when the hub knows no switch of the meter (its
+    #: relay state is unknown; meters leave the factory connected, rules take it so).
+    disconnected: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

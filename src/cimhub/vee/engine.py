@@ -133,9 +133,9 @@ def _intervals(scope: Scope, found: list[Finding]) -> Validated:
     methods = [VALIDATED] * len(values)
     filled: list[int] = []
     for run_first, run_last in list(runs(marks.failed)):
-        for first, last, off in _by_outage(scope, run_first, run_last):
+        for first, last, off in _by_supply(scope, run_first, run_last):
             if off:  # no supply: nothing was consumed
-                fill, method = [0.0] * (last - first + 1), estimation.OUTAGE
+                fill, method = [0.0] * (last - first + 1), off
             else:
                 fill, method = _fill(scope, first, last, marks.failed, values)
             values[first : last + 1] = fill
@@ -167,19 +167,28 @@ def _raw_quality(qualities: Sequence[str], index: int | None) -> str:
     return qualities[index] if index is not None and qualities else ""
 
 
-def _by_outage(scope: Scope, first: int, last: int) -> list[tuple[int, int, bool]]:
-    """Slots first..last split where a known outage starts or ends: (first, last, off)."""
-    if not scope.context.outages:
-        return [(first, last, False)]
+def _by_supply(scope: Scope, first: int, last: int) -> list[tuple[int, int, str]]:
+    """Slots first..last split where the supply goes off or on: (first, last, off), off
+    naming the zero estimate of slots without supply (inside a known outage, or wholly
+    inside a period the relay was open), "" for the others."""
+    ctx = scope.context
+    if not ctx.outages and not ctx.disconnected:
+        return [(first, last, "")]
     stamps = scope.grid.timestamps
-    parts: list[tuple[int, int, bool]] = []
+    parts: list[tuple[int, int, str]] = []
     for i in range(first, last + 1):
-        off = scope.in_outage(stamps[i])
+        off = _no_supply(scope, stamps[i])
         if parts and parts[-1][2] == off:
             parts[-1] = (parts[-1][0], i, off)
         else:
             parts.append((i, i, off))
     return parts
+
+
+def _no_supply(scope: Scope, ts: int) -> str:
+    if scope.in_outage(ts):
+        return estimation.OUTAGE
+    return estimation.DISCONNECTED if scope.disconnected(ts, wholly=True) else ""
 
 
 def _fill(
@@ -211,32 +220,38 @@ def _fill(
 def _end_point(
     scope: Scope, i: int, failed: list[bool], values: list[float | None]
 ) -> float | None:
-    """A good neighbouring value usable as an interpolation end point (not in an outage)."""
+    """A good neighbouring value usable as an interpolation end point (supplied all along:
+    not in an outage, relay not open)."""
     grid = scope.grid
     if i < 0:
         prev = scope.history.previous
         step = scope.batch.interval
         if prev is not None and grid.timestamps and prev.ts == grid.timestamps[0] - step:
-            return None if scope.in_outage(prev.ts) else prev.value
+            return None if _unsupplied(scope, prev.ts) else prev.value
         return None
     if i >= len(values) or failed[i] or values[i] is None:
         return None
-    return None if scope.in_outage(grid.timestamps[i]) else values[i]
+    return None if _unsupplied(scope, grid.timestamps[i]) else values[i]
+
+
+def _unsupplied(scope: Scope, ts: int) -> bool:
+    """The interval ending at ts had no supply for part of it at least."""
+    return scope.in_outage(ts) or scope.disconnected(ts)
 
 
 def _scale(
     scope: Scope, values: list[float | None], failed: list[bool], methods: list[str]
 ) -> None:
     """Scale the estimates between two register reads so the span adds up to them; an
-    estimate inside an outage stays zero (no supply, no consumption to share out)."""
+    estimate without supply (outage, relay open) stays zero: no consumption to share out."""
     register = register_of(scope)
     if register is None:
         return
     factor = 10.0 ** (register.reading_type.multiplier - scope.batch.reading_type.multiplier)
-    outage = f"estimated:{estimation.OUTAGE}"
+    zero = {f"estimated:{estimation.OUTAGE}", f"estimated:{estimation.DISCONNECTED}"}
     for i, j, r1, r2 in register_pairs(scope, register):
         span = range(i + 1, j + 1)
-        guessed = [k for k in span if failed[k] and methods[k] != outage]
+        guessed = [k for k in span if failed[k] and methods[k] not in zero]
         if not guessed or any(values[k] is None for k in span):
             continue
         kept = set(guessed)

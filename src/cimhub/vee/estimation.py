@@ -15,6 +15,7 @@ from cimhub.vee.context import DayProfile
 
 LINEAR = "linear_interpolation"
 OUTAGE = "outage_zero"
+DISCONNECTED = "disconnected_zero"  #: the relay was open: no supply
 NEAREST = "nearest_value"
 NON_METERED = "non_metered_load_profile"
 SCALED = "+scaled_to_registers"

@@ -12,6 +12,7 @@ from lxml import etree
 
 from cimhub.mappings.timestamp import to_epoch
 from cimhub.store.subscriptions import Subscription
+from cimhub.store.vee import VeeService
 from cimhub.store.vee_master import StoreMasterData
 from cimhub.testing.messages import KWH_15MIN as KWH
 from cimhub.testing.messages import readings_message
@@ -19,7 +20,7 @@ from cimhub.testing.receiver import Receiver
 from cimhub.testing.replies import ParsedReply
 from cimhub.testing.vee_days import WEDNESDAY as D
 from cimhub.testing.vee_days import at, day_of, with_zeros
-from cimhub.testing.vee_hub import VeeHub, meter
+from cimhub.testing.vee_hub import TENANT, VeeHub, meter
 
 MR = "http://iec.ch/TC57/2011/MeterReadings#"
 ESTIMATED_MISSING = "3.8.0 3.5.259"
@@ -139,3 +140,29 @@ def _readings(body: bytes) -> dict[int, tuple[float, str]]:
             codes,
         )
     return out
+
+
+def test_outages_are_known_only_from_the_first_power_event_the_head_end_sent(
+    vee: VeeHub,
+) -> None:
+    # HES-A's first power event: SM0's supply lost at 12:00 on the day, back at 12:30
+    vee.outage(0, at(0, 12), at(0, 12.5))
+    tenant, _, (m0, m3) = vee.ids(0, 3)
+    with vee.hub.database.unit_of_work(tenant) as uow:
+        got = StoreMasterData(uow).contexts(tenant, [m0, m3], D, at(1, 0))
+        before = StoreMasterData(uow).contexts(tenant, [m3], at(-1, 0), D)
+    assert (got[m3].outages, got[m3].outages_since) == ((), at(0, 12))
+    assert got[m0].outages == ((at(0, 12), at(0, 12.5)),)
+    assert before[m3].outages is None  # the day before: not known at all
+    # SM3 (HES-A) sends zeros 09:00–14:00: only the 8 from 12:00 on are judged, no run
+    vee.send(readings_message(meter(3), {KWH: with_zeros(day_of(0.4), at(0, 9), at(0, 14))}))
+    assert vee.findings(3, "usage.zero") == []
+    # a power event of two days before arrives late: HES-A reported power events then
+    # already (the event's own time counts, not its arrival); a re-run judges all 20
+    vee.outage(0, at(-2, 3), at(-2, 4))
+    with vee.hub.database.unit_of_work(tenant) as uow:
+        again = StoreMasterData(uow).contexts(tenant, [m3], D, at(1, 0))
+        assert again[m3].outages_since == at(-2, 3)
+        VeeService().rerun(uow, tenant, TENANT, [m3], D, at(1, 0), now=at(3, 0))
+    [zero] = vee.findings(3, "usage.zero")
+    assert (zero.first_ts, zero.last_ts, zero.count) == (at(0, 9.25), at(0, 14), 20)

@@ -55,6 +55,7 @@ def test_no_rule_for_a_clock_event() -> None:
         ("usage.history", ExceptionKind.CONSUMPTION_DEVIATION),
         ("usage.sanctioned", ExceptionKind.LOAD_LIMIT),
         ("sweep.communication", ExceptionKind.COMMUNICATION_FAILURE),
+        ("usage.disconnected", ExceptionKind.TAMPER),
     ],
 )
 def test_default_rules_match_findings(finding: str, kind: ExceptionKind) -> None:

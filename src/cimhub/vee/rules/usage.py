@@ -86,16 +86,17 @@ def _import_energy(batch: Batch) -> bool:
 @rule("usage.zero", _import_energy)
 def zero(scope: Scope) -> list[Finding]:
     """VEE standard "zero consumption": N consecutive zero intervals on an energised,
-    in-service meter. Intervals inside a known outage break a run (they are not flagged);
-    the rule does not fire while the meter's state or outages are unknown."""
-    ctx = scope.context
-    if ctx.meter.state is not MeterState.IN_SERVICE or ctx.outages is None:
-        return []
-    if ctx.meter.energised is False:
+    in-service meter. Intervals with no supply (inside a known outage, or while the relay
+    was open: disconnected by command) break a run, and so do intervals whose outages are
+    not known yet; the rule does not fire while the meter's state is unknown."""
+    if scope.context.meter.state is not MeterState.IN_SERVICE:
         return []
     grid = scope.grid
     flags = [
-        v == 0 and not scope.in_outage(ts)
+        v == 0
+        and scope.outages_known(ts)
+        and not scope.in_outage(ts)
+        and not scope.disconnected(ts)
         for ts, v in zip(grid.timestamps, grid.values, strict=True)
     ]
     out = []
@@ -185,5 +186,37 @@ def inactive(scope: Scope) -> list[Finding]:
             quality.INACTIVE_USAGE,
             stamps,
             f"consumption in {len(stamps)} interval(s) on a meter not in service",
+        )
+    ]
+
+
+@rule("usage.disconnected", _import_energy)
+def disconnected(scope: Scope) -> list[Finding]:
+    """VEE standard "usage on inactive meter", for the relay: consumption in intervals
+    that lie wholly inside a period the hub knows the meter's relay was open (an executed
+    disconnect, or the meter's own 3.31.0.68 event, and no connect since). A meter whose
+    relay is open measures nothing, so this is a sign of a bypassed or welded relay, a
+    local reconnection, or a connect the hub never heard of. The value is real: it is
+    kept (billing sees it) and marked, not estimated away."""
+    if not scope.context.disconnected:
+        return []
+    grid = scope.grid
+    used = [
+        (ts, v)
+        for ts, v in zip(grid.timestamps, grid.values, strict=True)
+        if v is not None and v > 0 and scope.disconnected(ts, wholly=True)
+    ]
+    if not used:
+        return []
+    stamps = [ts for ts, _ in used]
+    return [
+        found(
+            scope,
+            "usage.disconnected",
+            Severity.ERROR,
+            quality.INACTIVE_USAGE,
+            stamps,
+            f"consumption in {len(stamps)} interval(s) while the relay was open (disconnected)",
+            consumption=round(sum(v for _, v in used), 6),
         )
     ]
