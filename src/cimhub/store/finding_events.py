@@ -1,7 +1,8 @@
 """VEE findings announced through the outbox, in the transaction that stored them.
 
 * **VeeFindings ``created``**: the findings a VEE run stored new; **``changed``**: those it
-  cleared (no longer found) or revived (found again), each with its ``status``. One outbox
+  cleared (no longer found), revived (found again) or found again with another verdict
+  (severity, action, details: ``store.findings.VERDICT``), each with its ``status``. One outbox
   row per VEE run and matching subscription (not one per finding), its JSON body the
   findings as stored; the relay renders the ``VeeFindings`` payload
   (``mappings.vee_findings``, namespace ``urn:cimhub:VeeFindings:1``).
@@ -64,8 +65,8 @@ class FindingEvents:
         created: Sequence[dict[str, Any]],
         changed: Sequence[dict[str, Any]],
     ) -> int:
-        """Outbox rows for findings stored new (``created``) and cleared or revived
-        (``changed``); how many rows."""
+        """Outbox rows for findings stored new (``created``) and cleared, revived or
+        updated (``changed``); how many rows."""
         outbox = OutboxRepository(self._uow)
         rows = 0
         if created:  # the hub's exception rules take them promptly

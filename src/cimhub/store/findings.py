@@ -3,8 +3,12 @@
 A finding's natural key is (tenant, meter, reading type, rule, first ts, last ts): running
 VEE again over the same data finds the same findings and stores nothing new. Findings of
 a re-validated window that are no longer found get ``cleared_at`` (kept for the audit).
-New, cleared and revived findings are announced through the outbox in the transaction
-that stored them (``store.finding_events``). Exception rules take each finding once
+A finding found again with another verdict — a gap only noted while younger than the
+re-acquisition wait and estimated after it, an ``outage`` flag that changed when late
+power events re-judged it — is updated in place (``VERDICT``: severity, quality, action,
+count, description, data), keeping its id, first-seen time and review. New, cleared,
+revived and updated findings are announced through the outbox in the transaction that
+stored them (``store.finding_events``). Exception rules take each finding once
 (``claim``: ``exceptions_at``), whether promptly or in the periodic sweep.
 """
 
@@ -25,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     select,
     text,
@@ -42,6 +47,11 @@ if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 NATURAL_KEY = ("tenant_id", "meter_id", "reading_type_id", "rule", "first_ts", "last_ts")
+#: What a re-found finding may say differently; a change updates it in place (keeping its
+#: id, first-seen time, review and exception claim) and is announced as ``changed``.
+VERDICT = ("severity", "quality", "action", "count", "description", "data")
+#: Updated with the verdict (not compared: a new configuration alone changes nothing).
+ALSO = ("timestamps", "config_version")
 
 
 class VeeFinding(Base):
@@ -124,7 +134,7 @@ class FindingRepository:
         re-validated (meter, reading type, start, end] window that were not found again,
         and announce what changed. Returns how many findings are new."""
         rows = [_row(tenant_id, rt_id, f, config_version, now) for rt_id, f in findings]
-        known, moved = self._reconcile(tenant_id, windows, {_key(r) for r in rows}, now)
+        known, moved = self._reconcile(tenant_id, windows, {_key(r): r for r in rows}, now)
         fresh = [r for r in rows if _key(r) not in known]
         created = []
         if fresh:
@@ -146,11 +156,12 @@ class FindingRepository:
         self,
         tenant_id: int,
         windows: Sequence[tuple[int, int, int, int]],
-        found: set[tuple[Any, ...]],
+        found: Mapping[tuple[Any, ...], dict[str, Any]],
         now: int,
     ) -> tuple[set[tuple[Any, ...]], list[int]]:
-        """Clear what the windows no longer show, revive what shows again; one query.
-        Returns the natural keys already stored and the ids cleared or revived."""
+        """Clear what the windows no longer show, revive what shows again, bring up to
+        date what shows differently (severity, action, details); one query. Returns the
+        natural keys already stored and the ids cleared, revived or updated."""
         if not windows:
             return set(), []
         c, dialect = TABLE.c, self._uow.dialect
@@ -158,31 +169,41 @@ class FindingRepository:
         for meter_id, rt_id, start, end in windows:
             spans.setdefault((meter_id, rt_id), []).append((start, end))
         rows = self._uow.session.execute(
-            select(c.id, c.cleared_at, *(c[k] for k in NATURAL_KEY)).where(
+            select(
+                c.id, c.cleared_at, *(c[k] for k in NATURAL_KEY), *(c[k] for k in VERDICT)
+            ).where(
                 c.tenant_id == tenant_id,
                 member_of(c.meter_id, {m for m, _ in spans}, dialect),
                 c.first_ts > min(w[2] for w in windows),
                 c.last_ts <= max(w[3] for w in windows),
             )
         )
-        known, stale, revived = set(), [], []
+        known, stale, revived, updated = set(), [], [], []
+        width = 2 + len(NATURAL_KEY)
         for row in rows:
-            key = tuple(row[2:])
+            key = tuple(row[2:width])
             known.add(key)
             inside = any(
                 start < row.first_ts and row.last_ts <= end
                 for start, end in spans.get((row.meter_id, row.reading_type_id), ())
             )
-            if key in found and row.cleared_at is not None:
+            new = found.get(key)
+            if new is not None and row.cleared_at is not None:
                 revived.append(row.id)
-            elif inside and key not in found and row.cleared_at is None:
+            elif inside and new is None and row.cleared_at is None:
                 stale.append(row.id)
+            if new is not None and tuple(row[width:]) != tuple(new[k] for k in VERDICT):
+                updated.append({"_id": row.id, **{f"_{k}": new[k] for k in (*VERDICT, *ALSO)}})
         for ids, value in ((stale, now), (revived, None)):
             if ids:
                 self._uow.session.execute(
                     update(TABLE).where(member_of(c.id, ids, dialect)).values(cleared_at=value)
                 )
-        return known, stale + revived
+        if updated:  # a gap first noted, then estimated; a flag that changed on re-judging
+            values = {k: bindparam(f"_{k}") for k in (*VERDICT, *ALSO)}
+            stmt = update(TABLE).where(c.id == bindparam("_id")).values(**values)
+            self._uow.session.execute(stmt, updated)
+        return known, sorted({*stale, *revived, *(u["_id"] for u in updated)})
 
     def _snapshots(self, tenant_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Findings as their announcements carry them (see ``store.finding_events``)."""

@@ -8,8 +8,11 @@ Meters from ``write_discom``: ``SM0000000`` … (meter ``i``), in service, head-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from lxml import etree
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Answer, Inbound
@@ -17,6 +20,9 @@ from cimhub.domain.command import CONTROL_CODES, CommandKind
 from cimhub.domain.reading import MeterRef
 from cimhub.handlers.commands import Commands
 from cimhub.imports.csv_import import import_files
+from cimhub.mappings.vee_findings import read_vee_findings
+from cimhub.message import ns
+from cimhub.message.schema import xsd_dir
 from cimhub.settings import Settings
 from cimhub.store.findings import FindingRepository, StoredFinding
 from cimhub.store.validated import ValidatedRepository
@@ -27,6 +33,7 @@ from cimhub.testing.messages import KWH_15MIN as KWH
 from cimhub.testing.vee_days import iso
 
 TENANT = "t1"
+FINDINGS = "VeeFindings"
 POWER_OFF, POWER_ON = "3.26.0.85", "3.26.0.216"
 #: RCD-switch events: remote connect done, remote disconnect done
 CONNECTED, DISCONNECTED = "3.31.0.42", "3.31.0.68"
@@ -131,3 +138,20 @@ class VeeHub:
 
     def close(self) -> None:
         self.hub.close()
+
+
+def finding_events(bodies: list[bytes]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(verb, tenant, findings) of each VeeFindings event a subscriber received, its
+    payload checked against our outbound XSD."""
+    with resources.as_file(xsd_dir() / "outbound" / "VeeFindings.xsd") as path:
+        schema = etree.XMLSchema(etree.parse(str(path)))
+    name = ns.message_ns(FINDINGS)
+    out = []
+    for body in bodies:
+        root = etree.fromstring(body)
+        assert ns.split(root.tag) == (name, root.tag.split("}")[1])
+        verb = root.findtext(f"{{{name}}}Header/{{{ns.MESSAGE}}}Verb") or ""
+        [payload] = root.find(f"{{{name}}}Payload")
+        schema.assertValid(payload)
+        out.append((verb, *read_vee_findings(payload)))
+    return out

@@ -7,35 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lxml import etree
-
 from cimhub.handlers import finding_exceptions
-from cimhub.mappings.vee_findings import read_vee_findings
-from cimhub.message import ns
 from cimhub.store.subscriptions import Subscription
 from cimhub.testing.messages import KWH_15MIN as KWH
 from cimhub.testing.messages import readings_message
 from cimhub.testing.receiver import Receiver
 from cimhub.testing.vee_days import at, day_of, with_zeros
-from cimhub.testing.vee_hub import VeeHub, meter
+from cimhub.testing.vee_hub import VeeHub, finding_events, meter
 from cimhub.testing.waiting import wait_until
 
-OUTBOUND = Path(__file__).parents[3] / "src/cimhub/cim/xsd/outbound/VeeFindings.xsd"
 FINDINGS = "VeeFindings"
-
-
-def _payloads(bodies: list[bytes]) -> list[tuple[str, str, list[dict]]]:
-    """(verb, tenant, findings) of each event, its payload checked against our XSD."""
-    schema = etree.XMLSchema(etree.parse(str(OUTBOUND)))
-    out = []
-    for body in bodies:
-        root = etree.fromstring(body)
-        assert ns.split(root.tag) == (ns.message_ns(FINDINGS), root.tag.split("}")[1])
-        verb = root.findtext(f"{{{ns.message_ns(FINDINGS)}}}Header/{{{ns.MESSAGE}}}Verb")
-        [payload] = root.find(f"{{{ns.message_ns(FINDINGS)}}}Payload")
-        schema.assertValid(payload)
-        out.append((verb, *read_vee_findings(payload)))
-    return out
 
 
 def test_subscribers_get_new_findings_filtered_and_then_the_cleared_one(
@@ -55,9 +36,9 @@ def test_subscribers_get_new_findings_filtered_and_then_the_cleared_one(
         values = with_zeros(day_of(0.3), at(0, 16), at(0, 21), (at(0, 22), at(0, 22.25)))
         values[at(0, 10.25)] = 1.8
         vee.send(readings_message(meter(3), {KWH: values}))
-        [(verb, tenant, everything)] = _payloads(receiver.wait_for(1))
-        [(_, _, usage)] = _payloads(spikes.wait_for(1))
-        [(_, _, errs)] = _payloads(errors.wait_for(1))
+        [(verb, tenant, everything)] = finding_events(receiver.wait_for(1))
+        [(_, _, usage)] = finding_events(spikes.wait_for(1))
+        [(_, _, errs)] = finding_events(errors.wait_for(1))
     assert (verb, tenant) == ("created", "t1")
     by_rule = {f["rule"]: f for f in everything}
     assert {r: (f["severity"], f["status"]) for r, f in by_rule.items()} == {
@@ -77,7 +58,7 @@ def test_subscribers_get_new_findings_filtered_and_then_the_cleared_one(
     assert sorted(f["rule"] for f in errs) == ["interval.missing", "usage.spike"]
     # the supply was off 16:00–21:00 after all: the zero finding is cleared, and said so
     vee.outage(3, at(0, 16), at(0, 21))
-    [_, (verb, _, [cleared])] = _payloads(receiver.wait_for(2))
+    [_, (verb, _, [cleared])] = finding_events(receiver.wait_for(2))
     assert (verb, cleared["id"], cleared["status"]) == ("changed", zero["id"], "cleared")
     assert cleared["cleared_at"] is not None
 
