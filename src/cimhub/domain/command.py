@@ -178,6 +178,7 @@ class Command:
     correlation_id: str | None = None
     history: list[Transition] = field(default_factory=list)
     period: Period | None = None  #: what a read asks for (EndDeviceControl/scheduledInterval)
+    reading_types: tuple[str, ...] = ()  #: what a read asks for, when known (all: empty)
 
     @property
     def state(self) -> State:

@@ -1,5 +1,6 @@
 """Reads the hub asks of head-ends, as pure rules: on-demand reads for queries on stale
-data (use cases 12.4, 21) and re-reads of missed intervals (use case 6).
+data (use cases 12.4, 21) and re-reads of missed intervals (use case 6) and of meters
+that stopped reporting.
 
 Periods are (start, end] in UTC epoch seconds, like a query's: interval readings are
 stamped at the end of their interval, so a period holds the readings stamped after
@@ -105,6 +106,28 @@ def gap_period(first_ts: int, last_ts: int, step: int) -> Period:
     Period(start=900, end=3600)
     """
     return Period(first_ts - step, last_ts)
+
+
+def silent_period(newest: int, step: int, now: int, *, wait: int, memory: int) -> Period | None:
+    """What to ask of a meter that has sent nothing since its newest interval reading
+    ``newest`` (interval length ``step``): (newest, now rounded down to the interval] —
+    when that reading is older than the re-acquisition ``wait`` and younger than the
+    meter's ``memory``; None otherwise.
+
+    >>> silent_period(3600, 900, 20_000, wait=3600, memory=86_400)
+    Period(start=3600, end=19800)
+    >>> [silent_period(t, 900, 20_000, wait=3600, memory=10_000) for t in (18_000, 9_000)]
+    [None, None]
+    """
+    if newest > now - wait or newest <= now - memory:
+        return None
+    end = now // step * step if step > 0 else now
+    return Period(newest, end) if end > newest else None
+
+
+class RereadKind(StrEnum):
+    GAP = "gap"  #: missing intervals between readings (VEE's interval.missing findings)
+    SILENT = "silent"  #: nothing at all since the meter's newest interval reading
 
 
 class RereadState(StrEnum):

@@ -14,6 +14,9 @@ class Tenant:
     auto_register_meters: bool | None = None
     #: Approvals need a one-time code (seed 004, MP); None: the hub-wide setting decides.
     approval_codes: bool | None = None
+    #: A GetMeterReadings on data older than this reads on demand (0: only when asked);
+    #: None: the hub-wide CIMHUB_ON_DEMAND_STALE_MINUTES decides.
+    on_demand_stale_minutes: int | None = None
 
     def auto_registers(self, hub_default: bool) -> bool:
         """The tenant's own choice, else the hub's.
@@ -32,3 +35,15 @@ class Tenant:
         True
         """
         return hub_default if self.approval_codes is None else self.approval_codes
+
+    def stale_minutes(self, hub_default: int) -> int:
+        """The tenant's own staleness threshold, else the hub's.
+
+        >>> Tenant(1, "a", "A", on_demand_stale_minutes=0).stale_minutes(60)
+        0
+        >>> Tenant(1, "a", "A").stale_minutes(60)
+        60
+        """
+        if self.on_demand_stale_minutes is None:
+            return hub_default
+        return self.on_demand_stale_minutes

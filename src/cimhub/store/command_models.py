@@ -37,6 +37,9 @@ class CommandRow(Base):
     message_log_id: Mapped[int | None] = mapped_column(BigInteger)
     period_start: Mapped[int | None] = mapped_column(BigInteger)  # a read's (start, end] (0006)
     period_end: Mapped[int | None] = mapped_column(BigInteger)
+    reading_types: Mapped[str | None] = mapped_column(
+        Text
+    )  # a read's codes, space-separated (0007)
 
 
 class TransitionRow(Base):
@@ -64,6 +67,8 @@ class HesEndpointRow(Base):
     kind: Mapped[str] = mapped_column(String(8))
     url: Mapped[str] = mapped_column(Text, default="")
     vendor: Mapped[str | None] = mapped_column(String(100))  # MQTT vendor profile
+    #: How a CIM head-end is asked for a read: get (GetMeterReadings) | control (3.21.0.8)
+    read_as: Mapped[str] = mapped_column(String(8), default="get", server_default="get")  # (0007)
 
 
 class DispatchRow(Base):

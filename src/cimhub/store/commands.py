@@ -35,6 +35,7 @@ class HesEndpoint:
     kind: str  # soap | http | mqtt
     url: str = ""
     vendor: str | None = None
+    read_as: str = "get"  #: a CIM head-end's reads: get (GetMeterReadings) | control (3.21.0.8)
 
 
 @dataclass(slots=True)
@@ -83,6 +84,7 @@ class CommandRepository:
             message_log_id=log_id,
             period_start=command.period.start if command.period else None,
             period_end=command.period.end if command.period else None,
+            reading_types=" ".join(command.reading_types) or None,
         )
         self._uow.session.add(row)
         self._uow.session.flush()
@@ -279,6 +281,7 @@ class CommandRepository:
                 correlation_id=r.correlation_id,
                 history=moves[r.id],
                 period=_period(r),
+                reading_types=tuple((r.reading_types or "").split()),
             )
             out.append(
                 StoredCommand(
@@ -297,7 +300,7 @@ class CommandRepository:
 
     def endpoint(self, tenant_id: int, name: str) -> HesEndpoint | None:
         row = self._uow.session.get(HesEndpointRow, (tenant_id, name))
-        return HesEndpoint(row.name, row.kind, row.url, row.vendor) if row else None
+        return _endpoint(row) if row else None
 
     def endpoints(self, tenant_id: int) -> list[HesEndpoint]:
         rows = self._uow.session.scalars(
@@ -305,7 +308,7 @@ class CommandRepository:
             .where(HesEndpointRow.tenant_id == tenant_id)
             .order_by(HesEndpointRow.name)
         )
-        return [HesEndpoint(r.name, r.kind, r.url, r.vendor) for r in rows]
+        return [_endpoint(r) for r in rows]
 
     def put_endpoint(self, tenant_id: int, endpoint: HesEndpoint) -> None:
         session = self._uow.session
@@ -314,6 +317,7 @@ class CommandRepository:
             row = HesEndpointRow(tenant_id=tenant_id, name=endpoint.name)
             session.add(row)
         row.kind, row.url, row.vendor = endpoint.kind, endpoint.url, endpoint.vendor
+        row.read_as = endpoint.read_as
         session.flush()
 
     # ----- the command outbox -----
@@ -393,6 +397,10 @@ class CommandRepository:
                 .order_by(DispatchRow.id)
             )
         ]
+
+
+def _endpoint(row: HesEndpointRow) -> HesEndpoint:
+    return HesEndpoint(row.name, row.kind, row.url, row.vendor, row.read_as or "get")
 
 
 def _period(row: CommandRow) -> Period | None:

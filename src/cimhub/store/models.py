@@ -50,6 +50,7 @@ class Tenant(Base):
     # Tenant settings (0003): None defers to the hub-wide setting.
     auto_register_meters: Mapped[bool | None] = mapped_column(Boolean)
     approval_codes: Mapped[bool | None] = mapped_column(Boolean)  # (0006)
+    on_demand_stale_minutes: Mapped[int | None] = mapped_column(Integer)  # (0007)
 
 
 class Meter(Base):

@@ -15,9 +15,16 @@ if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 #: The columns of a TenantInfo, in its order.
-_INFO = (Tenant.id, Tenant.code, Tenant.name, Tenant.auto_register_meters, Tenant.approval_codes)
+_INFO = (
+    Tenant.id,
+    Tenant.code,
+    Tenant.name,
+    Tenant.auto_register_meters,
+    Tenant.approval_codes,
+    Tenant.on_demand_stale_minutes,
+)
 #: The settings a tenant may set on its own row.
-SETTINGS = frozenset({"auto_register_meters", "approval_codes"})
+SETTINGS = frozenset({"auto_register_meters", "approval_codes", "on_demand_stale_minutes"})
 
 
 class TenantRepository:
@@ -52,9 +59,10 @@ class TenantRepository:
         rows = self._uow.session.execute(select(*_INFO).order_by(Tenant.code))
         return [TenantInfo(*row) for row in rows]
 
-    def configure(self, tenant_id: int, **settings: bool | None) -> None:
+    def configure(self, tenant_id: int, **settings: bool | int | None) -> None:
         """Set the tenant's own settings named (``auto_register_meters``,
-        ``approval_codes``); None defers to the hub-wide setting."""
+        ``approval_codes``, ``on_demand_stale_minutes``); None defers to the hub-wide
+        setting."""
         unknown = set(settings) - SETTINGS
         if unknown:
             raise ValueError(f"no tenant setting {sorted(unknown)}")
