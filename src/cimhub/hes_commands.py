@@ -19,8 +19,19 @@ def add_commands(commands: Any) -> None:
     put = ep.add_parser("set", help="create or replace a head-end endpoint")
     put.add_argument("name", help="the HES name meters carry (MeterConfig amrSystem / hes)")
     put.add_argument("--kind", choices=("http", "soap", "mqtt"), required=True)
-    put.add_argument("--url", default="", help="CIM endpoint (http/soap)")
+    put.add_argument(
+        "--url",
+        default="",
+        help="CIM endpoint (http/soap), or its WSDL URLs (soap, space-separated)",
+    )
     put.add_argument("--vendor", help="MQTT vendor profile (mqtt)")
+    put.add_argument(
+        "--read-as",
+        choices=("get", "control"),
+        default="get",
+        help="reads go to a CIM head-end as GetMeterReadings (get, the default) or as an "
+        "EndDeviceControl 3.21.0.8 (control)",
+    )
     put.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
     put.set_defaults(run=_set_endpoint)
     listed = ep.add_parser("list", help="a tenant's head-end endpoints as JSON")
@@ -56,7 +67,7 @@ def _set_endpoint(args: argparse.Namespace) -> int:
     database, tenant_id = _open(args)
     with database.unit_of_work(hub=True) as uow:
         CommandRepository(uow).put_endpoint(
-            tenant_id, HesEndpoint(args.name, args.kind, args.url, args.vendor)
+            tenant_id, HesEndpoint(args.name, args.kind, args.url, args.vendor, args.read_as)
         )
     print(f"head-end {args.name}: {args.kind} {args.url or args.vendor}")
     return 0
@@ -73,7 +84,7 @@ def _list_endpoints(args: argparse.Namespace) -> int:
 
 
 def _plain(endpoint: Any) -> dict[str, Any]:
-    return {k: getattr(endpoint, k) for k in ("name", "kind", "url", "vendor")}
+    return {k: getattr(endpoint, k) for k in ("name", "kind", "url", "vendor", "read_as")}
 
 
 def _list_commands(args: argparse.Namespace) -> int:

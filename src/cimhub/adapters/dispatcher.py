@@ -2,9 +2,11 @@
 
 Each due ``hes_dispatch`` row is read in one transaction, sent outside any transaction
 (CIM over SOAP/HTTP, or vendor JSON over MQTT), and its outcome recorded in another: the
-head-end's OK acknowledges the command, its FAILED fails it with the reason, and a
-head-end that cannot be reached leaves the command ``sent`` and the row due again after an
-exponential back-off — until ``hes_max_attempts``, when the command fails with the reason.
+head-end's OK acknowledges the command, its FAILED (or a SOAP Fault) fails it with the
+reason, and a head-end that cannot be reached leaves the command ``sent`` and the row due
+again after an exponential back-off — until ``hes_max_attempts``, when the command fails
+with the reason. A READ goes to a CIM head-end as a GetMeterReadings (``hes_read``); the
+readings its answer carries go through the pipeline, after the acknowledgement.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cimhub.adapters.hes_client import HesAnswer, HesUnavailableError, send_cim
+from cimhub.adapters import hes_read
+from cimhub.adapters.hes_client import HesAnswer, HesUnavailableError, read_answer, send_cim
 from cimhub.bus.events import wrap
+from cimhub.bus.pipeline import Inbound, Pipeline
 from cimhub.domain.command import Command, State
 from cimhub.errors import CimHubError
 from cimhub.handlers.commands import Commands
 from cimhub.mappings.end_device_controls import write_end_device_controls
+from cimhub.message.reply import Result
 from cimhub.message.verb import Noun, Verb
 from cimhub.settings import Settings
 from cimhub.store.commands import Dispatch, HesEndpoint
@@ -42,11 +47,16 @@ class Job:
 
 class HesDispatcher:
     def __init__(
-        self, database: Database, settings: Settings, mqtt: MqttSender | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        mqtt: MqttSender | None = None,
+        pipeline: Pipeline | None = None,  # ingests what a head-end's read answer brings
     ) -> None:
         self.database = database
         self.settings = settings
         self.mqtt = mqtt
+        self.pipeline = pipeline
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,6 +114,7 @@ class HesDispatcher:
         if endpoint is None:
             self._fail(job, f"no endpoint is configured for head-end {job.hes!r}")
             return
+        reads = hes_read.asks_get(endpoint, job.command)
         try:
             if endpoint.kind == "mqtt":
                 if self.mqtt is None:
@@ -111,8 +122,9 @@ class HesDispatcher:
                 self.mqtt(endpoint.vendor or endpoint.name, job.tenant, job.command, job.hes)
                 answer = HesAnswer("OK", "0.3", "published to the vendor's command topic")
             else:
+                body = hes_read.request(job.command, job.dispatch.id) if reads else message(job)
                 answer = send_cim(
-                    endpoint.kind, endpoint.url, message(job), self.settings.hes_timeout_seconds
+                    endpoint.kind, endpoint.url, body, self.settings.hes_timeout_seconds
                 )
         except HesUnavailableError as exc:
             self._retry(job, exc.reason)
@@ -120,7 +132,44 @@ class HesDispatcher:
         except CimHubError as exc:  # the command cannot be put to this head-end at all
             self._fail(job, exc.reason)
             return
-        self._record(job, answer)
+        if reads:
+            self._answered_read(job, endpoint, answer)
+        else:
+            self._record(job, answer)
+
+    def _answered_read(self, job: Job, endpoint: HesEndpoint, answer: HesAnswer) -> None:
+        """A GetMeterReadings answered: recorded, then the readings it carries ingested."""
+        self._record(job, hes_read.as_received(answer))
+        readings = hes_read.readings_of(answer)
+        if answer.result == "FAILED" or readings is None:
+            return
+        if self.pipeline is None:
+            self._close_read(job, "no pipeline here ingests the head-end's readings")
+            return
+        if readings.find("{*}MeterReading") is None:  # an answer without a single reading
+            self._close_read(job, None)
+            return
+        raw = hes_read.created(readings, job.command, job.dispatch.id, job.hes or endpoint.name)
+        ingested = self.pipeline.process(
+            Inbound(raw, job.tenant, f"hes-{endpoint.kind}", audit_actor=job.hes)
+        )
+        if ingested.result is Result.FAILED:
+            refused = read_answer(ingested.body)
+            self._close_read(job, f"the head-end's readings were refused: {ingested.code} "
+                                  f"{refused.reason}".strip())  # fmt: skip
+        elif ingested.code != "0.3":  # 0.3: still being stored; they close the read then
+            self._close_read(job, None)
+
+    def _close_read(self, job: Job, reason: str | None) -> None:
+        """Fail a READ its answer did not execute (``reason`` None: nothing reached the
+        period's end)."""
+        with self.database.unit_of_work(hub=True) as uow:
+            commands = Commands(uow)
+            stored = commands.repo.by_id(job.dispatch.command_id, lock=True)
+            if stored is None or stored.command.state not in (State.SENT, State.ACKNOWLEDGED):
+                return
+            why = reason or hes_read.short_of(stored.command)
+            commands.move(stored, State.FAILED, job.hes or "head-end", why)
 
     def _record(self, job: Job, answer: HesAnswer) -> None:
         with self.database.unit_of_work(hub=True) as uow:

@@ -44,8 +44,9 @@ class CommandRuntime:
             )
             adapter.start()
         dispatcher = HesDispatcher(
-            database, settings, adapter.publish_command if adapter is not None else None
-        )
+            database, settings, adapter.publish_command if adapter is not None else None,
+            pipeline,
+        )  # fmt: skip
         dispatcher.start(interval)
         replies = Poller("cimhub-read-replies", lambda: send_due(database, settings), 1.0)
         return cls(dispatcher, adapter, replies.start())

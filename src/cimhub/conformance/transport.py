@@ -223,9 +223,10 @@ def _read_soap_reply(seen: Observed) -> None:
 def read_wsdls(urls: list[str], target: Target) -> dict[str, tuple[str, str]]:
     """Element (Clark name) → (address, SOAPAction) for every operation in the WSDLs."""
     import requests
-    import zeep.wsdl
     from zeep.exceptions import Error as ZeepError
     from zeep.transports import Transport as ZeepTransport
+
+    from cimhub.adapters.wsdl import operations
 
     session = requests.Session()
     session.headers.update(target.headers)
@@ -234,16 +235,9 @@ def read_wsdls(urls: list[str], target: Target) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for url in urls:
         try:
-            document = zeep.wsdl.Document(url, ZeepTransport(session=session))  # type: ignore[arg-type]
+            found |= operations(url, ZeepTransport(session=session))  # type: ignore[arg-type]
         except (ZeepError, OSError, etree.XMLSyntaxError, requests.RequestException) as exc:
             raise TransportUnavailable(f"cannot read the WSDL at {url}: {exc}") from exc
-        for service in document.services.values():
-            for port in service.ports.values():
-                address = port.binding_options.get("address")
-                for operation in port.binding._operations.values():
-                    body = getattr(operation.input, "body", None)
-                    if address and body is not None and body.qname is not None:
-                        found[body.qname.text] = (address, operation.soapaction or "")
     if not found:
         raise TransportUnavailable(f"no document/literal SOAP operations in {', '.join(urls)}")
     return found

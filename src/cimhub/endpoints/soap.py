@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache, partial
-from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
@@ -32,13 +31,13 @@ from cimhub.errors import (
     UnsupportedVerbNounError,
 )
 from cimhub.message import ns, parser
+from cimhub.message import wsdl as wsdl_files
 from cimhub.message.reply import Outcome, render_reply
 from cimhub.settings import Settings
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP_XML = "text/xml; charset=utf-8"
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +47,11 @@ class Service:
     inputs: frozenset[str]  # Clark names of the elements its operations accept
 
 
-def _cim_dir() -> resources.abc.Traversable:
-    return resources.files("cimhub") / "cim"
-
-
 @cache
 def services() -> dict[str, Service]:
     """Every WSDL shipped in cim/wsdl, with the input elements of its operations."""
     found = {}
-    for entry in sorted(_cim_dir().joinpath("wsdl").iterdir(), key=lambda e: e.name):
+    for entry in sorted(wsdl_files.cim_dir().joinpath("wsdl").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".wsdl"):
             text = entry.read_text(encoding="utf-8")
             found[entry.name[:-5]] = Service(entry.name[:-5], text, _inputs(text))
@@ -155,22 +150,16 @@ def mount(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
 
     @app.get("/soap/xsd/{name}", summary="An XSD the WSDLs import")
     async def xsd(name: str) -> Response:
-        if not name.endswith(".xsd") or not _NAME.match(name[:-4]):
+        found = wsdl_files.xsd(name)
+        if found is None:
             raise HTTPException(404)
-        entry = _cim_dir() / "xsd" / name
-        if not entry.is_file():
-            raise HTTPException(404)
-        return Response(entry.read_bytes(), media_type="application/xml")
+        return Response(found, media_type="application/xml")
 
     @app.get("/soap/{service}", summary="A service's WSDL (?wsdl)")
     async def wsdl(service: str, request: Request) -> Response:
-        found = services().get(service)
-        if found is None:
+        text = wsdl_files.addressed(service, str(request.base_url).rstrip("/"))
+        if text is None:
             raise HTTPException(404, f"no SOAP service {service!r}")
-        base = str(request.base_url).rstrip("/")
-        text = found.wsdl.replace(
-            f"http://localhost:8061/soap/{service}", f"{base}/soap/{service}"
-        ).replace('schemaLocation="../xsd/', f'schemaLocation="{base}/soap/xsd/')
         return Response(text, media_type="text/xml")
 
     @app.post("/soap/{service}", summary="Call a SOAP operation")

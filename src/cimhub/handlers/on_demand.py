@@ -1,14 +1,15 @@
 """On-demand reads from a GetMeterReadings (use cases 12.4, 21, 7.4): a query for a meter
-whose data is stale (CIMHUB_ON_DEMAND_STALE_MINUTES), or that says Option onDemand=true,
-asks the meter's head-end for the missing period with a READ command.
+whose data is stale (the tenant's ``cimhub tenant --on-demand-stale-minutes``, else
+CIMHUB_ON_DEMAND_STALE_MINUTES), or that says Option onDemand=true, asks the meter's
+head-end for the missing period (and the query's reading types) with a READ command.
 
 * A query with an asynchronous reply (AsyncReplyFlag + ReplyAddress) is answered 0.3 at
   once; its full reply is sent when the reads are over (``cimhub.handlers.deferred``).
 * Any other query is answered at once with what is stored, plus a 0.4 warning per meter
   naming the read it asked for: the request thread never waits for a meter.
 
-A read already open for the meter that covers the period is shared, not asked again:
-several queries of one stale meter make one read.
+A read already open for the meter that covers the period (and brings the reading types
+asked) is shared, not asked again: several queries of one stale meter make one read.
 """
 
 from __future__ import annotations
@@ -48,16 +49,20 @@ class Reads:
 
 
 def policy_of(ctx: HandlerContext) -> ReadPolicy:
+    """The tenant's staleness threshold (its own, else the hub's) and the meters' memory."""
     settings = ctx.settings
-    return ReadPolicy(settings.on_demand_stale_minutes * 60, settings.meter_memory_days * DAY)
+    minutes = ctx.uow.tenants.get(ctx.tenant_id).stale_minutes(settings.on_demand_stale_minutes)
+    return ReadPolicy(minutes * 60, settings.meter_memory_days * DAY)
 
 
 def request_reads(
     ctx: HandlerContext, envelope: Envelope, query: ReadingQuery, meter_ids: Sequence[int]
 ) -> Reads:
     """Ask the reads this query needs (see the module docstring)."""
+    if query.on_demand is False:
+        return Reads()
     policy = policy_of(ctx)
-    if query.on_demand is False or (query.on_demand is None and policy.stale_after <= 0):
+    if query.on_demand is None and policy.stale_after <= 0:
         return Reads()
     if len(meter_ids) > MAX_METERS:
         why = f"{len(meter_ids)} meters asked: on-demand reads are made for {MAX_METERS} at most"
@@ -78,9 +83,13 @@ def request_reads(
                 why = f"meter {key}: no on-demand read, the meter belongs to no head-end"
                 warnings.append(ReplyError("0.5", why, Level.WARNING, object_id=key))
             continue
-        shared = [s for s in sharing if s.meter_id == meter_id and _covers(s, period, policy)]
-        reads[meter_id] = shared[0] if shared else _ask(ctx, envelope, commands, meter_id,
-                                                         names[meter_id], period)  # fmt: skip
+        shared = [s for s in sharing
+                  if s.meter_id == meter_id and _covers(s, period, query, policy)]  # fmt: skip
+        reads[meter_id] = (
+            shared[0]
+            if shared
+            else _ask(ctx, envelope, commands, (meter_id, names[meter_id]), period, query)
+        )
     if not reads:
         return Reads(warnings)
     if envelope.header.async_reply and envelope.header.reply_address:
@@ -105,28 +114,37 @@ def _periods(
     return {m: p for m, p in periods.items() if p is not None}
 
 
-def _covers(stored: StoredCommand, period: Period, policy: ReadPolicy) -> bool:
-    return stored.command.period is not None and stored.command.period.covers(period, policy.slack)
+def _covers(stored: StoredCommand, period: Period, query: ReadingQuery, policy: ReadPolicy) -> bool:
+    """Whether an open read brings what this query needs: its period, and its reading
+    types (a read of every type serves any query)."""
+    command = stored.command
+    if command.period is None or not command.period.covers(period, policy.slack):
+        return False
+    wanted = set(query.reading_types)
+    return not command.reading_types or (bool(wanted) and wanted <= set(command.reading_types))
 
 
 def _ask(
     ctx: HandlerContext,
     envelope: Envelope,
     commands: Commands,
-    meter_id: int,
-    meter: MeterRef,
+    meter: tuple[int, MeterRef],
     period: Period,
+    query: ReadingQuery,
 ) -> StoredCommand:
-    """A new READ command for the period, sent to the meter's head-end."""
+    """A new READ command for the period (and the query's reading types), sent to the
+    meter's head-end."""
+    meter_id, ref = meter
     command = Command(
         mrid=f"read-{uuid.uuid4()}",
         kind=CommandKind.READ,
-        meter=meter,
+        meter=ref,
         requester=ctx.actor or ctx.source or HUB,
         source=envelope.header.source or ctx.source or HUB,
         reason=f"on-demand read for GetMeterReadings {envelope.header.message_id or ''}".strip(),
         correlation_id=envelope.header.message_id,
         period=period,
+        reading_types=tuple(query.reading_types),
     )
     stored = commands.repo.by_id(commands.create(ctx.tenant_id, meter_id, command, None))
     assert stored is not None

@@ -1,14 +1,18 @@
-"""GetMeterReadings requests → a ReadingQuery (liberal in the shapes it accepts)."""
+"""GetMeterReadings requests → a ReadingQuery (liberal in the shapes it accepts), and the
+GetMeterReadings object the hub sends a head-end to read one meter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
 
+from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.errors import InvalidQueryError
-from cimhub.mappings.timestamp import to_epoch
+from cimhub.mappings.cim_object import Builder
+from cimhub.mappings.timestamp import to_epoch, to_text
 from cimhub.message import ns
 from cimhub.message.envelope import Envelope
 
@@ -138,3 +142,24 @@ def _flag(text: str | None) -> bool | None:
 
 def _stamp(text: str | None) -> int | None:
     return to_epoch(text) if text and text.strip() else None
+
+
+def write_reading_query(
+    meter: MeterRef, period: Period | None, reading_types: Sequence[str] = ()
+) -> etree._Element:
+    """The GetMeterReadings object a head-end is asked to read with: the meter (mRID and
+    names), its reading types (none: every one) and the period (start, end] as
+    TimeSchedule/scheduleInterval."""
+    b = Builder(GMR)
+    root = etree.Element(b.q("GetMeterReadings"), nsmap={None: GMR})
+    device = b.sub(root, "EndDevice")
+    b.opt(device, "mRID", meter.mrid)
+    for name in meter.names:
+        b.name(device, name)
+    for code in reading_types:
+        etree.SubElement(root, b.q("ReadingType"), ref=code)
+    if period is not None:
+        interval = b.sub(b.sub(root, "TimeSchedule"), "scheduleInterval")
+        b.sub(interval, "end", to_text(period.end))
+        b.sub(interval, "start", to_text(period.start))
+    return root
