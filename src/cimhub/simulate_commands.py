@@ -48,6 +48,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     cim.add_argument("--first", type=int, default=1, help="number of the first meter")
     cim.add_argument("--meters-out", type=Path, help="write the meters as a CSV to import")
     cim.add_argument("--interval", type=int, choices=(15, 30), default=15, help="block minutes")
+    cim.add_argument(
+        "--read-reply",
+        choices=("sync", "async"),
+        default="sync",
+        help="a GetMeterReadings is answered with the readings (sync), or 0.3 then a "
+        "CreatedMeterReadings after --outcome-delay (async)",
+    )
     mqtt = p.add_argument_group("the MQTT vendor head-end")
     mqtt.add_argument("--mqtt-url", help="speak a vendor profile on this MQTT broker too")
     mqtt.add_argument("--vendor", default="vendor-a", help="vendor profile (name or TOML path)")

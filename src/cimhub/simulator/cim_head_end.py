@@ -1,8 +1,20 @@
-"""A simulated CIM head-end: takes CreateEndDeviceControls at its own loopback endpoint
-(HTTP POST, or SOAP 1.1), answers OK (the command is queued) and, after the meter's delay,
-reports the outcome to the hub as ExecutedEndDeviceControls (executed, failed or never, as
-its behaviour says); publishes its meters' profiles and events to the hub over HTTP or
-SOAP. ``down()`` stops answering (connections refused) until ``up()``.
+"""A simulated CIM head-end: takes CreateEndDeviceControls and GetMeterReadings at its own
+loopback endpoint (HTTP POST, or SOAP 1.1; it publishes its services' WSDLs too), and
+publishes its meters' profiles and events to the hub over HTTP or SOAP. ``down()`` stops
+answering (connections refused) until ``up()``.
+
+* A control is answered OK (queued) and, after the meter's delay, its outcome goes to the
+  hub as ExecutedEndDeviceControls (executed, failed or never, as its behaviour says); a
+  read control (3.21.0.8) first sends the meter's blocks of the period it names.
+* A GetMeterReadings (the IEC 61968-9 way to ask a head-end for readings) is answered
+  with the meters' blocks of its period and reading types in the reply's payload
+  (``read_reply="sync"``), or with 0.3 and, after the meter's delay, a
+  CreatedMeterReadings to the hub echoing the request's CorrelationID (``"async"``). A
+  meter that fails answers 5.2 "meter did not respond"; a silent one is accepted (0.3)
+  and never read.
+
+With ``fleet_only`` it knows only its generator's meters (others: 2.15), as the
+conformance suite's ``hes`` role expects; otherwise a meter it has not met joins its fleet.
 """
 
 from __future__ import annotations
@@ -20,14 +32,22 @@ from lxml import etree
 from cimhub.bus.events import wrap
 from cimhub.domain.command import Command, CommandKind, State, Transition, parse_kind
 from cimhub.domain.meter_read import Period
-from cimhub.mappings.end_device_controls import read_end_device_controls, write_end_device_controls
-from cimhub.message.envelope import read_envelope
-from cimhub.message.reply import Outcome, ReplyError, Result, render_reply
+from cimhub.domain.reading import MeterRef
+from cimhub.errors import PayloadError
+from cimhub.mappings.end_device_controls import (
+    ControlItem,
+    read_end_device_controls,
+    write_end_device_controls,
+)
+from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
+from cimhub.message.envelope import Envelope
+from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
-from cimhub.simulator import cim_writer
+from cimhub.simulator import cim_endpoint, cim_writer
 from cimhub.simulator.behaviour import Behaviour
-from cimhub.simulator.hub_client import SOAP11, HubClient, soap_wrap
-from cimhub.simulator.profiles import Batch, ProfileGenerator
+from cimhub.simulator.fleet import SimMeter
+from cimhub.simulator.hub_client import HubClient
+from cimhub.simulator.profiles import Batch, Block, ProfileGenerator
 
 #: What the simulated meter reports having done, per kind (connect/disconnect: the relay).
 DONE = {
@@ -37,7 +57,7 @@ DONE = {
     CommandKind.POSTPAID_MODE: "switched to postpaid",
     CommandKind.LOAD_LIMIT: "load limit set",
 }
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+NOT_RESPONDING = "meter did not respond"
 
 
 def free_port() -> int:
@@ -47,12 +67,13 @@ def free_port() -> int:
 
 
 class HttpHes:
-    """A CIM head-end on 127.0.0.1: commands in at ``url``, data out to the hub."""
+    """A CIM head-end on 127.0.0.1: commands and reads in at ``url``, data out to the hub."""
 
     def __init__(
         self, hub_url: str, *, name: str = "HES-SIM", tenant: str | None = "default",
         behaviour: Behaviour | None = None, port: int | None = None, transport: str = "http",
         api_key: str | None = None, generator: ProfileGenerator | None = None,
+        read_reply: str = "sync", fleet_only: bool = False,
     ) -> None:  # fmt: skip
         self.hub = HubClient(hub_url, tenant, transport, api_key)
         self.name = name
@@ -60,6 +81,8 @@ class HttpHes:
         self.port = port or free_port()
         # the meters' memory: what a read sends
         self.generator = generator or ProfileGenerator([], int(time.time()))
+        self.read_reply = read_reply  # sync | async: how a GetMeterReadings is answered
+        self.fleet_only = fleet_only
         self.received: list[tuple[str, str, str]] = []  # (command mRID, kind, meter)
         self.reported: list[tuple[str, str, int]] = []  # (mRID, status, hub's HTTP status)
         self._server: ThreadingHTTPServer | None = None
@@ -69,18 +92,29 @@ class HttpHes:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/cim"
 
+    @property
+    def wsdl_urls(self) -> str:
+        """Its services' WSDLs, as a head-end endpoint's URL (space-separated)."""
+        base = f"http://127.0.0.1:{self.port}/soap"
+        return " ".join(f"{base}/{service}?wsdl" for service in cim_endpoint.SERVICES)
+
     def up(self) -> HttpHes:
         sim = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                reply = sim.take(body)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(reply)))
+                self._answer(*cim_endpoint.answer(body, sim.routes()))
+
+            def do_GET(self) -> None:
+                self._answer(*cim_endpoint.published(self.path, f"http://127.0.0.1:{sim.port}"))
+
+            def _answer(self, status: int, kind: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(reply)
+                self.wfile.write(body)
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -113,40 +147,94 @@ class HttpHes:
         found = self.generator.meter(meter)
         return self.send(Batch(blocks=self.generator.blocks(found, start, end)))
 
-    # ---- commands in -------------------------------------------------------------------
+    # ---- messages in -------------------------------------------------------------------
 
-    def take(self, body: bytes) -> bytes:
+    def routes(self) -> dict[tuple[str, str], cim_endpoint.Route]:
+        return {
+            (Noun.END_DEVICE_CONTROLS.value, Verb.CREATE.value): self.controls,
+            (Noun.METER_READINGS.value, Verb.GET.value): self.readings,
+        }
+
+    def controls(self, envelope: Envelope) -> Outcome:
         """Queue the commands of a CreateEndDeviceControls; the outcome follows."""
-        root = etree.fromstring(body, _PARSER)
-        if root.tag == f"{{{SOAP11}}}Envelope":  # SOAP 1.1: the message is the Body's child
-            return soap_wrap(self.take(etree.tostring(root.find(f"{{{SOAP11}}}Body")[0])))
-        envelope = read_envelope(root)
         if envelope.payload is None:
-            return render_reply(envelope, Outcome(Result.FAILED, [ReplyError("1.9", "no payload")]))
-        items, _errors = read_end_device_controls(envelope.payload, envelope.header.message_id)
-        refused = [i for i in items if i.meter.key in self.behaviour.refused_meters]
-        if refused:
-            errors = [ReplyError("2.15", f"unknown meter {i.meter.key} at {self.name}",
-                                 object_id=i.meter.key) for i in refused]  # fmt: skip
-            return render_reply(envelope, Outcome(Result.FAILED, errors))
-        for item in items:
-            kind = parse_kind(item.control_type, item.action)
+            raise PayloadError("EndDeviceControls message without a payload")
+        items, errors = read_end_device_controls(envelope.payload, envelope.header.message_id)
+        queued = [i for i in items if self._meter(i.meter) is not None]
+        errors += [self._unknown(i.meter) for i in items if i not in queued]
+        for item in queued:
+            self._queue(item, envelope.header.message_id)
+        if errors:
+            return Outcome(Result.PARTIAL if queued else Result.FAILED, errors)
+        return Outcome(summary=f"{len(queued)} command(s) queued")
+
+    def readings(self, envelope: Envelope) -> Outcome:
+        """A GetMeterReadings: see the module docstring."""
+        query = read_reading_query(envelope)
+        asked = envelope.header.correlation_id or envelope.header.message_id or ""
+        errors: list[ReplyError] = []
+        read: list[Block] | None = None  # None: no meter was read
+        accepted = False
+        for ref in query.meters:
+            meter = self._meter(ref)
+            if meter is None:
+                errors.append(self._unknown(ref))
+                continue
             with self._lock:
-                self.received.append((item.mrid, kind.value, item.meter.key))
-            outcome = self.behaviour.outcome(item.mrid, item.meter.key)
-            if outcome is not None:
-                command = Command(item.mrid, kind, item.meter, self.name, self.name,
-                                  period=item.period)  # fmt: skip
-                self.behaviour.later(
-                    self.behaviour.outcome_delay,
-                    partial(self._report, command, outcome, envelope.header.message_id),
-                )
-        return render_reply(envelope, Outcome(summary=f"{len(items)} command(s) queued"))
+                self.received.append((asked, CommandKind.READ.value, ref.key))
+            accepted, outcome = True, self.behaviour.outcome(asked, ref.key)
+            if outcome == "failed":
+                errors.append(ReplyError("5.2", NOT_RESPONDING, object_id=ref.key))
+            elif outcome == "executed":
+                read = (read or []) + self.generator.blocks(meter, *_span(query, meter))
+        if not accepted or (read is None and errors):
+            return Outcome(Result.FAILED, errors)
+        result = Result.PARTIAL if errors else Result.OK
+        payload = cim_writer.readings_payload(Batch(blocks=read or []), query.reading_types)
+        if self.read_reply == "sync" and read is not None:
+            return Outcome(result, errors, payload=payload)
+        if read:  # the readings follow; a silent meter's never come
+            later = partial(self._readings_later, payload, asked)
+            self.behaviour.later(self.behaviour.outcome_delay, later)
+        return Outcome(result, errors, code="0.3", summary="accepted; the readings follow")
+
+    def _meter(self, ref: MeterRef) -> SimMeter | None:
+        """The meter a message names; None when the head-end does not know it."""
+        keys = [k for k in (ref.mrid, *ref.names) if k]
+        if not keys or any(k in self.behaviour.refused_meters for k in keys):
+            return None
+        known = next((m for k in keys if (m := self.generator.known(k)) is not None), None)
+        if known is not None or self.fleet_only:
+            return known
+        return self.generator.meter(ref.key)
+
+    def _unknown(self, ref: MeterRef) -> ReplyError:
+        return ReplyError("2.15", f"unknown meter {ref.key} at {self.name}", object_id=ref.key)
+
+    def _queue(self, item: ControlItem, correlation: str | None) -> None:
+        kind = parse_kind(item.control_type, item.action)
+        with self._lock:
+            self.received.append((item.mrid, kind.value, item.meter.key))
+        outcome = self.behaviour.outcome(item.mrid, item.meter.key)
+        if outcome is not None:
+            command = Command(item.mrid, kind, item.meter, self.name, self.name,
+                              period=item.period)  # fmt: skip
+            self.behaviour.later(
+                self.behaviour.outcome_delay, partial(self._report, command, outcome, correlation)
+            )
+
+    def _readings_later(self, payload: etree._Element, correlation: str) -> None:
+        """An asynchronous read's answer: CreatedMeterReadings echoing the request."""
+        body = wrap(Noun.METER_READINGS.value, Verb.CREATED, payload, str(uuid.uuid4()),
+                    correlation or None, source=self.name)  # fmt: skip
+        status = self.hub.send(Noun.METER_READINGS.value, body)
+        with self._lock:
+            self.reported.append((correlation, "executed", status))
 
     def _report(self, command: Command, outcome: str, correlation: str | None) -> None:
         state = State.EXECUTED if outcome == "executed" else State.FAILED
         reason = DONE.get(command.kind, "relay operated")
-        reason = reason if state is State.EXECUTED else "meter did not respond"
+        reason = reason if state is State.EXECUTED else NOT_RESPONDING
         if command.kind is CommandKind.READ and state is State.EXECUTED:  # the read itself
             now = int(time.time()) // 900 * 900  # the period asked, else the last block
             span = command.period or Period(now - 900, now)
@@ -159,3 +247,14 @@ class HttpHes:
         status = self.hub.send(Noun.END_DEVICE_CONTROLS.value, body)
         with self._lock:
             self.reported.append((command.mrid, outcome, status))
+
+
+def _span(query: ReadingQuery, meter: SimMeter) -> tuple[int, int]:
+    """(start, end] a read asks of a meter: its period, never ahead of the clock; without
+    one, the meter's last block."""
+    now = int(time.time())
+    end = min(query.end if query.end is not None else now, now)
+    if query.start is not None:
+        return query.start, end
+    last = end // meter.interval * meter.interval
+    return last - meter.interval, last

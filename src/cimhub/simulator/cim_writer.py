@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from lxml import etree
 
@@ -74,6 +74,28 @@ def billing_points(row: Billing) -> list[Point]:
 
 def meter_readings(batch: Batch, source: str, *, meters_per_message: int = 200) -> list[bytes]:
     """CreatedMeterReadings messages for the batch, ``meters_per_message`` meters each."""
+    meters = _by_meter(batch)
+    return [
+        _message(Noun.METER_READINGS, write_meter_readings(_series(chunk)), source)
+        for chunk in (
+            meters[i : i + meters_per_message] for i in range(0, len(meters), meters_per_message)
+        )
+    ]
+
+
+def readings_payload(batch: Batch, reading_types: Collection[str] = ()) -> etree._Element:
+    """The batch as one MeterReadings payload, of these reading types (none: every one):
+    what a head-end answers a GetMeterReadings with."""
+    wanted = set(reading_types)
+    kept = (
+        (ref, [s for s in series if not wanted or s.reading_type in wanted])
+        for ref, series in _series(_by_meter(batch))
+    )
+    return write_meter_readings((ref, series) for ref, series in kept if series)
+
+
+def _by_meter(batch: Batch) -> list[tuple[SimMeter, list[Point], list[Point]]]:
+    """Each meter's interval points (blocks) and register points (daily, billing)."""
     by_meter: dict[str, tuple[SimMeter, list[Point], list[Point]]] = {}
     for block in batch.blocks:
         _of(by_meter, block.meter)[1].extend(block_points(block))
@@ -81,13 +103,7 @@ def meter_readings(batch: Batch, source: str, *, meters_per_message: int = 200) 
         _of(by_meter, row.meter)[2].extend(daily_points(row))
     for bill in batch.billing:
         _of(by_meter, bill.meter)[2].extend(billing_points(bill))
-    meters = list(by_meter.values())
-    return [
-        _message(Noun.METER_READINGS, write_meter_readings(_series(chunk)), source)
-        for chunk in (
-            meters[i : i + meters_per_message] for i in range(0, len(meters), meters_per_message)
-        )
-    ]
+    return list(by_meter.values())
 
 
 def _of(

@@ -156,12 +156,15 @@ class ProfileGenerator:
         self.cursor = {m.serial: start // m.interval * m.interval for m in self.meters}
         self.registers = {m.serial: self._initial(m) for m in self.meters}
 
+    def known(self, key: str) -> SimMeter | None:
+        """A meter of the fleet by serial or mRID; None when it is not one of them."""
+        return next((m for m in self.meters if key in (m.serial, m.mrid)), None)
+
     def meter(self, key: str) -> SimMeter:
         """A meter by serial or mRID; one the head-end has not met yet joins the fleet (a
         head-end reads whatever meter the hub names)."""
-        for m in self.meters:
-            if key in (m.serial, m.mrid):
-                return m
+        if (found := self.known(key)) is not None:
+            return found
         number = int(unit_noise(self.seed, len(key), *key.encode()) * 1e9)
         joined = SimMeter(number, key, key, "", consumer_of(number, self.seed))
         self.meters.append(joined)

@@ -44,7 +44,8 @@ class Setup:
             write_csv(meters, Path(args.meters_out))
         api_key = args.api_key_file.read_text().strip() if args.api_key_file else None
         cim = HttpHes(args.hub, name=args.name, tenant=args.tenant, behaviour=behaviour,
-                      port=args.port, transport=args.transport, api_key=api_key).up()  # fmt: skip
+                      port=args.port, transport=args.transport, api_key=api_key,
+                      read_reply=args.read_reply).up()  # fmt: skip
         head_ends: dict[str, HeadEnd] = {args.name: cim}
         mqtt = None
         if args.mqtt_url:
