@@ -66,10 +66,17 @@ def group_control(
     ).encode()
 
 
-def seed_meters(hub: Hub, tmp_path: Path, meters: dict[str, str], tenant: str = TENANT) -> None:
-    """Meters (mRID → head-end name), serial SN-<mRID>, in service."""
+def seed_meters(
+    hub: Hub,
+    tmp_path: Path,
+    meters: dict[str, str],
+    tenant: str = TENANT,
+    stages: dict[str, str] | None = None,
+) -> None:
+    """Meters (mRID → head-end name), serial SN-<mRID>, in service (or their ``stages``)."""
     path = tmp_path / "meters.csv"
-    rows = [f"{m},SN-{m},{hes},in_service" for m, hes in meters.items()]
+    stage = stages or {}
+    rows = [f"{m},SN-{m},{hes},{stage.get(m, 'in_service')}" for m, hes in meters.items()]
     path.write_text("mrid,serial_number,hes,stage\n" + "\n".join(rows) + "\n")
     reports = import_files(hub.database, tenant, [path])
     assert all(r.applied for r in reports), [str(e) for r in reports for e in r.errors]

@@ -1,7 +1,8 @@
 """Re-reads of missed intervals: the sweep asks for exactly a gap's period, once; the
 readings close it (quality valid, finding cleared); retries are bounded; VEE estimates
-what does not come. Here the test plays the head-end's data; the simulators answer in
-test_reread_head_ends."""
+what does not come. A meter whose newest reading is older than the wait is silent and
+read too (test_silent_meter_rereads has the details). Here the test plays the head-end's
+data; the simulators answer in test_reread_head_ends."""
 
 from __future__ import annotations
 
@@ -45,12 +46,14 @@ def test_a_gap_older_than_the_wait_is_re_read_once_and_closed_by_its_readings(
 ) -> None:
     hub, base = serve()
     seed_meters(hub, tmp_path, {"M-1": "HES-SIM"})  # no endpoint: the read stays sent
-    start = int(time.time()) // STEP * STEP - 10 * HOUR
-    gap = day_with_a_gap(base, "M-1", start, range(8, 12))
+    start = int(time.time()) // STEP * STEP - 8 * HOUR  # the last reading 2 h ago: not silent
+    gap = day_with_a_gap(base, "M-1", start, range(4, 8))
     assert [g[1:] for g in open_gaps(hub)] == [(gap[0], gap[-1])]
     assert all("3.8.0" in q for q in qualities(base, "M-1", gap, KWH_15MIN))  # estimated on arrival
 
-    assert sweep(hub) == {"gaps": 1, "asked": 1, "closed": 0, "given_up": 0, "estimated": 0}
+    assert sweep(hub) == {
+        "gaps": 1, "silent": 0, "asked": 1, "closed": 0, "given_up": 0, "estimated": 0
+    }  # fmt: skip
     (read,) = read_commands(hub)
     assert read.command.period == Period(gap[0] - STEP, gap[-1])
     assert read.command.state.value == "sent" and read.hes == "HES-SIM"
@@ -60,7 +63,9 @@ def test_a_gap_older_than_the_wait_is_re_read_once_and_closed_by_its_readings(
     assert read_commands(hub)[0].command.state.value == "executed"  # closed by its readings
     assert qualities(base, "M-1", gap, KWH_15MIN) == ["3.0.1"] * 4
     assert open_gaps(hub) == []
-    assert sweep(hub) == {"gaps": 0, "asked": 0, "closed": 1, "given_up": 0, "estimated": 0}
+    assert sweep(hub) == {
+        "gaps": 0, "silent": 0, "asked": 0, "closed": 1, "given_up": 0, "estimated": 0
+    }  # fmt: skip
     assert sweep(hub)["closed"] == 0 and len(read_commands(hub)) == 1
 
 
@@ -74,8 +79,12 @@ def test_a_gap_within_the_wait_is_only_noted_then_asked_then_estimated_then_repl
     assert qualities(base, "M-1", gap, KWH_15MIN) == ["absent", "absent"]  # noted, not estimated
     assert sweep(hub)["gaps"] == 0  # younger than the re-acquisition wait (4 h)
 
-    later = now + 4 * HOUR
-    assert sweep(hub, later)["asked"] == 1
+    later = now + 4 * HOUR  # by then the meter is silent too (its newest reading 5 h old)
+    assert sweep(hub, later)["asked"] == 2
+    newest = now // STEP * STEP - HOUR
+    assert [r.command.period for r in read_commands(hub)] == [
+        Period(gap[0] - STEP, gap[-1]), Period(newest, later // STEP * STEP)
+    ]  # fmt: skip
     assert sweep(hub, later + 59 * 60)["estimated"] == 0
     assert sweep(hub, later + 60 * 60)["estimated"] == 1
     assert all("3.8.0" in q for q in qualities(base, "M-1", gap, KWH_15MIN))
@@ -99,15 +108,21 @@ def test_a_gap_is_asked_at_most_the_attempts_allowed_then_given_up_and_estimated
     def failed() -> bool:
         return all(r.command.state.value == "failed" for r in read_commands(hub))
 
-    t = int(time.time())
-    assert sweep(hub, t) == {"gaps": 2, "asked": 1, "closed": 0, "given_up": 1, "estimated": 1}
+    t = int(time.time())  # M-1 is silent as well (its last reading 4 h ago): asked too
+    assert sweep(hub, t) == {
+        "gaps": 2, "silent": 1, "asked": 2, "closed": 0, "given_up": 1, "estimated": 1
+    }  # fmt: skip
     wait_until(failed)
     assert sweep(hub, t + 9 * 60)["asked"] == 0  # before the retry wait
-    assert sweep(hub, t + 10 * 60)["asked"] == 1
-    wait_until(lambda: len(read_commands(hub)) == 2 and failed())
-    report = sweep(hub, t + 11 * 60)  # both reads failed: no attempt left
-    assert (report["asked"], report["given_up"], report["estimated"]) == (0, 1, 1)
+    assert sweep(hub, t + 10 * 60)["asked"] == 2
+    wait_until(lambda: len(read_commands(hub)) == 4 and failed())
+    report = sweep(hub, t + 11 * 60)  # every read failed: no attempt left
+    assert (report["asked"], report["given_up"], report["estimated"]) == (0, 2, 1)
     assert sweep(hub, t + 10 * HOUR) == {
-        "gaps": 2, "asked": 0, "closed": 0, "given_up": 0, "estimated": 0
+        "gaps": 2, "silent": 1, "asked": 0, "closed": 0, "given_up": 0, "estimated": 0
     }  # fmt: skip
-    assert [r.command.period for r in read_commands(hub)] == [Period(gap[0] - STEP, gap[-1])] * 2
+    newest = start + 24 * STEP
+    assert [r.command.period for r in read_commands(hub)] == [
+        Period(gap[0] - STEP, gap[-1]), Period(newest, t // STEP * STEP),
+        Period(gap[0] - STEP, gap[-1]), Period(newest, (t + 600) // STEP * STEP),
+    ]  # fmt: skip

@@ -1,7 +1,9 @@
 """Issue #6 done-when, reads: on PostgreSQL with RabbitMQ (serve publishes, a worker
-handles) and Mosquitto, a CIM head-end and an MQTT head-end (the simulators) each leave a
-missed-interval gap that the sweep re-acquires; a stale GetMeterReadings over AMQP gets
-0.3 and then the readings its on-demand read brought."""
+handles) and Mosquitto, a CIM head-end (asked with GetMeterReadings over SOAP, through its
+WSDLs; it answers with the readings) and an MQTT head-end (the simulators) each leave a
+missed-interval gap and then fall silent: the sweep re-acquires both. A stale
+GetMeterReadings over AMQP for a meter of a third head-end, which answers reads later as
+``created MeterReadings``, gets 0.3 and then the readings its on-demand read brought."""
 
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ import pytest
 from kombu import Connection, Queue
 
 from cimhub.adapters.profile import load_profile
+from cimhub.app import sweep_rereads
 from cimhub.domain.meter_read import Period
 from cimhub.endpoints.amqp import request
 from cimhub.settings import Settings
+from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.simulator.mqtt_head_end import MqttHes
+from cimhub.simulator.profiles import Batch
 from cimhub.store.commands import HesEndpoint
 from cimhub.testing import rabbitmq
 from cimhub.testing.bus import FAST, ThreadWorker, with_async_reply
@@ -55,16 +60,19 @@ def settings() -> Iterator[Settings]:
         )  # fmt: skip
 
 
-def test_gaps_are_re_acquired_and_a_stale_query_is_read_on_demand_over_rabbitmq(
+def test_gaps_and_silence_are_re_acquired_and_a_stale_query_is_read_on_demand_over_rabbitmq(
     settings: Settings, tmp_path: Path
 ) -> None:
     worker = ThreadWorker(settings)
     with running_hub(settings) as (hub, base), _closing(worker):
         cim = HttpHes(base, name="HES-SIM", tenant=TENANT).up()
+        late = HttpHes(base, name="HES-LATE", tenant=TENANT, read_reply="async",
+                       behaviour=Behaviour(outcome_delay=(0.5, 1.5))).up()  # fmt: skip
         mqtt = MqttHes(MQTT_URL, load_profile("vendor-a"), settings.mqtt_topic_prefix).start()
         try:
-            seed_meters(hub, tmp_path, {"M-1": "HES-SIM", "M-2": "HES-MQ"})
-            set_endpoint(hub, HesEndpoint("HES-SIM", "soap", cim.url))
+            seed_meters(hub, tmp_path, {"M-1": "HES-SIM", "M-2": "HES-MQ", "M-3": "HES-LATE"})
+            set_endpoint(hub, HesEndpoint("HES-SIM", "soap", cim.wsdl_urls))
+            set_endpoint(hub, HesEndpoint("HES-LATE", "http", late.url))
             set_endpoint(hub, HesEndpoint("HES-MQ", "mqtt", vendor="vendor-a"))
             hub.start_commands()
             wait_until(lambda: hub.commands.mqtt.connected)
@@ -75,21 +83,35 @@ def test_gaps_are_re_acquired_and_a_stale_query_is_read_on_demand_over_rabbitmq(
             }
             wait_until(lambda: len(open_gaps(hub)) == 2, timeout=60)
 
-            assert hub.sweep_rereads()[TENANT]["asked"] == 2
-            periods = sorted((r.meter_id, r.command.period) for r in read_commands(hub))
-            assert [p for _m, p in periods] == [Period(g[0] - STEP, g[-1]) for g in gaps.values()]
+            at = int(time.time())
+            assert sweep_rereads(hub.database, hub.settings, at)[TENANT]["asked"] == 4
+            reads = read_commands(hub)
+            periods = [r.command.period for r in sorted(reads, key=lambda r: r.meter_id)]
+            newest, now = start + 24 * STEP, at // STEP * STEP  # silent since their last block
+            assert periods == [
+                period for g in gaps.values() for period in (Period(g[0] - STEP, g[-1]),
+                                                             Period(newest, now))
+            ]  # fmt: skip
             wait_until(lambda: open_gaps(hub) == [], timeout=60)
+            wait_until(lambda: {r.command.state.value for r in read_commands(hub)} == {"executed"})
             for mrid, gap in gaps.items():
-                assert qualities(base, mrid, gap, KWH_15MIN) == ["3.0.1"] * len(gap)
-            assert hub.sweep_rereads()[TENANT]["asked"] == 0
+                assert qualities(base, mrid, [*gap, now], KWH_15MIN) == ["3.0.1"] * 5
+            again = sweep_rereads(hub.database, hub.settings)[TENANT]
+            assert (again["asked"], again["closed"], again["silent"]) == (0, 4, 0)
 
-            full = stale_query_over_amqp(settings, "M-1")
+            m3 = late.generator.meter("M-3")  # three hours old: stale, not yet silent
+            late.send(Batch(blocks=late.generator.blocks(m3, now - 4 * 3600, now - 3 * 3600)))
+            full = stale_query_over_amqp(settings, "M-3")
         finally:
             cim.down()
+            late.down()
             mqtt.stop()
     fresh = max(ts for *_, ts in full.readings())
-    assert full.codes == ["0.0"] and fresh > max(gaps["M-1"]) + 10 * STEP
-    assert [r.command.state.value for r in read_commands(hub)] == ["executed"] * 3
+    assert full.codes == ["0.0"] and fresh >= now
+    reads = read_commands(hub)
+    assert [r.command.state.value for r in reads] == ["executed"] * 5
+    assert [(m, k) for m, k, _ in late.received] == [(reads[-1].command.mrid, "read")]
+    assert [(m, s) for m, s, _ in late.reported] == [(reads[-1].command.mrid, "executed")]
 
 
 @contextmanager

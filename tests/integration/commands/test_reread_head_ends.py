@@ -1,6 +1,8 @@
-"""Missed intervals re-acquired from the simulated head-ends: a CIM one over HTTP and a
-vendor one over the real Mosquitto send a day with a gap; the sweep asks each for exactly
-the gap's period; each answers from its meters' memory; the gap closes."""
+"""Missed intervals re-acquired from the simulated head-ends: a CIM one (asked with a
+GetMeterReadings over SOAP) and a vendor one over the real Mosquitto send six hours with a
+gap, then nothing; the sweep asks each for exactly the gap's period, and — the meter
+being silent since — for everything after its newest reading; each answers from its
+meters' memory; the gap closes and the meter reports again."""
 
 from __future__ import annotations
 
@@ -37,18 +39,25 @@ def day_start() -> int:
     return int(time.time()) // STEP * STEP - 10 * 3600
 
 
-def re_acquire(hub: Hub, base: str, mrid: str, gap: list[int]) -> None:
-    """One sweep asks one read of exactly the gap; the head-end's readings close it."""
+def re_acquire(hub: Hub, base: str, mrid: str, gap: list[int]) -> int:
+    """One sweep asks one read of exactly the gap and one of what followed the newest
+    reading (the meter fell silent); the head-end's readings execute both and close the
+    gap. The newest reading's time."""
     wait_until(lambda: [g[1:] for g in open_gaps(hub)] == [(gap[0], gap[-1])])
-    assert sweep_rereads(hub.database, hub.settings)[TENANT]["asked"] == 1
-    (read,) = read_commands(hub)
-    assert read.command.period == Period(gap[0] - STEP, gap[-1])
+    at = int(time.time())
+    assert sweep_rereads(hub.database, hub.settings, at)[TENANT]["asked"] == 2
+    newest = gap[-1] + 12 * STEP  # send_with_a_gap's 24 blocks, the gap at 8–11
+    assert [r.command.period for r in read_commands(hub)] == [
+        Period(gap[0] - STEP, gap[-1]), Period(newest, at // STEP * STEP)
+    ]  # fmt: skip
     wait_until(lambda: open_gaps(hub) == [])  # the head-end re-acquired the period
-    assert read_commands(hub)[0].command.state.value == "executed"
+    wait_until(lambda: {r.command.state.value for r in read_commands(hub)} == {"executed"})
     assert qualities(base, mrid, gap, KWH_15MIN) == ["3.0.1"] * len(gap)
+    assert qualities(base, mrid, [at // STEP * STEP], KWH_15MIN) == ["3.0.1"]  # up to now
     again = sweep_rereads(hub.database, hub.settings)[TENANT]
-    assert (again["asked"], again["closed"]) == (0, 1)
+    assert (again["asked"], again["closed"], again["silent"]) == (0, 2, 0)
     assert sweep_rereads(hub.database, hub.settings)[TENANT]["asked"] == 0
+    return newest
 
 
 def test_a_cim_head_end_re_reads_exactly_the_missing_period(
@@ -65,7 +74,8 @@ def test_a_cim_head_end_re_reads_exactly_the_missing_period(
         re_acquire(hub, base, "M-1", gap)
     finally:
         sim.down()
-    assert [k for _m, k, _meter in sim.received] == ["read"]
+    reads = read_commands(hub)
+    assert [(m, k) for m, k, _meter in sim.received] == [(r.command.mrid, "read") for r in reads]
 
 
 def test_an_mqtt_head_end_re_reads_exactly_the_missing_period(
@@ -83,13 +93,14 @@ def test_an_mqtt_head_end_re_reads_exactly_the_missing_period(
         wait_until(lambda: hub.commands.mqtt.connected)
         gap = send_with_a_gap(sim, "SN-M-2", day_start())
 
-        re_acquire(hub, base, "M-2", gap)
+        newest = re_acquire(hub, base, "M-2", gap)
     finally:
         sim.stop()
-    (asked,) = sim.received
     spec = profile.commands
-    assert asked[spec["action"]] == profile.command_words["read"]
-    assert (asked[spec["from"]], asked[spec["to"]]) == (_iso(gap[0] - STEP), _iso(gap[-1]))
+    assert [c[spec["action"]] for c in sim.received] == [profile.command_words["read"]] * 2
+    asked = [(c[spec["from"]], c[spec["to"]]) for c in sim.received]
+    silent = read_commands(hub)[1].command.period
+    assert asked == [(_iso(gap[0] - STEP), _iso(gap[-1])), (_iso(newest), _iso(silent.end))]
 
 
 def _iso(epoch: int) -> str:

@@ -100,3 +100,23 @@ def test_a_gap_is_asked_again_after_a_doubling_wait_then_given_up() -> None:
     assert move(3, True, 100 * HOUR) is Move.GIVE_UP
     none = RereadPolicy(max_attempts=0)
     assert next_move(none, attempts=0, asked_at=0, answered=True, now=NOW) is Move.GIVE_UP
+
+
+def test_a_silent_meter_is_read_from_its_newest_reading_to_now_within_its_memory() -> None:
+    from cimhub.domain.meter_read import silent_period
+
+    wait, memory = 4 * HOUR, 45 * DAY
+    newest = NOW - 5 * HOUR
+    assert silent_period(newest, 900, NOW, wait=wait, memory=memory) == Period(newest, NOW)
+    assert silent_period(newest, 1800, NOW + 900, wait=wait, memory=memory) == Period(newest, NOW)
+    assert silent_period(NOW - 3 * HOUR, 900, NOW, wait=wait, memory=memory) is None  # in time
+    assert silent_period(NOW - wait, 900, NOW, wait=wait, memory=memory) == Period(NOW - wait, NOW)
+    assert silent_period(NOW - memory, 900, NOW, wait=wait, memory=memory) is None  # forgotten
+
+
+def test_a_tenant_s_staleness_threshold_overrides_the_hub_s() -> None:
+    from cimhub.domain.tenant import Tenant
+
+    assert Tenant(1, "a", "A").stale_minutes(60) == 60
+    assert Tenant(1, "a", "A", on_demand_stale_minutes=15).stale_minutes(60) == 15
+    assert Tenant(1, "a", "A", on_demand_stale_minutes=0).stale_minutes(60) == 0  # off for it
