@@ -113,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=["on", "off", "default"],
         help="approvals need a one-time code sent to the approver (default: CIMHUB_APPROVAL_CODES)",
     )
+    tenant.add_argument(
+        "--on-demand-stale-minutes",
+        metavar="MINUTES|default",
+        type=_minutes_or_default,
+        help="a GetMeterReadings on data older than this reads the meter on demand; 0: only "
+        "Option onDemand=true does (default: CIMHUB_ON_DEMAND_STALE_MINUTES)",
+    )
     tenant.set_defaults(run=_tenant)
 
     bench = commands.add_parser("bench", help="measure ingest, queries and memory (BENCHMARKS.md)")
@@ -309,7 +316,7 @@ def _tenant(args: argparse.Namespace) -> int:
                     after={"name": args.name or args.code},
                 )
             tenant_id = uow.tenants.ensure(args.code, args.name)
-            chosen = {
+            chosen: dict[str, bool | int | None] = {
                 name: {"on": True, "off": False, "default": None}[value]
                 for name, value in (
                     ("auto_register_meters", args.auto_register),
@@ -317,6 +324,9 @@ def _tenant(args: argparse.Namespace) -> int:
                 )
                 if value
             }
+            if args.on_demand_stale_minutes is not None:
+                minutes = args.on_demand_stale_minutes
+                chosen["on_demand_stale_minutes"] = None if minutes == "default" else int(minutes)
             if chosen:
                 uow.tenants.configure(tenant_id, **chosen)
                 AuditLog(uow).record(
@@ -328,9 +338,18 @@ def _tenant(args: argparse.Namespace) -> int:
     word = {None: "default", True: "on", False: "off"}
     for t in tenants:
         if not args.code or t.code == args.code:
+            stale = t.on_demand_stale_minutes
             print(f"{t.code}\t{t.name}\tauto-register {word[t.auto_register_meters]}"
-                  f"\tapproval-codes {word[t.approval_codes]}")  # fmt: skip
+                  f"\tapproval-codes {word[t.approval_codes]}"
+                  f"\ton-demand-stale-minutes {'default' if stale is None else stale}")  # fmt: skip
     return 0
+
+
+def _minutes_or_default(text: str) -> str:
+    """A whole number of minutes (0 or more), or ``default``."""
+    if text == "default" or (text.isdigit() and int(text) >= 0):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes or 'default'")
 
 
 def _import_csv(args: argparse.Namespace) -> int:

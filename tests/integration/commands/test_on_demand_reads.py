@@ -166,3 +166,22 @@ def test_an_async_reply_whose_read_never_ends_is_sent_at_its_deadline_with_0_5(
     assert answer.codes == ["0.0", "0.5"] and "not over in time" in answer.reasons[1]
     assert sorted(ts for *_, ts in answer.readings()) == [latest - STEP, latest]
     assert [r.command.state.value for r in read_commands(hub)] == ["acknowledged"]
+
+
+def test_a_tenant_s_own_staleness_threshold_decides_over_the_hub_s(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    hub, base, _latest = stale_meter(serve, tmp_path)  # hub-wide 60 min; data 3 h old
+
+    def tenant_minutes(minutes: int | None) -> None:
+        with hub.database.unit_of_work(hub=True) as uow:
+            uow.tenants.configure(uow.tenants.ensure(TENANT), on_demand_stale_minutes=minutes)
+
+    tenant_minutes(0)  # this tenant reads only when asked
+    assert ask(base, "M-1").codes == ["0.0"] and not read_commands(hub)
+    tenant_minutes(240)  # three hours old is fresh enough for it
+    assert ask(base, "M-1").codes == ["0.0"] and not read_commands(hub)
+    tenant_minutes(120)
+    assert ask(base, "M-1").codes == ["0.0", "0.4"] and len(read_commands(hub)) == 1
+    tenant_minutes(None)  # the hub's 60 minutes again: the open read is shared
+    assert ask(base, "M-1").codes == ["0.0", "0.4"] and len(read_commands(hub)) == 1
