@@ -258,9 +258,15 @@ def test_a_missed_interval_gap_on_each_head_end_is_re_read_and_re_acquired(
     assert s.truth.of(FaultKind.MISSING) == [cim_gap, mqtt_gap]
     meters = {"SM0000002": cim_gap, "SM0000003": mqtt_gap}
     wait_until(lambda: len(open_gaps(s.hub)) == 2, timeout=60)
-    assert s.hub.sweep_rereads()[TENANT]["asked"] == 2
-    asked = {r.command.period for r in read_commands(s.hub)}
+    wait_until(lambda: _newest(s.hub) == [T0 + 4 * H] * len(DT0), timeout=60)  # all in
+    report = s.hub.sweep_rereads()[TENANT]
+    # the simulation stopped at T0 + 4 h: every meter is silent since, and read up to now
+    assert (report["silent"], report["asked"]) == (len(DT0), 2 + len(DT0))
+    reads = read_commands(s.hub)
+    asked = {r.command.period for r in reads if "missed intervals" in r.command.reason}
     assert asked == {Period(f.start, f.end) for f in meters.values()}  # exactly the gaps
+    silent = {r.command.period.start for r in reads if "silent" in r.command.reason}
+    assert silent == {T0 + 4 * H}  # from the newest block on
     wait_until(lambda: open_gaps(s.hub) == [], timeout=60)
     for serial, fault in meters.items():
         meter = s.sim.generator.meter(serial)
@@ -271,6 +277,18 @@ def test_a_missed_interval_gap_on_each_head_end_is_re_read_and_re_acquired(
         assert qualities(s.base, serial, stamps, kwh) == ["3.0.1"] * 2  # read, not estimated
         assert _stored(s.hub, serial, kwh, stamps) == [b.kwh_import for b in blocks]
     assert s.hub.sweep_rereads()[TENANT]["asked"] == 0
+
+
+def _newest(hub: Hub) -> list[int]:
+    """Each meter's newest interval reading."""
+    from sqlalchemy import func, select
+
+    with hub.database.unit_of_work(hub=True) as uow:
+        tenant_id = uow.tenants.ensure(TENANT)
+        return sorted(uow.session.scalars(
+            select(func.max(IntervalReading.ts)).where(IntervalReading.tenant_id == tenant_id)
+            .group_by(IntervalReading.meter_id)
+        ))  # fmt: skip
 
 
 def _stored(hub: Hub, meter: str, code: str, stamps: list[int]) -> list[float]:
