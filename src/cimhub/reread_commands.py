@@ -60,7 +60,8 @@ def _list(args: argparse.Namespace) -> int:
             names = uow.meters.describe(tenant_id, {r.meter_id for r in rows})
             lines = [
                 {
-                    "meter": names[r.meter_id].key, "start": to_text(r.period_start),
+                    "meter": names[r.meter_id].key, "kind": r.kind,
+                    "start": to_text(r.period_start),
                     "end": to_text(r.period_end), "state": r.state, "attempts": r.attempts,
                     "estimated": r.estimated_at is not None, "reason": r.reason,
                 }

@@ -7,12 +7,16 @@ simulators answer)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cimhub.app import Hub, sweep_rereads
+from cimhub.cli import main
 from cimhub.domain.meter_read import DAY, Period, RereadKind
 from cimhub.store.rereads import RereadRepository
 from cimhub.testing.commands import TENANT, push_intervals, read_commands, seed_meters
@@ -39,7 +43,11 @@ def hours_of(base: str, meter: str, last: int, hours: int = 2) -> int:
 
 
 def test_only_a_silent_meter_in_service_with_a_head_end_is_asked_for_what_it_missed(
-    serve: Callable[..., Any], tmp_path: Path
+    serve: Callable[..., Any],
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     hub, base = serve()
     meters = {"S-1": "HES-SIM", "S-2": "HES-SIM", "S-3": "", "S-4": "HES-SIM",
@@ -70,6 +78,11 @@ def test_only_a_silent_meter_in_service_with_a_head_end_is_asked_for_what_it_mis
     report = sweep(hub, at)
     assert (report["silent"], report["asked"], report["closed"]) == (0, 0, 1)
     assert silent_rows(hub) == [("closed", newest, now, 1)]
+    monkeypatch.setenv("CIMHUB_DATABASE_URL", database_url)
+    capsys.readouterr()
+    assert main(["reread", "list", "--tenant", TENANT]) == 0
+    (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (listed["meter"], listed["kind"], listed["state"]) == ("S-1", "silent", "closed")
 
 
 def test_a_silent_meter_is_asked_a_bounded_number_of_times_then_again_once_it_moved_on(
