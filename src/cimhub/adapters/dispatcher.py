@@ -153,6 +153,10 @@ class HesDispatcher:
         ingested = self.pipeline.process(
             Inbound(raw, job.tenant, f"hes-{endpoint.kind}", audit_actor=job.hes)
         )
+        if ingested.technical:  # the hub failed, not the head-end: the read stays
+            # acknowledged until it times out, and a re-read asks again
+            log.warning("read %s: its readings not stored: %s", job.command.mrid, ingested.code)
+            return
         if ingested.result is Result.FAILED:
             refused = read_answer(ingested.body)
             self._close_read(job, f"the head-end's readings were refused: {ingested.code} "

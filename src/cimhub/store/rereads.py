@@ -30,7 +30,7 @@ class RereadRow(Base):
     __tablename__ = "reread_request"
     __table_args__ = (
         UniqueConstraint(
-            "tenant_id", "meter_id", "period_start", "period_end", name="uq_reread_request"
+            "tenant_id", "meter_id", "kind", "period_start", "period_end", name="uq_reread_request"
         ),
         Index("ix_reread_request_state", "tenant_id", "state"),
     )

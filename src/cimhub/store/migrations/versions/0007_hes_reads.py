@@ -22,8 +22,12 @@ def upgrade() -> None:
         table.add_column(sa.Column("read_as", sa.String(8), nullable=False, server_default="get"))
     with op.batch_alter_table("end_device_control") as table:
         table.add_column(sa.Column("reading_types", sa.Text, nullable=True))
-    with op.batch_alter_table("reread_request") as table:
+    with op.batch_alter_table("reread_request") as table:  # a gap and a silence may span alike
         table.add_column(sa.Column("kind", sa.String(8), nullable=False, server_default="gap"))
+        table.drop_constraint("uq_reread_request", type_="unique")
+        table.create_unique_constraint(
+            "uq_reread_request", ["tenant_id", "meter_id", "kind", "period_start", "period_end"]
+        )
     op.add_column("tenant", sa.Column("on_demand_stale_minutes", sa.Integer, nullable=True))
 
 
@@ -31,6 +35,10 @@ def downgrade() -> None:
     with op.batch_alter_table("tenant") as table:
         table.drop_column("on_demand_stale_minutes")
     with op.batch_alter_table("reread_request") as table:
+        table.drop_constraint("uq_reread_request", type_="unique")
+        table.create_unique_constraint(
+            "uq_reread_request", ["tenant_id", "meter_id", "period_start", "period_end"]
+        )
         table.drop_column("kind")
     with op.batch_alter_table("end_device_control") as table:
         table.drop_column("reading_types")
