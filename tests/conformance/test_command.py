@@ -29,7 +29,7 @@ def test_list_shows_the_cases_of_a_role() -> None:
     assert listed.returncode == 0, listed.stderr
     assert "hes/EndDeviceControls/create/001-remote-disconnect" in listed.stdout
     assert "mdm/" not in listed.stdout
-    assert listed.stdout.rstrip().endswith("9 case(s)")
+    assert listed.stdout.rstrip().endswith("10 case(s)")
 
 
 def test_run_writes_junit_and_html_and_exits_0_when_everything_passes(tmp_path: Path) -> None:
@@ -42,9 +42,9 @@ def test_run_writes_junit_and_html_and_exits_0_when_everything_passes(tmp_path: 
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PASS  hes/EndDeviceControls/create/001-remote-disconnect" in run.stdout
-    assert "CONFORMS: 9 passed, 0 failed, 0 skipped" in run.stdout
+    assert "CONFORMS: 10 passed, 0 failed, 0 skipped" in run.stdout
     junit = etree.parse(str(tmp_path / "junit.xml")).getroot()
-    assert (junit.get("tests"), junit.get("failures")) == ("9", "0")
+    assert (junit.get("tests"), junit.get("failures")) == ("10", "0")
     html = (tmp_path / "report.html").read_text()
     assert "Fake HES 1.0" in html and "CONFORMS" in html
     assert "<td>21.1</td>" in html and "Requesting instantaneous" in html  # coverage table
@@ -61,7 +61,7 @@ def test_run_exits_1_and_reports_the_failures(tmp_path: Path) -> None:
 
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FAIL  hes/MeterReadings/get/301-unknown-meter" in run.stdout
-    assert "DOES NOT CONFORM: 6 passed, 3 failed" in run.stdout
+    assert "DOES NOT CONFORM: 7 passed, 3 failed" in run.stdout
     junit = etree.parse(str(tmp_path / "junit.xml")).getroot()
     failures = junit.findall("testcase/failure")
     assert len(failures) == 3 and all("2.32" in f.get("message") for f in failures)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -26,17 +27,11 @@ from cimhub.conformance.observed import (
     request_header,
     soap_body,
 )
-from cimhub.conformance.transport import SOAP_XML, wrap
-from cimhub.errors import (
-    CimHubError,
-    FunctionalError,
-    MessageTooLargeError,
-    UnknownNamespaceError,
-    UnsupportedVerbNounError,
-)
-from cimhub.message import ns, parser, schema
-from cimhub.message.envelope import Envelope, read_envelope
-from cimhub.message.reply import Outcome, Result, render_reply
+from cimhub.errors import CimHubError, MessageTooLargeError
+from cimhub.message import parser
+from cimhub.message.envelope import Envelope
+from cimhub.message.reply import Outcome
+from cimhub.simulator import cim_endpoint
 
 MAX_BYTES = 2 * 1024 * 1024
 Handler = Callable[[Envelope], Outcome]
@@ -96,48 +91,18 @@ class FakeEndpoint:
         return status, content_type, mangle(body, request_header(raw), self.breakage)
 
     def _answer(self, raw: bytes) -> tuple[int, str, bytes]:
-        try:
-            root = parser.parse(raw, self.limits)
-        except FunctionalError as exc:
-            return self._refusal(exc, soap=ns.SOAP11.encode() in raw)
-        inner = soap_body(root)
-        if inner is None:
-            status, body = self._message(root)
-            return status, "application/xml", body
-        if len(inner) != 1:
-            return self._refusal(FunctionalError("the SOAP Body must hold one element"), True)
-        status, reply = self._message(inner[0])
-        return 200, SOAP_XML, wrap(reply)
+        """Hardened parse, SOAP unwrapping, XSD validation, the route: as the simulated
+        head-end reads what it is sent (``cimhub.simulator.cim_endpoint``)."""
+        routes = {key: partial(self._recorded, route) for key, route in self.routes().items()}
+        return cim_endpoint.answer(raw, routes, self.limits)
+
+    def _recorded(self, handler: Handler, envelope: Envelope) -> Outcome:
+        with self.lock:
+            self.received.append(envelope)
+            return handler(envelope)
 
     def _refusal(self, error: CimHubError, soap: bool) -> tuple[int, str, bytes]:
-        if soap:
-            fault = etree.Element(ns.qname(ns.SOAP11, "Fault"), nsmap={"soapenv": ns.SOAP11})
-            etree.SubElement(fault, "faultcode").text = "soapenv:Client"
-            etree.SubElement(fault, "faultstring").text = f"{error.code} {error.reason}"
-            return 500, SOAP_XML, wrap(etree.tostring(fault))
-        status = 413 if isinstance(error, MessageTooLargeError) else 400
-        return status, "application/xml", render_reply(None, Outcome.failed(error))
-
-    def _message(self, root: etree._Element) -> tuple[int, bytes]:
-        envelope = None
-        try:
-            if ns.split(root.tag)[0] not in schema.known_namespaces():
-                raise UnknownNamespaceError(f"unknown namespace of {root.tag}")
-            schema.validate(root)
-            envelope = read_envelope(root)
-            handler = self.routes().get((envelope.noun, envelope.verb.value))
-            if handler is None:
-                raise UnsupportedVerbNounError(f"not handled: {envelope.verb} {envelope.noun}")
-            with self.lock:
-                self.received.append(envelope)
-                outcome = handler(envelope)
-        except FunctionalError as exc:
-            outcome = Outcome.failed(exc)
-        shape = ns.reply_shape_of(root.tag)  # how to answer a message that was not read
-        body = render_reply(
-            envelope, outcome, noun=str(shape["noun"]), strong=bool(shape["strong"])
-        )
-        return (400 if outcome.result is Result.FAILED else 200), body
+        return cim_endpoint.refusal(error, soap)
 
     @contextmanager
     def serve(self) -> Iterator[str]:

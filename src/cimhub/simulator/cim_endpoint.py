@@ -15,6 +15,7 @@ from lxml import etree
 from cimhub.errors import (
     CimHubError,
     FunctionalError,
+    MessageTooLargeError,
     PayloadError,
     UnknownNamespaceError,
     UnsupportedVerbNounError,
@@ -33,11 +34,13 @@ LIMITS = parser.Limits(8 * 1024 * 1024, 64)
 SERVICES = ("ExecuteEndDeviceControls", "GetMeterReadings")
 
 
-def answer(raw: bytes, routes: Mapping[tuple[str, str], Route]) -> Answer:
-    """The head-end's answer to one POSTed message (plain XML or a SOAP 1.1 Envelope)."""
+def answer(
+    raw: bytes, routes: Mapping[tuple[str, str], Route], limits: parser.Limits = LIMITS
+) -> Answer:
+    """The answer to one POSTed message (plain XML or a SOAP 1.1 Envelope)."""
     soap = ns.SOAP11.encode() in raw
     try:
-        root = parser.parse(raw, LIMITS)
+        root = parser.parse(raw, limits)
     except FunctionalError as exc:
         return refusal(exc, soap)
     if root.tag != ns.qname(ns.SOAP11, "Envelope"):
@@ -75,7 +78,8 @@ def message(root: etree._Element, routes: Mapping[tuple[str, str], Route]) -> An
 def refusal(error: CimHubError, soap: bool) -> Answer:
     """A message that could not be read at all: a SOAP Fault, or a FAILED reply."""
     if not soap:
-        return 400, "application/xml", render_reply(None, Outcome.failed(error))
+        status = 413 if isinstance(error, MessageTooLargeError) else 400
+        return status, "application/xml", render_reply(None, Outcome.failed(error))
     fault = etree.Element(ns.qname(ns.SOAP11, "Fault"), nsmap={"soapenv": ns.SOAP11})
     etree.SubElement(fault, "faultcode").text = "soapenv:Client"
     etree.SubElement(fault, "faultstring").text = f"{error.code} {error.reason}"
