@@ -1,10 +1,13 @@
 """Exceptions and service orders: rules applied to events, VEE findings and silent meters.
 
 One exception per meter and rule while it is active (open or assigned): later matches add
-occurrences. A rule with ``service_order`` opens a service order with its exception and
-sends it to the WFM: an outbox row per ``MeterServiceRequests`` ``created`` subscriber (an
-HTTP webhook, SOAP or a queue), in the same transaction. Revenue-protection exceptions on a
-meter with an active service order are kept as ``suppressed``: no notification, no order.
+occurrences. The hub resolves an exception itself (actor ``cimhub``, in its history and
+the audit chain) when its condition ends: power restored (outage), communication back,
+or every VEE finding it came from cleared by a later VEE run. A rule with
+``service_order`` opens a service order with its exception and sends it to the WFM: an
+outbox row per ``MeterServiceRequests`` ``created`` subscriber (an HTTP webhook, SOAP or
+a queue), in the same transaction. Revenue-protection exceptions on a meter with an
+active service order are kept as ``suppressed``: no notification, no order.
 Notifications go through the pluggable sender after commit.
 """
 
@@ -40,12 +43,14 @@ from cimhub.errors import UnknownObjectError
 from cimhub.handlers.notification import Notification, deliver_to
 from cimhub.mappings.meter_service_requests import WorkOrder, write_service_work
 from cimhub.settings import Settings
+from cimhub.store.audit import AuditLog
 from cimhub.store.exceptions import (
     EXCEPTION,
     ORDER,
     ExceptionRepository,
     ExceptionRow,
     ServiceOrderRow,
+    exception_body,
 )
 from cimhub.store.findings import FindingRepository
 from cimhub.store.models import now
@@ -98,25 +103,62 @@ class Exceptions:
         done = []
         for row in self.repo.active(tenant_id, meters, list(ACTIVE)):
             if row.kind == kind.value and row.first_at <= at:
-                self._move(tenant_id, row, Status.RESOLVED, SYSTEM, note)
+                self._hub_resolves(tenant_id, row, note)
                 done.append(row.id)
         self.uow.session.flush()
         return done
+
+    def _hub_resolves(self, tenant_id: int, row: ExceptionRow, note: str) -> None:
+        """The hub (actor ``cimhub``) resolves an exception: history and audit entry."""
+        self._move(tenant_id, row, Status.RESOLVED, SYSTEM, note)
+        tenant = self.uow.tenants.get(tenant_id).code
+        AuditLog(self.uow).record(SYSTEM, "exception.move", f"exception:{row.id}",
+                                  tenant=tenant, after=exception_body(row))  # fmt: skip
 
     def on_findings(self, tenant_id: int, ids: Sequence[int] | None = None) -> list[int]:
         """Apply the rules to VEE findings no rule run took yet: those of ``ids`` (a
         VeeFindings announcement), or every one (the sweep). Each finding is taken once
         (``FindingRepository.claim``), so the prompt path and the sweep never both count
-        it; a finding cleared before it was taken opens nothing."""
-        claimed = FindingRepository(self.uow).claim(tenant_id, now(), ids)
-        matches = []
-        for _, meter_id, name, ts, description, cleared_at in claimed:
+        it; a finding cleared before it was taken opens nothing, and one found again
+        while the exception it opened is still active adds nothing to it. Each finding
+        taken remembers its exception (``FindingRepository.link``)."""
+        findings = FindingRepository(self.uow)
+        claimed = findings.claim(tenant_id, now(), ids)
+        still = self.repo.active_ids(tenant_id, {c[6] for c in claimed if c[6] is not None})
+        matches, taken = [], {}
+        for finding_id, meter_id, name, ts, description, cleared_at, linked in claimed:
             rule = rule_for_finding(self.rules, name)
-            if rule is not None and cleared_at is None:
-                matches.append(Match(rule, meter_id, ts, name, {"finding": description}))
+            if rule is None or cleared_at is not None or linked in still:
+                continue
+            matches.append(Match(rule, meter_id, ts, name, {"finding": description}))
+            taken.setdefault((meter_id, rule.name), []).append(finding_id)
         if claimed and ids is None:
             self.repo.swept(tenant_id, claimed[-1][0])
-        return self.apply(tenant_id, matches)
+        touched = self._apply(tenant_id, matches)
+        findings.link(tenant_id, {touched[key]: found for key, found in taken.items()})
+        return list(touched.values())
+
+    def on_cleared(self, tenant_id: int, finding_ids: Sequence[int] | None = None) -> list[int]:
+        """Resolve the active exceptions whose VEE findings are now all cleared (no later
+        run finds them): those the findings of ``finding_ids`` opened, or every active one
+        (the sweep); the ids resolved. An exception that also counted other matches (a
+        rule on events as well as findings) stays for a person."""
+        findings = FindingRepository(self.uow)
+        if finding_ids is None:
+            rows = self.repo.active_of_tenant(tenant_id, list(ACTIVE))
+        else:
+            wanted = findings.exceptions_of(tenant_id, finding_ids)
+            rows = [r for r in self.repo.by_ids(tenant_id, wanted) if Status(r.status) in ACTIVE]
+        standing = findings.standing(tenant_id, [r.id for r in rows])
+        done = []
+        for row in rows:
+            linked, still_open = standing.get(row.id, (0, 1))
+            if still_open == 0 and linked >= row.occurrences:
+                note = f"every VEE finding it came from is cleared ({linked})"
+                self._hub_resolves(tenant_id, row, note)
+                done.append(row.id)
+        self.uow.session.flush()
+        return done
 
     def sweep_communication(self, tenant_id: int, at: int | None = None) -> list[int]:
         """Installed meters silent for ``communication_silence_hours``: exceptions."""
@@ -139,14 +181,19 @@ class Exceptions:
         return touched
 
     def apply(self, tenant_id: int, matches: Sequence[Match]) -> list[int]:
+        """Open or add to exceptions for these matches; the ids opened or added to."""
+        return list(self._apply(tenant_id, matches).values())
+
+    def _apply(self, tenant_id: int, matches: Sequence[Match]) -> dict[tuple[int, str], int]:
+        """``apply``, by (meter id, rule name)."""
         grouped = group(matches)
         if not grouped:
-            return []
+            return {}
         meters = {m for m, _ in grouped}
         active = {(r.meter_id, r.rule): r for r in self.repo.active(tenant_id, meters, ACTIVE)}
         in_field = self.repo.metered_orders(tenant_id, meters, list(so.ACTIVE))
         opened: dict[int, ServiceOrderRow] = {}  # one order per meter for a burst
-        touched = []
+        touched = {}
         for (meter_id, name), found in grouped.items():
             row = active.get((meter_id, name))
             if row is not None:
@@ -163,7 +210,7 @@ class Exceptions:
                         row.service_order_id = opened[meter_id].id
                     else:
                         opened[meter_id] = self._order(tenant_id, row)
-            touched.append(row.id)
+            touched[(meter_id, name)] = row.id
         self.uow.session.flush()
         self._notify_after_commit()
         return touched
@@ -312,5 +359,6 @@ def sweep(uow: UnitOfWork, settings: Settings, at: int | None = None) -> dict[st
     for tenant in uow.tenants.all():
         service = Exceptions(uow, settings)
         found = service.on_findings(tenant.id) + service.sweep_communication(tenant.id, at)
+        service.on_cleared(tenant.id)  # findings a prompt path missed
         done[tenant.code] = len(found)
     return done

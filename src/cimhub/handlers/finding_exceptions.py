@@ -1,11 +1,14 @@
-"""The hub's own consumer of new VEE findings: exception rules take them as soon as the
-transaction that stored them is committed, not at the next 15-minute sweep.
+"""The hub's own consumer of VEE findings: exception rules take new ones as soon as the
+transaction that stored them is committed, not at the next 15-minute sweep, and resolve
+the exceptions whose findings a later run cleared.
 
-Each VEE run that stores new findings writes one outbox row for this consumer
-(``store.finding_events``: ``{"tenant_id": …, "findings": [ids]}``); the relay hands it
-over like an asynchronous reply, so it is retried and dead-lettered like one. The rules
-claim each finding once (``Exceptions.on_findings``): a redelivery, or the sweep passing
-by later, opens nothing twice. The sweep stays the safety net for whatever this misses.
+Each VEE run that stores new, revived or cleared findings writes one outbox row for this
+consumer (``store.finding_events``: ``{"tenant_id": …, "findings": [ids], "cleared":
+[ids]}``); the relay hands it over like an asynchronous reply, so it is retried and
+dead-lettered like one. The rules claim each finding once (``Exceptions.on_findings``): a
+redelivery, or the sweep passing by later, opens nothing twice; resolving is idempotent
+(``Exceptions.on_cleared`` looks only at active exceptions). The sweep stays the safety
+net for whatever this misses.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ def consumer(database: Database, settings: Settings) -> Callable[[bytes], None]:
     def take(body: bytes) -> None:
         message = json.loads(body)
         tenant_id, ids = int(message["tenant_id"]), [int(i) for i in message["findings"]]
+        cleared = [int(i) for i in message.get("cleared", ())]
         with database.unit_of_work(tenant_id) as uow:
-            Exceptions(uow, settings).on_findings(tenant_id, ids)
+            service = Exceptions(uow, settings)
+            service.on_findings(tenant_id, ids)
+            service.on_cleared(tenant_id, cleared)
 
     return take

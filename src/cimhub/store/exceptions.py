@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cimhub.domain.exception import ACTIVE
 from cimhub.store.master_models import Installation
 from cimhub.store.models import Base, BigId, IntervalReading, RegisterReading, now
 from cimhub.store.sql import member_of
@@ -162,6 +163,34 @@ class ExceptionRepository:
                 )
             )
         )
+
+    def active_of_tenant(self, tenant_id: int, statuses: Sequence[str]) -> list[ExceptionRow]:
+        return list(
+            self.session.scalars(
+                select(ExceptionRow).where(
+                    ExceptionRow.tenant_id == tenant_id,
+                    member_of(ExceptionRow.status, list(statuses), self._uow.dialect),
+                )
+            )
+        )
+
+    def by_ids(self, tenant_id: int, ids: Iterable[int]) -> list[ExceptionRow]:
+        wanted = set(ids)
+        if not wanted:
+            return []
+        return list(
+            self.session.scalars(
+                select(ExceptionRow).where(
+                    ExceptionRow.tenant_id == tenant_id,
+                    member_of(ExceptionRow.id, wanted, self._uow.dialect),
+                )
+            )
+        )
+
+    def active_ids(self, tenant_id: int, ids: Iterable[int]) -> set[int]:
+        """Those of these exceptions still active (open or assigned)."""
+        active = {s.value for s in ACTIVE}
+        return {r.id for r in self.by_ids(tenant_id, ids) if r.status in active}
 
     def active_of_kind(
         self, tenant_id: int, kind: str, statuses: Sequence[str]

@@ -10,9 +10,11 @@
   or a family ``usage.*``) and severities (``info``, ``warning``, ``error``); a finding
   passes when it matches one of the rules listed (if any) and one of the severities
   listed (if any).
-* New findings also go to the hub's own exception rules (a ``hub`` row for the consumer
-  ``exceptions``, relayed and delivered like an asynchronous reply), which take them at
-  once instead of at the next sweep.
+* New and revived findings also go to the hub's own exception rules, and so do cleared
+  ones (a ``hub`` row for the consumer ``exceptions``, ``{"tenant_id", "findings",
+  "cleared"}``, relayed and delivered like an asynchronous reply): the rules take the
+  first at once instead of at the next sweep, and resolve the exceptions whose findings
+  are all cleared.
 """
 
 from __future__ import annotations
@@ -64,16 +66,18 @@ class FindingEvents:
         tenant_id: int,
         created: Sequence[dict[str, Any]],
         changed: Sequence[dict[str, Any]],
+        revived: Sequence[int] = (),
     ) -> int:
         """Outbox rows for findings stored new (``created``) and cleared, revived or
-        updated (``changed``); how many rows."""
+        updated (``changed``, of which ``revived`` are the ids found again); how many."""
         outbox = OutboxRepository(self._uow)
         rows = 0
-        if created:  # the hub's exception rules take them promptly
-            ids = [f["id"] for f in created]
-            body = json.dumps({"tenant_id": tenant_id, "findings": ids}).encode()
+        take = [f["id"] for f in created] + list(revived)
+        cleared = [f["id"] for f in changed if f.get("cleared_at") is not None]
+        if take or cleared:  # the hub's exception rules take them, or resolve, promptly
+            body = {"tenant_id": tenant_id, "findings": take, "cleared": cleared}
             outbox.add(tenant_id, Kind.HUB, noun=NOUN, verb=CREATED, address=EXCEPTIONS,
-                       body=body)  # fmt: skip
+                       body=json.dumps(body).encode())  # fmt: skip
             rows += 1
         subs = [s for s in self._subscriptions() if s.noun == NOUN]
         if not subs:

@@ -9,13 +9,15 @@ power events re-judged it — is updated in place (``VERDICT``: severity, qualit
 count, description, data), keeping its id, first-seen time and review. New, cleared,
 revived and updated findings are announced through the outbox in the transaction that
 stored them (``store.finding_events``). Exception rules take each finding once
-(``claim``: ``exceptions_at``), whether promptly or in the periodic sweep.
+(``claim``: ``exceptions_at``), whether promptly or in the periodic sweep, and a revived
+one once more; a finding remembers the exception it opened or added to
+(``exception_id``), so clearing every finding of an exception can resolve it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    case,
     func,
     select,
     text,
@@ -66,6 +69,13 @@ class VeeFinding(Base):
             postgresql_where=text("exceptions_at IS NULL"),
             sqlite_where=text("exceptions_at IS NULL"),
         ),
+        Index(
+            "ix_vee_finding_exception",
+            "tenant_id",
+            "exception_id",
+            postgresql_where=text("exception_id IS NOT NULL"),
+            sqlite_where=text("exception_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -91,6 +101,8 @@ class VeeFinding(Base):
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: when exception rules took the finding (0006); None: not yet
     exceptions_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: the exception it opened or added to (0006_finding_exception); None: none
+    exception_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 TABLE = cast(Table, VeeFinding.__table__)
@@ -134,7 +146,7 @@ class FindingRepository:
         re-validated (meter, reading type, start, end] window that were not found again,
         and announce what changed. Returns how many findings are new."""
         rows = [_row(tenant_id, rt_id, f, config_version, now) for rt_id, f in findings]
-        known, moved = self._reconcile(tenant_id, windows, {_key(r): r for r in rows}, now)
+        known, moved, revived = self._reconcile(tenant_id, windows, {_key(r): r for r in rows}, now)
         fresh = [r for r in rows if _key(r) not in known]
         created = []
         if fresh:
@@ -148,7 +160,7 @@ class FindingRepository:
             created = list(by_id.values())
         if created or moved:
             FindingEvents(self._uow).announce(
-                tenant_id, created, self._snapshots(tenant_id, moved) if moved else []
+                tenant_id, created, self._snapshots(tenant_id, moved) if moved else [], revived
             )
         return len(fresh)
 
@@ -158,12 +170,13 @@ class FindingRepository:
         windows: Sequence[tuple[int, int, int, int]],
         found: Mapping[tuple[Any, ...], dict[str, Any]],
         now: int,
-    ) -> tuple[set[tuple[Any, ...]], list[int]]:
-        """Clear what the windows no longer show, revive what shows again, bring up to
-        date what shows differently (severity, action, details); one query. Returns the
-        natural keys already stored and the ids cleared, revived or updated."""
+    ) -> tuple[set[tuple[Any, ...]], list[int], list[int]]:
+        """Clear what the windows no longer show, revive what shows again (for exception
+        rules to take again), bring up to date what shows differently (severity, action,
+        details); one query. Returns the natural keys already stored, the ids cleared,
+        revived or updated, and those revived."""
         if not windows:
-            return set(), []
+            return set(), [], []
         c, dialect = TABLE.c, self._uow.dialect
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for meter_id, rt_id, start, end in windows:
@@ -194,16 +207,21 @@ class FindingRepository:
                 stale.append(row.id)
             if new is not None and tuple(row[width:]) != tuple(new[k] for k in VERDICT):
                 updated.append({"_id": row.id, **{f"_{k}": new[k] for k in (*VERDICT, *ALSO)}})
-        for ids, value in ((stale, now), (revived, None)):
-            if ids:
-                self._uow.session.execute(
-                    update(TABLE).where(member_of(c.id, ids, dialect)).values(cleared_at=value)
-                )
+        if stale:
+            self._uow.session.execute(
+                update(TABLE).where(member_of(c.id, stale, dialect)).values(cleared_at=now)
+            )
+        if revived:
+            self._uow.session.execute(
+                update(TABLE)
+                .where(member_of(c.id, revived, dialect))
+                .values(cleared_at=None, exceptions_at=None)
+            )
         if updated:  # a gap first noted, then estimated; a flag that changed on re-judging
             values = {k: bindparam(f"_{k}") for k in (*VERDICT, *ALSO)}
             stmt = update(TABLE).where(c.id == bindparam("_id")).values(**values)
             self._uow.session.execute(stmt, updated)
-        return known, sorted({*stale, *revived, *(u["_id"] for u in updated)})
+        return known, sorted({*stale, *revived, *(u["_id"] for u in updated)}), revived
 
     def _snapshots(self, tenant_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Findings as their announcements carry them (see ``store.finding_events``)."""
@@ -217,10 +235,11 @@ class FindingRepository:
 
     def claim(
         self, tenant_id: int, now: int, ids: Sequence[int] | None = None
-    ) -> list[tuple[int, int, str, int, str, int | None]]:
+    ) -> list[tuple[int, int, str, int, str, int | None, int | None]]:
         """Mark findings as taken by exception rules and return them, each once: those
         of ``ids``, or every one not taken yet. (id, meter id, rule, last ts, description,
-        cleared at), oldest first. A concurrent claim of the same finding gets nothing."""
+        cleared at, the exception it was linked to when taken before and revived), oldest
+        first. A concurrent claim of the same finding gets nothing."""
         c = TABLE.c
         stmt = update(TABLE).where(c.tenant_id == tenant_id, c.exceptions_at.is_(None))
         if ids is not None:
@@ -229,10 +248,55 @@ class FindingRepository:
             stmt = stmt.where(member_of(c.id, ids, self._uow.dialect))
         rows = self._uow.session.execute(
             stmt.values(exceptions_at=now)
-            .returning(c.id, c.meter_id, c.rule, c.last_ts, c.description, c.cleared_at)
+            .returning(
+                c.id, c.meter_id, c.rule, c.last_ts, c.description, c.cleared_at, c.exception_id
+            )
             .execution_options(synchronize_session=False)
         ).all()
         return sorted((tuple(r) for r in rows), key=lambda r: r[0])  # type: ignore[misc]
+
+    def link(self, tenant_id: int, links: Mapping[int, Sequence[int]]) -> None:
+        """Record the exception (key) each of these findings (value) opened or added to."""
+        c, dialect = TABLE.c, self._uow.dialect
+        for exception_id, ids in links.items():
+            self._uow.session.execute(
+                update(TABLE)
+                .where(c.tenant_id == tenant_id, member_of(c.id, ids, dialect))
+                .values(exception_id=exception_id)
+            )
+
+    def standing(
+        self, tenant_id: int, exception_ids: Collection[int]
+    ) -> dict[int, tuple[int, int]]:
+        """Per exception among these with findings linked: (how many, how many still open)."""
+        if not exception_ids:
+            return {}
+        c = TABLE.c
+        still_open = func.sum(case((c.cleared_at.is_(None), 1), else_=0))
+        rows = self._uow.session.execute(
+            select(c.exception_id, func.count(), still_open)
+            .where(
+                c.tenant_id == tenant_id,
+                member_of(c.exception_id, exception_ids, self._uow.dialect),
+            )
+            .group_by(c.exception_id)
+        )
+        return {e: (int(n), int(o or 0)) for e, n, o in rows}
+
+    def exceptions_of(self, tenant_id: int, finding_ids: Sequence[int]) -> set[int]:
+        """The exceptions these findings opened or added to."""
+        if not finding_ids:
+            return set()
+        c = TABLE.c
+        return set(
+            self._uow.session.scalars(
+                select(c.exception_id).where(
+                    c.tenant_id == tenant_id,
+                    member_of(c.id, finding_ids, self._uow.dialect),
+                    c.exception_id.is_not(None),
+                )
+            )
+        )
 
     def query(
         self,

@@ -31,8 +31,9 @@ D_, C_ = Relay.DISCONNECTED, Relay.CONNECTED
 
 @pytest.fixture
 def vee(database_url: str, tmp_path: Path) -> Iterator[VeeHub]:
-    # no dispatcher: the test plays the head-end (a command stays sent until it reports)
-    hub = VeeHub.build(database_url, tmp_path, serve=False)
+    # no dispatcher: the test plays the head-end (a command stays sent until it reports);
+    # the days tested lie in the past: meters count as silent only after a year
+    hub = VeeHub.build(database_url, tmp_path, serve=False, communication_silence_hours=8760)
     hub.outage(0, at(-1, 9), at(-1, 10))  # HES-A reports power events
     yield hub
     hub.close()
@@ -57,10 +58,16 @@ def test_a_disconnection_learnt_late_clears_the_zero_run_and_a_connect_ends_it(
     [used] = vee.findings(3, "usage.disconnected")
     assert (used.first_ts, used.last_ts, used.count) == (at(0, 14.25), at(1, 0), 40)
     assert vee.current(3, [at(0, 14.25)]) == [(day_of(0.5)[at(0, 14.25)], "3.6.2", "validated")]
+    vee.hub.sweep_exceptions()  # a revenue-protection alert: field work is ordered
+    [tamper] = _tamper(vee)
+    assert (tamper.status, tamper.revenue_protection) == ("open", True)
+    assert tamper.service_order_id is not None
     # the meter's own event says it was reconnected at 14:00: nothing left to flag
     answer = vee.relay_event(3, CONNECTED, at(0, 14))
     assert "re-judged" in ParsedReply.of(answer.body).reasons[0]
     assert vee.findings(3, "usage.disconnected") == []
+    vee.hub.sweep_exceptions()
+    assert [(e.id, e.status) for e in _tamper(vee)] == [(tamper.id, "resolved")]
     assert vee.current(3, [at(0, 14.25)]) == [(day_of(0.5)[at(0, 14.25)], "3.0.1", "validated")]
     assert vee.current(3, list(lost)) == [(0.0, "3.8.0 3.5.259", "estimated:disconnected_zero")] * 2
     assert _periods(vee, 3) == [
@@ -122,3 +129,7 @@ def _periods(vee: VeeHub, meter_no: int) -> list[RelayPeriod]:
     tenant, _, [m] = vee.ids(meter_no)
     with vee.hub.database.unit_of_work(tenant) as uow:
         return RelayRepository(uow).periods(tenant, [m]).get(m, [])
+
+
+def _tamper(vee: VeeHub) -> list:
+    return [e for e in vee.exceptions() if e.rule == "tamper.usage_while_disconnected"]
