@@ -9,6 +9,8 @@ Outages are not given to VEE as a test's say-so: the head-end sends power-off/po
 events (``Month.events``), and each meter's context carries the outages derived from them
 by ``domain.outage.derive_outages``, as the store derives them (every meter belongs to a
 head-end that reports power events, so its outages are known: none unless it had one).
+Disconnections likewise come from the meter's RCD-switch events, derived by
+``domain.relay.derive_relay`` (a meter with none: relay state unknown).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from cimhub.domain.event import POWER_OFF, POWER_ON
 from cimhub.domain.outage import derive_outages
 from cimhub.domain.reading import ReadingKind
+from cimhub.domain.relay import SWITCH_EVENTS, Relay, derive_relay
 from cimhub.testing.messages import load_kwh
 from cimhub.vee.batch import Batch
 from cimhub.vee.context import MeterContext, MeterInfo, MeterState, UsagePointInfo
@@ -42,6 +45,7 @@ NOW = END + 2 * 86_400
 CLEAN_EVERY = 4
 #: the end VEE gives an outage not restored yet (as ``store.vee_outages.OPEN_END``)
 OPEN = 2**62
+CONNECTED, DISCONNECTED = "3.31.0.42", "3.31.0.68"  #: the meter's RCD-switch events
 
 #: fault kind → the rules that must find it (empty: a trap no rule may fire on)
 FAULTS: dict[str, frozenset[str]] = {
@@ -77,6 +81,8 @@ FAULTS: dict[str, frozenset[str]] = {
     "high_day": frozenset({"usage.history"}),
     "inactive": frozenset({"usage.inactive"}),
     "export_above_pv": frozenset({"net.export_above_pv", "net.daily_export"}),
+    "disconnected_zeros": frozenset(),  # the DISCOM switched the supply off two days
+    "usage_disconnected": frozenset({"usage.disconnected"}),  # consumption all the same
 }
 
 
@@ -84,6 +90,7 @@ FAULTS: dict[str, frozenset[str]] = {
 FORBIDDEN: dict[str, frozenset[str]] = {
     "zero_in_outage": frozenset({"usage.zero"}),
     "cum_decrement_net_meter": frozenset({"register.decrement"}),
+    "disconnected_zeros": frozenset({"usage.zero", "usage.history"}),
 }
 
 
@@ -100,7 +107,7 @@ class Month:
     batches: list[Batch] = field(default_factory=list)
     contexts: dict[int, MeterContext] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    #: power events the head-end sends: (meter, ts, POWER_OFF | POWER_ON)
+    #: events the head-end sends: (meter, ts, code), power off/on and RCD switches
     events: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
@@ -180,7 +187,7 @@ class _Draft:
     moved: dict[int, int] = field(default_factory=dict)  #: ts → the ts the HES stamps
     extra: list[tuple[int, float]] = field(default_factory=list)  #: readings sent besides
     export: list[float] | None = None
-    events: list[tuple[int, str]] = field(default_factory=list)  #: power events (ts, code)
+    events: list[tuple[int, str]] = field(default_factory=list)  #: power/RCD events (ts, code)
 
     def set(self, ts: int, value: float) -> None:
         self.values[(ts - START) // STEP - 1] = value
@@ -266,8 +273,12 @@ def _emit(out: Month, d: _Draft) -> None:
             )
         )
     outages = derive_outages(d.events)
+    switches = [(ts, SWITCH_EVENTS[code]) for ts, code in d.events if code in SWITCH_EVENTS]
+    open_relay = [p for p in derive_relay(switches) if p.state is Relay.DISCONNECTED]
     out.contexts[d.meter] = replace(
-        d.context, outages=tuple((o.start, o.end or OPEN) for o in outages)
+        d.context,
+        outages=tuple((o.start, o.end or OPEN) for o in outages),
+        disconnected=tuple((p.start, p.end or OPEN) for p in open_relay) if switches else None,
     )
     out.events += [(d.meter, ts, code) for ts, code in sorted(d.events)]
 
@@ -313,6 +324,18 @@ def _zeros(d: _Draft, *, outage: bool) -> None:
         # before would be a zero run, and the gap interpolated up to the next value
         d.drop = {run[-2], run[-1]}
         _registers_follow(d)  # and the registers did not move
+
+
+def _disconnected(d: _Draft, *, zeros: bool) -> None:
+    """Disconnected (the meter's own RCD events) from day 26 10:00 for two days, or one
+    in which the meter goes on measuring consumption."""
+    off, on = _at(26, 10), _at(28 if zeros else 27, 10)
+    d.events = [(off, DISCONNECTED), (on, CONNECTED)]
+    d.window = (off + STEP, on)
+    if zeros:
+        for ts in _run(off + STEP, (on - off) // STEP):
+            d.set(ts, 0.0)
+        _registers_follow(d)
 
 
 def _static(d: _Draft) -> None:
@@ -466,6 +489,8 @@ INJECT: dict[str, Callable[[_Draft], None]] = {
     "high_day": _day_times(23, 3.5),
     "inactive": _inactive,
     "export_above_pv": _export,
+    "disconnected_zeros": lambda d: _disconnected(d, zeros=True),
+    "usage_disconnected": lambda d: _disconnected(d, zeros=False),
 }
 
 

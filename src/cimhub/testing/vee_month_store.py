@@ -1,6 +1,6 @@
 """The fault-injected month (``vee_month``) through a store: its master data as the billing
 system's CSV files, its readings stored raw and validated as the MeterReadings handler
-does, its power events sent as EndDeviceEvents by the head-end ``HES-M``.
+does, its power and RCD-switch events sent as EndDeviceEvents by the head-end ``HES-M``.
 
 Meter ``n`` of the month is ``M<n>`` in the store (mRID and serial), consumer ``C<n>``.
 """
@@ -80,7 +80,8 @@ def _raw(batch: Batch) -> Series:
 
 
 def power_events(data: Month, meters: Iterable[int]) -> bytes:
-    """The head-end's EndDeviceEvents message of these month meters' power events."""
+    """The head-end's EndDeviceEvents message of these month meters' power and RCD-switch
+    events."""
     wanted = set(meters)
     events = [Ev(name(n), iso(ts), code) for n, ts, code in data.events if n in wanted]
     return created_end_device_events(events)

@@ -1,10 +1,12 @@
 """Done when, through the database on SQLite and PostgreSQL: a slice of the fault-injected
 month with every fault kind goes through VEE as the MeterReadings handler runs it, with
-everything VEE knows of the meters coming from the store — master data imported from
-the billing system's CSV files, outages derived from the power events the head-end sent
-(one meter's before its readings, another's after them). Every injected fault is found
-(the confusion matrix is printed), no false alarm, estimates fill every gap, a re-run
-changes nothing, and the audit trail answers who changed which value, when and why.
+everything VEE knows of the meters coming from the store — master data imported from the
+billing system's CSV files, outages derived from the power events the head-end sent (one
+meter's before its readings, another's after them), disconnections from the meters'
+RCD-switch events (one meter's before its readings, another's after them). Every injected
+fault is found (the confusion matrix is printed), no false alarm, estimates fill every
+gap, a re-run changes nothing, and the audit trail answers who changed which value, when
+and why.
 """
 
 from __future__ import annotations
@@ -53,12 +55,16 @@ def test_a_month_slice_through_the_store_finds_every_fault_and_the_audit_answers
     numbers = vm.first_of_each_kind(extra=["zero_in_outage"])
     data = vm.month_of(numbers)
     early, late = [n for n in numbers if vm.fault_of(n) == "zero_in_outage"]
+    [used] = [n for n in numbers if vm.fault_of(n) == "usage_disconnected"]
+    [switched_off] = [n for n in numbers if vm.fault_of(n) == "disconnected_zeros"]
     assert all(
         r.applied
         for r in import_files(hub.database, TENANT, ms.master_data(tmp_path, data.contexts))
     )
-    # the head-end's power events of one outage meter come first: HES-M reports them
-    answer = hub.pipeline.process(Inbound(ms.power_events(data, [early]), TENANT, "test"))
+    # the head-end's power events of one outage meter come first: HES-M reports them;
+    # so do the RCD-switch events of a meter that went on consuming while disconnected
+    first = ms.power_events(data, [early, used])
+    answer = hub.pipeline.process(Inbound(first, TENANT, "test"))
     assert answer.result.value == "OK", answer.body
     with hub.database.unit_of_work() as uow:
         tenant = uow.tenants.ensure(TENANT)
@@ -79,15 +85,22 @@ def test_a_month_slice_through_the_store_finds_every_fault_and_the_audit_answers
         [zero] = FindingRepository(uow).query(
             tenant, meter_ids=[meter_of[late]], rules=["usage.zero"]
         )
-        # ... and the other's power events come after its readings: VEE judges them again
-        summary = ms.receive_events(
-            uow, tenant, hub.settings, ms.power_events(data, [late]), now=vm.NOW
-        )
-    assert "re-judged" in summary
+        # two days of zeros on a meter whose disconnection the hub has not heard of yet:
+        # a zero run, and low days against its like days
+        blind = FindingRepository(uow).query(tenant, meter_ids=[meter_of[switched_off]])
+        assert {f.rule for f in blind} == {"usage.zero", "usage.history"}
+        # ... then the other's power events come, and the disconnected meter's RCD
+        # events: VEE judges both again
+        for late_ones in ([late], [switched_off]):
+            summary = ms.receive_events(
+                uow, tenant, hub.settings, ms.power_events(data, late_ones), now=vm.NOW
+            )
+            assert "re-judged" in summary
     with hub.database.unit_of_work(tenant) as uow:
         stored = FindingRepository(uow).query(tenant, limit=100_000)
         cleared = FindingRepository(uow).query(tenant, limit=100_000, include_cleared=True)
-    assert [f.id for f in cleared if f.cleared_at is not None] == [zero.id]
+    gone = sorted(f.id for f in cleared if f.cleared_at is not None)
+    assert gone == sorted([zero.id, *(f.id for f in blind)])
     # ... and its last half hour, never sent, is estimated as nothing consumed
     outage_end = vm.START + 10 * 86_400 + 9 * 3600 + 19 * vm.STEP
     with hub.database.unit_of_work(tenant) as uow:

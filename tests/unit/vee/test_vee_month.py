@@ -1,11 +1,14 @@
-"""Done when: a month of 15-minute data for 1 000 meters with injected faults of every
-kind goes through VEE; every fault is found, no false alarm, every gap is estimated (and
-a gap inside an outage as zero).
+"""Done when: a month of 15-minute data for 1 000 meters with injected faults of every kind
+goes through VEE; every fault is found, no false alarm, every gap is estimated (and a gap
+inside an outage as zero).
 
 Outages come from the head-end's power events (``Month.events``), derived as the store
-derives them. Through the database (master data, outages from power events sent before
-and after the readings, the audit trail: "who changed which value, when and why"), a
-slice of the month with every fault kind is tested on both backends in
+derives them, and disconnections from the meters' RCD-switch events: two days of zeros
+while the DISCOM had a meter switched off are a trap (no zero run, no low day), and a
+meter that goes on consuming while disconnected is a fault (``usage.disconnected``).
+Through the database (master data, outages from power events sent before and after the
+readings, the audit trail: "who changed which value, when and why"), a slice of the month
+with every fault kind is tested on both backends in
 tests/integration/vee/test_vee_month_store.py.
 """
 

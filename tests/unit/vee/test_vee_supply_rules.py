@@ -100,3 +100,14 @@ def _estimates(result) -> list[tuple[float, str]]:
     v = result.validated[0]
     got = dict(zip(v.timestamps, zip(v.values, v.methods, strict=True), strict=True))
     return [got[ts(3)], got[ts(4)]]
+
+
+def test_a_day_low_because_the_relay_was_open_is_no_low_usage() -> None:
+    # four weeks of 0.25 kWh intervals, then a Monday of 0.02: 8 % of its like days
+    days = [0.25 + 0.001 * (i % 7) for i in range(96 * 7 * 4)] + [0.02] * 96
+    monday = 4 * 7 * 96  # index of the fifth Monday's first interval
+    [low] = [f for f in run(days).findings if f.rule == "usage.history"]
+    assert low.timestamps[0] == ts(monday)
+    # disconnected from 06:00 that Monday: explained, not flagged
+    opened = ((ts(monday + 23), ts(monday + 95)),)
+    assert fired(run(days, disconnected=opened), "usage.history") == []

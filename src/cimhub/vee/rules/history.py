@@ -16,7 +16,8 @@ from cimhub.vee.runs import found
 def high_low(scope: Scope) -> list[Finding]:
     """VEE standard "high / low usage vs history": a complete day's total against the
     median total of its like days (same day type, clean). Needs ``history_min_days``
-    reference days; the earlier days of the batch itself count as history."""
+    reference days; the earlier days of the batch itself count as history. A day on which
+    the relay was open is not judged low: the DISCOM switched the supply off."""
     p = scope.params
     stamps = scope.grid.timestamps
     span_days = (stamps[-1] - stamps[0]) // 86_400 if stamps else 0
@@ -40,6 +41,8 @@ def high_low(scope: Scope) -> list[Finding]:
             continue
         high = pct > p.history_high_pct
         stamps = [ts for ts in scope.grid.timestamps if scope.local_day(ts) == day]
+        if not high and any(scope.disconnected(ts) for ts in stamps):
+            continue
         out.append(
             found(
                 scope,
