@@ -27,6 +27,8 @@ class Behaviour:
     seed: int = 61968
     truth: GroundTruth | None = None
     rng: random.Random = field(init=False)
+    _pending: set[threading.Timer] = field(init=False, default_factory=set)
+    _closed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -52,7 +54,33 @@ class Behaviour:
         return low if high <= low else self.rng.uniform(low, high)
 
     def later(self, which: tuple[float, float], action: Callable[[], None]) -> None:
-        """Run ``action`` after a delay drawn from ``which``, on a thread of its own."""
-        timer = threading.Timer(self.delay(which), action)
+        """Run ``action`` after a delay drawn from ``which``, on a thread of its own; never
+        once the head-end has stopped (``close``)."""
+        if self._closed:
+            return
+        timer = threading.Timer(self.delay(which), self._run, args=(action,))
         timer.daemon = True
+        self._pending.add(timer)
         timer.start()
+
+    def _run(self, action: Callable[[], None]) -> None:
+        self._pending.discard(threading.current_thread())  # type: ignore[arg-type]
+        if self._closed:
+            return
+        try:
+            action()
+        except Exception:
+            if not self._closed:  # stopped while answering: the connection is gone
+                raise
+
+    def open(self) -> None:
+        """The head-end (re)starts answering."""
+        self._closed = False
+
+    def close(self) -> None:
+        """The head-end stops: answers still waiting for their delay are never sent (a
+        stopped head-end is silent, it does not fail on a closed connection)."""
+        self._closed = True
+        for timer in list(self._pending):
+            timer.cancel()
+        self._pending.clear()

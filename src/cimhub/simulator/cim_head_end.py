@@ -99,6 +99,7 @@ class HttpHes:
         return " ".join(f"{base}/{service}?wsdl" for service in cim_endpoint.SERVICES)
 
     def up(self) -> HttpHes:
+        self.behaviour.open()
         sim = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,6 +125,7 @@ class HttpHes:
         return self
 
     def down(self) -> None:
+        self.behaviour.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

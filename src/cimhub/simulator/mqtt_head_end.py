@@ -50,6 +50,7 @@ class MqttHes:
         self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or 1883
 
     def start(self) -> MqttHes:
+        self.behaviour.open()
         self.client.connect(self._host, self._port, keepalive=30)
         self.client.loop_start()
         if not self._ready.wait(10):
@@ -57,6 +58,7 @@ class MqttHes:
         return self
 
     def stop(self) -> None:
+        self.behaviour.close()
         self.client.disconnect()
         self.client.loop_stop()
 
