@@ -14,10 +14,14 @@ from cimhub.testing.security import PASSWORD, Secured
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 XML = {"Content-Type": "application/xml"}
+# a loaded CI machine can take longer than httpx's 5 s default to answer a first request
+TIMEOUT = 60
 
 
 def post(secured: Secured, body: bytes, **headers: str) -> httpx.Response:
-    return httpx.post(f"{secured.base}/cim", content=body, headers={**XML, **headers})
+    return httpx.post(
+        f"{secured.base}/cim", content=body, headers={**XML, **headers}, timeout=TIMEOUT
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -139,7 +143,7 @@ def test_hes_may_not_edit_validated_readings(secured: Secured) -> None:
 
 
 def rest(secured: Secured, method: str, path: str, **headers: str) -> httpx.Response:
-    return httpx.request(method, f"{secured.base}/api/v1{path}", headers=headers)
+    return httpx.request(method, f"{secured.base}/api/v1{path}", headers=headers, timeout=TIMEOUT)
 
 
 def test_rest_needs_credentials_and_answers_problem_json(secured: Secured) -> None:
@@ -164,10 +168,10 @@ def test_rest_basic_auth_for_a_user(secured: Secured) -> None:
 def test_rest_write_refused_to_read_only_and_allowed_to_operator(secured: Secured) -> None:
     body = {"noun": "MeterReadings", "address": "http://127.0.0.1:9/cim"}
     url = f"{secured.base}/api/v1/subscriptions/billing"
-    denied = httpx.put(url, json=body, headers=bearer(secured.keys["ro-a"]))
+    denied = httpx.put(url, json=body, headers=bearer(secured.keys["ro-a"]), timeout=TIMEOUT)
     assert denied.status_code == 403
     assert denied.json()["code"] == "6.2"
-    allowed = httpx.put(url, json=body, headers=bearer(secured.keys["op-a"]))
+    allowed = httpx.put(url, json=body, headers=bearer(secured.keys["op-a"]), timeout=TIMEOUT)
     assert allowed.status_code == 200, allowed.text
 
 
@@ -190,7 +194,7 @@ def test_authentication_is_audited_and_the_chain_holds(secured: Secured) -> None
 
 
 def test_health_stays_open(secured: Secured) -> None:
-    assert httpx.get(f"{secured.base}/healthz").status_code == 200
+    assert httpx.get(f"{secured.base}/healthz", timeout=TIMEOUT).status_code == 200
 
 
 def test_anonymous_loopback_can_be_reopened_explicitly(database_url: str) -> None:
@@ -202,6 +206,8 @@ def test_anonymous_loopback_can_be_reopened_explicitly(database_url: str) -> Non
     settings = Settings(database_url=database_url, allow_anonymous_loopback=True)
     with running_hub(settings) as (_, base):
         body = created_meter_readings([1], DAY, 4)
-        reply = httpx.post(f"{base}/cim", content=body, headers={**XML, "X-Cimhub-Tenant": "b"})
+        reply = httpx.post(
+            f"{base}/cim", content=body, headers={**XML, "X-Cimhub-Tenant": "b"}, timeout=TIMEOUT
+        )
         assert reply.status_code == 200, reply.text
         assert ParsedReply.of(reply.content).result == "OK"
