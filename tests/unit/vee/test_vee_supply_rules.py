@@ -111,3 +111,46 @@ def test_a_day_low_because_the_relay_was_open_is_no_low_usage() -> None:
     # disconnected from 06:00 that Monday: explained, not flagged
     opened = ((ts(monday + 23), ts(monday + 95)),)
     assert fired(run(days, disconnected=opened), "usage.history") == []
+
+
+#: four weeks of a flat 0.25 kWh per 15 minutes (24 kWh a day), then a Monday
+WEEKS = [0.25] * (96 * 7 * 4)
+FIFTH_MONDAY = 96 * 7 * 4  #: index of its first interval (00:00–00:15 IST)
+#: supply out from 01:00 that Monday to its end: intervals 4–95
+OUT_FROM_ONE = ((ts(FIFTH_MONDAY + 3), ts(FIFTH_MONDAY + 95)),)
+
+
+def test_a_day_low_only_because_of_an_outage_is_no_low_usage() -> None:
+    # 4 × 0.25 = 1 kWh before the outage, nothing after: 1/24 = 4 % of the like days'
+    # 24 kWh, below 10 %, so without the outage known it is low usage
+    day = [0.25] * 4 + [0.0] * 92
+    [low] = [f for f in run(WEEKS + day).findings if f.rule == "usage.history"]
+    assert low.data["day_total"] == 1.0 and low.data["expected"] == 24.0
+    # with it known, only the 4 supplied intervals count: 1 kWh against the like days'
+    # same 4 intervals, 4 × 0.25 = 1 kWh: 100 %, nothing to say
+    assert fired(run(WEEKS + day, outages=OUT_FROM_ONE), "usage.history") == []
+
+
+def test_low_usage_in_the_supplied_hours_of_an_outage_day_is_still_low() -> None:
+    # 4 × 0.01 = 0.04 kWh in the supplied hour against the like days' 1 kWh: 4 %
+    day = [0.01] * 4 + [0.0] * 92
+    [low] = [
+        f for f in run(WEEKS + day, outages=OUT_FROM_ONE).findings if f.rule == "usage.history"
+    ]
+    assert low.quality == quality.BELOW_PERCENT
+    assert round(low.data["day_total"], 9) == 0.04 and low.data["expected"] == 1.0
+    assert low.data["supplied_intervals"] == 4
+    assert low.timestamps == tuple(ts(FIFTH_MONDAY + i) for i in range(96))  # the whole day
+
+
+def test_a_day_out_all_day_is_not_judged_and_high_counts_supplied_hours_only() -> None:
+    out_all_day = ((ts(FIFTH_MONDAY - 1), ts(FIFTH_MONDAY + 95)),)
+    assert fired(run(WEEKS + [0.0] * 96, outages=out_all_day), "usage.history") == []
+    # 4 × 1.0 = 4 kWh in the supplied hour: 400 % of the like days' 1 kWh there, above
+    # 300 %, though 4/24 of a whole day would have been low
+    day = [1.0] * 4 + [0.0] * 92
+    [high] = [
+        f for f in run(WEEKS + day, outages=OUT_FROM_ONE).findings if f.rule == "usage.history"
+    ]
+    assert high.quality == quality.ABOVE_PERCENT
+    assert (high.data["day_total"], high.data["expected"]) == (4.0, 1.0)
