@@ -97,12 +97,14 @@ class Database:
 
     @contextmanager
     def unit_of_work(
-        self, tenant_id: int | None = None, *, hub: bool = True
+        self, tenant_id: int | None = None, *, hub: bool = False
     ) -> Iterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back on any exception.
 
-        Scoped to ``tenant_id`` when given; otherwise hub-wide, or (``hub=False``) to no
-        tenant until ``uow.bind_tenant`` (row-level security on PostgreSQL).
+        Scoped to ``tenant_id`` when given, to every tenant with ``hub=True``, and
+        otherwise to no tenant until ``uow.bind_tenant``: a call that forgets the tenant
+        sees no tenant's rows and writes none (row-level security on PostgreSQL; the
+        repositories' explicit ``tenant_id`` filters and ``UnitOfWork.scope`` on SQLite).
         """
         try:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
@@ -140,6 +142,8 @@ def _sqlite_engine(url: str) -> Engine:
     )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "before_cursor_execute", row_security.refuse_unbound)
+    event.listen(engine.pool, "checkin", row_security.forget_scope)
     return engine
 
 

@@ -11,7 +11,9 @@ tenant-scoped row at all — a query that forgets the tenant returns nothing.
 ``COPY … FROM`` refuses tables under RLS, so the store's COPYs into a tenant-scoped table
 run as the connecting (owner) role, after a check that every row belongs to the bound
 tenant (``RowSecureCursor``): the hot ingest path keeps COPY and the guarantee.
-SQLite has no RLS: there, repositories' explicit ``tenant_id`` filters are the isolation.
+SQLite has no RLS: there, repositories' explicit ``tenant_id`` filters are the isolation,
+and a unit of work bound to no tenant fails closed by refusing (``TenantScopeError``) any
+statement that reads or writes a tenant-scoped table (``refuse_unbound``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
+from sqlalchemy.orm import Session
 
 from cimhub.errors import TechnicalError
 
@@ -65,6 +68,15 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispa
 """
 TENANT_QUAL = f"tenant_id = nullif(current_setting('{TENANT_SETTING}', true), '')::int"
 HUB_QUAL = f"current_setting('{SCOPE_SETTING}', true) = '{HUB}'"
+#: The tables a statement reads or writes (SQLite's unbound check; names as SQLAlchemy emits).
+_TABLES_USED = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
+#: ``Connection.info`` key: this connection's unit of work is bound to no tenant (SQLite).
+UNBOUND = "cimhub_unbound"
+SCOPED_TABLES = "cimhub_scoped_tables"
+SQLITE_SCOPED_TABLES = (
+    "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p "
+    "WHERE m.type = 'table' AND p.name = 'tenant_id'"
+)
 _COPY_FROM = re.compile(r"^\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN", re.IGNORECASE)
 
 
@@ -130,6 +142,52 @@ def enter(connection: Connection, tenant_id: int | None, hub: bool) -> None:
             "scope": HUB if hub and tenant_id is None else "",
         },
     )
+
+
+def mark_unbound(session: Session, unbound: bool, *, now: bool = False) -> None:
+    """SQLite: whether ``session``'s unit of work is bound to no tenant; its connection
+    learns it when the transaction begins (so a unit of work still connects lazily), or
+    at once (``now``: a tenant bound mid-transaction)."""
+    session.info[UNBOUND] = unbound
+    if now:
+        session.connection().info[UNBOUND] = unbound
+
+
+@event.listens_for(Session, "after_begin")
+def _carry_scope(session: Session, _transaction: Any, connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        connection.info[UNBOUND] = session.info.get(UNBOUND, False)
+
+
+def refuse_unbound(
+    connection: Connection, _cursor: Any, statement: str, *_args: Any, **_kw: Any
+) -> None:
+    """SQLite's stand-in for RLS's "no tenant, no rows" (a ``before_cursor_execute`` hook):
+    a unit of work bound to no tenant may not touch a tenant-scoped table at all."""
+    if not connection.info.get(UNBOUND):
+        return
+    touched = {n.lower() for n in _TABLES_USED.findall(statement)} & _scoped_tables(connection)
+    if touched:
+        raise TenantScopeError(
+            f"a unit of work bound to no tenant used {', '.join(sorted(touched))}: "
+            "pass the tenant, bind_tenant, or hub=True"
+        )
+
+
+def forget_scope(_dbapi_connection: Any, record: Any) -> None:
+    """Back in the pool (a ``checkin`` hook): the next user sets its own scope."""
+    record.info.pop(UNBOUND, None)
+
+
+def _scoped_tables(connection: Connection) -> frozenset[str]:
+    """The database's tables with a ``tenant_id`` (read once per connection: migrations
+    only ever add tables, and run before units of work)."""
+    scoped = connection.info.get(SCOPED_TABLES)
+    if scoped is None:
+        driver = connection.connection.driver_connection  # no hooks: not a statement of ours
+        rows = driver.execute(SQLITE_SCOPED_TABLES).fetchall()
+        scoped = connection.info[SCOPED_TABLES] = frozenset(r[0].lower() for r in rows)
+    return scoped
 
 
 @contextmanager

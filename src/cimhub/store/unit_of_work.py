@@ -17,7 +17,7 @@ from cimhub.store.meter_assets import MeterAssetRepository
 from cimhub.store.meters import MeterRepository
 from cimhub.store.reading_types import ReadingTypeRepository
 from cimhub.store.readings import ReadingRepository
-from cimhub.store.row_security import enter
+from cimhub.store.row_security import enter, mark_unbound
 from cimhub.store.tenants import TenantRepository
 from cimhub.store.usage_points import UsagePointRepository
 
@@ -27,18 +27,24 @@ class UnitOfWork:
 
     Its scope (PostgreSQL row-level security, see ``row_security``): one tenant
     (``tenant_id``), every tenant (``hub``: housekeeping, workers, the CLI), or, with
-    neither, no tenant-scoped row at all until ``bind_tenant``.
+    neither, no tenant-scoped row at all until ``bind_tenant`` (the default: a forgotten
+    tenant sees nothing; on SQLite, touching a tenant-scoped table then raises).
     """
 
     def __init__(
-        self, session: Session, cache: StoreCache, tenant_id: int | None = None, *, hub: bool = True
+        self,
+        session: Session,
+        cache: StoreCache,
+        tenant_id: int | None = None,
+        *,
+        hub: bool = False,
     ) -> None:
         self.session = session
         self.dialect: str = session.get_bind().dialect.name
         self.cache = cache
         self.tenant_id = tenant_id
         self.hub = hub and tenant_id is None
-        self._enter()
+        self._enter(now=False)
         self._commit_hooks: list[Callable[[], None]] = []
         self.tenants = TenantRepository(self)
         self.meters = MeterRepository(self)
@@ -60,11 +66,13 @@ class UnitOfWork:
             return
         self.session.flush()
         self.tenant_id, self.hub = tenant_id, False
-        self._enter()
+        self._enter(now=True)
 
-    def _enter(self) -> None:
+    def _enter(self, *, now: bool) -> None:
         if self.dialect == "postgresql":
             enter(self.session.connection(), self.tenant_id, self.hub)
+        else:
+            mark_unbound(self.session, self.tenant_id is None and not self.hub, now=now)
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this transaction has committed (e.g. to fill a cache)."""

@@ -73,7 +73,7 @@ class VeeHub:
 
     def ids(self, *meters: int) -> tuple[int, int, list[int]]:
         """(tenant id, the kWh ReadingType's id or 0, the meters' ids)."""
-        with self.hub.database.unit_of_work() as uow:
+        with self.hub.database.unit_of_work(hub=True) as uow:
             tenant = uow.tenants.ensure(TENANT)
             found = uow.meters.find(tenant, [MeterRef(meter(i)) for i in meters])
             rt = uow.reading_types.find_ids([KWH]).get(KWH, 0)

@@ -86,6 +86,8 @@ def test_a_session_that_set_no_tenant_sees_no_row(two_tenants: Hub) -> None:
         assert everything[table] > 0, table
     with two_tenants.database.unit_of_work(hub=False) as uow:
         assert set(_counts(uow.session, tables).values()) == {0}
+    with two_tenants.database.unit_of_work() as uow:  # the default: no tenant either
+        assert set(_counts(uow.session, tables).values()) == {0}
     # A bare session acting as the app role, settings untouched: nothing either.
     with two_tenants.database.engine.begin() as connection:
         connection.execute(text(f"SET LOCAL ROLE {ROLE}"))

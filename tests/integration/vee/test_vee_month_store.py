@@ -66,7 +66,7 @@ def test_a_month_slice_through_the_store_finds_every_fault_and_the_audit_answers
     first = ms.power_events(data, [early, used])
     answer = hub.pipeline.process(Inbound(first, TENANT, "test"))
     assert answer.result.value == "OK", answer.body
-    with hub.database.unit_of_work() as uow:
+    with hub.database.unit_of_work(hub=True) as uow:
         tenant = uow.tenants.ensure(TENANT)
         type_ids = uow.reading_types.ids_for({b.key.reading_type for b in data.batches})
         ids = uow.meters.find(tenant, [MeterRef(ms.name(n)) for n in numbers])
