@@ -121,6 +121,9 @@ def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:
         start = prev if prev is not None and limit <= prev < first else first - step
     start -= (start + shift) % step
     grid_ts = list(range(start + step, end + 1, step))
+    exact = _exactly_on_grid(stamps, step, shift, start, end)
+    if exact is not None:
+        return _laid(batch, grid_ts, exact)
     slots: dict[int, int] = {}
     off_grid: list[int] = []
     snapped: list[int] = []
@@ -138,10 +141,40 @@ def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:
             duplicates.append(i)
         elif start < near <= end:
             slots[near] = i
+    return _laid(batch, grid_ts, slots, off_grid, snapped, duplicates)
+
+
+def _exactly_on_grid(
+    stamps: Sequence[int], step: int, shift: int, start: int, end: int
+) -> dict[int, int] | None:
+    """Slot → batch index when every reading is exactly on the grid, once, inside
+    (start, end] (what a healthy meter sends); None otherwise (judged reading by reading)."""
+    stamps = list(stamps)
+    half = step // 2
+    if not step or [(ts + shift + half) // step * step - shift for ts in stamps] != stamps:
+        return None
+    if stamps and (min(stamps) <= start or max(stamps) > end):
+        return None
+    slots = dict(zip(stamps, range(len(stamps)), strict=True))
+    return slots if len(slots) == len(stamps) else None
+
+
+def _laid(
+    batch: Batch,
+    grid_ts: list[int],
+    slots: dict[int, int],
+    off_grid: list[int] | None = None,
+    snapped: list[int] | None = None,
+    duplicates: list[int] | None = None,
+) -> Grid:
     values = batch.values
-    raw_index = [slots.get(ts) for ts in grid_ts]
-    aligned = [None if i is None else values[i] for i in raw_index]
-    return Grid(grid_ts, aligned, raw_index, off_grid, snapped, duplicates)
+    if len(slots) == len(grid_ts) == len(values) and list(slots) == grid_ts:
+        raw_index: list[int | None] = list(range(len(grid_ts)))  # every slot, in order
+        aligned: list[float | None] = list(values)
+    else:
+        raw_index = [slots.get(ts) for ts in grid_ts]
+        aligned = [None if i is None else values[i] for i in raw_index]
+    return Grid(grid_ts, aligned, raw_index, off_grid or [], snapped or [], duplicates or [])
 
 
 def grid_shift(step: int, params: Params) -> int:

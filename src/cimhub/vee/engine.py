@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cimhub.domain.reading import ReadingKind
 from cimhub.vee import estimation, quality
@@ -88,42 +88,79 @@ def validate(
 
 @dataclass(slots=True)
 class _Marks:
-    """Per slot of a series: codes, rules, and whether it failed or is suspect."""
+    """Per slot of a series: which findings cover it (a bit each), whether it failed or is
+    suspect. Slots covered by the same findings share their quality and rule strings,
+    which are built once per distinct combination (a finding often spans a whole day)."""
 
-    codes: dict[int, set[str]]
-    rules: dict[int, set[str]]
+    found: list[Finding]
+    hits: list[int]  #: bit k set: found[k] covers the slot
     failed: list[bool]
     suspect: set[int]
+    _qualities: dict[tuple[int, bool, bool, str], str] = field(default_factory=dict)
+    _rules: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, found: list[Finding], stamps: Sequence[int]) -> _Marks:
         index = {ts: i for i, ts in enumerate(stamps)}
-        marks = cls(defaultdict(set), defaultdict(set), [False] * len(stamps), set())
-        for f in found:
-            for ts in f.timestamps:
-                i = index.get(ts)
-                if i is None:
-                    continue
-                marks.codes[i].add(f.quality)
-                marks.rules[i].add(f.rule)
-                if f.action is Action.ESTIMATE:
-                    marks.failed[i] = True
-                if f.severity is not Severity.INFO:
-                    marks.suspect.add(i)
+        marks = cls(found, [0] * len(stamps), [False] * len(stamps), set())
+        hits, failed = marks.hits, marks.failed
+        for k, f in enumerate(found):
+            where = [i for i in map(index.get, f.timestamps) if i is not None]
+            bit = 1 << k
+            for i in where:
+                hits[i] |= bit
+            if f.action is Action.ESTIMATE:
+                for i in where:
+                    failed[i] = True
+            if f.severity is not Severity.INFO:
+                marks.suspect.update(where)
         return marks
 
     def quality(self, i: int, estimated: bool, raw: str) -> str:
-        codes = set(self.codes.get(i, ()))
+        key = (self.hits[i], estimated, i in self.suspect, raw)
+        found = self._qualities.get(key)
+        if found is None:
+            found = self._qualities[key] = self._quality(*key)
+        return found
+
+    def qualities(self, estimated: list[bool], raws: list[str] | None) -> list[str]:
+        """``quality`` of every slot, column-wise (``raws`` None: the sender reported none)."""
+        suspect = [False] * len(self.hits)
+        for i in self.suspect:
+            suspect[i] = True
+        raw_column = raws if raws is not None else [""] * len(self.hits)
+        keys = list(zip(self.hits, estimated, suspect, raw_column, strict=True))
+        memo = self._qualities
+        for key in set(keys).difference(memo):
+            memo[key] = self._quality(*key)
+        return list(map(memo.__getitem__, keys))
+
+    def rules(self) -> list[str]:
+        """``rule`` of every slot, column-wise."""
+        memo = self._rules
+        for hits in set(self.hits).difference(memo):
+            memo[hits] = ",".join(sorted({f.rule for f in self._covering(hits)}))
+        return list(map(memo.__getitem__, self.hits))
+
+    def _quality(self, hits: int, estimated: bool, suspect: bool, raw: str) -> str:
+        codes = {f.quality for f in self._covering(hits)}
         if estimated:
             codes.add(quality.ESTIMATED)
-        elif i not in self.suspect:
+        elif not suspect:
             codes.add(quality.VALIDATED)
         if raw:
             codes.update(raw.split())
         return quality.join(codes)
 
     def rule(self, i: int) -> str:
-        return ",".join(sorted(self.rules.get(i, ())))
+        hits = self.hits[i]
+        found = self._rules.get(hits)
+        if found is None:
+            found = self._rules[hits] = ",".join(sorted({f.rule for f in self._covering(hits)}))
+        return found
+
+    def _covering(self, hits: int) -> list[Finding]:
+        return [f for k, f in enumerate(self.found) if hits >> k & 1]
 
 
 def _intervals(scope: Scope, found: list[Finding]) -> Validated:
@@ -144,27 +181,18 @@ def _intervals(scope: Scope, found: list[Finding]) -> Validated:
     if filled and scope.params.scale_to_registers:
         _scale(scope, values, marks.failed, methods)
     raw_q = scope.batch.qualities
-    keep = [i for i, v in enumerate(values) if v is not None]
-    return Validated(
-        scope.batch.key,
-        ReadingKind.INTERVAL,
-        [grid.timestamps[i] for i in keep],
-        [values[i] for i in keep],  # type: ignore[misc]
-        [_slot_quality(marks, i, _raw_quality(raw_q, grid.raw_index[i])) for i in keep],
-        [methods[i] for i in keep],
-        [marks.rule(i) if i in marks.rules else "" for i in keep],
+    raws = [raw_q[j] if j is not None else "" for j in grid.raw_index] if raw_q else None
+    columns = (
+        grid.timestamps,
+        values,
+        marks.qualities(marks.failed, raws),
+        methods,
+        marks.rules(),
     )
-
-
-def _slot_quality(marks: _Marks, i: int, raw: str) -> str:
-    """The common case (passed, nothing reported by the sender) without building sets."""
-    if marks.failed[i] or raw or i in marks.codes:
-        return marks.quality(i, marks.failed[i], raw)
-    return quality.VALIDATED
-
-
-def _raw_quality(qualities: Sequence[str], index: int | None) -> str:
-    return qualities[index] if index is not None and qualities else ""
+    if None in values:  # slots nothing arrived for and nothing estimated: no validated row
+        keep = [i for i, v in enumerate(values) if v is not None]
+        columns = tuple([column[i] for i in keep] for column in columns)
+    return Validated(scope.batch.key, ReadingKind.INTERVAL, *columns)  # type: ignore[arg-type]
 
 
 def _by_supply(scope: Scope, first: int, last: int) -> list[tuple[int, int, str]]:

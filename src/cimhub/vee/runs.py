@@ -15,6 +15,8 @@ def runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
     >>> list(runs([False, True, True, False, True]))
     [(1, 2), (4, 4)]
     """
+    if not any(flags):  # the common case, decided in C
+        return
     start = None
     for i, flag in enumerate(flags):
         if flag and start is None:
@@ -27,17 +29,26 @@ def runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
 
 
 def equal_runs(
-    values: Sequence[float | None], keep: Callable[[float], bool]
+    values: Sequence[float | None], keep: Callable[[float], bool], min_length: int = 1
 ) -> Iterator[tuple[int, int]]:
-    """(first, last) of every maximal run of equal values that ``keep`` accepts."""
+    """(first, last) of every maximal run of at least ``min_length`` equal values that
+    ``keep`` accepts.
+
+    >>> list(equal_runs([1, 1, 0, 0, 2, 2, 2], lambda v: v != 0, 2))
+    [(0, 1), (4, 6)]
+    """
+    vals = list(values)
+    if not vals:
+        return
+    # where a run ends (one comprehension, not a loop of Python statements per value)
+    ends = [i for i, a, b in zip(range(1, len(vals)), vals[:-1], vals[1:], strict=True) if a != b]
     start = 0
-    n = len(values)
-    for i in range(1, n + 1):
-        if i == n or values[i] != values[start]:
-            v = values[start]
+    for end in (*ends, len(vals)):
+        if end - start >= min_length:
+            v = vals[start]
             if v is not None and keep(v):
-                yield start, i - 1
-            start = i
+                yield start, end - 1
+        start = end
 
 
 def found(

@@ -122,20 +122,19 @@ def static(scope: Scope) -> list[Finding]:
     grid = scope.grid
     n = scope.params.static_run_intervals
     out = []
-    for first, last in equal_runs(grid.values, lambda v: v != 0):
-        if last - first + 1 >= n:
-            stamps = grid.timestamps[first : last + 1]
-            out.append(
-                found(
-                    scope,
-                    "usage.static",
-                    Severity.WARNING,
-                    quality.STATIC,
-                    stamps,
-                    f"{len(stamps)} identical intervals of {grid.values[first]}",
-                    value=grid.values[first],
-                )
+    for first, last in equal_runs(grid.values, lambda v: v != 0, n):
+        stamps = grid.timestamps[first : last + 1]
+        out.append(
+            found(
+                scope,
+                "usage.static",
+                Severity.WARNING,
+                quality.STATIC,
+                stamps,
+                f"{len(stamps)} identical intervals of {grid.values[first]}",
+                value=grid.values[first],
             )
+        )
     return out
 
 
