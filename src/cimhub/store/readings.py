@@ -43,7 +43,7 @@ from cimhub.store.models import (
     RegisterReading,
     RegisterReadingVersion,
 )
-from cimhub.store.sql import member_of, within_windows
+from cimhub.store.sql import any_reading_type, member_of, within_windows
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -233,6 +233,8 @@ class ReadingRepository:
         )
         if reading_type_ids is not None:
             stmt = stmt.where(member_of(t.c.reading_type_id, reading_type_ids, dialect))
+        else:
+            stmt = stmt.where(any_reading_type(t.c.reading_type_id, dialect))
         if start is not None:
             stmt = stmt.where(t.c.ts > start)
         if end is not None:
@@ -250,7 +252,7 @@ class ReadingRepository:
         # of the tenant in the range (10× slower at 280 k rows, and growing with the table).
         page: Any = bindparam("page", limit, literal_execute=True)
         rows = self._uow.session.execute(stmt.order_by(*key).limit(page))
-        return _grouped(rows)
+        return grouped(rows)
 
     def versions(
         self, tenant_id: int, kind: ReadingKind, meter_id: int, reading_type_id: int, ts: int
@@ -374,7 +376,7 @@ def _returned(connection: Connection, sql: str, params: dict[str, Any]) -> Count
     return Counter(connection.execute(text(sql), params).scalars())
 
 
-def _grouped(rows: Any) -> list[StoredSeries]:
+def grouped(rows: Any) -> list[StoredSeries]:
     """Rows ordered by (meter, type, ts) as one StoredSeries per (meter, type), each
     transposed column-wise in one ``zip`` (no Python step per reading)."""
     out = []

@@ -9,15 +9,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
     any_,
     bindparam,
+    cast,
     false,
     func,
     literal_column,
     or_,
     select,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import Insert
@@ -37,6 +41,27 @@ def member_of(
         return column == any_(array)
     items = func.json_each(bindparam(None, json.dumps(list(values))))
     return column.in_(select(literal_column("value")).select_from(items))
+
+
+#: The hub's reading types (global reference data), named without the ORM model.
+_READING_TYPE_IDS = sql_table("reading_type", sql_column("id"))
+
+
+def any_reading_type(
+    reading_type_id: ColumnElement[Any] | QueryableAttribute[Any], dialect: str
+) -> ColumnElement[bool]:
+    """``reading_type_id`` is one of the hub's reading types: true of every reading, but
+    it lets a key (…, meter, reading type, ts) end its index scan at the ts range.
+
+    Without any condition on the reading type, a scan for a meter's period starts at the
+    meter and reads every row of it in the partition (raw) or its whole history
+    (validated), ts only filtering. One array of the few type ids, evaluated once by the
+    statement, makes each (meter, type) a bounded range instead.
+    """
+    if dialect == "postgresql":
+        ids = select(func.array_agg(_READING_TYPE_IDS.c.id)).scalar_subquery()
+        return reading_type_id == any_(cast(ids, postgresql.ARRAY(Integer)))
+    return reading_type_id.in_(select(_READING_TYPE_IDS.c.id))
 
 
 def insert_ignore(table: Any, dialect: str, *key: str) -> Insert:

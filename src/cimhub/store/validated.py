@@ -36,8 +36,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.models import Base
-from cimhub.store.readings import StoredSeries, is_unique_violation
-from cimhub.store.sql import insert_ignore, member_of, within_windows
+from cimhub.store.readings import StoredSeries, grouped, is_unique_violation
+from cimhub.store.sql import any_reading_type, insert_ignore, member_of, within_windows
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -310,6 +310,8 @@ class ValidatedRepository:
         )
         if reading_type_ids is not None:
             stmt = stmt.where(member_of(c.reading_type_id, reading_type_ids, dialect))
+        else:
+            stmt = stmt.where(any_reading_type(c.reading_type_id, dialect))
         if start is not None:
             stmt = stmt.where(c.ts > start)
         if end is not None:
@@ -327,8 +329,12 @@ class ValidatedRepository:
             )
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        rows = self._uow.session.execute(stmt.order_by(*key).limit(limit))
-        return _grouped(rows)
+        # The limit as a literal, as in ReadingRepository.query: a LIMIT parameter lets
+        # PostgreSQL's generic plan (psycopg prepares a statement run five times) walk the
+        # key in order and filter the meters instead of seeking them.
+        page: Any = bindparam("page", limit, literal_execute=True)
+        rows = self._uow.session.execute(stmt.order_by(*key).limit(page))
+        return grouped(rows)
 
     def versions(
         self, tenant_id: int, meter_id: int, reading_type_id: int, ts: int
@@ -473,20 +479,3 @@ def _as_of(moment: int) -> Any:
         VERSIONS.c.created_at <= moment, VERSIONS.c.superseded_at > moment
     )
     return union_all(now_rows, old_rows).subquery("as_of")
-
-
-def _grouped(rows: Any) -> list[StoredSeries]:
-    out: list[StoredSeries] = []
-    series: StoredSeries | None = None
-    for meter_id, reading_type_id, ts, value, quality, version in rows:
-        if series is None or (series.meter_id, series.reading_type_id) != (
-            meter_id,
-            reading_type_id,
-        ):
-            series = StoredSeries(meter_id, reading_type_id)
-            out.append(series)
-        series.timestamps.append(ts)
-        series.values.append(value)
-        series.qualities.append(quality)
-        series.versions.append(version)
-    return out

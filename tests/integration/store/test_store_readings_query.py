@@ -103,6 +103,20 @@ def test_reading_type_filter_and_ordering(
     assert query(db, tenant_id, []) == []
 
 
+def test_a_period_inside_the_data_without_a_type_filter_is_every_type_of_that_period(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    """No type asked: each meter's types, each cut to the period (across the month's end)."""
+    meters, types = stored
+    got = query(db, tenant_id, meters[1:], start=TS[10], end=TS[25])
+    assert [(s.meter_id, s.reading_type_id) for s in got] == sorted(
+        (m, rt) for m in meters[1:] for rt in types.values()
+    )
+    for s in got:
+        assert s.timestamps == TS[11:26]
+        assert s.values == [s.meter_id * 1000 + s.reading_type_id * 100 + i for i in range(11, 26)]
+
+
 def test_keyset_paging_returns_every_reading_exactly_once(
     db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
 ) -> None:
