@@ -80,6 +80,9 @@ class Hub:
         self.scheduler.add_job(
             self.feed_prepaid, "interval", hours=1, next_run_time=datetime.now(UTC)
         )
+        self.scheduler.add_job(
+            self.assess_non_metered, "interval", days=1, next_run_time=datetime.now(UTC)
+        )
         self.scheduler.start()
         self.start_commands()
 
@@ -126,6 +129,23 @@ class Hub:
         if sent:
             log.info("housekeeping: prepaid feed sent %d usage point days", sent)
         return sent
+
+    def assess_non_metered(self, at: int | None = None) -> dict[str, dict[str, Any]]:
+        """Assessed consumption of points without a working meter, for the last complete
+        local days of every tenant (daily)."""
+        from cimhub.bus.outbox import announce_validated
+        from cimhub.handlers.assessments import assess_recent
+
+        run = f"non-metered-{uuid.uuid4()}"  # the CorrelationID of the values announced
+
+        def announce(uow: UnitOfWork, tenant_id: int, tenant: str) -> int:
+            return announce_validated(uow, tenant_id, tenant, run)
+
+        done = assess_recent(self.database, self.settings, at, announce)
+        days = sum(d["inserted"] + d["changed"] for d in done.values())
+        if days:
+            log.info("housekeeping: %d assessed day(s) of points without a meter", days)
+        return done
 
     def close(self) -> None:
         if self.commands is not None:

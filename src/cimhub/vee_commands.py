@@ -1,4 +1,5 @@
-"""VEE's `cimhub` commands: `vee rerun`, `vee report` (daily failures), `vee findings`.
+"""VEE's `cimhub` commands: `vee rerun`, `vee report` (daily failures), `vee findings`,
+`vee non-metered` (assessed consumption of points without a working meter).
 
 A re-run that changes validated values refreshes billing's daily aggregates of the
 re-run meters and period in the same transaction.
@@ -40,6 +41,16 @@ def add_commands(commands: Any) -> None:
     findings.add_argument("--start", help="period start")
     findings.add_argument("--end", help="period end")
     findings.set_defaults(run=_findings)
+    assess = actions.add_parser(
+        "non-metered",
+        help="assess points without a working meter: load × hours × load factor per day",
+    )
+    assess.add_argument("--tenant", help="tenant code (default: CIMHUB_DEFAULT_TENANT)")
+    assess.add_argument("--period", help="billing cycle YYYY-MM (the tenant's cycle day)")
+    assess.add_argument("--start", help="period start (ISO instant or YYYY-MM-DD)")
+    assess.add_argument("--end", help="period end (ISO instant or YYYY-MM-DD)")
+    assess.add_argument("--user", default="cli", help="who asked (for the audit trail)")
+    assess.set_defaults(run=_non_metered)
 
 
 def _scope(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +130,53 @@ def _rerun(args: argparse.Namespace) -> int:
     print(json.dumps({"tenant": tenant, "meters": len(meters), **totals}))
     database.dispose()
     return 0
+
+
+def _non_metered(args: argparse.Namespace) -> int:
+    from cimhub.bus.outbox import announce_validated
+    from cimhub.handlers.assessments import assess
+
+    database, settings = _open()
+    tenant = args.tenant or settings.default_tenant
+    run_id = f"vee-non-metered-{uuid.uuid4()}"  # the CorrelationID of the values announced
+
+    def announce(uow: Any, tenant_id: int, code: str) -> int:
+        return announce_validated(uow, tenant_id, code, run_id)
+
+    try:
+        start, end = _period(database, settings, tenant, args)
+        done = assess(database, settings, tenant, start, end, actor=args.user, announce=announce)
+    finally:
+        database.dispose()
+    print(json.dumps({"tenant": tenant, "start": start, "end": end, **done}))
+    return 0
+
+
+def _period(
+    database: Any, settings: Settings, tenant: str, args: argparse.Namespace
+) -> tuple[int, int]:
+    from cimhub.handlers.meter_readings import vee_service
+
+    if args.period:
+        return _cycle(database, tenant, args.period)
+    if args.start and args.end:
+        offset = vee_service(settings).config.params(tenant).utc_offset_minutes
+        return _instant(args.start, offset), _instant(args.end, offset)
+    raise SystemExit("give --period YYYY-MM, or --start and --end")
+
+
+def _cycle(database: Any, tenant: str, name: str) -> tuple[int, int]:
+    """The UTC bounds of the tenant's billing cycle ``name``."""
+    from cimhub.billing.cycle import parse_cycle
+    from cimhub.errors import InvalidValueError
+    from cimhub.store.billing_config import BillingConfigs
+
+    with database.unit_of_work(hub=True) as uow:
+        config = BillingConfigs(uow).current(uow.tenants.ensure(tenant))
+    try:
+        return parse_cycle(name, config.cycle_day).bounds(config.zone)
+    except InvalidValueError as exc:
+        raise SystemExit(f"--period: {exc}") from exc
 
 
 def _report(args: argparse.Namespace) -> int:

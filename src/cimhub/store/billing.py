@@ -23,6 +23,7 @@ from cimhub.billing.register import RegisterSegment, register_usage
 from cimhub.domain.installation import KWH_REGISTER, Role
 from cimhub.domain.meter import multiplier
 from cimhub.domain.reading import ReadingKind
+from cimhub.store.assessments import assessed_kwh
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.billing_events import event_figures
 from cimhub.store.billing_models import BillingDaily, BillingDeterminant
@@ -68,12 +69,16 @@ def run_cycle(
     registers = _register_usage(uow, tenant_id, start, end)
     exceptions = _open_exceptions(uow, tenant_id, start, end)
     events = event_figures(uow, tenant_id, set(points), start, end)
+    assessed = assessed_kwh(uow, tenant_id, start, end)
     result, rows, stamp = CycleResult(name, start, end), [], clock()
     for up_id, info in points.items():
         d = combine(days.get(up_id, []), subtract_check=config.subtract_check_meters)
         if up_id in events:
             with_events(d, events[up_id].as_dict())
+        extra = _with_assessed(d, assessed.get(up_id))
+        info["assessed"] = bool(extra)
         summary, ready, reason = _judge(d, info, config, cycle, start, end, exceptions)
+        summary |= extra
         summary["register_kwh"] = registers.get(up_id)
         summary["meter_id"] = info.get("main")
         rows.append(_row(tenant_id, name, up_id, start, end, ready, reason, summary, stamp))
@@ -95,10 +100,10 @@ def _judge(
     end: int,
     exceptions: dict[int, int],
 ) -> tuple[dict[str, Any], bool, str]:
-    if not info["metered"]:
-        hours = (info["operating_hours"] or 0) * ((end - start) / 3600 / 24)
-        d.energy[Channel.KWH_IMPORT] = round((info["connected_load_kw"] or 0) * hours * MILLI)
-        summary = d.summary() | {"estimated": "non-metered: connected load × burning hours"}
+    if not info["metered"]:  # its assessed days (see store.assessments) are its usage
+        summary = d.summary() | {"estimated": "non-metered: assessed load × hours × factor"}
+        if not info["assessed"]:
+            return summary, False, "no assessed consumption (cimhub vee non-metered)"
         return summary, True, ""
     expected = (end - start) // (d.interval or 900)
     open_exceptions = sum(exceptions.get(m, 0) for m in info.get("meters", ()))
@@ -113,6 +118,15 @@ def _judge(
         "demand_seconds": config.demand_seconds(info["tariff_code"]),
     }
     return summary, verdict.ready, verdict.reason
+
+
+def _with_assessed(d: Determinants, found: tuple[float, int] | None) -> dict[str, Any]:
+    """A point's assessed days (no working meter) add to its import energy."""
+    if found is None:
+        return {}
+    kwh, days = found
+    d.energy[Channel.KWH_IMPORT] += round(kwh * MILLI)
+    return {"assessed_kwh": round(kwh, 6), "assessed_days": days}
 
 
 def _row(

@@ -71,6 +71,9 @@ class Params:
     like_day_lookback_days: int = 28
     like_day_statistic: Literal["avg", "max"] = "avg"
     scale_to_registers: bool = True
+    # assessed consumption of points without a working meter (see ``vee.assessment``)
+    non_metered_hours: float = 24.0  #: per day, when the point has no operating hours
+    non_metered_load_factor: float = 1.0
 
     def enabled(self, rule: str) -> bool:
         return rule not in self.disabled
