@@ -32,6 +32,9 @@ DOMAINS: dict[int, tuple[str, Priority]] = {
     26: ("power", Priority.HIGH),
     31: ("RCD switch", Priority.HIGH),
     36: ("clock", Priority.LOW),
+    # not from the reference: the domain of cimhub's own prepaid/postpaid mode-switch
+    # codes 3.20.9.26 / 3.20.9.22 (domain/command.py), which IS 15959 events 212/211 map to
+    20: ("payment mode", Priority.MEDIUM),
 }
 
 #: Severity when the sender gives none, by priority.

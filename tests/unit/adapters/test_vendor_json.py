@@ -17,6 +17,7 @@ from cimhub.adapters.vendor_json import (
     status_message,
 )
 from cimhub.domain.command import CONTROL_CODES, Command, CommandKind
+from cimhub.domain.event import Event
 from cimhub.domain.meter_read import Period
 from cimhub.domain.reading import MeterRef
 from cimhub.errors import InvalidValueError
@@ -195,3 +196,23 @@ def test_a_read_names_its_period_in_the_vendors_fields(vendor: str, expected: di
                       period=Period(1_718_409_600, 1_718_416_800))  # fmt: skip
     body = json.loads(command_json(load_profile(vendor), command))
     assert {k: v for k, v in body.items() if k in expected} == expected
+
+
+@pytest.mark.parametrize("vendor", ["vendor-a", "vendor-b"])
+def test_md_reset_and_payment_mode_events_are_mapped(vendor: str) -> None:
+    """IS 15959 166 (MD reset), 211 / 212 (switched to postpaid / prepaid): the CIM codes of
+    the hub's own MD-reset and mode-switch controls, so they are stored mapped."""
+    profile = load_profile(vendor)
+    spec = profile.events
+    stamp = 1718425800 if spec["time_format"] == "epoch" else "2024-06-15T10:00:00+05:30"
+    rows = [{spec["meter"]: "SN-1", spec["id"]: code, spec["time"]: stamp}
+            for code in ("166", "211", "212")]  # fmt: skip
+    raw = json.dumps({spec["list"]: rows}).encode()
+    root = parse(events_message(profile, raw))
+    types = [e.get("ref") for e in root.iterfind(".//{*}EndDeviceEventType")]
+    assert types == [
+        CONTROL_CODES[CommandKind.MD_RESET],
+        CONTROL_CODES[CommandKind.POSTPAID_MODE],
+        CONTROL_CODES[CommandKind.PREPAID_MODE],
+    ]
+    assert all(Event(MeterRef("m"), 0, t).mapped for t in types)

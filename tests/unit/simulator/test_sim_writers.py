@@ -104,3 +104,27 @@ def test_vendor_events_come_back_mapped(vendor: str) -> None:
     codes = [el.findtext("{*}value") for el in root.iter("{*}EndDeviceEventDetails")
              if el.findtext("{*}name") == "IS15959.EventID"]  # fmt: skip
     assert codes == ["251", "201", "51", "203", "65"]
+
+
+#: The billing profile's power-on duration (0.0.94.91.13.255), in minutes per billing period.
+POWER_ON_MINUTES = "8.0.0.4.0.1.11.0.0.0.0.0.0.0.0.0.159.0"
+
+
+@pytest.mark.parametrize(("vendor", "interval"), [("vendor-a", 900), ("vendor-b", 1800)])
+def test_every_billing_column_comes_back_as_its_reading_type(vendor: str, interval: int) -> None:
+    """TOU kWh, MD kW and kVA at their times, average power factor and power-on minutes:
+    both vendors map the whole IS 15959 billing profile the simulator sends."""
+    profile, batch = load_profile(vendor), two_days(interval)
+    bill = batch.billing[0]
+    serial = bill.meter.serial
+    payload = vendor_writer.readings_payload(profile, serial, vendor_writer.billing_rows(bill))
+    found = series_of(readings_message(profile, json.dumps(payload).encode()))
+    expected = {cim_writer.tou_type(zone): {bill.at: v} for zone, v in enumerate(bill.kwh_tou, 1)}
+    expected |= {
+        cim_writer.MD_KW: {bill.md_kw_at: bill.md_kw},
+        cim_writer.MD_KVA: {bill.md_kva_at: bill.md_kva},
+        cim_writer.AVERAGE_PF: {bill.at: bill.power_factor},
+        POWER_ON_MINUTES: {bill.at: float(bill.power_on_minutes)},
+    }
+    for code, values in expected.items():
+        assert found[(serial, code)] == (ReadingKind.REGISTER, values), code
