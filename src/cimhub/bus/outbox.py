@@ -49,19 +49,22 @@ class OutboxAnnouncer:
         self._on_written = on_written
         self._vee_enabled = vee_enabled
         self._lock = threading.Lock()
-        self._cached: tuple[float, list[Subscription]] | None = None
+        #: by tenant id (None: hub-wide): each tenant's scope sees its own subscriptions
+        self._cached: dict[int | None, tuple[float, list[Subscription]]] = {}
 
     def invalidate(self) -> None:
         with self._lock:
-            self._cached = None
+            self._cached = {}
 
     def _subscriptions(self, uow: UnitOfWork) -> list[Subscription]:
+        tenant_id = uow.tenant_id
         with self._lock:
-            if self._cached and time.monotonic() < self._cached[0]:
-                return self._cached[1]
-        subs = [s for s in SubscriptionRepository(uow).all() if s.active]
+            cached = self._cached.get(tenant_id)
+            if cached and time.monotonic() < cached[0]:
+                return cached[1]
+        subs = [s for s in _subscriptions_of(uow, tenant_id) if s.active]
         with self._lock:
-            self._cached = (time.monotonic() + CACHE_SECONDS, subs)
+            self._cached[tenant_id] = (time.monotonic() + CACHE_SECONDS, subs)
         return subs
 
     def announce(
@@ -193,7 +196,7 @@ def announce_validated(uow: UnitOfWork, tenant_id: int, tenant: str, correlation
     rows = take_applied(uow)
     if not rows:
         return 0
-    subs = [s for s in SubscriptionRepository(uow).all() if s.active]
+    subs = [s for s in SubscriptionRepository(uow).for_tenant(tenant_id) if s.active]
     announcement = _validated(uow, rows)
     outbox, verb = OutboxRepository(uow), Verb.CHANGED.value
     return write_events(
@@ -207,6 +210,11 @@ def announce_validated(uow: UnitOfWork, tenant_id: int, tenant: str, correlation
         log_id=None,
         correlation=correlation,
     )
+
+
+def _subscriptions_of(uow: UnitOfWork, tenant_id: int | None) -> list[Subscription]:
+    repo = SubscriptionRepository(uow)
+    return repo.all() if tenant_id is None else repo.for_tenant(tenant_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from cimhub.settings import Settings
 from cimhub.store.database import Database
 from cimhub.store.outbox import OutboxRepository
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
+from cimhub.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("cimhub.bus")
 
@@ -138,23 +141,43 @@ class Bus:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def put_subscription(self, sub: Subscription) -> Subscription:
-        """Create or replace a subscription, its credentials sealed (5.2 without a key)."""
+    def put_subscription(self, sub: Subscription, *, as_tenant: str | None = None) -> Subscription:
+        """Create or replace a subscription, its credentials sealed (5.2 without a key):
+        hub-wide, or (``as_tenant``) in that tenant's scope, where only its own are."""
         sealed = replace(sub, credentials=self.credentials.seal(sub.credentials))
-        with self.database.unit_of_work(hub=True) as uow:
+        with self._scope(as_tenant, create=True) as (uow, _tenant_id):
             saved = SubscriptionRepository(uow).put(sealed)
         self.announcer.invalidate()
         return saved
 
-    def remove_subscription(self, name: str) -> bool:
-        with self.database.unit_of_work(hub=True) as uow:
-            removed = SubscriptionRepository(uow).remove(name)
+    def remove_subscription(self, name: str, *, as_tenant: str | None = None) -> bool:
+        """Remove a subscription: any (hub-wide), or only ``as_tenant``'s own."""
+        with self._scope(as_tenant) as (uow, tenant_id):
+            removed = tenant_id != 0 and SubscriptionRepository(uow).remove(name, tenant_id)
         self.announcer.invalidate()
         return removed
 
-    def subscriptions(self) -> list[Subscription]:
-        with self.database.unit_of_work(hub=True) as uow:
-            return SubscriptionRepository(uow).all()
+    def subscriptions(self, *, as_tenant: str | None = None) -> list[Subscription]:
+        """Every subscription, or those ``as_tenant`` sees (its own and the hub's)."""
+        with self._scope(as_tenant) as (uow, tenant_id):
+            if tenant_id is None:
+                return SubscriptionRepository(uow).all()
+            return SubscriptionRepository(uow).for_tenant(tenant_id) if tenant_id else []
+
+    @contextmanager
+    def _scope(
+        self, tenant: str | None, *, create: bool = False
+    ) -> Iterator[tuple[UnitOfWork, int | None]]:
+        """A unit of work hub-wide (tenant id None) or bound to ``tenant`` (0: unknown)."""
+        if tenant is None:
+            with self.database.unit_of_work(hub=True) as uow:
+                yield uow, None
+            return
+        with self.database.unit_of_work() as uow:
+            tenant_id = uow.tenants.ensure(tenant) if create else uow.tenants.find(tenant)
+            if tenant_id:
+                uow.bind_tenant(tenant_id)
+            yield uow, tenant_id or 0
 
     def load_subscriptions_file(self) -> None:
         path = self.settings.subscriptions_file

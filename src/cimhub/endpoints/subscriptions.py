@@ -8,6 +8,7 @@ and dead letters. Credentials are write-only: listings say only whether there ar
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -41,12 +42,12 @@ def mount(app: FastAPI, bus: Bus) -> None:
 
     @app.get(PREFIX, summary="Every subscription", dependencies=GUARD)
     async def list_subscriptions(request: Request) -> list[dict[str, Any]]:
-        subs = await run_in_threadpool(bus.subscriptions)
+        subs = await run_in_threadpool(_read, bus, request)
         return [s.public() for s in subs if _visible(s, request)]
 
     @app.get(PREFIX + "/{name}", summary="One subscription", dependencies=GUARD)
     async def get_subscription(name: str, request: Request) -> dict[str, Any]:
-        subs = await run_in_threadpool(bus.subscriptions)
+        subs = await run_in_threadpool(_read, bus, request)
         for sub in subs:
             if sub.name == name and _visible(sub, request):
                 return sub.public()
@@ -59,11 +60,11 @@ def mount(app: FastAPI, bus: Bus) -> None:
             if body.tenant not in (None, bound):
                 raise HTTPException(404, f"unknown tenant {body.tenant!r}")
             body = body.model_copy(update={"tenant": bound})
-            subs = await run_in_threadpool(bus.subscriptions)
+            subs = await run_in_threadpool(bus.subscriptions)  # every name, its own or not
             if any(s.name == name and not _visible(s, request) for s in subs):
                 raise HTTPException(409, f"the name {name!r} is taken")
         sub = subscription_of({"name": name, **body.model_dump()})
-        saved = await run_in_threadpool(bus.put_subscription, sub)
+        saved = await run_in_threadpool(partial(bus.put_subscription, sub, as_tenant=bound))
         await run_in_threadpool(_audit, bus, request, "subscription.put", name, saved.public())
         return saved.public()
 
@@ -71,10 +72,8 @@ def mount(app: FastAPI, bus: Bus) -> None:
         PREFIX + "/{name}", status_code=204, summary="Remove a subscription", dependencies=GUARD
     )
     async def delete_subscription(name: str, request: Request) -> None:
-        subs = await run_in_threadpool(bus.subscriptions)
-        if not any(s.name == name and _visible(s, request) for s in subs):
-            raise HTTPException(404, f"no subscription {name!r}")
-        if not await run_in_threadpool(bus.remove_subscription, name):
+        bound = bound_tenant(request)
+        if not await run_in_threadpool(partial(bus.remove_subscription, name, as_tenant=bound)):
             raise HTTPException(404, f"no subscription {name!r}")
         await run_in_threadpool(_audit, bus, request, "subscription.remove", name, None)
 
@@ -86,6 +85,11 @@ def _audit(bus: Bus, request: Request, action: str, name: str, after: Any) -> No
     with bus.database.unit_of_work(hub=True) as uow:
         AuditLog(uow).record(actor, action, f"subscription:{name}",
                              tenant=bound_tenant(request), after=after)  # fmt: skip
+
+
+def _read(bus: Bus, request: Request) -> list[Any]:
+    """What the caller's tenant's scope holds (its own and the hub's), or all."""
+    return bus.subscriptions(as_tenant=bound_tenant(request))
 
 
 def _visible(sub: Any, request: Request) -> bool:

@@ -87,7 +87,7 @@ class Commands:
         tenant = self.uow.tenants.get(stored.tenant_id).code
         subs = [
             s
-            for s in SubscriptionRepository(self.uow).all()
+            for s in SubscriptionRepository(self.uow).for_tenant(stored.tenant_id)
             if s.active and s.matches(tenant, NOUN, Verb.CHANGED.value)
         ]
         if not subs:

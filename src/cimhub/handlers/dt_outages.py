@@ -66,7 +66,7 @@ def _announce(uow: UnitOfWork, tenant_id: int, changes: list[DtChange]) -> None:
     tenant = uow.tenants.get(tenant_id).code
     events = [dt_event(c) for c in changes]
     outbox = OutboxRepository(uow)
-    for sub in SubscriptionRepository(uow).all():
+    for sub in SubscriptionRepository(uow).for_tenant(tenant_id):
         if not sub.matches(tenant, NOUN, Verb.CREATED.value):
             continue
         wanted = [e for e in events if sub.wants(event_types={e.event_type})]

@@ -256,7 +256,7 @@ class Exceptions:
 
     def _send_order(self, tenant_id: int, order: ServiceOrderRow, exc: ExceptionRow) -> None:
         tenant = self.uow.tenants.get(tenant_id).code
-        subs = [s for s in SubscriptionRepository(self.uow).all()
+        subs = [s for s in SubscriptionRepository(self.uow).for_tenant(tenant_id)
                 if s.matches(tenant, ORDER_NOUN, "created")]  # fmt: skip
         if not subs:
             return

@@ -79,7 +79,7 @@ class FindingEvents:
             outbox.add(tenant_id, Kind.HUB, noun=NOUN, verb=CREATED, address=EXCEPTIONS,
                        body=json.dumps(body).encode())  # fmt: skip
             rows += 1
-        subs = [s for s in self._subscriptions() if s.noun == NOUN]
+        subs = [s for s in self._subscriptions(tenant_id) if s.noun == NOUN]
         if not subs:
             return rows
         tenant = self._uow.tenants.get(tenant_id).code
@@ -95,13 +95,15 @@ class FindingEvents:
                     rows += 1
         return rows
 
-    def _subscriptions(self) -> list[Subscription]:
-        """Active subscriptions, read once per unit of work (a worker's batch of
-        messages asks once)."""
-        cached = self._uow.__dict__.get("_finding_subscriptions")
+    def _subscriptions(self, tenant_id: int) -> list[Subscription]:
+        """Active subscriptions for the tenant, read once per unit of work and tenant (a
+        worker's batch of messages asks once; it may span tenants)."""
+        key = f"_finding_subscriptions_{tenant_id}"
+        cached = self._uow.__dict__.get(key)
         if cached is None:
-            cached = [s for s in SubscriptionRepository(self._uow).all() if s.active]
-            self._uow.__dict__["_finding_subscriptions"] = cached
+            subs = SubscriptionRepository(self._uow).for_tenant(tenant_id)
+            cached = [s for s in subs if s.active]
+            self._uow.__dict__[key] = cached
         return list(cached)
 
 

@@ -7,6 +7,9 @@ FORCEd, and units of work act as the NOLOGIN role ``cimhub_app`` (``SET LOCAL RO
 role ends with the transaction): not the tables' owner, never a superuser, so the policies
 apply even when the hub connects as one. A transaction that set neither sees no
 tenant-scoped row at all — a query that forgets the tenant returns nothing.
+Tables in ``SHARED`` also hold hub-wide rows (``tenant_id`` NULL: a subscription to every
+tenant's events) that every scope may read (a third, SELECT-only policy ``shared_rows``)
+but only the hub may write.
 
 ``COPY … FROM`` refuses tables under RLS, so the store's COPYs into a tenant-scoped table
 run as the connecting (owner) role, after a check that every row belongs to the bound
@@ -66,6 +69,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND c.relname <> 'alembic_version'
 """
+#: Tables whose rows without a tenant are the hub's, readable by every tenant.
+SHARED = frozenset({"subscription"})
+SHARED_QUAL = "tenant_id IS NULL"
 TENANT_QUAL = f"tenant_id = nullif(current_setting('{TENANT_SETTING}', true), '')::int"
 HUB_QUAL = f"current_setting('{SCOPE_SETTING}', true) = '{HUB}'"
 #: The tables a statement reads or writes (SQLite's unbound check; names as SQLAlchemy emits).
@@ -117,6 +123,11 @@ def _protect(connection: Connection, table: str) -> None:
         connection.exec_driver_sql(
             f'CREATE POLICY {policy} ON "{table}" USING ({qual}) WITH CHECK ({qual})'
         )
+    connection.exec_driver_sql(f'DROP POLICY IF EXISTS shared_rows ON "{table}"')
+    if table in SHARED:  # SELECT only: UPDATE, DELETE and INSERT still need the above
+        connection.exec_driver_sql(
+            f'CREATE POLICY shared_rows ON "{table}" FOR SELECT USING ({SHARED_QUAL})'
+        )
 
 
 def unprotect(connection: Connection) -> None:
@@ -125,10 +136,17 @@ def unprotect(connection: Connection) -> None:
         return
     for name, scoped, _protected, _granted in connection.exec_driver_sql(TABLES).all():
         if scoped:
-            for policy in ("tenant_rows", "hub_rows"):
-                connection.exec_driver_sql(f'DROP POLICY IF EXISTS {policy} ON "{name}"')
-            connection.exec_driver_sql(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY')
-            connection.exec_driver_sql(f'ALTER TABLE "{name}" DISABLE ROW LEVEL SECURITY')
+            unprotect_table(connection, name)
+
+
+def unprotect_table(connection: Connection, table: str) -> None:
+    """Undo ``secure``'s policies on one table (a migration that scoped it, downgraded)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for policy in ("tenant_rows", "hub_rows", "shared_rows"):
+        connection.exec_driver_sql(f'DROP POLICY IF EXISTS {policy} ON "{table}"')
+    connection.exec_driver_sql(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
+    connection.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
 
 
 def enter(connection: Connection, tenant_id: int | None, hub: bool) -> None:

@@ -1,4 +1,10 @@
-"""Subscriptions of external systems to nouns/verbs, and the deliveries already made."""
+"""Subscriptions of external systems to nouns/verbs, and the deliveries already made.
+
+A subscription belongs to the tenant whose events it wants (``tenant_id``, kept beside the
+tenant's code that ``Subscription.matches`` compares), or to the hub (NULL: every
+tenant's). Tenant-scoped units of work see their own and the hub's, write only their own
+(PostgreSQL row-level security, ``row_security.SHARED``; the explicit filters here).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Double,
+    ForeignKey,
     Integer,
     String,
     Text,
     delete,
+    or_,
     select,
     update,
 )
@@ -21,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.errors import TechnicalError
 from cimhub.store.models import Base, now
+from cimhub.store.row_security import TenantScopeError
 from cimhub.store.sql import insert_ignore
 
 if TYPE_CHECKING:
@@ -36,6 +45,9 @@ class SubscriptionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     tenant: Mapped[str | None] = mapped_column(String(64))  # a tenant code, or every tenant
+    tenant_id: Mapped[int | None] = mapped_column(  # the tenant of that code (0008)
+        ForeignKey("tenant.id", name="fk_subscription_tenant"), index=True
+    )
     noun: Mapped[str] = mapped_column(String(100))
     verbs: Mapped[str] = mapped_column(String(200))  # space separated
     reading_types: Mapped[str] = mapped_column(Text, default="")  # filter, space separated
@@ -143,21 +155,33 @@ class SubscriptionRepository:
         self._uow = uow
 
     def all(self) -> list[Subscription]:
+        """Every subscription the unit of work's scope sees (all of them hub-wide)."""
         rows = self._uow.session.scalars(select(SubscriptionRow).order_by(SubscriptionRow.id))
         return [_of(r) for r in rows]
 
-    def get(self, name: str) -> Subscription | None:
-        row = self._uow.session.scalars(
-            select(SubscriptionRow).where(SubscriptionRow.name == name)
-        ).first()
+    def for_tenant(self, tenant_id: int) -> list[Subscription]:
+        """The subscriptions that may want ``tenant_id``'s events: its own and the hub's."""
+        rows = self._uow.session.scalars(
+            select(SubscriptionRow)
+            .where(or_(SubscriptionRow.tenant_id.is_(None), SubscriptionRow.tenant_id == tenant_id))
+            .order_by(SubscriptionRow.id)
+        )
+        return [_of(r) for r in rows]
+
+    def get(self, name: str, tenant_id: int | None = None) -> Subscription | None:
+        """The subscription ``name``; with ``tenant_id``, only if it is that tenant's own."""
+        row = self._row(name, tenant_id)
         return _of(row) if row else None
 
     def put(self, sub: Subscription) -> Subscription:
-        """Create or replace the subscription of this name (credentials sealed only)."""
+        """Create or replace the subscription of this name (credentials sealed only), owned
+        by the tenant it names; only the hub replaces another owner's."""
         if sub.credentials and not sub.credentials.startswith(SEALED):
             raise TechnicalError(f"subscription {sub.name}: credentials must be sealed first")
+        tenant_id = self._uow.tenants.ensure(sub.tenant) if sub.tenant else None
         values = {
             "tenant": sub.tenant,
+            "tenant_id": tenant_id,
             "noun": sub.noun,
             "verbs": " ".join(sub.verbs),
             "reading_types": " ".join(sub.reading_types),
@@ -170,22 +194,34 @@ class SubscriptionRepository:
             "active": sub.active,
         }
         session = self._uow.session
-        if self.get(sub.name) is None:
+        existing = self._row(sub.name)
+        if existing is None:
             session.add(SubscriptionRow(name=sub.name, created_at=now(), **values))
             session.flush()
+        elif existing.tenant_id != tenant_id and not self._uow.hub:
+            raise TenantScopeError(f"subscription {sub.name} is not this tenant's")
         else:
             session.execute(
                 update(SubscriptionRow).where(SubscriptionRow.name == sub.name).values(**values)
             )
+            session.expire(existing)
         found = self.get(sub.name)
         assert found is not None
         return found
 
-    def remove(self, name: str) -> bool:
-        result = self._uow.session.execute(
-            delete(SubscriptionRow).where(SubscriptionRow.name == name)
-        )
+    def remove(self, name: str, tenant_id: int | None = None) -> bool:
+        """Remove ``name``; with ``tenant_id``, only if it is that tenant's own."""
+        query = delete(SubscriptionRow).where(SubscriptionRow.name == name)
+        if tenant_id is not None:
+            query = query.where(SubscriptionRow.tenant_id == tenant_id)
+        result = self._uow.session.execute(query)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _row(self, name: str, tenant_id: int | None = None) -> SubscriptionRow | None:
+        query = select(SubscriptionRow).where(SubscriptionRow.name == name)
+        if tenant_id is not None:
+            query = query.where(SubscriptionRow.tenant_id == tenant_id)
+        return self._uow.session.scalars(query).first()
 
     def delivered(self, subscription_id: int, event_id: str) -> bool:
         return (

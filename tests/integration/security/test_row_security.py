@@ -16,8 +16,10 @@ from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
 from cimhub.message import parser
 from cimhub.settings import Settings
+from cimhub.store.database import Database
 from cimhub.store.models import Base
-from cimhub.store.row_security import ROLE, TenantScopeError
+from cimhub.store.row_security import ROLE, SHARED, TenantScopeError
+from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.testing.databases import postgres_database
 from cimhub.testing.messages import created_meter_readings, meter_mrid
 from cimhub.testing.tenancy import TENANT_A, TENANT_B, tenant_scoped_tables, two_tenants_hub
@@ -63,9 +65,13 @@ def test_every_tenant_scoped_table_is_under_forced_row_level_security(two_tenant
             ),
             {"t": tables},
         ).all()
+    policies = ["hub_rows", "tenant_rows"]
     unprotected = [
-        r[0] for r in rows if not (r[1] and r[2] and r[3] == ["hub_rows", "tenant_rows"])
+        r[0]
+        for r in rows
+        if not (r[1] and r[2] and r[3] == sorted(policies + ["shared_rows"] * (r[0] in SHARED)))
     ]
+    assert set(tables) >= SHARED  # the hub's subscriptions are readable by every tenant
     assert unprotected == []
     assert len(rows) == len(tables)
 
@@ -189,3 +195,42 @@ def test_a_workers_batch_may_span_tenants(two_tenants: Hub) -> None:
             ).all()
         )
     assert [owners.get(m) for m in mrids] == [a, b, a]
+
+
+def test_a_tenant_sees_its_own_and_the_hubs_subscriptions_and_writes_its_own(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    db.upgrade()
+    with db.unit_of_work(hub=True) as uow:
+        repo = SubscriptionRepository(uow)
+        for name, tenant in (("of-a", "a"), ("of-b", "b"), ("of-hub", None)):
+            repo.put(Subscription(name, "MeterReadings", ("created",), f"http://x/{name}",
+                                  tenant=tenant))  # fmt: skip
+        a, b = uow.tenants.ensure("a"), uow.tenants.ensure("b")
+    with db.unit_of_work(a) as uow:
+        names = uow.session.execute(text("SELECT name FROM subscription ORDER BY name"))
+        assert [r[0] for r in names] == ["of-a", "of-hub"]
+        for sql in (
+            "UPDATE subscription SET address = 'x' WHERE name <> 'of-a'",
+            "DELETE FROM subscription WHERE name <> 'of-a'",
+        ):
+            assert uow.session.execute(text(sql)).rowcount == 0  # type: ignore[attr-defined]
+    for tenant_id in (b, None):  # neither B's nor the hub's may be written as A
+        insert = text(
+            "INSERT INTO subscription (name, tenant, tenant_id, noun, verbs, reading_types, "
+            "event_types, address, protocol, max_attempts, backoff_seconds, active, "
+            "created_at) VALUES ('intruder', NULL, :t, 'MeterReadings', 'created', '', '', "
+            "'http://x', 'http', 1, 1, true, 0)"
+        )
+        refused = pytest.raises(exc.ProgrammingError, match="row-level security")
+        with refused, db.unit_of_work(a) as uow:
+            uow.session.execute(insert, {"t": tenant_id})
+    with db.unit_of_work() as uow:  # bound to no tenant: the hub's only
+        assert uow.session.execute(text("SELECT name FROM subscription")).scalars().all() == [
+            "of-hub"
+        ]
+    with db.unit_of_work(hub=True) as uow:
+        rows = uow.session.execute(text("SELECT name, address FROM subscription ORDER BY 1"))
+        assert [r[1] for r in rows] == ["http://x/of-a", "http://x/of-b", "http://x/of-hub"]
+    db.dispose()

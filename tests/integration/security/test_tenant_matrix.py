@@ -364,6 +364,7 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
     subscriptions_before = _b_subscriptions(hub)
     assert before["meter"] and before["usage_point"] and before["interval_reading"]
     assert before["end_device_event"] and before["message_log"]
+    assert before["subscription"]  # B's subscriptions are its rows: A changes none of them
     ids = _b_identifiers(hub)
     probe = Probe(_fingerprint(hub))
     assert ids["meter"] and ids["usage_point"] and ids["node"] and probe.fingerprint
@@ -382,6 +383,13 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
     after = rows_of(hub.database, b_id)
     changed = [t for t in before if before[t] != after.get(t)]
     assert changed == [], f"tenant A's requests changed tenant B's rows in {changed}"
+    assert _b_subscriptions(hub) == subscriptions_before
+    # and underneath the routes, A's scope has no B subscription to list or remove
+    bus = hub.bus
+    assert bus is not None
+    assert B_SUBSCRIPTION in {s.name for s in bus.subscriptions(as_tenant=TENANT_B)}
+    assert B_SUBSCRIPTION not in {s.name for s in bus.subscriptions(as_tenant=TENANT_A)}
+    assert not bus.remove_subscription(B_SUBSCRIPTION, as_tenant=TENANT_A)
     assert _b_subscriptions(hub) == subscriptions_before
 
 
@@ -405,6 +413,7 @@ def _tenant_id(hub: Hub, code: str) -> int:
 
 def _b_subscriptions(hub: Hub) -> list[Any]:
     with hub.database.engine.connect() as c:
-        rows = c.execute(text("SELECT * FROM subscription WHERE tenant = :t ORDER BY name"),
+        rows = c.execute(text("SELECT s.* FROM subscription s JOIN tenant t ON t.id = "
+                              "s.tenant_id WHERE t.code = :t ORDER BY s.name"),
                          {"t": TENANT_B})  # fmt: skip
         return [tuple(r) for r in rows]
