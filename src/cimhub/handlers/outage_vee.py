@@ -30,6 +30,7 @@ from cimhub.handlers.registry import HandlerContext
 from cimhub.store.daily_aggregates import refresh
 from cimhub.store.relay import RelayRepository
 from cimhub.store.vee import RERUN_CHUNK
+from cimhub.store.vee_locks import lock_meters
 from cimhub.vee.batch import DAY
 
 Span = tuple[int, int | None]
@@ -58,6 +59,7 @@ def rejudge(ctx: HandlerContext, changed: Mapping[int, Sequence[Span]]) -> int:
     service = vee_service(ctx.settings).for_tenant(ctx.uow, ctx.tenant_id, tenant)
     offset = service.config.params(tenant).utc_offset_minutes * 60
     total = 0
+    lock_meters(ctx.uow, changed)  # every window's meters at once: one order, no deadlock
     for (start, end), meters in windows(changed, offset, ctx.received_at).items():
         for i in range(0, len(meters), RERUN_CHUNK):
             chunk = meters[i : i + RERUN_CHUNK]

@@ -27,6 +27,7 @@ from cimhub.settings import Settings
 from cimhub.store.daily_aggregates import refresh_batches
 from cimhub.store.validated import file_applied
 from cimhub.store.vee import VeeService
+from cimhub.store.vee_locks import lock_meters
 from cimhub.vee.batch import Batch
 from cimhub.vee.config import DEFAULT, load_config
 from cimhub.vee.finding import SeriesKey
@@ -68,6 +69,9 @@ def handle(messages: Sequence[tuple[HandlerContext, Readings]]) -> list[Outcome]
     item (PARTIAL); see the module docstring."""
     group = [_Message(ctx, list(readings.errors)) for ctx, readings in messages]
     _resolve_meters(group, [readings.items for _, readings in messages])
+    ctx = group[0].ctx
+    if ctx.settings.vee_enabled:  # every round's meters at once: one order, no deadlock
+        lock_meters(ctx.uow, (m for message in group for m in message.by_meter))
     for round_ in _rounds(group):
         _ingest(round_)
     return [_outcome(message) for message in group]

@@ -123,7 +123,7 @@ class Sweep:
             if row.state == RereadState.OPEN and key not in gaps:
                 self.repo.move(row, RereadState.CLOSED, "the gap is no longer missing")
                 self.report.closed += 1
-        for key, gap in gaps.items():
+        for key, gap in sorted(gaps.items(), key=lambda item: item[0][0]):  # VEE locks in order
             row = rows.get(key) or self.repo.add(self.tenant_id, gap.meter_id, gap.period, "")
             self._step(row, gap, sorted(types[key]))
             if self._estimate_due(row):

@@ -38,6 +38,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.store.models import Base
 from cimhub.store.readings import StoredSeries, grouped, is_unique_violation
 from cimhub.store.sql import any_reading_type, insert_ignore, member_of, within_windows
+from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -117,6 +118,12 @@ class ApplyCounts:
     changed: int = 0
     unchanged: int = 0
     kept_edits: int = 0  #: VEE left a user's edit alone
+    kept_measured: int = 0  #: VEE's estimate of a gap left a measured value alone
+
+    def __add__(self, other: ApplyCounts) -> ApplyCounts:
+        return ApplyCounts(
+            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
+        )
 
 
 Key = tuple[int, int, int]  # meter, reading type, ts
@@ -201,24 +208,41 @@ class ValidatedRepository:
         """Store rows as new versions where they differ from the current ones.
 
         ``keep_edits``: VEE never replaces a user's edit (an edit replaces anything).
+        VEE's estimate of a gap never replaces a measured value; a measured value
+        replaces the estimate of its gap, reason "late reading" (``vee.precedence``).
+        Keys a concurrent writer stored first are judged against its rows, not dropped.
         """
+        counts, lost = self._apply(tenant_id, rows, now, keep_edits)
+        if lost:  # they exist now (committed: the insert waited for their writer)
+            counts += self._apply(tenant_id, lost, now, keep_edits)[0]
+        return counts
+
+    def _apply(
+        self, tenant_id: int, rows: Sequence[Row], now: int, keep_edits: bool
+    ) -> tuple[ApplyCounts, list[Row]]:
+        """``apply`` once: its counts, and the new rows a concurrent writer stored first."""
         current = self.current(tenant_id, rows)
         new: list[Row] = []
         changed: list[tuple[dict[str, Any], Row]] = []
-        unchanged = kept = 0
+        unchanged = kept = kept_measured = 0
         for row in rows:
             old = current.get((row.meter_id, row.reading_type_id, row.ts))
             if old is None:
                 new.append(row)
             elif keep_edits and old["method"] == EDITED:
                 kept += 1
-            elif all(old[f] == getattr(row, f) for f in FIELDS):
+            elif _same(old, row):
                 unchanged += 1
+            elif measured_stands(old["quality"], old["user_id"], row.quality, row.user_id):
+                kept_measured += 1
+            elif late_reading(old["quality"], old["user_id"], row.quality, row.user_id):
+                changed.append((old, row._replace(reason=LATE_READING)))
             else:
                 changed.append((old, row))
         session = self._uow.session
+        lost: list[Row] = []
         if new:
-            new = self._insert(tenant_id, new, now)
+            new, lost = self._insert(tenant_id, new, now)
         _applied(self._uow).extend([*new, *(row for _, row in changed)])
         if changed:
             session.execute(
@@ -258,18 +282,18 @@ class ValidatedRepository:
                     for old, row in changed
                 ],
             )
-        return ApplyCounts(len(new), len(changed), unchanged, kept)
+        return ApplyCounts(len(new), len(changed), unchanged, kept, kept_measured), lost
 
-    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> list[Row]:
+    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> tuple[list[Row], list[Row]]:
         """New keys in bulk: COPY on PostgreSQL, the driver's executemany on SQLite. If a
         concurrent writer stored one of the keys first, fall back to insert-or-ignore.
-        The rows this transaction stored (the concurrent writer's are not announced twice)."""
+        The rows this transaction stored, and those the concurrent writer's keys kept out."""
         session = self._uow.session
         try:
             with session.begin_nested():
                 connection = session.connection()
                 _bulk(connection, (_tuple(tenant_id, r, now) for r in rows))
-            return rows
+            return rows, []
         except Exception as error:
             if not is_unique_violation(error):
                 raise
@@ -279,7 +303,8 @@ class ValidatedRepository:
             ).returning(c.meter_id, c.reading_type_id, c.ts)
             stored = session.execute(stmt, [_values(tenant_id, r, 1, now) for r in rows])
             keys = {tuple(k) for k in stored}
-            return [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) in keys]
+            mine = [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) in keys]
+            return mine, [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) not in keys]
 
     def query(
         self,
@@ -401,6 +426,14 @@ class ValidatedRepository:
             if (m, rt) in wanted:
                 out[(m, rt)].append((ts, value, q))
         return out
+
+
+def _same(old: Mapping[str, Any], row: Row) -> bool:
+    """Whether VEE's verdict is what stands (a late reading's version keeps its reason
+    when a re-run finds the same again)."""
+    if old["reason"] not in (row.reason, LATE_READING):
+        return False
+    return all(old[f] == getattr(row, f) for f in FIELDS if f != "reason")
 
 
 def _values(tenant_id: int, row: Row, version: int, now: int) -> dict[str, Any]:

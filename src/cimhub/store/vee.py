@@ -14,6 +14,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.store.findings import FindingRepository
 from cimhub.store.validated import EDITED, ApplyCounts, Row, ValidatedRepository
 from cimhub.store.vee_config import VeeConfigs
+from cimhub.store.vee_locks import lock_meters
 from cimhub.vee import quality
 from cimhub.vee.batch import DAY, Batch
 from cimhub.vee.calendar import profiles_from
@@ -98,6 +99,7 @@ class VeeService:
         batches = [b for b in batches if len(b.timestamps) or b.start is not None]
         if not batches:
             return VeeRun()
+        lock_meters(uow, (b.key.meter_id for b in batches))  # before the history is read
         service = self.for_tenant(uow, tenant_id, tenant)
         with _paused_gc():
             return service._run(
@@ -226,6 +228,7 @@ class VeeService:
         limits it to one series code; ``keep_edits=False`` lets VEE's verdict replace
         users' edits (see ``run``); ``trim`` narrows each interval series' period to its
         own first and last reading in it (no gap is invented where data may yet come)."""
+        lock_meters(uow, meter_ids)  # before the raw readings are read
         batches, type_ids = raw_batches(uow, tenant_id, meter_ids, start, end)
         if reading_type is not None:
             batches = [b for b in batches if b.key.reading_type == reading_type]
@@ -248,6 +251,7 @@ class VeeService:
         """Manual edits and bulk corrections: new validated versions, quality 3.7.0, with
         the user and the reason (both mandatory; ``EditRefused`` otherwise)."""
         user, why = check_edit(user_id, reason, list(edits))
+        lock_meters(uow, (e.meter_id for e in edits))
         rows = [
             Row(
                 e.meter_id,

@@ -17,6 +17,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.store.audit import AuditLog
 from cimhub.store.daily_aggregates import refresh, refresh_edits
 from cimhub.store.validated import ApplyCounts, Row, ValidatedRepository
+from cimhub.store.vee_locks import lock_meters
 from cimhub.vee.edit import Edit, EditRefused, check_edit
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def edit_series(
     s = series
     edits = [Edit(s.meter_id, s.reading_type, s.kind, ts, v) for ts, v in sorted(values.items())]
     keys = [_key(s, ts) for ts in values]
+    lock_meters(uow, [s.meter_id])  # "before" is what the edit replaces
     current = ValidatedRepository(uow).current(s.tenant_id, keys)
     before = {ts: _value(current.get((s.meter_id, s.reading_type_id, ts))) for ts in values}
     counts = service.edit(
