@@ -26,7 +26,7 @@ from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.settings import Settings
 from cimhub.store.daily_aggregates import refresh_batches
 from cimhub.store.validated import file_applied
-from cimhub.store.vee import VeeService
+from cimhub.store.vee import VeeService, with_stored_between
 from cimhub.store.vee_locks import lock_meters
 from cimhub.vee.batch import Batch
 from cimhub.vee.config import DEFAULT, load_config
@@ -137,8 +137,9 @@ def _ingest(round_: list[_Message]) -> None:
     if not (ctx.settings.vee_enabled and batches):
         return
     tenant = ctx.uow.tenants.get(ctx.tenant_id).code
+    whole = with_stored_between(ctx.uow, ctx.tenant_id, batches, type_ids)
     run = vee_service(ctx.settings).run(
-        ctx.uow, ctx.tenant_id, tenant, batches, type_ids, now=ctx.received_at
+        ctx.uow, ctx.tenant_id, tenant, whole, type_ids, now=ctx.received_at
     )
     owner = {m: message for message in round_ for m in message.by_meter}
     for batch in batches:

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
@@ -38,6 +39,7 @@ class MqttHes:
         # the meters' memory: what a read sends
         self.generator = generator or ProfileGenerator([], int(time.time()))
         self.received: list[dict[str, Any]] = []
+        self.published: Counter[str] = Counter()  # messages sent, by kind (readings, events…)
         self._ready = threading.Event()
         parsed = urlparse(mqtt_url)
         self.client = mqtt.Client(
@@ -129,6 +131,7 @@ class MqttHes:
         """Publish (QoS 1); ``wait`` for the broker's PUBACK — never from paho's own callback
         thread, which is the one that would read it."""
         info = self.client.publish(self.profile.topic(kind, self.prefix), json.dumps(body), qos=1)
+        self.published[kind] += 1
         if wait:
             info.wait_for_publish(10)
 

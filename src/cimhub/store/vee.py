@@ -25,6 +25,7 @@ from cimhub.vee.engine import Validated, VeeResult, validate
 from cimhub.vee.finding import SeriesKey
 
 if TYPE_CHECKING:
+    from cimhub.store.readings import StoredSeries
     from cimhub.store.unit_of_work import UnitOfWork
 
 #: user_id of versions VEE made (edits carry the editor's id)
@@ -404,6 +405,46 @@ def raw_batches(
             last_row = rows[-1]
             after = (last_row.meter_id, last_row.reading_type_id, last_row.timestamps[-1])
     return batches, type_ids
+
+
+def with_stored_between(
+    uow: UnitOfWork, tenant_id: int, batches: Sequence[Batch], type_ids: Mapping[str, int]
+) -> list[Batch]:
+    """The batches just stored, each interval batch with a hole between its readings taken
+    whole from the store over its span: late data or a repeated block comes with newer
+    blocks, and the ones the hub already holds between them are no gap. Only batches with
+    a hole ask (a contiguous one, the common case, costs nothing)."""
+    out = []
+    for batch in batches:
+        stored = _stored_span(uow, tenant_id, batch, type_ids) if _has_hole(batch) else None
+        out.append(batch if stored is None else replace(
+            batch, timestamps=stored.timestamps, values=stored.values, qualities=stored.qualities
+        ))  # fmt: skip
+    return out
+
+
+def _stored_span(
+    uow: UnitOfWork, tenant_id: int, batch: Batch, type_ids: Mapping[str, int]
+) -> StoredSeries | None:
+    """The stored raw readings of the batch's series from its first to its last."""
+    found = uow.readings.query(
+        tenant_id,
+        batch.kind,
+        meter_ids=[batch.key.meter_id],
+        reading_type_ids=[type_ids[batch.key.reading_type]],
+        start=batch.timestamps[0] - 1,
+        end=batch.timestamps[-1],
+        after=None,
+        limit=RERUN_PAGE,
+    )
+    return found[0] if found else None
+
+
+def _has_hole(batch: Batch) -> bool:
+    """Whether an interval batch skips an interval between two of its readings (a stamp
+    drifted within the clock tolerance is no skip)."""
+    step = batch.interval
+    return bool(step) and any(b - a > step * 3 // 2 for a, b in pairwise(batch.timestamps))
 
 
 def failures_report(uow: UnitOfWork, tenant_id: int, start: int, end: int) -> dict[str, object]:

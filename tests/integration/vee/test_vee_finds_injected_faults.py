@@ -65,3 +65,28 @@ def test_the_hub_finds_exactly_the_spikes_and_gaps_the_simulator_injected(
     assert len(spikes) == 2 and len(gaps) == 2
     assert findings(hub, "usage.spike") == spikes
     assert findings(hub, "interval.missing") == gaps
+
+
+def test_a_repeat_or_late_hour_sent_with_newer_blocks_leaves_no_false_gap(
+    hub: Hub, send: Callable[..., Any]
+) -> None:
+    """A block sent again, or an hour held back, arrives with the next message's newer
+    blocks: the ones the hub already holds between them are no gap (VEE takes the stored
+    readings of the span); only the late hour itself was a gap while it was missing."""
+    plan, truth = FaultPlan(), GroundTruth()
+    plan.duplicate("MH4500001", T0 + 5 * H)  # mid-message: repeated with (6 h, 12 h]
+    plan.late("MH4500002", T0 + 7 * H, T0 + 8 * H, hours=5)  # arrives with (12 h, 18 h]
+    sim = Simulation(numbered(2), {"HES-SIM": PipelineHes(send)}, start=T0, plan=plan,
+                     truth=truth)  # fmt: skip
+    sim.replay(T0 + 24 * H, step=6 * H)
+    assert {f.kind for f in truth.faults} == {FaultKind.DUPLICATE, FaultKind.LATE}
+    late_hour = ("MH4500002", T0 + 7 * H + 900, T0 + 8 * H, 4)
+    assert findings(hub, "interval.missing") == {late_hour}
+    assert open_findings(hub, "interval.missing") == set()
+
+
+def open_findings(hub: Hub, rule: str) -> set[int]:
+    """Ids of the findings of ``rule`` not cleared."""
+    standing = VeeFinding.rule == rule, VeeFinding.cleared_at.is_(None)
+    with hub.database.unit_of_work(hub=True) as uow:
+        return set(uow.session.scalars(select(VeeFinding.id).where(*standing)))
