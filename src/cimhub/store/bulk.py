@@ -37,10 +37,10 @@ def insert_rows(
         _copy(uow, table.name, columns, rows)
         return
     stage = _stage(uow, table, columns, rows)
-    cols = ", ".join(columns)
+    cols = _listed(columns)
     uow.session.connection().exec_driver_sql(
         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
-        f"ON CONFLICT ({', '.join(ignore)}) DO NOTHING"
+        f"ON CONFLICT ({_listed(ignore)}) DO NOTHING"
     )
     uow.session.connection().exec_driver_sql(f"DROP TABLE {stage}")
 
@@ -59,7 +59,7 @@ def update_rows(uow: UnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -
         uow.session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
     stage = _stage(uow, table, ["id", *columns], rows)
-    sets = ", ".join(f"{c} = s.{c}" for c in columns)
+    sets = ", ".join(f'"{c}" = s."{c}"' for c in columns)
     uow.session.connection().exec_driver_sql(
         f"UPDATE {table.name} AS t SET {sets} FROM {stage} AS s WHERE t.id = s.id"
     )
@@ -73,7 +73,7 @@ def _stage(
     name = f"bulk_{table.name}_{next(_names)}"
     uow.session.connection().exec_driver_sql(
         f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "
-        f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA"
+        f"SELECT {_listed(columns)} FROM {table.name} WITH NO DATA"
     )
     _copy(uow, name, columns, rows)
     return name
@@ -83,7 +83,12 @@ def _copy(uow: UnitOfWork, target: str, columns: list[str], rows: Sequence[dict[
     driver: Any = uow.session.connection().connection.driver_connection
     with (
         driver.cursor() as cursor,
-        cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy,
+        cursor.copy(f"COPY {target} ({_listed(columns)}) FROM STDIN") as copy,
     ):
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+def _listed(columns: Sequence[str]) -> str:
+    """Column names quoted: some are SQL keywords (dt_outage's ``end``)."""
+    return ", ".join(f'"{c}"' for c in columns)

@@ -233,7 +233,7 @@ class RowSecureCursor(psycopg.Cursor[Any]):
     @contextmanager
     def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Iterator[Any]:
         match = _COPY_FROM.match(statement) if isinstance(statement, str) else None
-        columns = [c.strip() for c in match.group(2).split(",")] if match else []
+        columns = [c.strip().strip('"') for c in match.group(2).split(",")] if match else []
         if "tenant_id" not in columns:
             with super().copy(statement, params, **kwargs) as copy:
                 yield copy

@@ -211,3 +211,9 @@ def test_anonymous_loopback_can_be_reopened_explicitly(database_url: str) -> Non
         )
         assert reply.status_code == 200, reply.text
         assert ParsedReply.of(reply.content).result == "OK"
+        # the hub's own operator (open loopback mode) may change the shared roles
+        grant = f"{base}/api/v1/admin/roles/analyst/grants/rest.subscriptions.write"
+        assert httpx.put(grant, timeout=TIMEOUT).status_code == 204
+        roles = httpx.get(f"{base}/api/v1/admin/roles", timeout=TIMEOUT).json()
+        assert "rest.subscriptions.write" in roles["analyst"]
+        assert httpx.delete(grant.replace("write", "nope"), timeout=TIMEOUT).status_code == 404

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
@@ -80,9 +80,10 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
                          connected_load_kw=1.2, operating_hours=12.0, dt_node_id=dt)  # fmt: skip
         add_usage_points(uow, tenant, ["C1", "C2"], sanctioned_load=2.0, load_unit="kW")
         install(uow, tenant, [Stay("C1", "M1", JAN1 - 365 * DAY, midnight(10) + DAY // 2)])
-        uow.session.execute(insert(DtOutageRow).values(  # insert_rows' COPY misquotes "end"
-            tenant_id=tenant, node_id=dt, start=midnight(3), end=midnight(3) + 20 * 3600,
-            meters_off=2, meters_total=2, derived_at=0))  # fmt: skip
+        insert_rows(uow, DtOutageRow.__table__, [  # type: ignore[arg-type]
+            {"tenant_id": tenant, "node_id": dt, "start": midnight(3),
+             "end": midnight(3) + 20 * 3600, "meters_off": 2, "meters_total": 2,
+             "derived_at": 0}])  # a COPY naming the keyword column "end"  # fmt: skip
         VeeConfigs(uow).put(
             tenant,
             {"category": {"agricultural": {"non_metered_hours": 8.0,

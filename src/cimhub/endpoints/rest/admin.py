@@ -1,6 +1,8 @@
 """/api/v1/admin: credentials, users, roles and the audit log (``admin.read`` /
-``admin.write``). A principal administers its own tenant; roles are hub-wide, so changing
-a role's grants needs ``admin.roles.write`` as well (the built-in administrator has it).
+``admin.write``). A principal administers its own tenant. Roles are hub-wide — one
+catalogue every tenant's principals draw on — so a tenant's administrator may read them but
+not change them: a grant would reach into every other tenant. Grants change through
+``cimhub role grant|revoke`` on the hub's machine (or here in open loopback mode).
 Every change is audited with the principal as its actor."""
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from cimhub.domain.access import Kind, Principal
-from cimhub.endpoints.auth import Authenticator, require
+from cimhub.endpoints.auth import Authenticator
 from cimhub.endpoints.rest import schemas
-from cimhub.errors import InvalidValueError
+from cimhub.errors import InvalidValueError, NotPermittedError
 from cimhub.store.database import Database
 from cimhub.store.security import Security
 
-ROLES_WRITE = "admin.roles.write"
 MAX_ID = 2**63 - 1  # audit ids are 64-bit
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Problem, "description": "invalid value or rule (2.1, 3.x)"},
@@ -130,13 +131,13 @@ def router(database: Database) -> APIRouter:
 
     @api.put("/roles/{role}/grants/{permission}", status_code=204, summary="Grant a permission")
     def grant(request: Request, role: str, permission: str) -> None:
-        require(principal_of(request), ROLES_WRITE)
+        hub_operator(principal_of(request))
         with security() as s:
             s.grant(role, permission, actor=actor(request))
 
     @api.delete("/roles/{role}/grants/{permission}", status_code=204, summary="Revoke it")
     def revoke(request: Request, role: str, permission: str) -> None:
-        require(principal_of(request), ROLES_WRITE)
+        hub_operator(principal_of(request))
         with security() as s:
             s.revoke(role, permission, actor=actor(request))
 
@@ -159,3 +160,13 @@ def router(database: Database) -> APIRouter:
         return {"intact": False, "entry": broken.entry_id, "reason": broken.reason}
 
     return api
+
+
+def hub_operator(principal: Principal) -> None:
+    """Raise 6.2 unless the principal acts for the whole hub (open loopback mode): roles are
+    shared by every tenant, so no tenant's administrator may change them."""
+    if principal.kind is not Kind.LOOPBACK:
+        raise NotPermittedError(
+            f"{principal.name!r} may not change roles: they are shared by every tenant "
+            "(use cimhub role grant|revoke on the hub's machine)"
+        )
