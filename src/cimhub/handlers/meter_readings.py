@@ -29,8 +29,8 @@ from cimhub.handlers.reading_ingest import INGEST, vee_service
 from cimhub.handlers.registry import HandlerContext, Registry
 from cimhub.mappings.meter_readings import (
     SeriesOut,
+    meter_readings_text,
     read_meter_readings,
-    write_meter_readings,
 )
 from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
 from cimhub.message.envelope import Envelope
@@ -170,7 +170,7 @@ def _answer(
     cursor = _decode(query.continuation) if query.continuation else None
     found, next_cursor = _page(ctx, query, (meter_ids, windows), type_ids, cursor)
     names = ctx.uow.meters.describe(ctx.tenant_id, sorted(found))
-    payload = write_meter_readings((names[m], series) for m, series in found.items())
+    payload = meter_readings_text((names[m], series) for m, series in found.items())
     paged = cursor is not None or next_cursor is not None
     outcome = Outcome(payload=payload)
     if paged:

@@ -49,7 +49,9 @@ class Outcome:
 
     result: Result = Result.OK
     errors: list[ReplyError] = field(default_factory=list)
-    payload: etree._Element | None = None
+    #: An element, or one already written as UTF-8 XML text (no declaration, its own
+    #: namespace declared), which the reply carries as is.
+    payload: etree._Element | bytes | None = None
     code: str = "0.0"  # the success code when there are no errors: 0.0, 0.1, 0.2, 0.3
     summary: str = ""  # the reason text of the success entry (e.g. what was stored)
     continuation: str | None = None  # token for the next page of a paged reply
@@ -89,9 +91,23 @@ def render_reply(
     )
     _header(etree.SubElement(root, ns.qname(outer, "Header")), request, noun, correlation)
     _reply(etree.SubElement(root, ns.qname(outer, "Reply")), outcome)
+    if isinstance(outcome.payload, bytes):
+        return _with_text_payload(root, outer, outcome.payload)
     if outcome.payload is not None:
         etree.SubElement(root, ns.qname(outer, "Payload")).append(outcome.payload)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _with_text_payload(root: etree._Element, outer: str, payload: bytes) -> bytes:
+    """The reply serialised around an empty Payload (its last element, in the default
+    namespace: ``<Payload/>``), then the payload's text put in it — not parsed and
+    serialised again (a meter-month is ~3 000 readings)."""
+    etree.SubElement(root, ns.qname(outer, "Payload"))
+    text = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    head, empty, tail = text.rpartition(b"<Payload/>")
+    if not empty:  # the reply's namespaces are written by us: a bug, not bad input
+        raise ValueError("a reply without its empty Payload element")
+    return b"".join((head, b"<Payload>", payload, b"</Payload>", tail))
 
 
 def _sub(parent: etree._Element, local: str, text: str | None) -> None:
