@@ -243,23 +243,22 @@ def _page(
     meter_ids, windows = meters
     room = ctx.settings.page_size
     found: dict[int, list[SeriesOut]] = defaultdict(list)
-    codes: dict[int, str] = {}
-    start_kind = KINDS.index(cursor[0]) if cursor else 0
-    for kind in KINDS[start_kind:]:
-        after = cursor[1] if cursor and kind is cursor[0] else None
-        rows = _source(ctx, query)(
-            ctx.tenant_id,
-            kind,
-            meter_ids=meter_ids,
-            reading_type_ids=type_ids,
-            start=query.start,
-            end=query.end,
-            after=after,
-            limit=room + 1,
-            windows=windows,
-        )
-        codes.update(ctx.uow.reading_types.codes_for({r.reading_type_id for r in rows}))
-        for row in rows:
+    kinds = KINDS[KINDS.index(cursor[0]) :] if cursor else KINDS
+    # One statement for every kind: what the page holds of each, in KINDS order.
+    pages = _source(ctx, query)(
+        ctx.tenant_id,
+        kinds,
+        meter_ids=meter_ids,
+        reading_type_ids=type_ids,
+        start=query.start,
+        end=query.end,
+        after=cursor[1] if cursor else None,
+        limit=room + 1,
+        windows=windows,
+    )
+    codes = ctx.uow.reading_types.codes_for({r.reading_type_id for p in pages.values() for r in p})
+    for kind in kinds:
+        for row in pages[kind]:
             take = min(room, len(row.timestamps))
             if take:
                 found[row.meter_id].append(
@@ -282,9 +281,9 @@ def _page(
 def _source(ctx: HandlerContext, query: ReadingQuery) -> Any:
     """The raw readings (Option raw=true, or with VEE off) or the validated layer."""
     if query.raw or not ctx.settings.vee_enabled:
-        return ctx.uow.readings.query
+        return ctx.uow.readings.query_kinds
     validated = ValidatedRepository(ctx.uow)
-    return partial(validated.query, as_of=query.as_of)
+    return partial(validated.query_kinds, as_of=query.as_of)
 
 
 def _encode(cursor: Cursor) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import groupby
@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Connection,
+    Select,
     Table,
     bindparam,
     exists,
     func,
+    literal,
     select,
     text,
     tuple_,
+    union_all,
 )
 
 from cimhub.domain.installation import Window
@@ -223,36 +226,49 @@ class ReadingRepository:
         """Readings with start < ts <= end (None: open), ordered by (meter, type, ts),
         at most ``limit`` of them, strictly after the keyset ``after``; a meter named in
         ``windows`` only inside its windows (its stays at a usage point)."""
-        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
-            return []
-        t, _ = TABLES[kind]
-        key = (t.c.meter_id, t.c.reading_type_id, t.c.ts)
-        dialect = self._uow.dialect
-        stmt = select(*key, t.c.value, t.c.quality, t.c.version).where(
-            t.c.tenant_id == tenant_id, member_of(t.c.meter_id, meter_ids, dialect)
+        found = self.query_kinds(
+            tenant_id,
+            (kind,),
+            meter_ids=meter_ids,
+            reading_type_ids=reading_type_ids,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit,
+            windows=windows,
         )
-        if reading_type_ids is not None:
-            stmt = stmt.where(member_of(t.c.reading_type_id, reading_type_ids, dialect))
-        else:
-            stmt = stmt.where(any_reading_type(t.c.reading_type_id, dialect))
-        if start is not None:
-            stmt = stmt.where(t.c.ts > start)
-        if end is not None:
-            stmt = stmt.where(t.c.ts <= end)
-        if windows:
-            interval = kind is ReadingKind.INTERVAL
-            stmt = stmt.where(
-                within_windows(t.c.meter_id, t.c.ts, meter_ids, windows, dialect, interval=interval)
-            )
-        if after is not None:
-            stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        # The limit as a literal: psycopg prepares a statement run five times, and for a
-        # LIMIT parameter PostgreSQL's generic plan merges the partitions' primary keys
-        # in order, filtering the meters instead of seeking them — a scan of every reading
-        # of the tenant in the range (10× slower at 280 k rows, and growing with the table).
-        page: Any = bindparam("page", limit, literal_execute=True)
-        rows = self._uow.session.execute(stmt.order_by(*key).limit(page))
-        return grouped(rows)
+        return found[kind]
+
+    def query_kinds(
+        self,
+        tenant_id: int,
+        kinds: Sequence[ReadingKind],
+        *,
+        meter_ids: Sequence[int],
+        reading_type_ids: Sequence[int] | None,
+        start: int | None,
+        end: int | None,
+        after: tuple[int, int, int] | None,
+        limit: int,
+        windows: Mapping[int, Sequence[Window]] | None = None,
+    ) -> dict[ReadingKind, list[StoredSeries]]:
+        """``query`` over several kinds in one statement: the first ``limit`` readings of
+        the kinds taken in this order (``after`` applies to the first kind)."""
+        found: dict[ReadingKind, list[StoredSeries]] = {kind: [] for kind in kinds}
+        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
+            return found
+        parts = [
+            part_select(
+                TABLES[kind][0].c,
+                part,
+                kind,
+                Bounds(meter_ids, reading_type_ids, start, end, windows),
+                after if part == 0 else None,
+                self._uow.dialect,
+            ).where(TABLES[kind][0].c.tenant_id == tenant_id)
+            for part, kind in enumerate(kinds)
+        ]
+        return found | by_kind(self._uow.session.execute(paged(parts, limit)), kinds)
 
     def versions(
         self, tenant_id: int, kind: ReadingKind, meter_id: int, reading_type_id: int, ts: int
@@ -376,12 +392,77 @@ def _returned(connection: Connection, sql: str, params: dict[str, Any]) -> Count
     return Counter(connection.execute(text(sql), params).scalars())
 
 
-def grouped(rows: Any) -> list[StoredSeries]:
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What a reading query asks for (see ``ReadingRepository.query``)."""
+
+    meter_ids: Sequence[int]
+    reading_type_ids: Sequence[int] | None
+    start: int | None
+    end: int | None
+    windows: Mapping[int, Sequence[Window]] | None
+
+
+def part_select(
+    c: Any,
+    part: int,
+    kind: ReadingKind,
+    bounds: Bounds,
+    after: tuple[int, int, int] | None,
+    dialect: str,
+) -> Select[Any]:
+    """(meter, type, ts, value, quality, version, part) of the readings in ``bounds``
+    among the columns ``c`` (a readings table or the validated layer), after ``after``."""
+    key = (c.meter_id, c.reading_type_id, c.ts)
+    types = bounds.reading_type_ids
+    stmt = select(*key, c.value, c.quality, c.version, literal(part).label("part")).where(
+        member_of(c.meter_id, bounds.meter_ids, dialect),
+        member_of(c.reading_type_id, types, dialect)
+        if types is not None
+        else any_reading_type(c.reading_type_id, dialect),
+    )
+    if bounds.start is not None:
+        stmt = stmt.where(c.ts > bounds.start)
+    if bounds.end is not None:
+        stmt = stmt.where(c.ts <= bounds.end)
+    if bounds.windows:
+        interval = kind is ReadingKind.INTERVAL
+        stmt = stmt.where(
+            within_windows(
+                c.meter_id, c.ts, bounds.meter_ids, bounds.windows, dialect, interval=interval
+            )
+        )
+    if after is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*after))
+    return stmt
+
+
+def paged(parts: Sequence[Select[Any]], limit: int) -> Select[Any]:
+    """The first ``limit`` rows of ``parts`` (each (meter, type, ts, value, quality,
+    version, part)) taken in order, each ordered by its key: one statement for a page
+    that may run from one kind into the next."""
+    rows = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("page")
+    c = rows.c
+    # The limit as a literal: psycopg prepares a statement run five times, and for a
+    # LIMIT parameter PostgreSQL's generic plan merges the partitions' primary keys
+    # in order, filtering the meters instead of seeking them — a scan of every reading
+    # of the tenant in the range (10× slower at 280 k rows, and growing with the table).
+    page: Any = bindparam("page", limit, literal_execute=True)
+    return select(c).order_by(c.part, c.meter_id, c.reading_type_id, c.ts).limit(page)
+
+
+def by_kind(rows: Any, kinds: Sequence[ReadingKind]) -> dict[ReadingKind, list[StoredSeries]]:
+    """The rows of a ``paged`` statement as each part's (kind's) series."""
+    return {kinds[part]: grouped(group) for part, group in groupby(rows.all(), key=itemgetter(6))}
+
+
+def grouped(rows: Iterable[Any]) -> list[StoredSeries]:
     """Rows ordered by (meter, type, ts) as one StoredSeries per (meter, type), each
-    transposed column-wise in one ``zip`` (no Python step per reading)."""
+    transposed column-wise in one ``zip`` (no Python step per reading); columns after
+    (…, value, quality, version) are left out."""
     out = []
-    for (meter_id, reading_type_id), group in groupby(rows.all(), key=itemgetter(0, 1)):
-        _, _, ts, values, qualities, versions = zip(*group, strict=True)
+    for (meter_id, reading_type_id), group in groupby(rows, key=itemgetter(0, 1)):
+        _, _, ts, values, qualities, versions = list(zip(*group, strict=True))[:6]
         out.append(
             StoredSeries(
                 meter_id, reading_type_id, list(ts), list(values), list(qualities), list(versions)

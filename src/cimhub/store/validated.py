@@ -27,7 +27,6 @@ from sqlalchemy import (
     insert,
     select,
     text,
-    tuple_,
     union_all,
     update,
 )
@@ -36,8 +35,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
 from cimhub.store.models import Base
-from cimhub.store.readings import StoredSeries, grouped, is_unique_violation
-from cimhub.store.sql import any_reading_type, insert_ignore, member_of, within_windows
+from cimhub.store.readings import (
+    Bounds,
+    StoredSeries,
+    by_kind,
+    is_unique_violation,
+    paged,
+    part_select,
+)
+from cimhub.store.sql import insert_ignore, member_of
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
 
 if TYPE_CHECKING:
@@ -322,44 +328,47 @@ class ValidatedRepository:
     ) -> list[StoredSeries]:
         """Like ``ReadingRepository.query``, over the validated layer (as it stood at
         ``as_of`` when given)."""
-        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
-            return []
-        source = CURRENT if as_of is None else _as_of(as_of)
-        c = source.c
-        key = (c.meter_id, c.reading_type_id, c.ts)
-        dialect = self._uow.dialect
-        stmt = select(*key, c.value, c.quality, c.version).where(
-            c.tenant_id == tenant_id,
-            c.kind == kind.value,
-            member_of(c.meter_id, meter_ids, dialect),
+        found = self.query_kinds(
+            tenant_id,
+            (kind,),
+            meter_ids=meter_ids,
+            reading_type_ids=reading_type_ids,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit,
+            windows=windows,
+            as_of=as_of,
         )
-        if reading_type_ids is not None:
-            stmt = stmt.where(member_of(c.reading_type_id, reading_type_ids, dialect))
-        else:
-            stmt = stmt.where(any_reading_type(c.reading_type_id, dialect))
-        if start is not None:
-            stmt = stmt.where(c.ts > start)
-        if end is not None:
-            stmt = stmt.where(c.ts <= end)
-        if windows:
-            stmt = stmt.where(
-                within_windows(
-                    c.meter_id,
-                    c.ts,
-                    meter_ids,
-                    windows,
-                    dialect,
-                    interval=kind is ReadingKind.INTERVAL,
-                )
-            )
-        if after is not None:
-            stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        # The limit as a literal, as in ReadingRepository.query: a LIMIT parameter lets
-        # PostgreSQL's generic plan (psycopg prepares a statement run five times) walk the
-        # key in order and filter the meters instead of seeking them.
-        page: Any = bindparam("page", limit, literal_execute=True)
-        rows = self._uow.session.execute(stmt.order_by(*key).limit(page))
-        return grouped(rows)
+        return found[kind]
+
+    def query_kinds(
+        self,
+        tenant_id: int,
+        kinds: Sequence[ReadingKind],
+        *,
+        meter_ids: Sequence[int],
+        reading_type_ids: Sequence[int] | None,
+        start: int | None,
+        end: int | None,
+        after: tuple[int, int, int] | None,
+        limit: int,
+        windows: Mapping[int, Sequence[Window]] | None = None,
+        as_of: int | None = None,
+    ) -> dict[ReadingKind, list[StoredSeries]]:
+        """Like ``ReadingRepository.query_kinds``, over the validated layer (as it stood
+        at ``as_of`` when given)."""
+        found: dict[ReadingKind, list[StoredSeries]] = {kind: [] for kind in kinds}
+        if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
+            return found
+        bounds = Bounds(meter_ids, reading_type_ids, start, end, windows)
+        parts = []
+        for part, kind in enumerate(kinds):
+            c = (CURRENT if as_of is None else _as_of(as_of)).c
+            after_key = after if part == 0 else None
+            stmt = part_select(c, part, kind, bounds, after_key, self._uow.dialect)
+            parts.append(stmt.where(c.tenant_id == tenant_id, c.kind == kind.value))
+        return found | by_kind(self._uow.session.execute(paged(parts, limit)), kinds)
 
     def versions(
         self, tenant_id: int, meter_id: int, reading_type_id: int, ts: int

@@ -12,11 +12,13 @@ from cimhub.bus.pipeline import Answer
 from cimhub.domain.reading import MeterRef, ReadingKind
 from cimhub.testing.messages import (
     KWH_15MIN,
+    KWH_REGISTER,
     created_meter_readings,
     get_meter_readings,
     load_kwh,
     meter_mrid,
     meter_serial,
+    readings_message,
 )
 from cimhub.testing.replies import ParsedReply
 
@@ -255,3 +257,49 @@ def test_queries_are_logged_without_their_reply_bytes(hub: Hub, send: Send) -> N
     (created, get) = [(v, r, c, reply is not None) for v, r, c, reply in logged]
     assert created == ("created", "OK", "0.0", True)  # kept: a repeat is answered with it
     assert get == ("get", "OK", "0.0", False)  # a page of readings is not kept
+
+
+def test_pages_run_from_interval_into_register_readings_without_losing_any(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """Interval readings page first, then register reads: a page may end inside either
+    kind or exactly between them, on the raw and on the validated layer."""
+    from cimhub.bus.pipeline import Inbound
+
+    first = int(DAY.timestamp())
+    intervals = {KWH_15MIN: {first + 900 * (i + 1): float(i + 1) for i in range(7)}}
+    registers = {KWH_REGISTER: {first + 3600 * (i + 1): 100.0 + i for i in range(4)}}
+    whole = make_hub()
+    whole.pipeline.process(Inbound(readings_message("m-1", intervals, registers), "t1", "test"))
+
+    def pages(hub: Hub, options: dict[str, str]) -> tuple[dict, int]:
+        seen: dict = {}
+        token, count = None, 0
+        while count < 20:
+            count += 1
+            raw = get_meter_readings(
+                ["m-1"], DAY, DAY + timedelta(days=1), continuation=token, options=options
+            )
+            page = ParsedReply.of(hub.pipeline.process(Inbound(raw, "t1", "test")).body)
+            assert len(page.readings()) <= hub.settings.page_size
+            assert not set(page.readings()) & set(seen), "a reading came twice"
+            seen.update(page.readings())
+            token = page.continuation
+            if token is None:
+                break
+        return seen, count
+
+    sent = {
+        ("m-1", code, ts): v
+        for code, values in (intervals | registers).items()
+        for ts, v in values.items()
+    }
+    assert pages(whole, {"raw": "true"}) == (sent, 1)
+    validated, _ = pages(whole, {})
+    assert {k for k in validated if k[1] == KWH_REGISTER} == {
+        k for k in sent if k[1] == KWH_REGISTER
+    }
+    for page_size in (3, 7, 10):
+        hub = make_hub(page_size=page_size)
+        for options, expected in (({"raw": "true"}, sent), ({}, validated)):
+            assert pages(hub, options)[0] == expected, (page_size, options)
