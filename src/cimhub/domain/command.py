@@ -223,8 +223,11 @@ class Command:
         self.move(S.APPROVED, at, approver, "approved")
 
 
-#: EndDeviceEvents (reference/cim.md §4) that close a meter's open command: the RCD
-#: switch's remote disconnect / connect done or failed, time sync succeeded or failed.
+#: EndDeviceEvents that close a meter's open command: the RCD switch's remote disconnect /
+#: connect done or failed, time sync succeeded or failed (reference/cim.md §4), and the
+#: meter's MD reset and switch to postpaid / prepaid (IS 15959 events 166, 211, 212, which
+#: the vendor profiles map to the hub's own control codes; IS 15959 has no failure event
+#: for them, so a failure comes only as the head-end's status or the timeout).
 RCD_OUTCOMES: Mapping[str, tuple[CommandKind, State]] = MappingProxyType(
     {
         "3.31.0.68": (CommandKind.DISCONNECT, State.EXECUTED),
@@ -233,6 +236,9 @@ RCD_OUTCOMES: Mapping[str, tuple[CommandKind, State]] = MappingProxyType(
         "3.31.0.67": (CommandKind.CONNECT, State.FAILED),
         "3.36.116.58": (CommandKind.TIME_SYNC, State.EXECUTED),
         "3.36.116.85": (CommandKind.TIME_SYNC, State.FAILED),
+        CONTROL_CODES[CommandKind.MD_RESET]: (CommandKind.MD_RESET, State.EXECUTED),
+        CONTROL_CODES[CommandKind.POSTPAID_MODE]: (CommandKind.POSTPAID_MODE, State.EXECUTED),
+        CONTROL_CODES[CommandKind.PREPAID_MODE]: (CommandKind.PREPAID_MODE, State.EXECUTED),
     }
 )
 #: States in which a command still waits for its outcome from the meter.

@@ -137,8 +137,10 @@ def time_out(
 def close_by_events(
     uow: UnitOfWork, tenant_id: int, events: list[tuple[int, Event]], actor: str
 ) -> int:
-    """RCD-switch events (remote connect/disconnect done or failed) close the meter's open
-    command of that kind; how many commands they closed."""
+    """A meter's events that report a command's outcome (RCD switch, time sync, MD reset,
+    payment-mode switch: ``RCD_OUTCOMES``) close its open command of that kind, oldest event
+    first. ``events`` are the ones not stored before, so a repeat closes no later command.
+    How many commands they closed."""
     commands, closed = Commands(uow), 0
     for meter_id, event in sorted(events, key=lambda pair: pair[1].created):
         outcome = RCD_OUTCOMES.get(event.event_type)

@@ -63,7 +63,7 @@ def ingest(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     derived = repo.rederive_outages(ctx.tenant_id, power)
     raise_dt_outages(ctx.uow, ctx.tenant_id, power, ctx.settings)  # and tell OMS/CIS
     Exceptions(ctx.uow, ctx.settings).on_events(ctx.tenant_id, fresh)  # tamper, outage, …
-    close_by_events(ctx.uow, ctx.tenant_id, pairs, ctx.source)  # RCD events end commands
+    close_by_events(ctx.uow, ctx.tenant_id, fresh, ctx.source)  # a repeat closes nothing
     relay = switched(ctx, {m for m, e in fresh if e.event_type in SWITCH_EVENTS})
     rejudged = rejudge(ctx, merged(derived.changed, relay))  # readings judged before
     notes = [_unmapped(item) for _, item in accepted if not item.event.mapped]

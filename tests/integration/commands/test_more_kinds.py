@@ -3,6 +3,7 @@ CIM head-end (the simulator over HTTP), both MQTT vendors, and the meter's own e
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 from cimhub.adapters.profile import load_profile
 from cimhub.bus.pipeline import Inbound
+from cimhub.simulator import vendor_writer
+from cimhub.simulator.behaviour import Behaviour
 from cimhub.simulator.cim_head_end import HttpHes
 from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.commands import CommandRepository, HesEndpoint
@@ -179,3 +182,93 @@ def test_time_sync_events_from_the_meter_close_its_time_sync(
     assert last("T-7:M-7") == ("executed", "HES-T")
     assert last("T-7:M-8") == ("failed", "HES-T")
     assert last("R-7") == ("sent", "cimhub")  # another kind: the events leave it open
+
+
+EVENTS = """<?xml version="1.0" encoding="UTF-8"?>
+<CreatedEndDeviceEvents xmlns="http://iec.ch/TC57/2011/EndDeviceEventsMessage"
+    xmlns:msg="http://iec.ch/TC57/2011/schema/message">
+  <Header><msg:Verb>created</msg:Verb><msg:Noun>EndDeviceEvents</msg:Noun>
+    <msg:Timestamp>2024-06-15T10:01:41+05:30</msg:Timestamp><msg:Source>HES-E</msg:Source>
+    <msg:MessageID>{message_id}</msg:MessageID></Header>
+  <Payload><EndDeviceEvents xmlns="http://iec.ch/TC57/2011/EndDeviceEvents#">{events}
+  </EndDeviceEvents></Payload>
+</CreatedEndDeviceEvents>
+"""
+ONE = """<EndDeviceEvent><createdDateTime>2030-01-01T00:0{n}:00+00:00</createdDateTime>
+    <reason>{reason}</reason><Assets><mRID>{meter}</mRID></Assets>
+    <EndDeviceEventType ref="{code}"/></EndDeviceEvent>"""
+
+
+def test_md_reset_and_mode_switch_events_close_the_meter_s_command(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    """IS 15959 166 / 211 / 212 as the vendor profiles map them close the open MD reset,
+    switch to postpaid and (approved) switch to prepaid: executed, by the head-end, with
+    the event's reason; events out of order in a message are taken oldest first, and a
+    repeated event closes no later command."""
+    hub, base = serve()
+    seed_meters(hub, tmp_path, {"M-9": "HES-E", "M-10": "HES-E"})
+
+    def process(*events: tuple[str, str, int]) -> str:
+        body = "".join(ONE.format(meter=m, code=c, n=n, reason=f"meter {c}") for m, c, n in events)
+        raw = EVENTS.format(events=body, message_id=str(uuid.uuid4())).encode()
+        return ask(raw)
+
+    def ask(raw: bytes) -> str:
+        return hub.pipeline.process(Inbound(raw, TENANT, "test")).result.value
+
+    def history(mrid: str) -> list[tuple[str, str, str]]:
+        with hub.database.unit_of_work(hub=True) as uow:
+            repo = CommandRepository(uow)
+            stored = repo.by_mrid(uow.tenants.ensure(TENANT), [mrid])[mrid]
+        return [(t.state.value, t.actor, t.reason) for t in stored.command.history]
+
+    assert ask(control("R-9", MD_RESET, "M-9")) == "OK"
+    assert ask(control("P-9", POSTPAID, "M-9")) == "OK"
+    assert ask(control("Q-10", PREPAID, "M-10")) == "OK"
+    approved = httpx.post(f"{base}/api/v1/commands/Q-10/approve", headers=HEADERS)
+    assert approved.status_code == 200, approved.text
+    assert process(("M-10", MD_RESET, 1)) == "OK"  # another meter's MD reset
+    assert history("R-9")[-1][0] == "sent"
+    # out of order in one message; M-10 switched to prepaid
+    assert process(("M-9", POSTPAID, 3), ("M-9", MD_RESET, 2), ("M-10", PREPAID, 4)) == "OK"
+    assert history("R-9")[-1] == ("executed", "HES-E", f"meter {MD_RESET}")
+    assert history("P-9")[-1] == ("executed", "HES-E", f"meter {POSTPAID}")
+    assert [s for s, _, _ in history("Q-10")] == [
+        "requested", "awaiting_approval", "approved", "sent", "executed",
+    ]  # fmt: skip
+    assert history("Q-10")[-1][1:] == ("HES-E", f"meter {PREPAID}")
+    assert ask(control("R-11", MD_RESET, "M-9")) == "OK"
+    assert process(("M-9", MD_RESET, 2)) == "OK"  # the first reset's event again
+    assert history("R-11")[-1][0] == "sent"
+    assert process(("M-9", MD_RESET, 5)) == "OK"  # the new reset's own event
+    assert history("R-11")[-1] == ("executed", "HES-E", f"meter {MD_RESET}")
+    assert len(history("R-9")) == 4  # requested, approved, sent, executed: never moved again
+
+
+@pytest.mark.parametrize("vendor", ["vendor-a", "vendor-b"])
+def test_the_meter_s_md_reset_event_over_mqtt_closes_the_command(
+    serve: Callable[..., Any], tmp_path: Path, vendor: str
+) -> None:
+    """A head-end that acknowledges and reports no outcome; the meter's own IS 15959 event
+    166 (MD reset) on the vendor's events topic executes the command."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    hub, base = serve(mqtt_url=MQTT_URL, mqtt_vendors="vendor-a,vendor-b",
+                      mqtt_topic_prefix=prefix, default_tenant=TENANT)  # fmt: skip
+    hub.start_commands()
+    wait_until(lambda: hub.commands.mqtt.connected)
+    seed_meters(hub, tmp_path, {"M-12": "HES-MQ"})
+    set_endpoint(hub, HesEndpoint("HES-MQ", "mqtt", vendor=vendor))
+    profile = load_profile(vendor)
+    sim = MqttHes(MQTT_URL, profile, prefix, behaviour=Behaviour(silent_rate=1.0)).start()
+    try:
+        post(base, control("R-12", MD_RESET, "M-12"))
+        wait_until(lambda: command(base, "R-12")["state"] == "acknowledged")
+        sim.publish_event("SN-M-12", "166", vendor_writer.stamp(profile.events, int(time.time())))
+        finished = done(base, "R-12")
+    finally:
+        sim.stop()
+    assert states(finished) == ["requested", "approved", "sent", "acknowledged", "executed"]
+    assert finished["transitions"][-1]["reason"] == f"{vendor} event 166"  # the event's own
+    acked, executed = finished["transitions"][-2:]
+    assert executed["actor"] == acked["actor"]  # whoever speaks for the head-end here
