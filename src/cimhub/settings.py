@@ -58,6 +58,15 @@ class Settings(BaseSettings):
         default=3, ge=1, le=10, description="Wrong codes allowed before a code is void."
     )
     approval_code_digits: int = Field(default=6, ge=6, le=10, description="Digits of a code.")
+    approval_code_requests: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Codes one approver of a tenant may ask for per window.",
+    )
+    approval_code_window_seconds: int = Field(
+        default=900, ge=60, le=86_400, description="The window of approval_code_requests."
+    )
     # Reads the hub asks of head-ends (cimhub.handlers.on_demand, cimhub.handlers.rereads).
     on_demand_stale_minutes: int = Field(
         default=0,

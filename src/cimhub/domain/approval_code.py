@@ -3,7 +3,9 @@ disconnection list gets an OTP): issued to one approver for one exact list of co
 short-lived, single use, a few attempts, kept only as a salted scrypt hash.
 
 A code is six (or more) random digits: guessing one in its few attempts has odds of about
-one in 200 000, and the hash is slow on purpose for whoever reads the table.
+one in 200 000, and the hash is slow on purpose for whoever reads the table. An approver may
+ask for only a few codes in a window, so the guesses are bounded too: at most
+requests × attempts per window.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cimhub.errors import DomainRuleError
+from cimhub.errors import DomainRuleError, RateLimitedError
 
 
 class ApprovalCodeError(DomainRuleError):
@@ -53,11 +55,34 @@ class NoContactError(ApprovalCodeError):
     code, verdict = "3.16", "no-contact"
 
 
+class TooManyCodesError(RateLimitedError):
+    """The approver asked for as many codes as the window allows (6.3, HTTP 429)."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     ttl_seconds: int = 300
     max_attempts: int = 3
     digits: int = 6
+    requests: int = 5  #: codes one approver may ask for per window
+    window_seconds: int = 900
+
+    def check_request(self, issued_at: Iterable[int], at: int) -> None:
+        """Refuse a new code while the approver's codes of the last window (their issue
+        times) reach ``requests``; the refusal says when the oldest leaves the window."""
+        recent = sorted(t for t in issued_at if t > at - self.window_seconds)
+        if len(recent) < self.requests:
+            return
+        wait = max(1, recent[-self.requests] + self.window_seconds - at)
+        raise TooManyCodesError(
+            f"{len(recent)} one-time codes asked for in the last {self.window_seconds} s "
+            f"(at most {self.requests}): ask again in {wait} s",
+            wait,
+        )
 
 
 @dataclass(slots=True)

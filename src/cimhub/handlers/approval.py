@@ -6,7 +6,8 @@ asks for a code for an exact list of commands (``ask``), the hub sends it to the
 administrator registered for that approver, and the approval of that list by that
 approver succeeds only with that code (``approve``). Every request and every redemption,
 granted or refused, is appended to the audit chain in its own transaction's commit — a
-wrong code counts against its attempts even though nothing is approved.
+wrong code counts against its attempts even though nothing is approved. An approver asks
+for at most ``approval_code_requests`` codes per ``approval_code_window_seconds``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cimhub.domain.approval_code import (
     NoContactError,
     OtherListError,
     Policy,
+    TooManyCodesError,
     issue,
     mask,
 )
@@ -72,6 +74,8 @@ class Approvals:
             settings.approval_code_ttl_seconds,
             settings.approval_code_max_attempts,
             settings.approval_code_digits,
+            settings.approval_code_requests,
+            settings.approval_code_window_seconds,
         )
 
     def asks_codes(self, tenant_id: int) -> bool:
@@ -80,13 +84,19 @@ class Approvals:
 
     def ask(self, tenant_id: int, approver: str, mrids: list[str]) -> Outcome:
         """Issue a code for exactly these commands to the approver's contact."""
-        wanted = list(dict.fromkeys(mrids))
+        wanted, at = list(dict.fromkeys(mrids)), int(time.time())
         try:
             address = self._contact_for(tenant_id, approver, wanted)
+            since = at - self.policy.window_seconds
+            self.policy.check_request(self.codes.issued_since(tenant_id, approver, since), at)
+        except TooManyCodesError as error:
+            self._audit(approver, "rate-limited", "approval-code:none", tenant_id, wanted, error,
+                        retry_after=error.retry_after)  # fmt: skip
+            return Outcome(error=error)
         except CimHubError as error:
             self._audit(approver, "refused", "approval-code:none", tenant_id, wanted, error)
             return Outcome(error=error)
-        challenge, code = issue(approver, wanted, self.policy, int(time.time()))
+        challenge, code = issue(approver, wanted, self.policy, at)
         code_id = self.codes.add(tenant_id, challenge)
         where = f"approval-code:{code_id}"
         self._audit(approver, "requested", where, tenant_id, wanted,
@@ -102,7 +112,7 @@ class Approvals:
         for mrid in mrids:
             if mrid not in known:
                 raise UnknownObjectError(f"unknown command {mrid!r}", object_id=mrid)
-        address = self.codes.contact(tenant_id, approver)
+        address = self.codes.contact(tenant_id, approver, lock=True)
         if not address:
             raise NoContactError(f"no contact is registered for {approver!r} to send a code to")
         check_sender(self.settings)

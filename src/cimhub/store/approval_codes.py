@@ -53,6 +53,18 @@ class ApprovalCodeRepository:
         ).first()
         return _challenge(row) if row is not None else None
 
+    def issued_since(self, tenant_id: int, approver: str, since: int) -> list[int]:
+        """When the approver's codes issued after ``since`` were issued (sent or not)."""
+        return list(
+            self._uow.session.scalars(
+                select(ApprovalCodeRow.created_at).where(
+                    ApprovalCodeRow.tenant_id == tenant_id,
+                    ApprovalCodeRow.approver == approver,
+                    ApprovalCodeRow.created_at > since,
+                )
+            )
+        )
+
     def save(self, challenge: Challenge) -> None:
         """Store the attempts, use and expiry a redemption changed."""
         self._uow.session.execute(
@@ -67,8 +79,12 @@ class ApprovalCodeRepository:
 
     # ----- contacts -----
 
-    def contact(self, tenant_id: int, principal: str) -> str | None:
-        row = self._uow.session.get(ApproverContactRow, (tenant_id, principal))
+    def contact(self, tenant_id: int, principal: str, *, lock: bool = False) -> str | None:
+        """Where the principal's codes go; ``lock`` holds the contact until commit, so one
+        approver's code requests are counted one after the other."""
+        row = self._uow.session.get(
+            ApproverContactRow, (tenant_id, principal), with_for_update=lock or None
+        )
         return row.address if row is not None else None
 
     def contacts(self, tenant_id: int) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from cimhub.app import Hub
+from cimhub.handlers.approval import Approvals
 from cimhub.settings import Settings
 from cimhub.store.approval_codes import ApprovalCodeRepository
 from cimhub.store.approval_models import ApprovalCodeRow
@@ -250,3 +251,81 @@ def test_a_code_is_bound_to_the_approver_who_asked_for_it(
     assert actors.index(("ravi", "approval.code.accepted")) < actors.index(
         ("ravi", "command.approved")
     )
+
+
+def test_an_approver_may_ask_for_only_so_many_codes_in_a_window(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Two codes per window here: the third request is 429 (6.3) with Retry-After, and
+    audited; with one wrong try per code, two voided codes leave no third — the guesses
+    are bounded. Once the codes have left the window, a new one is issued."""
+    outbox = tmp_path / "codes.jsonl"
+    hub, base = serve(notify_url=f"file://{outbox}", default_tenant=TENANT,
+                      approval_code_requests=2, approval_code_max_attempts=1)  # fmt: skip
+    configure(hub, **{APPROVER: CONTACT})
+    disconnects(hub, base, tmp_path, "D-L1")
+    single = f"{base}/api/v1/commands/D-L1/approve"
+    for _ in range(2):
+        assert ask(base, "D-L1").status_code == 201
+        code = sent_codes(outbox)[-1][1]
+        wrong = "000000" if code != "000000" else "111111"
+        assert refused(httpx.post(single, json={"code": wrong}, headers=JSON)) == (403, "3.14")
+
+    limited = ask(base, "D-L1")
+    assert refused(limited) == (429, "6.3")
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 900
+    assert "at most 2" in limited.json()["detail"]
+    assert len(sent_codes(outbox)) == 2  # nothing sent
+    assert refused(httpx.post(single, json={"code": code}, headers=JSON)) == (403, "3.14")
+    assert command(base, "D-L1")["state"] == "awaiting_approval"
+
+    with hub.database.unit_of_work(hub=True) as uow:  # the window has passed
+        uow.session.execute(
+            update(ApprovalCodeRow).values(created_at=ApprovalCodeRow.created_at - 900)
+        )
+    assert ask(base, "D-L1").status_code == 201
+    approved = httpx.post(single, json={"code": sent_codes(outbox)[-1][1]}, headers=JSON)
+    assert approved.status_code == 200 and approved.json()["state"] == "sent"
+    assert trail(hub) == [
+        (APPROVER, "approval.code.requested", None),
+        (APPROVER, "approval.code.void", "3.14"),
+        (APPROVER, "approval.code.requested", None),
+        (APPROVER, "approval.code.void", "3.14"),
+        (APPROVER, "approval.code.rate-limited", "6.3"),
+        (APPROVER, "approval.code.void", "3.14"),
+        (APPROVER, "approval.code.requested", None),
+        (APPROVER, "approval.code.accepted", None),
+    ]
+
+
+def test_the_code_request_limit_is_per_approver_and_per_tenant(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    """One code per window: ravi's limit in t1 leaves kiran in t1 and ravi in t2 free."""
+    outbox = tmp_path / "codes.jsonl"
+    hub, base = serve(notify_url=f"file://{outbox}", approval_code_requests=1)
+    for tenant in (TENANT, "t2"):
+        configure(hub, tenant=tenant, ravi="ravi@discom.example", kiran="kiran@discom.example")
+        seed_meters(hub, tmp_path, {f"M-{tenant}": "HES-X"}, tenant=tenant)
+        headers = {**HEADERS, "X-Cimhub-Tenant": tenant}
+        reply = httpx.post(f"{base}/cim", content=control(f"D-{tenant}", DISCONNECT,
+                           f"M-{tenant}"), headers=headers)  # fmt: skip
+        assert ">awaiting_approval<" in reply.text, reply.text
+
+    def ask_as(approver: str, tenant: str) -> str | None:
+        """None when a code was issued, else the refusal's code."""
+        with hub.database.unit_of_work(hub=True) as uow:
+            tenant_id = uow.tenants.ensure(tenant)
+            out = Approvals(uow, hub.settings).ask(tenant_id, approver, [f"D-{tenant}"])
+        return out.error.code if out.error is not None else None
+
+    assert ask_as("ravi", TENANT) is None
+    assert ask_as("ravi", TENANT) == "6.3"
+    assert ask_as("kiran", TENANT) is None
+    assert ask_as("ravi", "t2") is None
+    assert ask_as("kiran", TENANT) == "6.3"
+    with hub.database.unit_of_work(hub=True) as uow:
+        limited = [(e.actor, e.tenant) for e in AuditLog(uow).entries()
+                   if e.action == "approval.code.rate-limited"]  # fmt: skip
+    assert sorted(limited) == [("kiran", TENANT), ("ravi", TENANT)]

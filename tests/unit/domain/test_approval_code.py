@@ -12,6 +12,7 @@ from cimhub.domain.approval_code import (
     ExpiredCodeError,
     OtherListError,
     Policy,
+    TooManyCodesError,
     UsedCodeError,
     VoidCodeError,
     WrongCodeError,
@@ -68,3 +69,14 @@ def test_wrong_codes_count_and_the_last_allowed_one_voids_the_code() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(approval_code).failed == 0
+
+
+def test_codes_asked_for_in_the_window_are_counted_and_the_wait_is_the_oldest_s() -> None:
+    policy = Policy(requests=3, window_seconds=900)
+    policy.check_request([T0 - 900, T0 - 100, T0 - 50], T0)  # the first has left the window
+    with pytest.raises(TooManyCodesError) as refused:
+        policy.check_request([T0 - 899, T0 - 100, T0 - 50], T0)
+    assert (refused.value.code, refused.value.retry_after) == ("6.3", 1)
+    with pytest.raises(TooManyCodesError) as refused:  # more than allowed (a lowered limit)
+        policy.check_request([T0 - 800, T0 - 700, T0 - 100, T0 - 50], T0)
+    assert refused.value.retry_after == 200  # two must leave: the second oldest decides

@@ -5,7 +5,8 @@ The code goes to the contact an administrator registered for the approver (`cimh
 contact set`), through the hub's notification sender (``CIMHUB_NOTIFY_URL``); the answer
 says where, masked, and until when the code is valid — never the code. It is sent after
 the commit that stored it; if the sender fails, the code is voided and the answer is 503
-(5.4).
+(5.4). An approver who asked for too many codes in the window gets 429 (6.3) with
+Retry-After.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from cimhub.domain.approval_code import TooManyCodesError
 from cimhub.domain.command import APPROVE_PERMISSION
 from cimhub.endpoints.rest.commands import bind, may_approve, principal_name, refusal
 from cimhub.handlers.approval import Approvals, UndeliveredError, send_code
@@ -44,7 +46,10 @@ def router(database: Database, settings: Settings) -> APIRouter:
                 bind(uow, request, settings.default_tenant), approver, batch.mrids
             )
         if out.error is not None or out.issued is None:
-            return refusal(out.error or UndeliveredError("no code issued"))
+            response = refusal(out.error or UndeliveredError("no code issued"))
+            if isinstance(out.error, TooManyCodesError):
+                response.headers["Retry-After"] = str(out.error.retry_after)
+            return response
         issued = out.issued
         try:
             send_code(settings, issued)

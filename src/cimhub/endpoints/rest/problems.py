@@ -15,13 +15,19 @@ from cimhub.errors import (
     CimHubError,
     NotAuthenticatedError,
     NotPermittedError,
+    RateLimitedError,
     TechnicalError,
     UnknownObjectError,
 )
 
 MEDIA_TYPE = "application/problem+json"
 #: Hub error classes → HTTP status (anything else functional is a 400).
-STATUS = {UnknownObjectError: 404, NotAuthenticatedError: 401, NotPermittedError: 403}
+STATUS = {
+    UnknownObjectError: 404,
+    NotAuthenticatedError: 401,
+    NotPermittedError: 403,
+    RateLimitedError: 429,
+}
 
 
 def problem(
