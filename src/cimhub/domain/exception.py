@@ -30,6 +30,7 @@ class ExceptionKind(StrEnum):
     CONSUMPTION_DEVIATION = "consumption_deviation"
     OUTAGE = "outage"
     LOAD_LIMIT = "load_limit"
+    CLOCK_DRIFT = "clock_drift"
     OTHER = "other"
 
 
@@ -120,6 +121,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("communication", ExceptionKind.COMMUNICATION_FAILURE, severity="minor",
           events={"3.1.0.85"}, findings={COMMUNICATION_SWEEP}, service_order=True,
           notification=False),  # the WFM gets the service order
+    _rule("clock_drift", ExceptionKind.CLOCK_DRIFT, severity="minor",
+          findings={"interval.clock_drift"},
+          description="meter clock drifting beyond the time tolerance (VEE aligned its "
+                      "readings to the grid): sync its clock, EndDeviceControl 3.36.116.13"),
     _rule("negative_consumption", ExceptionKind.NEGATIVE_CONSUMPTION,
           findings={"usage.negative", "register.decrement"}, revenue_protection=True),
     _rule("consumption_deviation", ExceptionKind.CONSUMPTION_DEVIATION, severity="minor",

@@ -73,6 +73,7 @@ FAULTS: dict[str, frozenset[str]] = {
     "md_too_high": frozenset({"demand.too_high"}),
     "off_grid": frozenset({"interval.off_grid"}),
     "clock_skew": frozenset({"interval.clock"}),
+    "clock_drift": frozenset({"interval.clock_drift"}),
     "duplicate": frozenset({"interval.duplicate"}),
     "future_date": frozenset({"time.future"}),
     "old_date": frozenset({"time.old"}),
@@ -384,6 +385,18 @@ def _restamp(ts: int, shift: int, window: tuple[int, int]) -> Callable[[_Draft],
     return inject
 
 
+def _drift(first: int, blocks: int, offset: int) -> Callable[[_Draft], None]:
+    """A meter clock ``offset`` seconds fast at ``first``, a second more each block."""
+
+    def inject(d: _Draft) -> None:
+        run = _run(first, blocks)
+        for k, ts in enumerate(run):
+            d.moved[ts] = ts + offset + k
+        d.window = (run[0], run[-1])
+
+    return inject
+
+
 def _send(ts: int, value: float | None = None) -> Callable[[_Draft], None]:
     """Send one more reading: a second copy of ts (value None: the original + 0.1)."""
 
@@ -481,6 +494,7 @@ INJECT: dict[str, Callable[[_Draft], None]] = {
     "md_too_high": _register("md", 25, lambda r: 12.0),
     "off_grid": _restamp(_at(21, 6), -7 * 60, (_at(21, 6) - STEP, _at(21, 6))),
     "clock_skew": _restamp(_at(20, 6), 30, (_at(20, 6), _at(20, 6))),
+    "clock_drift": _drift(_at(19, 6), 8, 70),  # beyond the 60 s tolerance: aligned
     "duplicate": _send(_at(22, 11)),
     "future_date": _send(NOW + 3 * 86_400, 0.2),
     "old_date": _send(START - 120 * 86_400, 0.2),

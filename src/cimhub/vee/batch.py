@@ -10,6 +10,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.domain.reading_type import ReadingType, parse_reading_type
 from cimhub.vee.config import Params
 from cimhub.vee.context import MeterContext, SeriesHistory
+from cimhub.vee.drift import drifting, limits
 from cimhub.vee.finding import SeriesKey
 
 DAY = 86_400
@@ -60,6 +61,8 @@ class Grid:
     off_grid: list[int] = field(default_factory=list)  #: batch indexes beyond tolerance
     snapped: list[int] = field(default_factory=list)  #: batch indexes snapped within tolerance
     duplicates: list[int] = field(default_factory=list)  #: batch indexes of repeated slots
+    #: batch indexes beyond tolerance aligned to the grid: a drifting clock (``vee.drift``)
+    drifted: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,24 +127,33 @@ def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:
     exact = _exactly_on_grid(stamps, step, shift, start, end)
     if exact is not None:
         return _laid(batch, grid_ts, exact)
-    slots: dict[int, int] = {}
-    off_grid: list[int] = []
-    snapped: list[int] = []
-    duplicates: list[int] = []
+    nearest = [snap(ts, step, shift) for ts in stamps]
+    offsets = [ts - near for ts, near in zip(stamps, nearest, strict=True)]
     tolerance = params.clock_tolerance_seconds
-    for i, ts in enumerate(stamps):
-        near = snap(ts, step, shift)
-        offset = abs(ts - near)
-        if offset > tolerance:
-            off_grid.append(i)
+    beyond = [i for i, offset in enumerate(offsets) if abs(offset) > tolerance]
+    drift = drifting(nearest, offsets, limits(step, params)) if beyond else set()
+    off_grid = [i for i in beyond if i not in drift]
+    slots, duplicates = _slotted(nearest, set(off_grid), start, end)
+    snapped = [i for i, offset in enumerate(offsets) if offset and abs(offset) <= tolerance]
+    drifted = [i for i in beyond if i in drift]
+    return _laid(batch, grid_ts, slots, off_grid, snapped, duplicates, drifted)
+
+
+def _slotted(
+    nearest: list[int], left_out: set[int], start: int, end: int
+) -> tuple[dict[int, int], list[int]]:
+    """Slot → batch index of the first reading placed there inside (start, end]; the
+    batch indexes of the repeats."""
+    slots: dict[int, int] = {}
+    duplicates: list[int] = []
+    for i, near in enumerate(nearest):
+        if i in left_out:
             continue
-        if offset:
-            snapped.append(i)
         if near in slots:
             duplicates.append(i)
         elif start < near <= end:
             slots[near] = i
-    return _laid(batch, grid_ts, slots, off_grid, snapped, duplicates)
+    return slots, duplicates
 
 
 def _exactly_on_grid(
@@ -166,6 +178,7 @@ def _laid(
     off_grid: list[int] | None = None,
     snapped: list[int] | None = None,
     duplicates: list[int] | None = None,
+    drifted: list[int] | None = None,
 ) -> Grid:
     values = batch.values
     if len(slots) == len(grid_ts) == len(values) and list(slots) == grid_ts:
@@ -174,7 +187,9 @@ def _laid(
     else:
         raw_index = [slots.get(ts) for ts in grid_ts]
         aligned = [None if i is None else values[i] for i in raw_index]
-    return Grid(grid_ts, aligned, raw_index, off_grid or [], snapped or [], duplicates or [])
+    return Grid(
+        grid_ts, aligned, raw_index, off_grid or [], snapped or [], duplicates or [], drifted or []
+    )
 
 
 def grid_shift(step: int, params: Params) -> int:

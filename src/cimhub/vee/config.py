@@ -40,6 +40,13 @@ class Params:
     holidays: frozenset[str] = frozenset()  #: local dates "YYYY-MM-DD", a day type of their own
     # time
     clock_tolerance_seconds: int = 60
+    #: a drifting meter clock (``vee.drift``): readings beyond the tolerance whose offset
+    #: from the grid changes by at most ``jitter`` seconds from one to the next, over at
+    #: least ``min_readings`` intervals, and is at most ``max`` seconds (below half an
+    #: interval) are aligned to the grid, not left off it; max 0 turns alignment off
+    clock_drift_max_seconds: int = 300
+    clock_drift_jitter_seconds: int = 10
+    clock_drift_min_readings: int = 3
     future_tolerance_seconds: int = 300
     max_age_days: int = 90
     # intervals

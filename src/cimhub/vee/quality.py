@@ -1,7 +1,12 @@
 """IEC 61968-9 ReadingQuality codes (``system.category.index``) that VEE writes.
 
-System 3 is the MDM (us). The codes are the standard's (reference/cim.md §5); VEE adds no
-vendor extension yet (ours would live at index ≥ 1000 and be listed here).
+System 3 is the MDM (us). The codes are the standard's (reference/cim.md §5) but for our
+extensions (index ≥ 1000, the standard's room for them), listed here:
+
+* ``3.7.1000`` edited — time aligned: a measured value whose stamp, off the grid by a
+  drifting meter clock, the MDM moved to the interval end it belongs to. The value itself
+  is the meter's (it is no "not measured" code); the category says the MDM changed the
+  reading (its time), so a reader that knows only the standard's codes sees an edit.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ ABOVE_PERCENT = "3.6.5"
 BELOW_PERCENT = "3.6.6"
 TOU_SUM = "3.6.9"
 EDITED = "3.7.0"
+TIME_ALIGNED = "3.7.1000"  #: our extension: stamp of a drifting clock moved to the grid
 ESTIMATED = "3.8.0"
 
 #: Codes meaning "this value was made by the MDM, not measured": never a like-day reference.

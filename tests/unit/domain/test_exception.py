@@ -56,6 +56,7 @@ def test_no_rule_for_a_clock_event() -> None:
         ("usage.sanctioned", ExceptionKind.LOAD_LIMIT),
         ("sweep.communication", ExceptionKind.COMMUNICATION_FAILURE),
         ("usage.disconnected", ExceptionKind.TAMPER),
+        ("interval.clock_drift", ExceptionKind.CLOCK_DRIFT),
     ],
 )
 def test_default_rules_match_findings(finding: str, kind: ExceptionKind) -> None:

@@ -44,7 +44,8 @@ def off_grid(scope: Scope) -> list[Finding]:
     """VEE standard "extra intervals": a timestamp off the interval grid beyond tolerance.
 
     The reading cannot be placed in an interval: it is kept in raw, left out of the
-    validated layer, and the interval it would have filled counts as missing.
+    validated layer, and the interval it would have filled counts as missing. Readings of
+    a drifting clock are not off the grid (``interval.clock_drift``).
     """
     batch, grid = scope.batch, scope.grid
     if not grid.off_grid:
@@ -70,15 +71,48 @@ def clock(scope: Scope) -> list[Finding]:
     if not grid.snapped:
         return []
     stamps = [batch.timestamps[i] for i in grid.snapped]
+    slots = [snap(ts, batch.interval, grid_shift(batch.interval, scope.params)) for ts in stamps]
     return [
         found(
             scope,
             "interval.clock",
             Severity.INFO,
             quality.CLOCK_ERROR,
-            [snap(ts, batch.interval, grid_shift(batch.interval, scope.params)) for ts in stamps],
+            slots,
             f"{len(stamps)} reading(s) stamped off the grid within tolerance, snapped",
             reported=stamps,
+            drift_seconds=[ts - slot for ts, slot in zip(stamps, slots, strict=True)],
+        )
+    ]
+
+
+@rule("interval.clock_drift", any_interval)
+def clock_drift(scope: Scope) -> list[Finding]:
+    """VEE standard "time tolerance": a drifting meter clock beyond tolerance, aligned.
+
+    The readings of a clock whose offset from the grid changes slowly (``vee.drift``) are
+    kept: each goes to the interval end it belongs to (the raw layer keeps the meter's
+    stamp), valid and marked time-aligned. The finding carries the measured offsets; an
+    exception rule asks for a time sync of the meter.
+    """
+    batch, grid = scope.batch, scope.grid
+    if not grid.drifted:
+        return []
+    step, shift = batch.interval, grid_shift(batch.interval, scope.params)
+    stamps = [batch.timestamps[i] for i in grid.drifted]
+    slots = [snap(ts, step, shift) for ts in stamps]
+    drift = [ts - slot for ts, slot in zip(stamps, slots, strict=True)]
+    return [
+        found(
+            scope,
+            "interval.clock_drift",
+            Severity.INFO,
+            quality.TIME_ALIGNED,
+            slots,
+            f"meter clock {drift[-1]:+d} s off the grid (beyond "
+            f"{scope.params.clock_tolerance_seconds} s): {len(stamps)} reading(s) aligned",
+            reported=stamps,
+            drift_seconds=drift,
         )
     ]
 
