@@ -7,7 +7,10 @@ simulator recorded as injected (its ground truth) is, fault by fault, what the h
 * late data ends its gap: the estimate VEE made when the gap was past the re-acquisition
   wait is replaced by the readings (valid, 3.0.1) and the gap's finding is cleared;
 * a drifting clock is flagged by VEE's time-tolerance rule (interval.clock, snapped) on
-  exactly the drifted meters, once per block whose stamp was off the grid;
+  exactly the drifted meters, once per block whose stamp was off the grid within the 60 s
+  tolerance; past it (90 s a day: after 16 hours) the blocks are aligned to the grid
+  (interval.clock_drift, never missing nor estimated) and the meter gets a clock-drift
+  exception, the other drifting meter (inside the tolerance) none;
 * a silent meter gets a communication-failure exception and a silent re-read that brings
   its blocks back; the exception resolves itself when the meter talks again.
 """
@@ -123,7 +126,7 @@ def test_duplicates_late_data_clock_drift_and_silence_are_found_as_injected(
     late = [plan.late(serial(4), T0 + 8 * H, T0 + 9 * H, hours=3),
             plan.late(serial(5), T0 + 14 * H, T0 + 15 * H, hours=5)]  # fmt: skip
     drift = [plan.clock_drift(serial(6), T0, 20),  # ≤ 40 s in two days: within tolerance
-             plan.clock_drift(serial(7), T0 + 12 * H, 25)]  # fmt: skip
+             plan.clock_drift(serial(7), T0 + 12 * H, 90)]  # 60 s after 16 h, 135 s  # fmt: skip
     silence = [plan.silence(serial(8), T0 + 29 * H, T0 + 37 * H),
                plan.silence(serial(9), T0 + 29 * H, END)]  # silent to the end  # fmt: skip
 
@@ -163,7 +166,11 @@ def test_duplicates_late_data_clock_drift_and_silence_are_found_as_injected(
     _all_executed(r)
     r.settle()
     wait_until(lambda: open_gaps(r.hub) == [], timeout=60)
-    clock = _clock_findings(r)
+    clock = _clock_findings(r, "interval.clock")
+    aligned = _clock_findings(r, "interval.clock_drift")
+    clock_exceptions = _exceptions(r, "open", "clock_drift")
+    last_hour = list(range(END - 3 * 900, END + 1, 900))  # 132 … 135 s fast: aligned, valid
+    last_drifted = qualities(r.base, serial(7), last_hour, KWH)
     gapped = _ever_missing(r)
 
     rows = [
@@ -171,7 +178,9 @@ def test_duplicates_late_data_clock_drift_and_silence_are_found_as_injected(
                                  f"readings counted unchanged: {unchanged}"),
         ("late", len(late), f"estimate replaced, gap closed: {len(late_found)}"),
         ("clock_drift", len(drift), f"interval.clock on {len(clock)} meters, "
-                                    f"{sum(clock.values())} blocks"),
+                                    f"{sum(clock.values())} blocks; aligned past the "
+                                    f"tolerance: {sum(aligned.values())} blocks; "
+                                    f"exception: {len(clock_exceptions)}"),
         ("silence", len(silence), f"communication exception: {len(comm_open - r.unheard)}, "
                                   f"silent re-read: {len(silent_reads)}, "
                                   f"re-acquired: {len(reacquired)}"),
@@ -185,8 +194,12 @@ def test_duplicates_late_data_clock_drift_and_silence_are_found_as_injected(
     assert stored_once == {serial(n) for n in (1, 2, 3)}
     assert unchanged == BLOCK_TYPES * len(dups)
     assert late_found == {serial(4), serial(5)}
-    # exactly the drifted meters, each block stamped off the grid once
-    assert clock == {f.meters[0]: _off_grid(f) for f in drift}
+    # exactly the drifted meters, each block stamped off the grid once: snapped within the
+    # tolerance, aligned beyond it (serial 7 only), and none of them missing (``gapped``)
+    assert clock == {f.meters[0]: _off_grid(f, 1, 60) for f in drift}
+    assert aligned == {serial(7): _off_grid(drift[1], 61, 300)} and sum(aligned.values()) > 0
+    assert clock_exceptions == {serial(7)}
+    assert last_drifted == [f"{VALID} 3.7.1000"] * 4
     silent = {serial(8), serial(9)}
     assert comm_open == silent | r.unheard  # the never-heard ones since their installation
     assert (report["silent"], report["asked"]) == (2, 2)
@@ -206,11 +219,11 @@ def _stamps(fault: Fault, until: int | None = None) -> list[int]:
     return list(range(fault.start + 900, (until or fault.end) + 1, 900))
 
 
-def _off_grid(fault: Fault) -> int:
-    """Blocks whose drifted stamp is off the grid (a whole second or more) up to END."""
+def _off_grid(fault: Fault, low: int, high: int) -> int:
+    """Blocks whose drifted stamp is ``low`` to ``high`` seconds off the grid up to END."""
     per_day = float(fault.detail["seconds_per_day"])
     return sum(1 for ts in range(fault.start + 900, END + 1, 900)
-               if round(per_day * (ts - fault.start) / 86_400))  # fmt: skip
+               if low <= round(per_day * (ts - fault.start) / 86_400) <= high)  # fmt: skip
 
 
 def _readings_logged(hub: Hub) -> int:
@@ -246,13 +259,13 @@ def _gaps_of(r: Run, meter: str) -> list[tuple[int, int]]:
     return [(first, last) for m, first, last in open_gaps(r.hub) if m == r.meters[meter]]
 
 
-def _clock_findings(r: Run) -> dict[str, int]:
-    """Serial → readings flagged by interval.clock on the kWh channel."""
+def _clock_findings(r: Run, rule: str) -> dict[str, int]:
+    """Serial → readings flagged by ``rule`` on the kWh channel."""
     names = {i: s for s, i in r.meters.items()}
     with r.hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         (kwh,) = uow.reading_types.ids_for([KWH]).values()
-        found = FindingRepository(uow).query(tenant_id, rules=["interval.clock"])
+        found = FindingRepository(uow).query(tenant_id, rules=[rule])
     counts: Counter[str] = Counter()
     for f in found:
         if f.reading_type_id == kwh:
@@ -265,7 +278,7 @@ def _sweep_communication(r: Run, at: int) -> dict[str, set[str]]:
     failures."""
     with r.hub.database.unit_of_work(hub=True) as uow:
         sweep_exceptions(uow, r.hub.settings, at)
-    return {status: _communication(r, status) for status in ("open", "resolved")}
+    return {status: _exceptions(r, status) for status in ("open", "resolved")}
 
 
 def _reads(r: Run, reason: str) -> list[StoredCommand]:
@@ -288,11 +301,11 @@ def _ever_missing(r: Run) -> set[str]:
     return {names[f.meter_id] for f in found}
 
 
-def _communication(r: Run, status: str) -> set[str]:
+def _exceptions(r: Run, status: str, kind: str = "communication_failure") -> set[str]:
     names = {i: s for s, i in r.meters.items()}
     with r.hub.database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(TENANT)
         meters = uow.session.scalars(select(ExceptionRow.meter_id).where(
-            ExceptionRow.tenant_id == tenant_id, ExceptionRow.kind == "communication_failure",
+            ExceptionRow.tenant_id == tenant_id, ExceptionRow.kind == kind,
             ExceptionRow.status == status)).all()  # fmt: skip
     return {names[m] for m in meters}
