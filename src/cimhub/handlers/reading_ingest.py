@@ -201,14 +201,15 @@ def _batches(rows: list[tuple[int, str, Series]]) -> list[Batch]:
     """The stored series as VEE batches, sorted by time."""
     out = []
     for meter_id, code, series in rows:
-        order = sorted(range(len(series)), key=series.timestamps.__getitem__)
+        stamps, values, qualities = series.timestamps, series.values, series.qualities
+        if stamps != sorted(stamps):  # a sorted series (the usual) is taken as it is
+            order = sorted(range(len(series)), key=stamps.__getitem__)
+            stamps = [stamps[i] for i in order]
+            values = [values[i] for i in order]
+            qualities = [qualities[i] for i in order]
         out.append(
             Batch(
-                SeriesKey(meter_id, code),
-                series.kind,
-                [series.timestamps[i] for i in order],
-                [series.values[i] for i in order],
-                [series.qualities[i] for i in order],
+                SeriesKey(meter_id, code), series.kind, list(stamps), list(values), list(qualities)
             )
         )
     return out

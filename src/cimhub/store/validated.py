@@ -14,6 +14,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -196,16 +198,17 @@ class ValidatedRepository:
             return {}
         t = CURRENT
         columns = ("meter_id", "reading_type_id", "ts", "kind", "version", "created_at", *FIELDS)
+        stamps = list(map(_TS, rows))  # column-wise: no Python call per row
         stmt = select(*(t.c[c] for c in columns)).where(
             t.c.tenant_id == tenant_id,
-            member_of(t.c.meter_id, {r.meter_id for r in rows}, self._uow.dialect),
-            t.c.ts.between(min(r.ts for r in rows), max(r.ts for r in rows)),
+            member_of(t.c.meter_id, set(map(_METER, rows)), self._uow.dialect),
+            t.c.ts.between(min(stamps), max(stamps)),
         )
-        wanted = {(r.meter_id, r.reading_type_id) for r in rows}
+        wanted = set(map(_SERIES, rows))
         out: dict[Key, dict[str, Any]] = {}
         for row in self._uow.session.execute(stmt):
-            if (row.meter_id, row.reading_type_id) in wanted:
-                out[(row.meter_id, row.reading_type_id, row.ts)] = dict(row._mapping)
+            if (row[0], row[1]) in wanted:
+                out[(row[0], row[1], row[2])] = dict(zip(columns, row, strict=True))
         return out
 
     def apply(
@@ -228,11 +231,11 @@ class ValidatedRepository:
     ) -> tuple[ApplyCounts, list[Row]]:
         """``apply`` once: its counts, and the new rows a concurrent writer stored first."""
         current = self.current(tenant_id, rows)
-        new: list[Row] = []
+        new: list[Row] = [] if current else list(rows)  # nothing stored yet: all new
         changed: list[tuple[dict[str, Any], Row]] = []
         unchanged = kept = kept_measured = 0
-        for row in rows:
-            old = current.get((row.meter_id, row.reading_type_id, row.ts))
+        for row in rows if current else ():
+            old = current.get(row[:3])
             if old is None:
                 new.append(row)
             elif keep_edits and old["method"] == EDITED:
@@ -298,7 +301,7 @@ class ValidatedRepository:
         try:
             with session.begin_nested():
                 connection = session.connection()
-                _bulk(connection, (_tuple(tenant_id, r, now) for r in rows))
+                _bulk(connection, map(tuple.__add__, rows, repeat((tenant_id, 1, now))))
             return rows, []
         except Exception as error:
             if not is_unique_violation(error):
@@ -458,44 +461,12 @@ def _values(tenant_id: int, row: Row, version: int, now: int) -> dict[str, Any]:
     }
 
 
-INSERT_COLUMNS = (
-    "tenant_id",
-    "meter_id",
-    "reading_type_id",
-    "ts",
-    "kind",
-    "value",
-    "quality",
-    "version",
-    "method",
-    "rule",
-    "user_id",
-    "reason",
-    "config_version",
-    "created_at",
-)
-COPY_TYPES = (
-    ["int4", "int4", "int4", "int8", "text", "float8", "text", "int4"] + ["text"] * 5 + ["int8"]
-)
-
-
-def _tuple(tenant_id: int, r: Row, now: int) -> tuple[Any, ...]:
-    return (
-        tenant_id,
-        r.meter_id,
-        r.reading_type_id,
-        r.ts,
-        r.kind,
-        r.value,
-        r.quality,
-        1,
-        r.method,
-        r.rule,
-        r.user_id,
-        r.reason,
-        r.config_version,
-        now,
-    )
+#: a Row's fields, then (tenant_id, version, created_at): a COPY row is the Row's tuple
+#: with those three appended, built without a Python call per row
+INSERT_COLUMNS = (*Row._fields, "tenant_id", "version", "created_at")
+COPY_TYPES = ["int4", "int4", "int8", "text", "float8"] + ["text"] * 6 + ["int4", "int4", "int8"]
+_METER, _TS = itemgetter(0), itemgetter(2)
+_SERIES = itemgetter(0, 1)
 
 
 def _bulk(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:

@@ -7,7 +7,8 @@ import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import pairwise, repeat
+from itertools import repeat
+from operator import sub
 from typing import TYPE_CHECKING
 
 from cimhub.domain.reading import ReadingKind
@@ -323,7 +324,7 @@ def _long_gap(batch: Batch, previous: tuple[int, float] | None, limit: int) -> b
     if batch.end is not None and stamps and batch.end - stamps[-1] > limit:
         return True
     points = sorted(edges[:1] + list(stamps))
-    return any(b - a > limit for a, b in pairwise(points))
+    return max(map(sub, points[1:], points[:-1]), default=limit) > limit
 
 
 def _rows(v: Validated, type_ids: Mapping[str, int], config_version: str) -> list[Row]:
@@ -332,7 +333,8 @@ def _rows(v: Validated, type_ids: Mapping[str, int], config_version: str) -> lis
     reasons = {key: _reason(*key) for key in set(zip(v.methods, v.rules, strict=True))}
     return list(
         map(
-            Row._make,
+            tuple.__new__,  # Row._make without a Python call per reading
+            repeat(Row, n),
             zip(
                 repeat(v.key.meter_id, n),
                 repeat(type_ids[v.key.reading_type], n),
@@ -343,7 +345,7 @@ def _rows(v: Validated, type_ids: Mapping[str, int], config_version: str) -> lis
                 v.methods,
                 v.rules,
                 repeat(VEE_USER, n),
-                [reasons[key] for key in zip(v.methods, v.rules, strict=True)],
+                list(map(reasons.__getitem__, zip(v.methods, v.rules, strict=True))),
                 repeat(config_version, n),
                 strict=True,
             ),
@@ -443,8 +445,9 @@ def _stored_span(
 def _has_hole(batch: Batch) -> bool:
     """Whether an interval batch skips an interval between two of its readings (a stamp
     drifted within the clock tolerance is no skip)."""
-    step = batch.interval
-    return bool(step) and any(b - a > step * 3 // 2 for a, b in pairwise(batch.timestamps))
+    step, stamps = batch.interval, batch.timestamps
+    limit = step * 3 // 2  # the largest step, decided in C (not a generator per reading)
+    return bool(step) and max(map(sub, stamps[1:], stamps[:-1]), default=limit) > limit
 
 
 def failures_report(uow: UnitOfWork, tenant_id: int, start: int, end: int) -> dict[str, object]:
