@@ -103,6 +103,14 @@ class Scope:
         """The tenant's local day an interval ending at ts belongs to."""
         return (ts - max(self.batch.interval, 1) + self.params.utc_offset_minutes * 60) // DAY
 
+    def by_local_day(self, stamps: Sequence[int]) -> dict[int, list[int]]:
+        """``stamps`` grouped by ``local_day``, each day's in their order."""
+        shift = self.params.utc_offset_minutes * 60 - max(self.batch.interval, 1)
+        out: dict[int, list[int]] = {}
+        for ts in stamps:
+            out.setdefault((ts + shift) // DAY, []).append(ts)
+        return out
+
 
 def _overlaps(spans: Sequence[tuple[int, int]] | None, start: int, end: int) -> bool:
     """Whether (start, end] overlaps one of the (a, b] spans."""
@@ -162,9 +170,14 @@ def _exactly_on_grid(
     """Slot → batch index when every reading is exactly on the grid, once, inside
     (start, end] (what a healthy meter sends); None otherwise (judged reading by reading)."""
     stamps = list(stamps)
-    half = step // 2
-    if not step or [(ts + shift + half) // step * step - shift for ts in stamps] != stamps:
+    if not step:
         return None
+    # a contiguous run of grid points (one comparison in C), else snap each reading
+    contiguous = bool(stamps) and (stamps[0] + shift) % step == 0
+    if not (contiguous and stamps == list(range(stamps[0], stamps[-1] + 1, step))):
+        half = step // 2
+        if [(ts + shift + half) // step * step - shift for ts in stamps] != stamps:
+            return None
     if stamps and (min(stamps) <= start or max(stamps) > end):
         return None
     slots = dict(zip(stamps, range(len(stamps)), strict=True))

@@ -29,13 +29,16 @@ def high_low(scope: Scope) -> list[Finding]:
     own = grid_days(scope)
     profiles = {**scope.history.days, **own}
     out = []
+    days: dict[int, list[int]] | None = None
     for day, profile in sorted(own.items()):
         if None in profile.values:
             continue
         refs = like_days(day, profiles, p)
         if len(refs) < p.history_min_days:
             continue
-        stamps = [ts for ts in scope.grid.timestamps if scope.local_day(ts) == day]
+        if days is None:  # the grid's stamps by local day, once (not once a day)
+            days = scope.by_local_day(scope.grid.timestamps)
+        stamps = days.get(day, [])
         supplied = _supplied_slots(scope, stamps)
         if not supplied:
             continue  # out all day: nothing to judge

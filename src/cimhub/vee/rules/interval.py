@@ -141,7 +141,10 @@ def duplicate(scope: Scope) -> list[Finding]:
 def future(scope: Scope) -> list[Finding]:
     """RfP §2.4.4 b.iii / c.iv: future read dates (beyond the future tolerance)."""
     limit = scope.now + scope.params.future_tolerance_seconds
-    stamps = [ts for ts in scope.batch.timestamps if ts > limit]
+    every = scope.batch.timestamps
+    if not every or max(every) <= limit:
+        return []
+    stamps = [ts for ts in every if ts > limit]
     if not stamps:
         return []
     return [
@@ -161,7 +164,10 @@ def future(scope: Scope) -> list[Finding]:
 def old(scope: Scope) -> list[Finding]:
     """RfP §2.4.4 b.iii / c.iv: old read dates (older than the maximum age)."""
     limit = scope.now - scope.params.max_age_days * 86_400
-    stamps = [ts for ts in scope.batch.timestamps if ts < limit]
+    every = scope.batch.timestamps
+    if not every or min(every) >= limit:
+        return []
+    stamps = list(every) if max(every) < limit else [ts for ts in every if ts < limit]
     if not stamps:
         return []
     return [

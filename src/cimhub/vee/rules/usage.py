@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+from operator import is_not
 from statistics import median
 
 from cimhub.vee import quality
@@ -31,8 +33,8 @@ def spike(scope: Scope) -> list[Finding]:
         if v <= floor:
             continue
         neighbours = present[max(0, j - w) : j] + present[j + 1 : j + 1 + w]
-        if len(neighbours) < 2:
-            continue
+        if len(neighbours) < 2 or v <= k * max(min(neighbours), p.spike_min):
+            continue  # the median is no less than the least neighbour: no spike
         base = median(neighbours)
         if v > k * max(base, p.spike_min):
             ts = scope.grid.timestamps[where[j]]
@@ -60,6 +62,8 @@ def negative(scope: Scope) -> list[Finding]:
     if rt.flow_direction in (4, 19) and scope.context.usage_point.net_metering is not False:
         return []
     grid = scope.grid
+    if min(filter(partial(is_not, None), grid.values), default=0) >= 0:
+        return []  # decided in C, without a Python statement per value
     stamps = [
         ts for ts, v in zip(grid.timestamps, grid.values, strict=True) if v is not None and v < 0
     ]
