@@ -32,9 +32,11 @@ def add_commands(commands: Any) -> None:
     listing = actions.add_parser("list", help="dead letters not yet replayed")
     listing.add_argument("--all", action="store_true", help="replayed ones too")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    _tenant_option(listing)
     listing.set_defaults(run=_dlq_list)
     show = actions.add_parser("show", help="one dead letter: reason, headers, body")
     show.add_argument("id", type=int)
+    _tenant_option(show)
     show.set_defaults(run=_dlq_show)
     replay = actions.add_parser(
         "replay",
@@ -42,6 +44,7 @@ def add_commands(commands: Any) -> None:
     )
     replay.add_argument("ids", type=int, nargs="*", help="ids (default: every one not replayed)")
     replay.add_argument("--force", action="store_true", help="replay even if replayed before")
+    _tenant_option(replay)
     replay.set_defaults(run=_dlq_replay)
 
 
@@ -89,6 +92,12 @@ def _database() -> Iterator[Any]:
         database.dispose()
 
 
+def _tenant_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tenant", help="only this tenant's dead letters (default: every tenant's and the hub's)"
+    )
+
+
 def _when(epoch: int | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch else "-"
 
@@ -96,8 +105,10 @@ def _when(epoch: int | None) -> str:
 def _dlq_list(args: argparse.Namespace) -> int:
     from cimhub.bus.dead_letter import list_letters
 
-    with _database() as database:
-        letters = list_letters(database, include_replayed=args.all)
+    with _database() as database, _refusing() as refused:
+        letters = list_letters(database, include_replayed=args.all, tenant=args.tenant)
+    if refused:
+        return 1
     for letter in letters:
         if args.json:
             print(json.dumps(letter.summary()))
@@ -115,8 +126,10 @@ def _dlq_list(args: argparse.Namespace) -> int:
 def _dlq_show(args: argparse.Namespace) -> int:
     from cimhub.bus.dead_letter import get_letter
 
-    with _database() as database:
-        letter = get_letter(database, args.id)
+    with _database() as database, _refusing() as refused:
+        letter = get_letter(database, args.id, tenant=args.tenant)
+    if refused:
+        return 1
     if letter is None:
         print(f"no dead letter {args.id}", file=sys.stderr)
         return 1
@@ -134,26 +147,52 @@ def _dlq_show(args: argparse.Namespace) -> int:
 def _dlq_replay(args: argparse.Namespace) -> int:
     """Bus letters go back to their queue through the outbox; MQTT letters are translated
     with today's vendor profiles and processed here. Each replay is audited."""
-    from cimhub.bus.dead_letter import list_letters, replay
+    from cimhub.bus.dead_letter import list_letters
     from cimhub.security_commands import actor
 
     who, sent, refused = actor(), 0, 0
+    with _database() as database, _refusing() as unknown:
+        ids = args.ids or [letter.id for letter in list_letters(database, tenant=args.tenant)]
+    if unknown:
+        return 1
     with _database() as database:
-        ids = args.ids or [letter.id for letter in list_letters(database)]
-        mqtt = _MqttReplays(database, who)
+        mqtt = _MqttReplays(database, who, args.tenant)
         try:
             for letter_id in ids:
                 if mqtt.takes(letter_id):
                     outcome, detail = mqtt.replay(letter_id, force=args.force)
                 else:
-                    done = replay(database, letter_id, force=args.force, actor=who)
-                    outcome, detail = ("replayed", "") if done else ("already", "")
+                    outcome, detail = _replayed(database, letter_id, args, who)
                 sent, refused = sent + (outcome == "replayed"), refused + (outcome == "refused")
                 print(f"{letter_id}: {_WORDS[outcome]} {detail}".rstrip())
         finally:
             mqtt.close()
     print(f"{sent} of {len(ids)} replayed")
     return 1 if refused else 0
+
+
+def _replayed(database: Any, letter_id: int, args: argparse.Namespace, who: str) -> tuple[str, str]:
+    from cimhub.bus.dead_letter import replay
+    from cimhub.errors import UnknownObjectError
+
+    try:
+        done = replay(database, letter_id, force=args.force, actor=who, tenant=args.tenant)
+    except UnknownObjectError as exc:  # not there, or another tenant's than --tenant's
+        return "refused", exc.reason
+    return ("replayed", "") if done else ("already", "")
+
+
+@contextmanager
+def _refusing() -> Iterator[list[str]]:
+    """Report an unknown ``--tenant`` (or letter) on stderr instead of a traceback."""
+    from cimhub.errors import UnknownObjectError
+
+    refused: list[str] = []
+    try:
+        yield refused
+    except UnknownObjectError as exc:
+        refused.append(exc.reason)
+        print(exc.reason, file=sys.stderr)
 
 
 _WORDS = {"replayed": "replayed", "already": "already replayed (use --force to send it again)",
@@ -163,14 +202,14 @@ _WORDS = {"replayed": "replayed", "already": "already replayed (use --force to s
 class _MqttReplays:
     """MQTT dead letters, replayed through a hub's pipeline built on first need."""
 
-    def __init__(self, database: Any, actor: str) -> None:
-        self.database, self.actor, self.hub = database, actor, None
+    def __init__(self, database: Any, actor: str, tenant: str | None) -> None:
+        self.database, self.actor, self.tenant, self.hub = database, actor, tenant, None
 
     def takes(self, letter_id: int) -> bool:
         from cimhub.adapters.mqtt_dead_letter import is_mqtt
         from cimhub.bus.dead_letter import get_letter
 
-        letter = get_letter(self.database, letter_id)
+        letter = get_letter(self.database, letter_id, tenant=self.tenant)
         return letter is not None and is_mqtt(letter)
 
     def replay(self, letter_id: int, *, force: bool) -> tuple[str, str]:

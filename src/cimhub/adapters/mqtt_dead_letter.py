@@ -20,7 +20,7 @@ from cimhub.errors import CimHubError
 from cimhub.message.reply import Result
 from cimhub.store.audit import AuditLog
 from cimhub.store.database import Database
-from cimhub.store.dead_letters import DeadLetter, DeadLetterRepository
+from cimhub.store.dead_letters import EVERY_TENANT, DeadLetter, DeadLetterRepository
 
 QUEUE_PREFIX = "mqtt:"
 TOPIC, TENANT = "mqtt_topic", "tenant"
@@ -30,8 +30,8 @@ def record(database: Database, topic: str, reason: str, body: bytes, *, tenant: 
     """Keep a payload that does not fit its profile, with the reason and its tenant."""
     with database.unit_of_work(hub=True) as uow:
         return DeadLetterRepository(uow).add(
-            queue=QUEUE_PREFIX + topic, reason=reason, attempts=1,
-            headers={TOPIC: topic, TENANT: tenant}, properties={}, body=body,
+            tenant_id=uow.tenants.find(tenant), queue=QUEUE_PREFIX + topic, reason=reason,
+            attempts=1, headers={TOPIC: topic, TENANT: tenant}, properties={}, body=body,
         )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def replay(
 ) -> Replay:
     """Translate an MQTT dead letter with today's profiles and process it."""
     with database.unit_of_work(hub=True) as uow:
-        letter = DeadLetterRepository(uow).get(letter_id)
+        letter = DeadLetterRepository(uow).get(letter_id, EVERY_TENANT)
     if letter is None or not is_mqtt(letter):
         return Replay("refused", f"no MQTT dead letter {letter_id}")
     if letter.replayed_at is not None and not force:
@@ -81,7 +81,7 @@ def replay(
     if answer.technical or answer.result is Result.FAILED:
         return Replay("refused", f"the hub answered {answer.result.value} {answer.code}")
     with database.unit_of_work(hub=True) as uow:
-        DeadLetterRepository(uow).mark_replayed(letter_id)
+        DeadLetterRepository(uow).mark_replayed(letter_id, EVERY_TENANT)
         AuditLog(uow).record(actor, "dead_letter.replay", f"dead_letter:{letter_id}",
                              tenant=tenant, after={"queue": letter.queue,
                                                    "result": answer.result.value})  # fmt: skip

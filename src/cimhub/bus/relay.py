@@ -110,6 +110,8 @@ class Relay:
     def _publish(self, uow: UnitOfWork, entry: OutboxEntry, subs: dict[str, Subscription]) -> bool:
         """Publish one row; True when a hub consumer will take the message (and the row)."""
         headers: dict[str, object] = {topology.H_OUTBOX_ID: entry.id, topology.H_ATTEMPTS: 0}
+        if entry.tenant_id:  # 0: the hub's own row
+            headers[topology.H_TENANT_ID] = entry.tenant_id
         if entry.kind == Kind.EVENT:
             return self._event(uow, entry, subs.get(entry.address or ""), headers)
         if entry.kind == Kind.HUB:  # the hub's own consumers are reached like replies

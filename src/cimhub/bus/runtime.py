@@ -197,12 +197,14 @@ class Bus:
         return self.broker.depths(queues)
 
     def _gauges(self) -> dict[str, float]:
-        from cimhub.store.dead_letters import DeadLetterRepository
+        from cimhub.store.dead_letters import EVERY_TENANT, DeadLetterRepository
 
         with self.database.unit_of_work(hub=True) as uow:
             return {
                 "cimhub_outbox_pending": OutboxRepository(uow).count(),
-                "cimhub_dead_letters_stored": len(DeadLetterRepository(uow).list(limit=10_000)),
+                "cimhub_dead_letters_stored": len(
+                    DeadLetterRepository(uow).list(EVERY_TENANT, limit=10_000)
+                ),
             }
 
     # -- internals -------------------------------------------------------------------------

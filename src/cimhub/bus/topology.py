@@ -50,6 +50,8 @@ H_ADDRESS = "cimhub-address"
 #: The hub's own consumer a message on the replies queue is for (never a sender's address).
 H_CONSUMER = "cimhub-consumer"
 H_OUTBOX_ID = "cimhub-outbox-id"
+#: The tenant (its id) an outbox row relayed was written for: a dead letter of it is theirs.
+H_TENANT_ID = "cimhub-tenant-id"
 H_EVENT_ID = "cimhub-event-id"
 H_SUBSCRIPTION = "cimhub-subscription"
 H_ATTEMPTS = "x-cimhub-attempts"

@@ -115,6 +115,14 @@ def secure(connection: Connection) -> None:
             _protect(connection, name)
 
 
+def act_hub_wide(connection: Connection) -> None:
+    """See and write every tenant's rows for the rest of this transaction, as the connecting
+    role: a migration filling in data (FORCEd RLS binds the tables' owner too, unless it
+    is a superuser, and a migration runs with no tenant). No-op on SQLite."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT set_config('{SCOPE_SETTING}', '{HUB}', true)")
+
+
 def _protect(connection: Connection, table: str) -> None:
     connection.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
     connection.exec_driver_sql(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')

@@ -133,7 +133,7 @@ class Security:
         )
         self._session.add(row)
         self._session.flush()
-        self._set_roles(Kind.CREDENTIAL, row.id, role_ids)
+        self._set_roles(Kind.CREDENTIAL, row.id, role_ids, tenant_id)
         self.audit.record(
             actor, "credential.create", f"credential:{prefix}", tenant=tenant,
             after={"name": name, "roles": sorted(roles), "allow": list(allow),
@@ -177,7 +177,7 @@ class Security:
             query = query.where(Tenant.code == tenant)
         found = []
         for cred, code in self._session.execute(query.order_by(Tenant.code, Credential.name)):
-            roles = tuple(sorted(self._roles_of(Kind.CREDENTIAL, cred.id)))
+            roles = tuple(sorted(self._roles_of(Kind.CREDENTIAL, cred.id, cred.tenant_id)))
             allow = tuple(a for a in cred.allow.split(",") if a)
             found.append(
                 CredentialInfo(cred.prefix, code, cred.name, roles, allow, cred.created_at,
@@ -212,7 +212,7 @@ class Security:
                    created_at=int(time.time()))  # fmt: skip
         self._session.add(row)
         self._session.flush()
-        self._set_roles(Kind.USER, row.id, role_ids)
+        self._set_roles(Kind.USER, row.id, role_ids, tenant_id)
         self.audit.record(actor, "user.create", f"user:{name}", tenant=tenant,
                           after={"name": name, "roles": sorted(roles)})  # fmt: skip
 
@@ -253,7 +253,7 @@ class Security:
             (
                 code,
                 u.name,
-                tuple(sorted(self._roles_of(Kind.USER, u.id))),
+                tuple(sorted(self._roles_of(Kind.USER, u.id, u.tenant_id))),
                 u.disabled_at is not None,
             )
             for u, code in self._session.execute(query.order_by(Tenant.code, User.name))
@@ -292,21 +292,27 @@ class Security:
         """Give a live credential (by public id) or an active user exactly ``roles``."""
         role_ids = self._role_ids(roles)
         if kind is Kind.CREDENTIAL:
-            query = select(Credential.id, Tenant.code).join(
+            query = select(Credential.id, Credential.tenant_id, Tenant.code).join(
                 Tenant, Tenant.id == Credential.tenant_id
             )
             query = query.where(Credential.prefix == name, Credential.revoked_at.is_(None))
         else:
-            query = select(User.id, Tenant.code).join(Tenant, Tenant.id == User.tenant_id)
+            query = select(User.id, User.tenant_id, Tenant.code).join(
+                Tenant, Tenant.id == User.tenant_id
+            )
             query = query.where(User.name == name, User.disabled_at.is_(None))
         row = self._session.execute(query).one_or_none()
         if row is None:
             raise UnknownObjectError(f"no live {kind.value} {name!r}", object_id=name)
-        before = sorted(self._roles_of(kind, row.id))
+        before = sorted(self._roles_of(kind, row.id, row.tenant_id))
         self._session.execute(
-            delete(MemberRole).where(MemberRole.kind == kind.value, MemberRole.member_id == row.id)
+            delete(MemberRole).where(
+                MemberRole.kind == kind.value,
+                MemberRole.member_id == row.id,
+                MemberRole.tenant_id == row.tenant_id,
+            )
         )
-        self._set_roles(kind, row.id, role_ids)
+        self._set_roles(kind, row.id, role_ids, row.tenant_id)
         self.audit.record(actor, f"{kind.value}.roles", f"{kind.value}:{name}", tenant=row.code,
                           before={"roles": before}, after={"roles": sorted(roles)})  # fmt: skip
 
@@ -373,11 +379,11 @@ class Security:
                                     user=name, now=int(time.time()))  # fmt: skip
 
     def _user_member(self, user: User, tenant: str) -> Member:
-        roles = self._roles_of(Kind.USER, user.id)
+        roles = self._roles_of(Kind.USER, user.id, user.tenant_id)
         return Member(user.id, Kind.USER, user.name, tenant, roles, self._permissions(roles))
 
     def _credential_member(self, cred: Credential, tenant: str) -> Member:
-        roles = self._roles_of(Kind.CREDENTIAL, cred.id)
+        roles = self._roles_of(Kind.CREDENTIAL, cred.id, cred.tenant_id)
         allow = tuple(a for a in cred.allow.split(",") if a)
         return Member(cred.id, Kind.CREDENTIAL, cred.name, tenant, roles,
                       self._permissions(roles), allow, cred.digest_secret)  # fmt: skip
@@ -385,18 +391,25 @@ class Security:
     def _permissions(self, roles: frozenset[str]) -> frozenset[str]:
         return permissions_of(roles, self.grants())
 
-    def _roles_of(self, kind: Kind, member_id: int) -> frozenset[str]:
+    def _roles_of(self, kind: Kind, member_id: int, tenant_id: int) -> frozenset[str]:
+        """The roles of the member ``member_id`` of tenant ``tenant_id``."""
         return frozenset(
             self._session.scalars(
                 select(Role.name)
                 .join(MemberRole, MemberRole.role_id == Role.id)
-                .where(MemberRole.kind == kind.value, MemberRole.member_id == member_id)
+                .where(
+                    MemberRole.kind == kind.value,
+                    MemberRole.member_id == member_id,
+                    MemberRole.tenant_id == tenant_id,
+                )
             )
         )
 
-    def _set_roles(self, kind: Kind, member_id: int, role_ids: list[int]) -> None:
+    def _set_roles(self, kind: Kind, member_id: int, role_ids: list[int], tenant_id: int) -> None:
+        """Give a member of ``tenant_id`` the roles; the rows are that tenant's."""
         for role_id in role_ids:
-            self._session.add(MemberRole(kind=kind.value, member_id=member_id, role_id=role_id))
+            self._session.add(MemberRole(kind=kind.value, member_id=member_id, role_id=role_id,
+                                         tenant_id=tenant_id))  # fmt: skip
         self._session.flush()
 
     def _role_ids(self, roles: list[str]) -> list[int]:

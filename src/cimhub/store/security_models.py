@@ -65,13 +65,17 @@ class User(Base):
 
 
 class MemberRole(Base):
-    """A role held by a credential or a user (``kind`` 'credential' | 'user')."""
+    """A role held by a credential or a user (``kind`` 'credential' | 'user'); a row of
+    the member's tenant (0010: under row-level security like the member)."""
 
     __tablename__ = "member_role"
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     role_id: Mapped[int] = mapped_column(ForeignKey("role.id"), primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenant.id", name="fk_member_role_tenant"), index=True
+    )
 
 
 class SeenNonce(Base):

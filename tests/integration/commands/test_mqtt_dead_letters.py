@@ -16,7 +16,7 @@ from cimhub.adapters.profile import load_profile
 from cimhub.cli import main
 from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.audit import AuditLog
-from cimhub.store.dead_letters import DeadLetterRepository
+from cimhub.store.dead_letters import EVERY_TENANT, DeadLetterRepository
 from cimhub.store.models import IntervalReading
 from cimhub.testing.commands import TENANT, seed_meters
 from cimhub.testing.waiting import wait_until
@@ -33,7 +33,7 @@ def stamps(hub: Any) -> list[int]:
 
 def letters(hub: Any, *, include_replayed: bool = False) -> list[Any]:
     with hub.database.unit_of_work(hub=True) as uow:
-        return DeadLetterRepository(uow).list(include_replayed=include_replayed)
+        return DeadLetterRepository(uow).list(EVERY_TENANT, include_replayed=include_replayed)
 
 
 def test_rows_that_do_not_fit_are_dead_lettered_and_replayed_once_the_profile_is_fixed(
@@ -61,6 +61,9 @@ def test_rows_that_do_not_fit_are_dead_lettered_and_replayed_once_the_profile_is
         (f"mqtt:{prefix}/vendor-b/data/lp", "2.1 time field 't' missing")
     }
     assert all(lt.headers["tenant"] == TENANT for lt in refused)
+    with hub.database.unit_of_work(hub=True) as uow:
+        owner = uow.tenants.find(TENANT)
+    assert owner and all(lt.tenant_id == owner for lt in refused)  # the tenant's letters
 
     env = {"CIMHUB_DATABASE_URL": database_url, "CIMHUB_MQTT_VENDORS": str(profile_file),
            "CIMHUB_MQTT_TOPIC_PREFIX": prefix, "CIMHUB_DEFAULT_TENANT": TENANT}  # fmt: skip
@@ -70,7 +73,7 @@ def test_rows_that_do_not_fit_are_dead_lettered_and_replayed_once_the_profile_is
     assert len(letters(hub)) == 2 and stamps(hub) == [T0 + 1800, T0 + 3600]
 
     profile_file.write_text(SHIPPED.read_text().replace('time = "t"', 'time = "ts"', 1))
-    assert main(["dlq", "replay"]) == 0
+    assert main(["dlq", "replay", "--tenant", TENANT]) == 0
     assert stamps(hub) == [T0 + 1800 * n for n in (1, 2, 3, 4)]
     assert letters(hub) == []
     assert main(["dlq", "replay", *(str(lt.id) for lt in refused)]) == 0  # already: no-op

@@ -18,7 +18,7 @@ from cimhub.adapters.profile import load_profile
 from cimhub.app import Hub
 from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.commands import HesEndpoint
-from cimhub.store.dead_letters import DeadLetterRepository
+from cimhub.store.dead_letters import EVERY_TENANT, DeadLetterRepository
 from cimhub.store.event_models import EventRow
 from cimhub.store.models import IntervalReading
 from cimhub.testing.commands import (
@@ -124,7 +124,7 @@ def test_vendor_b_rows_land_and_a_bad_payload_is_refused_alone(
     assert len(hub.commands.mqtt.rejected) == 1
     assert hub.commands.mqtt.rejected[0][1] == "bad time 'not a time'"
     with hub.database.unit_of_work(hub=True) as uow:
-        (letter,) = DeadLetterRepository(uow).list()
+        (letter,) = DeadLetterRepository(uow).list(EVERY_TENANT)
     assert (letter.queue, letter.reason) == (
         f"mqtt:{prefix}/vendor-b/data/lp",
         "2.1 bad time 'not a time'",

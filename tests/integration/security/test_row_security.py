@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
+from alembic import command
 from sqlalchemy import exc, text
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
 from cimhub.message import parser
 from cimhub.settings import Settings
-from cimhub.store.database import Database
+from cimhub.store.database import Database, alembic_config
+from cimhub.store.dead_letters import DeadLetterRepository
 from cimhub.store.models import Base
 from cimhub.store.row_security import ROLE, SHARED, TenantScopeError
+from cimhub.store.security import Security
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
-from cimhub.testing.databases import postgres_database
+from cimhub.testing.databases import POSTGRES_ADMIN_URL, postgres_database
 from cimhub.testing.messages import created_meter_readings, meter_mrid
 from cimhub.testing.tenancy import TENANT_A, TENANT_B, tenant_scoped_tables, two_tenants_hub
 
@@ -233,4 +237,147 @@ def test_a_tenant_sees_its_own_and_the_hubs_subscriptions_and_writes_its_own(
     with db.unit_of_work(hub=True) as uow:
         rows = uow.session.execute(text("SELECT name, address FROM subscription ORDER BY 1"))
         assert [r[1] for r in rows] == ["http://x/of-a", "http://x/of-b", "http://x/of-hub"]
+    db.dispose()
+
+
+def test_a_tenant_sees_and_changes_only_its_own_dead_letters(database_url: str) -> None:
+    db = Database(database_url)
+    db.upgrade()
+    with db.unit_of_work(hub=True) as uow:
+        a, b = uow.tenants.ensure("a"), uow.tenants.ensure("b")
+        letters = DeadLetterRepository(uow)
+        for tenant_id, body in ((a, b"of-a"), (b, b"of-b"), (None, b"of-hub")):
+            letters.add(tenant_id=tenant_id, queue="q", reason=body.decode(), attempts=1,
+                        headers={}, properties={}, body=body)  # fmt: skip
+    with db.unit_of_work(a) as uow:
+        seen = uow.session.execute(text("SELECT reason FROM dead_letter ORDER BY 1"))
+        assert [r[0] for r in seen] == ["of-a"]  # neither B's nor the hub's
+        for sql in (
+            "UPDATE dead_letter SET replay_count = 9 WHERE reason <> 'of-a'",
+            "DELETE FROM dead_letter WHERE reason <> 'of-a'",
+        ):
+            assert uow.session.execute(text(sql)).rowcount == 0  # type: ignore[attr-defined]
+    for tenant_id in (b, None):  # neither B's nor the hub's may be written as A
+        insert = text(
+            "INSERT INTO dead_letter (tenant_id, queue, reason, attempts, headers, properties, "
+            "body, dead_at, replay_count) VALUES (:t, 'q', 'intruder', 1, '{}', '{}', '', 0, 0)"
+        )
+        refused = pytest.raises(exc.ProgrammingError, match="row-level security")
+        with refused, db.unit_of_work(a) as uow:
+            uow.session.execute(insert, {"t": tenant_id})
+    with db.unit_of_work() as uow:  # bound to no tenant: none at all
+        assert uow.session.execute(text("SELECT count(*) FROM dead_letter")).scalar() == 0
+    with db.unit_of_work(hub=True) as uow:
+        rows = uow.session.execute(text("SELECT reason, replay_count FROM dead_letter"))
+        assert sorted(rows.all()) == [("of-a", 0), ("of-b", 0), ("of-hub", 0)]
+    db.dispose()
+
+
+@pytest.fixture
+def owners_url() -> Iterator[str]:
+    """A database owned by, and migrated as, a LOGIN role that is no superuser (as the
+    README asks for production): FORCEd row-level security binds it too."""
+    import psycopg
+
+    role, name = f"cimhub_owner_{uuid4().hex[:8]}", f"cimhub_test_{uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            f"DO $$ BEGIN CREATE ROLE {ROLE} NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT {ROLE} TO "{role}"')  # as a DBA would (README)
+        admin.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    host = POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0].split("@")[-1]
+    try:
+        yield f"postgresql+psycopg://{role}@{host}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_the_tenant_migrations_fill_in_owners_as_a_role_bound_by_rls(owners_url: str) -> None:
+    """0009 reads subscriptions, 0010 credentials and users: tables already under RLS,
+    which a migration sees whole only because it says it acts hub-wide."""
+    config = alembic_config(owners_url)
+    command.upgrade(config, "0008_subscription_tenant")
+    command.upgrade(config, "0004_security")
+    db = Database(owners_url)
+    try:
+        with db.engine.begin() as c:
+            c.execute(text("SELECT set_config('cimhub.scope', 'hub', true)"))
+            superuser = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            assert c.execute(text(superuser)).scalar() is False
+            t = c.execute(text("INSERT INTO tenant (code, name, created_at) VALUES "
+                               "('known', 'K', 0) RETURNING id")).scalar()  # fmt: skip
+            c.execute(
+                text(
+                    "INSERT INTO subscription (name, tenant, tenant_id, noun, verbs, "
+                    "reading_types, event_types, address, protocol, max_attempts, "
+                    "backoff_seconds, active, created_at) VALUES ('billing-known', 'known', "
+                    ":t, 'MeterReadings', 'created', '', '', 'http://x', 'http', 1, 1, true, 0)"
+                ),
+                {"t": t},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO dead_letter (queue, reason, attempts, headers, properties, "
+                    "body, dead_at, replay_count) VALUES ('q', 'r', 1, "
+                    "'{\"cimhub-subscription\": \"billing-known\"}', '{}', '', 0, 0)"
+                )
+            )
+            cred = c.execute(text("INSERT INTO credential (tenant_id, name, prefix, key_hash, "
+                                  "allow, created_at) VALUES (:t, 'c', 'ck_1', 'h', '', 0) "
+                                  "RETURNING id"), {"t": t}).scalar()  # fmt: skip
+            c.execute(text("INSERT INTO member_role (kind, member_id, role_id) SELECT "
+                           "'credential', :m, id FROM role WHERE name = 'operator'"),
+                      {"m": cred})  # fmt: skip
+        db.upgrade()
+        with db.unit_of_work(hub=True) as uow:
+            owners = uow.session.execute(
+                text(
+                    "SELECT 'dead_letter', tenant_id FROM dead_letter UNION ALL "
+                    "SELECT 'member_role', tenant_id FROM member_role"
+                )
+            )
+            assert sorted(owners.all()) == [("dead_letter", t), ("member_role", t)]
+    finally:
+        db.dispose()
+
+
+def test_a_tenant_sees_and_changes_only_its_own_members_roles(database_url: str) -> None:
+    db = Database(database_url)
+    db.upgrade()
+    with db.unit_of_work(hub=True) as uow:
+        a, b = uow.tenants.ensure("a"), uow.tenants.ensure("b")
+        security = Security(uow)
+        for code in ("a", "b"):
+            security.create_credential(code, f"system-{code}", ["operator"], actor="t")
+        admin = uow.session.execute(text("SELECT id FROM role WHERE name = 'administrator'"))
+        admin_id = admin.scalar()
+    with db.unit_of_work(a) as uow:
+        seen = uow.session.execute(text("SELECT tenant_id FROM member_role")).scalars().all()
+        assert seen == [a]
+        for sql in (  # B's system made administrator, or stripped of its roles, as A
+            "UPDATE member_role SET role_id = :r WHERE tenant_id <> :a",
+            "DELETE FROM member_role WHERE tenant_id <> :a",
+        ):
+            changed = uow.session.execute(text(sql), {"r": admin_id, "a": a})
+            assert changed.rowcount == 0  # type: ignore[attr-defined]
+    for tenant_id in (b, None):  # nor may A give B's member (or anyone hub-wide) a role
+        refused = pytest.raises(exc.ProgrammingError, match="row-level security")
+        with refused, db.unit_of_work(a) as uow:
+            uow.session.execute(
+                text(
+                    "INSERT INTO member_role (kind, member_id, role_id, tenant_id) "
+                    "SELECT 'credential', c.id, :r, :t FROM credential c"
+                ),
+                {"r": admin_id, "t": tenant_id},
+            )
+    with db.unit_of_work(hub=True) as uow:
+        rows = uow.session.execute(
+            text("SELECT m.tenant_id, r.name FROM member_role m JOIN role r ON r.id = m.role_id")
+        )
+        assert sorted(rows.all()) == [(a, "operator"), (b, "operator")]
     db.dispose()

@@ -20,8 +20,10 @@ import pytest
 from sqlalchemy import text
 
 from cimhub.app import Hub
+from cimhub.bus.dead_letter import get_letter, list_letters, replay
 from cimhub.bus.runtime import subscription_of
 from cimhub.endpoints import soap
+from cimhub.errors import UnknownObjectError
 from cimhub.settings import Settings
 from cimhub.testing.masterdata import seed_golden
 from cimhub.testing.messages import created_meter_readings
@@ -365,6 +367,8 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
     assert before["meter"] and before["usage_point"] and before["interval_reading"]
     assert before["end_device_event"] and before["message_log"]
     assert before["subscription"]  # B's subscriptions are its rows: A changes none of them
+    assert before["dead_letter"]  # so are B's undeliverable reply and events
+    assert bool(before["member_role"]) == bool(keys)  # and its members' roles
     ids = _b_identifiers(hub)
     probe = Probe(_fingerprint(hub))
     assert ids["meter"] and ids["usage_point"] and ids["node"] and probe.fingerprint
@@ -391,6 +395,16 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
     assert B_SUBSCRIPTION not in {s.name for s in bus.subscriptions(as_tenant=TENANT_A)}
     assert not bus.remove_subscription(B_SUBSCRIPTION, as_tenant=TENANT_A)
     assert _b_subscriptions(hub) == subscriptions_before
+    # nor a B dead letter to list, show or replay
+    b_letters = [lt.id for lt in list_letters(hub.database, tenant=TENANT_B)]
+    assert b_letters and not set(b_letters) & {
+        lt.id for lt in list_letters(hub.database, tenant=TENANT_A, include_replayed=True)
+    }
+    for letter_id in b_letters:
+        assert get_letter(hub.database, letter_id, tenant=TENANT_A) is None
+        with pytest.raises(UnknownObjectError):
+            replay(hub.database, letter_id, tenant=TENANT_A, force=True)
+    assert rows_of(hub.database, b_id)["dead_letter"] == before["dead_letter"]
 
 
 def _settled(hub: Hub) -> None:
