@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Select, Table, and_, func, or_, select
 
 from cimhub.domain.installation import Role
 from cimhub.store.audit import AuditLog
@@ -214,22 +214,46 @@ def assessed_kwh(
 ) -> dict[int, tuple[float, int]]:
     """Usage point id → (kWh, days) of its assessment series' current values in (start,
     end] (estimated, or edited since): what billing reads."""
+    stmt = _assessed(uow, tenant_id, start, end, func.sum(CURRENT.c.value), func.count())
+    if stmt is None:
+        return {}
+    stmt = stmt.group_by(U.c.id)
+    return {up_id: (float(kwh), int(n)) for up_id, kwh, n in uow.session.execute(stmt)}
+
+
+def assessed_days(
+    uow: UnitOfWork, tenant_id: int, start: int, end: int, usage_point_ids: set[int]
+) -> dict[int, list[int]]:
+    """Usage point id → the ends of its assessed local days in (start, end]: what
+    bill-readiness counts as complete."""
+    stmt = _assessed(uow, tenant_id, start, end, CURRENT.c.ts) if usage_point_ids else None
+    if stmt is None:
+        return {}
+    out: dict[int, list[int]] = defaultdict(list)
+    stmt = stmt.where(member_of(U.c.id, usage_point_ids, uow.dialect))
+    for up_id, ts in uow.session.execute(stmt):
+        out[up_id].append(ts)
+    return dict(out)
+
+
+def _assessed(
+    uow: UnitOfWork, tenant_id: int, start: int, end: int, *columns: Any
+) -> Select[Any] | None:
+    """The usage point id and ``columns`` of assessment series' values in (start, end]."""
     type_id = uow.reading_types.find_ids([DAILY_KWH]).get(DAILY_KWH)
     if type_id is None:
-        return {}
+        return None
     c, links = CURRENT.c, cast(Table, UsagePointLink.__table__)
     link = links.c
-    stmt = (
-        select(U.c.id, func.sum(c.value), func.count())
+    return (
+        select(U.c.id, *columns)
         .select_from(
             CURRENT.join(M, and_(M.c.id == c.meter_id, M.c.record_status == SERIES_STATUS))
             .join(links, and_(link.tenant_id == tenant_id, link.meter_id == c.meter_id))
             .join(U, and_(U.c.tenant_id == tenant_id, U.c.mrid == link.usage_point))
         )
         .where(c.tenant_id == tenant_id, c.reading_type_id == type_id, c.ts > start, c.ts <= end)
-        .group_by(U.c.id)
     )
-    return {up_id: (float(kwh), int(n)) for up_id, kwh, n in uow.session.execute(stmt)}
 
 
 def _audit(uow: UnitOfWork, tenant: str, actor: str, start: int, end: int, run: AssessRun) -> None:

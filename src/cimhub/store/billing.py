@@ -18,12 +18,12 @@ from cimhub.billing.config import BillingConfig
 from cimhub.billing.cycle import Cycle, day_number, parse_cycle
 from cimhub.billing.daily import Day
 from cimhub.billing.determinants import Determinants, combine, with_events
-from cimhub.billing.readiness import judge
+from cimhub.billing.readiness import judge, unmetered
 from cimhub.billing.register import RegisterSegment, register_usage
 from cimhub.domain.installation import KWH_REGISTER, Role
 from cimhub.domain.meter import multiplier
 from cimhub.domain.reading import ReadingKind
-from cimhub.store.assessments import assessed_kwh
+from cimhub.store.assessments import assessed_days, assessed_kwh
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.billing_events import event_figures
 from cimhub.store.billing_models import BillingDaily, BillingDeterminant
@@ -70,6 +70,7 @@ def run_cycle(
     exceptions = _open_exceptions(uow, tenant_id, start, end)
     events = event_figures(uow, tenant_id, set(points), start, end)
     assessed = assessed_kwh(uow, tenant_id, start, end)
+    covered = assessed_days(uow, tenant_id, start, end, _meter_removed(points, assessed))
     result, rows, stamp = CycleResult(name, start, end), [], clock()
     for up_id, info in points.items():
         d = combine(days.get(up_id, []), subtract_check=config.subtract_check_meters)
@@ -77,6 +78,7 @@ def run_cycle(
             with_events(d, events[up_id].as_dict())
         extra = _with_assessed(d, assessed.get(up_id))
         info["assessed"] = bool(extra)
+        info["assessed_days"] = covered.get(up_id, ())
         summary, ready, reason = _judge(d, info, config, cycle, start, end, exceptions)
         summary |= extra
         summary["register_kwh"] = registers.get(up_id)
@@ -105,9 +107,11 @@ def _judge(
         if not info["assessed"]:
             return summary, False, "no assessed consumption (cimhub vee non-metered)"
         return summary, True, ""
-    expected = (end - start) // (d.interval or 900)
+    interval = d.interval or 900
+    expected = (end - start) // interval
     open_exceptions = sum(exceptions.get(m, 0) for m in info.get("meters", ()))
-    verdict = judge(d, expected, open_exceptions, config.readiness)
+    gaps = unmetered(start, end, info.get("spans", ()), info["assessed_days"], interval)
+    verdict = judge(d, expected, open_exceptions, config.readiness, gaps)
     summary = d.summary() | {
         "estimated_pct": verdict.estimated_pct,
         "missing_pct": verdict.missing_pct,
@@ -127,6 +131,11 @@ def _with_assessed(d: Determinants, found: tuple[float, int] | None) -> dict[str
     kwh, days = found
     d.energy[Channel.KWH_IMPORT] += round(kwh * MILLI)
     return {"assessed_kwh": round(kwh, 6), "assessed_days": days}
+
+
+def _meter_removed(points: dict[int, dict[str, Any]], assessed: dict[int, Any]) -> set[int]:
+    """Metered points with assessed days: their main meter was away for a while."""
+    return {i for i in assessed if points.get(i, {}).get("metered") is not False}
 
 
 def _row(
@@ -182,6 +191,8 @@ def _points(uow: UnitOfWork, tenant_id: int) -> dict[int, dict[str, Any]]:
             point.setdefault("meters", []).append(stay.meter_id)
             if stay.role is Role.MAIN:
                 point["main"] = stay.meter_id  # the latest main meter names it in exports
+                end = stay.end if stay.end is not None else 2**62
+                point.setdefault("spans", []).append((stay.start, end))
     return points
 
 
