@@ -1,14 +1,28 @@
-"""Deterministic HES traffic for the benchmarks: the same bytes in every run."""
+"""Deterministic HES traffic for the benchmarks: the same bytes in every run of a month."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from cimhub.testing.messages import created_meter_readings
 
+
+def last_month(today: date) -> datetime:
+    """The first day of the month before ``today``'s: traffic as recent as a head-end's, so
+    VEE judges it as it would live data — dated further back, every reading would be past
+    the age limit (time.old, 90 days) and VEE's cost measured on an all-suspect stream.
+
+    >>> last_month(date(2026, 12, 6)), last_month(date(2027, 1, 31))
+    (datetime.datetime(2026, 11, 1, 0, 0, tzinfo=datetime.timezone.utc), \
+datetime.datetime(2026, 12, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    """
+    first = today.replace(day=1) - timedelta(days=1)
+    return datetime(first.year, first.month, 1, tzinfo=UTC)
+
+
 #: Ingest traffic starts here: day 0 warms up, timed days follow within the month.
-START = datetime(2026, 3, 1, tzinfo=UTC)
+START = last_month(datetime.now(UTC).date())
 SOURCE = "HES-BENCH"
 
 
