@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from cimhub.billing.config import Readiness
 from cimhub.billing.determinants import Determinants
+from cimhub.domain.span import Span, uncovered
 
 DAY = 86_400
-Span = tuple[int, int]  #: (start, end) epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,29 +45,11 @@ def unmetered(
     if not meters:
         return Unmetered()
     first = max(start, min(a for a, _ in meters))
-    gaps = _minus(first, end, meters)
+    gaps = uncovered(first, end, meters)
     days = [(ts - DAY, ts) for ts in set(assessed_days)]
     covered = sum(max(0, min(b, y) - max(a, x)) for a, b in gaps for x, y in days)
     total = sum(b - a for a, b in gaps)
     return Unmetered(covered // interval, (total - covered) // interval)
-
-
-def _minus(start: int, end: int, spans: Sequence[Span]) -> list[Span]:
-    """(start, end) less the spans, as the pieces left.
-
-    >>> _minus(0, 10, [(2, 4), (8, 20)])
-    [(0, 2), (4, 8)]
-    """
-    pieces, at = [], start
-    for a, b in sorted(spans):
-        if b <= at or a >= end:
-            continue
-        if a > at:
-            pieces.append((at, a))
-        at = max(at, b)
-    if at < end:
-        pieces.append((at, end))
-    return pieces
 
 
 @dataclass(frozen=True, slots=True)

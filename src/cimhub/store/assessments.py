@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Select, Table, and_, func, or_, select
 
 from cimhub.domain.installation import Role
+from cimhub.domain.span import Span
 from cimhub.store.audit import AuditLog
 from cimhub.store.dt_outages import DtOutageRow
 from cimhub.store.master_models import UsagePoint
@@ -32,7 +33,7 @@ from cimhub.store.models import Meter, UsagePointLink
 from cimhub.store.sql import insert_ignore, member_of
 from cimhub.store.validated import CURRENT, ApplyCounts, Row, ValidatedRepository
 from cimhub.vee import assessment, quality
-from cimhub.vee.assessment import DAILY_KWH, METHOD, RULE, Span
+from cimhub.vee.assessment import DAILY_KWH, METHOD, RULE
 from cimhub.vee.batch import DAY
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cimhub.domain.span import Span, overlap, uncovered
 from cimhub.vee.batch import DAY
 from cimhub.vee.config import Params
 
@@ -20,8 +21,6 @@ from cimhub.vee.config import Params
 DAILY_KWH = "0.0.4.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 METHOD = "estimated:non_metered"
 RULE = "estimation.non_metered"
-
-Span = tuple[int, int]  #: (start, end) epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,35 +94,11 @@ def assess(
     for day in days:
         start = day * DAY - params.utc_offset_minutes * 60
         end = start + DAY
-        unmetered = _minus(start, end, metered)
+        unmetered = uncovered(start, end, metered)
         if not unmetered:
             continue
         open_s = sum(b - a for a, b in unmetered)
-        supplied_s = open_s - sum(_overlap(span, outages) for span in unmetered)
+        supplied_s = open_s - sum(overlap(span, outages) for span in unmetered)
         hours = min(basis.hours * open_s / DAY, supplied_s / 3600)
         out.append(DayEstimate(end, basis.load_kw * hours * basis.load_factor, hours))
     return out
-
-
-def _minus(start: int, end: int, spans: Sequence[Span]) -> list[Span]:
-    """(start, end) less the spans, as the pieces left.
-
-    >>> _minus(0, 10, [(2, 4), (8, 20)])
-    [(0, 2), (4, 8)]
-    """
-    pieces, at = [], start
-    for a, b in sorted(spans):
-        if b <= at or a >= end:
-            continue
-        if a > at:
-            pieces.append((at, a))
-        at = max(at, b)
-    if at < end:
-        pieces.append((at, end))
-    return pieces
-
-
-def _overlap(span: Span, others: Sequence[Span]) -> int:
-    """Seconds of ``span`` inside the (merged) ``others``."""
-    a, b = span
-    return (b - a) - sum(y - x for x, y in _minus(a, b, others))
