@@ -13,6 +13,7 @@ savepoint back and the batch takes the general path: staged, then merged set-wis
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -106,6 +107,27 @@ INSERT = (
 #: UPDATE … FROM's RETURNING: PostgreSQL needs the alias (s has the column too), SQLite
 #: refuses it and takes the bare name as the updated table's.
 RETURNED = {"postgresql": "r.message_log_id", "sqlite": "message_log_id"}
+
+#: The last ``:count`` interval stamps of each series before its ``b`` (within ``:window``
+#: seconds): one index probe per series, in one statement (a drifting clock's chain).
+LAST_STAMPS = {
+    "postgresql": (
+        "SELECT k.m, k.t, r.ts FROM unnest(CAST(:meters AS integer[]), "
+        "CAST(:types AS integer[]), CAST(:befores AS bigint[])) AS k(m, t, b) "
+        "CROSS JOIN LATERAL (SELECT ts FROM interval_reading "
+        "WHERE tenant_id = :tenant_id AND meter_id = k.m AND reading_type_id = k.t "
+        "AND ts < k.b AND ts >= k.b - :window ORDER BY ts DESC LIMIT :count) AS r"
+    ),
+    "sqlite": (
+        "SELECT k.m, k.t, r.ts FROM (SELECT json_extract(value, '$[0]') AS m, "
+        "json_extract(value, '$[1]') AS t, json_extract(value, '$[2]') AS b "
+        "FROM json_each(:keys)) AS k CROSS JOIN interval_reading AS r "
+        "ON r.tenant_id = :tenant_id AND r.meter_id = k.m AND r.reading_type_id = k.t "
+        "AND r.ts IN (SELECT w.ts FROM interval_reading AS w WHERE w.tenant_id = :tenant_id "
+        "AND w.meter_id = k.m AND w.reading_type_id = k.t AND w.ts < k.b "
+        "AND w.ts >= k.b - :window ORDER BY w.ts DESC LIMIT :count)"
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -312,6 +334,29 @@ class ReadingRepository:
             for meter_id, ts in rows:
                 newest[meter_id] = max(ts, newest.get(meter_id, ts))
         return newest
+
+    def last_stamps(
+        self, tenant_id: int, befores: Mapping[tuple[int, int], int], count: int, window: int
+    ) -> dict[tuple[int, int], list[int]]:
+        """The stamps of each interval series' last ``count`` raw readings before its
+        ``befores`` ts (at most ``window`` seconds before), oldest first: the meter's own
+        clock, as it sent them."""
+        if not befores or count <= 0:
+            return {}
+        keys = list(befores.items())
+        params: dict[str, Any] = {"tenant_id": tenant_id, "count": count, "window": window}
+        if self._uow.dialect == "postgresql":
+            params |= {
+                "meters": [m for (m, _), _ in keys],
+                "types": [t for (_, t), _ in keys],
+                "befores": [b for _, b in keys],
+            }
+        else:
+            params["keys"] = json.dumps([[m, t, b] for (m, t), b in keys])
+        out: dict[tuple[int, int], list[int]] = {}
+        for m, t, ts in self._uow.session.execute(text(LAST_STAMPS[self._uow.dialect]), params):
+            out.setdefault((m, t), []).append(ts)
+        return {key: sorted(stamps) for key, stamps in out.items()}
 
     def count(self, tenant_id: int, kind: ReadingKind) -> int:
         """How many current readings of this kind the tenant has."""

@@ -17,16 +17,16 @@ from cimhub.store.validated import EDITED, ApplyCounts, Row, ValidatedRepository
 from cimhub.store.vee_config import VeeConfigs
 from cimhub.store.vee_locks import lock_meters
 from cimhub.vee import quality
-from cimhub.vee.batch import DAY, Batch
+from cimhub.vee.batch import DAY, Batch, off_the_grid
 from cimhub.vee.calendar import profiles_from
-from cimhub.vee.config import DEFAULT, VeeConfig, tenant_layer, with_tenant
+from cimhub.vee.config import DEFAULT, Params, VeeConfig, tenant_layer, with_tenant
 from cimhub.vee.context import MasterData, MeterContext, Previous, SeriesHistory
 from cimhub.vee.edit import Edit, check_edit
 from cimhub.vee.engine import Validated, VeeResult, validate
 from cimhub.vee.finding import SeriesKey
 
 if TYPE_CHECKING:
-    from cimhub.store.readings import StoredSeries
+    from cimhub.store.readings import ReadingRepository, StoredSeries
     from cimhub.store.unit_of_work import UnitOfWork
 
 #: user_id of versions VEE made (edits carry the editor's id)
@@ -146,7 +146,14 @@ class VeeService:
             tenant_id, meters, start, end, outages_from=start - lookback
         )
         history = self._history(
-            validated_repo, tenant_id, tenant, batches, type_ids, like_days, contexts
+            validated_repo,
+            uow.readings,
+            tenant_id,
+            tenant,
+            batches,
+            type_ids,
+            like_days,
+            contexts,
         )
         result = validate(
             batches, now=now, contexts=contexts, history=history, config=self.config, tenant=tenant
@@ -168,6 +175,7 @@ class VeeService:
     def _history(
         self,
         repo: ValidatedRepository,
+        readings: ReadingRepository,
         tenant_id: int,
         tenant: str,
         batches: Sequence[Batch],
@@ -176,7 +184,8 @@ class VeeService:
         contexts: Mapping[int, MeterContext],
     ) -> dict[SeriesKey, SeriesHistory]:
         """Previous reads of every series; like-day profiles where they are needed (a day
-        with a known outage, or with the relay open, is no like day)."""
+        with a known outage, or with the relay open, is no like day); the last raw stamps
+        of a series with a reading off its grid (a drifting clock's chain goes on)."""
         params = self.config.params(tenant)
         lookback = params.like_day_lookback_days * DAY
         ids = {b.key: (b.key.meter_id, type_ids[b.key.reading_type]) for b in batches}
@@ -202,10 +211,12 @@ class VeeService:
                     profiles[b.key] = profiles_from(
                         stamps, values, quals, b.interval, params, outages=_unsupplied(context)
                     )
+        stamps = _last_stamps(readings, tenant_id, batches, ids, params)
         return {
             b.key: SeriesHistory(
                 Previous(*previous[ids[b.key]]) if ids[b.key] in previous else None,
                 profiles.get(b.key, {}),
+                tuple(stamps.get(ids[b.key], ())),
             )
             for b in batches
         }
@@ -299,6 +310,25 @@ def _first(batch: Batch) -> int:
 
 def _last(batch: Batch) -> int:
     return batch.end if batch.end is not None else batch.timestamps[-1]
+
+
+def _last_stamps(
+    readings: ReadingRepository,
+    tenant_id: int,
+    batches: Sequence[Batch],
+    ids: Mapping[SeriesKey, tuple[int, int]],
+    params: Params,
+) -> dict[tuple[int, int], list[int]]:
+    """The raw stamps before each interval batch with a reading off its grid (a healthy
+    meter's batch asks for none): as many as a drifting chain needs, from the last day."""
+    befores = {
+        ids[b.key]: b.start + 1 if b.start is not None else b.timestamps[0]
+        for b in batches
+        if b.kind is ReadingKind.INTERVAL and off_the_grid(b, params)
+    }
+    if not befores or params.clock_drift_max_seconds <= 0:
+        return {}
+    return readings.last_stamps(tenant_id, befores, params.clock_drift_min_readings, DAY)
 
 
 def _unsupplied(context: MeterContext | None) -> tuple[tuple[int, int], ...]:

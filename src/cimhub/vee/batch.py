@@ -10,7 +10,7 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.domain.reading_type import ReadingType, parse_reading_type
 from cimhub.vee.config import Params
 from cimhub.vee.context import MeterContext, SeriesHistory
-from cimhub.vee.drift import drifting, limits
+from cimhub.vee.drift import drifting_after, limits
 from cimhub.vee.finding import SeriesKey
 
 DAY = 86_400
@@ -135,16 +135,37 @@ def lay_on_grid(batch: Batch, history: SeriesHistory, params: Params) -> Grid:
     exact = _exactly_on_grid(stamps, step, shift, start, end)
     if exact is not None:
         return _laid(batch, grid_ts, exact)
-    nearest = [snap(ts, step, shift) for ts in stamps]
-    offsets = [ts - near for ts, near in zip(stamps, nearest, strict=True)]
+    nearest, offsets = _offsets(stamps, step, shift)
     tolerance = params.clock_tolerance_seconds
     beyond = [i for i, offset in enumerate(offsets) if abs(offset) > tolerance]
-    drift = drifting(nearest, offsets, limits(step, params)) if beyond else set()
+    drift: set[int] = set()
+    if beyond:  # the series' last stamps before the batch may begin a chain it goes on
+        known, known_offsets = _offsets(history.stamps, step, shift)
+        drift = drifting_after(known, known_offsets, nearest, offsets, limits(step, params))
     off_grid = [i for i in beyond if i not in drift]
     slots, duplicates = _slotted(nearest, set(off_grid), start, end)
     snapped = [i for i, offset in enumerate(offsets) if offset and abs(offset) <= tolerance]
     drifted = [i for i in beyond if i in drift]
     return _laid(batch, grid_ts, slots, off_grid, snapped, duplicates, drifted)
+
+
+def _offsets(stamps: Sequence[int], step: int, shift: int) -> tuple[list[int], list[int]]:
+    """The grid point nearest each stamp, and the stamp's offset from it."""
+    nearest = [snap(ts, step, shift) for ts in stamps]
+    return nearest, [ts - near for ts, near in zip(stamps, nearest, strict=True)]
+
+
+def off_the_grid(batch: Batch, params: Params) -> bool:
+    """Whether an interval batch has a reading stamped off its grid (the store then
+    fetches the series' last stamps for ``vee.drift``)."""
+    step, stamps = batch.interval, list(batch.timestamps)
+    if not step or not stamps:
+        return False
+    shift = grid_shift(step, params)
+    # a healthy meter's contiguous run is told by one comparison (in C)
+    if (stamps[0] + shift) % step == 0 and stamps == list(range(stamps[0], stamps[-1] + 1, step)):
+        return False
+    return any((ts + shift) % step for ts in stamps)
 
 
 def _slotted(

@@ -80,6 +80,9 @@ class DayProfile:
 class SeriesHistory:
     previous: Previous | None = None
     days: Mapping[int, DayProfile] = field(default_factory=dict)
+    #: the meter's own stamps of the series' last raw readings before the batch, oldest
+    #: first: a drifting clock's chain (``vee.drift``) begun in an earlier batch goes on
+    stamps: tuple[int, ...] = ()
 
 
 class MasterData(Protocol):

@@ -57,6 +57,29 @@ def drifting(slots: Sequence[int], offsets: Sequence[int], limits: DriftLimits) 
     return chosen
 
 
+def drifting_after(
+    known_slots: Sequence[int],
+    known_offsets: Sequence[int],
+    slots: Sequence[int],
+    offsets: Sequence[int],
+    limits: DriftLimits,
+) -> set[int]:
+    """``drifting`` for readings that follow the series' earlier ones (``known_*``, from
+    earlier batches): a chain begun there goes on, its earlier readings count towards
+    ``readings``; the indexes are the later readings'. A head-end that sends a block or
+    two a message is judged as if the blocks had come together.
+
+    >>> lim = DriftLimits(jitter=10, largest=300, readings=3)
+    >>> drifting_after([900, 1800], [59, 60], [2700], [61], lim)
+    {0}
+    >>> drifting_after([900, 1800], [0, 0], [2700], [200], lim)
+    set()
+    """
+    n = len(known_slots)
+    chained = drifting([*known_slots, *slots], [*known_offsets, *offsets], limits)
+    return {i - n for i in chained if i >= n}
+
+
 def _follows(
     last: int, i: int, slots: Sequence[int], offsets: Sequence[int], limits: DriftLimits
 ) -> bool:

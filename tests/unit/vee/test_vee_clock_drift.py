@@ -8,7 +8,9 @@ from cimhub.domain.reading import ReadingKind
 from cimhub.testing.vee_batches import KWH, MONDAY, STEP, context
 from cimhub.vee.batch import Batch
 from cimhub.vee.config import Layer, VeeConfig
-from cimhub.vee.engine import validate
+from cimhub.vee.context import Previous, SeriesHistory
+from cimhub.vee.drift import DriftLimits, drifting_after
+from cimhub.vee.engine import VeeResult, validate
 from cimhub.vee.finding import SeriesKey
 
 NOW = MONDAY + 3 * 86_400
@@ -99,3 +101,63 @@ def test_a_jittery_clock_beyond_the_allowed_jitter_is_off_grid() -> None:
     assert len(rules(run(stamped(offsets)), "interval.off_grid")[0].timestamps) == 8
     aligned = run(stamped(offsets), clock_drift_jitter_seconds=15)
     assert len(rules(aligned, "interval.clock_drift")[0].timestamps) == 8
+
+
+# -- a chain carried across batches: the series' last raw stamps before the batch ----------
+
+
+def test_a_chain_goes_on_from_the_stamps_before_the_batch() -> None:
+    lim = DriftLimits(jitter=10, largest=300, readings=3)
+    known = [900, 1800, 2700]
+    # 58, 59, 60 s before; 61 s now: |61 - 60| = 1 ≤ 10, four intervals ≥ 3
+    assert drifting_after(known, [58, 59, 60], [3600], [61], lim) == {0}
+    # on the grid before; 200 s now: |200 - 0| > 10, a chain of one
+    assert drifting_after(known, [0, 0, 0], [3600], [200], lim) == set()
+    # a jump before breaks the old chain; 59, 60 and 61 s are one of three
+    assert drifting_after(known, [200, 59, 60], [3600], [61], lim) == {0}
+    # 150 s jumps from 60 s; 61 s then follows 150 s by 89 s: neither is aligned
+    assert drifting_after(known[1:], [59, 60], [3600, 4500], [150, 61], lim) == set()
+    # one known reading and one new one are two intervals, fewer than three
+    assert drifting_after([2700], [60], [3600], [61], lim) == set()
+
+
+def test_after_a_jump_a_block_by_block_chain_starts_afresh() -> None:
+    lim = DriftLimits(jitter=10, largest=300, readings=3)
+    # the clock at 63, 65 s, one stamp 200 s off, then 67, 69, 71 s one block at a time:
+    # the last three known stamps each time, as the store fetches them
+    assert drifting_after([900, 1800, 2700], [63, 65, 200], [3600], [67], lim) == set()
+    assert drifting_after([1800, 2700, 3600], [65, 200, 67], [4500], [69], lim) == set()
+    assert drifting_after([2700, 3600, 4500], [200, 67, 69], [5400], [71], lim) == {0}
+
+
+def one_block(offset: int, known: Sequence[int]) -> VeeResult:
+    """T[3] alone, stamped ``offset`` s off, after the blocks before it stamped ``known`` s
+    off (stored from earlier messages, validated up to T[2])."""
+    batch = Batch(SeriesKey(1, KWH), ReadingKind.INTERVAL, [T[3] + offset], [0.23], [""])
+    stamps = tuple(t + o for t, o in zip(T[3 - len(known) : 3], known, strict=True))
+    history = {batch.key: SeriesHistory(Previous(T[2], 0.22), stamps=stamps)}
+    return validate([batch], now=NOW, contexts={1: context()}, history=history)
+
+
+def test_one_block_a_message_continuing_a_known_drift_is_aligned() -> None:
+    result = one_block(61, [58, 59, 60])
+    [drift] = rules(result, "interval.clock_drift")
+    assert drift.timestamps == (T[3],) and drift.data["drift_seconds"] == [61]
+    assert not rules(result, "interval.off_grid") and not rules(result, "interval.missing")
+    v = result.validated[0]
+    assert list(v.timestamps) == [T[3]] and list(v.values) == [0.23]
+    assert list(v.qualities) == ["3.0.1 3.7.1000"]
+
+
+def test_one_block_jumping_away_from_the_known_stamps_stays_off_grid() -> None:
+    for known in ([0, 0, 0], [58, 59, 60]):  # on the grid, or a drift 60 s away from 120 s
+        result = one_block(120, known)
+        assert not rules(result, "interval.clock_drift")
+        [off] = rules(result, "interval.off_grid")
+        assert off.timestamps == (T[3] + 120,)
+        assert [f.timestamps for f in rules(result, "interval.missing")] == [(T[3],)]
+
+
+def test_without_known_stamps_one_block_beyond_the_tolerance_stays_off_grid() -> None:
+    result = one_block(61, [])  # the store fetched none (or the history is too short)
+    assert rules(result, "interval.off_grid") and not rules(result, "interval.clock_drift")
