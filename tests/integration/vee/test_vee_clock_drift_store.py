@@ -10,16 +10,13 @@ import time
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
 from cimhub.domain.reading import MeterRef
-from cimhub.mappings.timestamp import to_text
 from cimhub.store.findings import FindingRepository
 from cimhub.store.validated import ValidatedRepository
 from cimhub.testing import vee_month as vm
+from cimhub.testing.messages import readings_message
 from cimhub.testing.replies import ParsedReply
 
 KWH = vm.KWH
-MR_MSG = "http://iec.ch/TC57/2011/MeterReadingsMessage"
-MSG = "http://iec.ch/TC57/2011/schema/message"
-MR = "http://iec.ch/TC57/2011/MeterReadings#"
 IST = 330 * 60
 #: local midnight two days ago: recent enough for the "old read date" rule
 DAY = (int(time.time()) + IST) // 86_400 * 86_400 - IST - 2 * 86_400
@@ -29,24 +26,10 @@ T = [DAY + STEP * (i + 1) for i in range(12)]
 DRIFT = [50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70]
 
 
-def message(stamps: dict[int, float]) -> bytes:
-    body = "".join(
-        f"<IntervalReadings><timeStamp>{to_text(ts)}</timeStamp><value>{v}</value>"
-        "</IntervalReadings>"
-        for ts, v in sorted(stamps.items())
-    )
-    return (
-        f'<CreatedMeterReadings xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header>'
-        f"<msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
-        f"<msg:MessageID>{time.time_ns()}</msg:MessageID></Header>"
-        f'<Payload><MeterReadings xmlns="{MR}"><MeterReading><IntervalBlocks>{body}'
-        f'<ReadingType ref="{KWH}"/></IntervalBlocks><Meter><mRID>M-1</mRID></Meter>'
-        f"</MeterReading></MeterReadings></Payload></CreatedMeterReadings>"
-    ).encode()
-
-
 def send(hub: Hub, stamps: dict[int, float]) -> None:
-    reply = ParsedReply.of(hub.pipeline.process(Inbound(message(stamps), "discom-a", "t")).body)
+    reply = ParsedReply.of(
+        hub.pipeline.process(Inbound(readings_message("M-1", {KWH: stamps}), "discom-a", "t")).body
+    )
     assert reply.result == "OK", reply.reasons
 
 

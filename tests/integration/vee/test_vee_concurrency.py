@@ -22,19 +22,16 @@ from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
 from cimhub.domain.reading import MeterRef
 from cimhub.handlers import reading_ingest
-from cimhub.mappings.timestamp import to_text
 from cimhub.settings import Settings
 from cimhub.store import vee as vee_store
 from cimhub.store.validated import ApplyCounts, Row, ValidatedRepository
 from cimhub.store.vee import VeeService
 from cimhub.testing import vee_month as vm
 from cimhub.testing.databases import postgres_database
+from cimhub.testing.messages import readings_message
 from cimhub.testing.replies import ParsedReply
 
 KWH = vm.KWH
-MR_MSG = "http://iec.ch/TC57/2011/MeterReadingsMessage"
-MSG = "http://iec.ch/TC57/2011/schema/message"
-MR = "http://iec.ch/TC57/2011/MeterReadings#"
 IST = 330 * 60
 STEP = 900
 #: local midnight four days ago: days 1, 2, 3 all past the re-acquisition wait
@@ -47,24 +44,10 @@ def day(n: int) -> dict[int, float]:
     return {first + STEP * (i + 1): round(0.2 * n + 0.01 * (i % 7), 3) for i in range(96)}
 
 
-def readings(values: dict[int, float]) -> bytes:
-    body = "".join(
-        f"<IntervalReadings><timeStamp>{to_text(ts)}</timeStamp><value>{v}</value>"
-        "</IntervalReadings>"
-        for ts, v in sorted(values.items())
-    )
-    return (
-        f'<CreatedMeterReadings xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header>'
-        f"<msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
-        f"<msg:MessageID>{time.time_ns()}</msg:MessageID></Header>"
-        f'<Payload><MeterReadings xmlns="{MR}"><MeterReading><IntervalBlocks>{body}'
-        f'<ReadingType ref="{KWH}"/></IntervalBlocks><Meter><mRID>M-1</mRID></Meter>'
-        f"</MeterReading></MeterReadings></Payload></CreatedMeterReadings>"
-    ).encode()
-
-
 def send(hub: Hub, values: dict[int, float]) -> ParsedReply:
-    answer = hub.pipeline.process(Inbound(readings(values), "discom-a", "test"))
+    answer = hub.pipeline.process(
+        Inbound(readings_message("M-1", {KWH: values}), "discom-a", "test")
+    )
     return ParsedReply.of(answer.body)
 
 

@@ -17,19 +17,16 @@ import pytest
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
 from cimhub.endpoints.rest.vee_schemas import EditRequest
-from cimhub.mappings.timestamp import to_text
 from cimhub.settings import Settings
 from cimhub.store.audit import AuditLog
 from cimhub.testing.billing import Stay, add_usage_points, install
+from cimhub.testing.messages import readings_message
 from cimhub.testing.security import JWT_SECRET, SECRET_KEY, provision
 from cimhub.testing.server import running_hub
 from cimhub.testing.tenancy import as_tenant
 
 KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 KWH_UNSEEN = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.9"  # valid, never stored
-MR_MSG = "http://iec.ch/TC57/2011/MeterReadingsMessage"
-MSG = "http://iec.ch/TC57/2011/schema/message"
-MR = "http://iec.ch/TC57/2011/MeterReadings#"
 IST = 330 * 60
 #: local midnight two days ago (recent for "old read date", past the re-acquisition wait)
 DAY = (int(time.time()) + IST) // 86_400 * 86_400 - IST - 2 * 86_400
@@ -37,22 +34,6 @@ TS = [DAY + 900 * (i + 1) for i in range(96)]
 SPIKE, GAP = 40, (60, 61)
 A, B = "discom-a", "discom-b"
 PROBLEM = "application/problem+json"
-
-
-def created(meter: str, values: dict[int, float]) -> bytes:
-    body = "".join(
-        f"<IntervalReadings><timeStamp>{to_text(ts)}</timeStamp><value>{v}</value>"
-        "</IntervalReadings>"
-        for ts, v in sorted(values.items())
-    )
-    return (
-        f'<CreatedMeterReadings xmlns="{MR_MSG}" xmlns:msg="{MSG}"><Header>'
-        f"<msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun>"
-        f"<msg:MessageID>{time.time_ns()}</msg:MessageID></Header>"
-        f'<Payload><MeterReadings xmlns="{MR}"><MeterReading><IntervalBlocks>{body}'
-        f'<ReadingType ref="{KWH}"/></IntervalBlocks><Meter><mRID>{meter}</mRID></Meter>'
-        f"</MeterReading></MeterReadings></Payload></CreatedMeterReadings>"
-    ).encode()
 
 
 def day(spike: float = 6.5) -> dict[int, float]:
@@ -71,7 +52,9 @@ def api(database_url: str) -> Iterator[tuple[Hub, httpx.Client]]:
         for tenant, meter, values in ((A, "M-1", day()), (B, "M-1", day(7.5)), (B, "B-9", day())):
             with hub.database.unit_of_work(hub=True) as uow:
                 uow.tenants.ensure(tenant)
-            answer = hub.pipeline.process(Inbound(created(meter, values), tenant, "test"))
+            answer = hub.pipeline.process(
+                Inbound(readings_message(meter, {KWH: values}), tenant, "test")
+            )
             assert answer.result.value == "OK", answer.body
         with httpx.Client(base_url=base, headers=as_tenant(A), timeout=30) as client:
             yield hub, client
@@ -367,7 +350,9 @@ def test_a_tenants_stored_overrides_change_how_vee_judges_its_new_data(
     theirs = client.get("/api/v1/vee/rules", headers=as_tenant(B)).json()
     assert theirs["parameters"]["spike_factor"] == 5.0 and theirs["stored"] is None
     for tenant in (A, B):  # the same spiky day for a new meter in each tenant
-        answer = hub.pipeline.process(Inbound(created("M-2", day()), tenant, "test"))
+        answer = hub.pipeline.process(
+            Inbound(readings_message("M-2", {KWH: day()}), tenant, "test")
+        )
         assert answer.result.value == "OK"
     spikes = {
         tenant: client.get("/api/v1/vee/findings", headers=as_tenant(tenant),
@@ -450,7 +435,9 @@ def test_with_authentication_the_editor_is_the_principal_and_roles_decide(
     settings = Settings(database_url=database_url, jwt_secret=JWT_SECRET, secret_key=SECRET_KEY)
     with running_hub(settings) as (hub, base):
         for tenant in ("a", "b"):
-            answer = hub.pipeline.process(Inbound(created("M-1", day()), tenant, "test"))
+            answer = hub.pipeline.process(
+                Inbound(readings_message("M-1", {KWH: day()}), tenant, "test")
+            )
             assert answer.result.value == "OK", answer.body
 
         def as_(name: str) -> dict[str, str]:
