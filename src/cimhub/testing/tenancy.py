@@ -18,6 +18,7 @@ from cimhub.bus.pipeline import Answer, Inbound
 from cimhub.settings import Settings
 from cimhub.store.database import Database
 from cimhub.testing.masterdata import seed_golden
+from cimhub.testing.waiting import wait_until
 
 TENANT_HEADER = "X-Cimhub-Tenant"
 TENANT_A = "tenant-a"
@@ -107,3 +108,15 @@ def rows_of(database: Database, tenant_id: int) -> dict[str, list[tuple[Any, ...
             ).all()
             snapshot[table] = sorted((tuple(r) for r in rows), key=repr)
     return snapshot
+
+
+def settled(hub: Hub) -> None:
+    """Wait (bounded) until the hub has delivered or dead-lettered every outbox row: a
+    delivery finishing removes a tenant's row, which is the hub's doing, not a tenant's —
+    counts of a tenant's rows taken before and after must not race it."""
+
+    def empty() -> bool:
+        with hub.database.engine.connect() as c:
+            return not c.execute(text("SELECT 1 FROM outbox")).first()
+
+    wait_until(empty, timeout=60)

@@ -26,7 +26,13 @@ from cimhub.store.security import Security
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.testing.databases import POSTGRES_ADMIN_URL, postgres_database
 from cimhub.testing.messages import created_meter_readings, meter_mrid
-from cimhub.testing.tenancy import TENANT_A, TENANT_B, tenant_scoped_tables, two_tenants_hub
+from cimhub.testing.tenancy import (
+    TENANT_A,
+    TENANT_B,
+    settled,
+    tenant_scoped_tables,
+    two_tenants_hub,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -107,6 +113,7 @@ def test_a_session_that_set_no_tenant_sees_no_row(two_tenants: Hub) -> None:
 def test_a_unit_of_work_sees_only_its_own_tenant(two_tenants: Hub) -> None:
     a, _b = _ids(two_tenants)
     tables = tenant_scoped_tables(two_tenants.database)
+    settled(two_tenants)  # the relay removing a delivered row between the counts is no leak
     with two_tenants.database.engine.connect() as connection:  # the owner: no policies
         own = {
             t: connection.execute(

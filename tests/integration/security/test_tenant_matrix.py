@@ -37,8 +37,8 @@ from cimhub.testing.tenancy import (
     rows_of,
     seed_tenant,
     sender,
+    settled,
 )
-from cimhub.testing.waiting import wait_until
 
 INDEX = tomllib.loads((MESSAGES / "index.toml").read_text(encoding="utf-8"))["message"]
 #: What tenant B holds beyond the common golden data: a command and a subscription.
@@ -107,7 +107,7 @@ def served(request: pytest.FixtureRequest, database_url: str) -> Iterator[Served
         if request.param == "credentials":
             keys = provision_admins(hub.database, TENANT_A, TENANT_B)
             _user_with_a_session(hub, TENANT_B)  # (a user would end open loopback mode)
-        _settled(hub)
+        settled(hub)
         with httpx.Client(base_url=base, timeout=60) as client:
             yield Served(hub, client, keys)
 
@@ -383,7 +383,7 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
     assert probe.answered > 20  # A was let in: what it got was its own data, not B's
     assert probe.leaks == [], "tenant B's data reached tenant A:\n" + "\n".join(probe.leaks)
     assert probe.failures == [], "\n".join(probe.failures)
-    _settled(hub)
+    settled(hub)
     after = rows_of(hub.database, b_id)
     changed = [t for t in before if before[t] != after.get(t)]
     assert changed == [], f"tenant A's requests changed tenant B's rows in {changed}"
@@ -405,17 +405,6 @@ def test_tenant_a_never_reads_or_changes_tenant_b(served: Served) -> None:
         with pytest.raises(UnknownObjectError):
             replay(hub.database, letter_id, tenant=TENANT_A, force=True)
     assert rows_of(hub.database, b_id)["dead_letter"] == before["dead_letter"]
-
-
-def _settled(hub: Hub) -> None:
-    """Wait (bounded) until the hub has delivered or dead-lettered every outbox row: a
-    delivery finishing removes B's row, which is the hub's doing, not tenant A's."""
-
-    def empty() -> bool:
-        with hub.database.engine.connect() as c:
-            return not c.execute(text("SELECT 1 FROM outbox")).first()
-
-    wait_until(empty, timeout=60)
 
 
 def _tenant_id(hub: Hub, code: str) -> int:
