@@ -50,6 +50,7 @@ def add_commands(commands: Any) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     from cimhub.app import Hub
+    from cimhub.heap import settle
 
     logging.getLogger().setLevel(logging.INFO)
     settings = Settings()
@@ -66,6 +67,7 @@ def _worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    settle()
     print(f"cimhub worker consuming from {_safe(settings.broker_url)}", flush=True)
     try:
         hub.bus.run_worker(stop)

@@ -144,6 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cimhub.app import Hub
+    from cimhub.heap import settle
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if args.demo:
@@ -176,9 +177,11 @@ def _serve(args: argparse.Namespace) -> int:
             f"http://{settings.host}:{settings.port}", meters=args.demo_meters, api_key=key
         )
         demo.start()
+    app = hub.web_app()
+    settle()
     try:
         uvicorn.run(
-            hub.web_app(),
+            app,
             host=settings.host,
             port=settings.port,
             log_level="warning",

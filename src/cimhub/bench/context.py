@@ -16,6 +16,7 @@ from cimhub.bench.plan import Plan
 from cimhub.bench.traffic import Traffic, traffic
 from cimhub.bus.pipeline import Pipeline
 from cimhub.handlers.registry import default_registry
+from cimhub.heap import settle
 from cimhub.settings import Settings
 from cimhub.store.database import Database
 from cimhub.testing.databases import postgres_database, sqlite_url
@@ -77,7 +78,9 @@ class Context:
     def pipeline(self, url: str, **settings: object) -> Pipeline:
         """The pipeline every transport calls, wired as the hub wires it."""
         config = Settings(database_url=url, **settings)  # type: ignore[arg-type]
-        return Pipeline(config, self.store(url), default_registry())
+        pipeline = Pipeline(config, self.store(url), default_registry())
+        settle()  # as `cimhub serve` and `cimhub worker` do once wired
+        return pipeline
 
     def close(self) -> None:
         """Dispose of every engine (a PostgreSQL database cannot be dropped while in use)."""
