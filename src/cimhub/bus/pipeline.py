@@ -23,6 +23,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -195,7 +196,7 @@ class Pipeline:
 
     def handle(self, accepted: Accepted) -> Answer:
         """Idempotency check, handler and message log in one transaction (raises on failure)."""
-        with self.database.unit_of_work(hub=False) as uow:  # bound per message below
+        with self._unit_of_work(accepted) as uow:
             (result,) = self._handle_in(uow, [accepted])
         if isinstance(result, FunctionalError):
             raise result
@@ -217,13 +218,18 @@ class Pipeline:
         refused, or a TechnicalError), as ``handle`` would answer or raise it alone."""
         if len(batch) > 1:
             try:
-                with self.database.unit_of_work(hub=False) as uow:  # bound per group
+                with self._unit_of_work(batch[0]) as uow:
                     return list(self._handle_batch(uow, batch))
             except StorageUnavailableError:
                 raise
             except Exception as exc:  # rolled back: handle one by one to isolate the culprit
                 log.info("batch of %d rolled back (%r); handling one by one", len(batch), exc)
         return [self._handle_one(accepted) for accepted in batch]
+
+    def _unit_of_work(self, first: Accepted) -> AbstractContextManager[UnitOfWork]:
+        """A transaction scoped to the first message's tenant when its id is known, else to
+        none yet; ``_handle_in`` binds each run to its own tenant (the same: no round trip)."""
+        return self.database.unit_of_work(self.database.known_tenant(first.inbound.tenant))
 
     def _handle_batch(
         self, uow: UnitOfWork, batch: Sequence[Accepted]

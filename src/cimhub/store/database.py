@@ -72,6 +72,11 @@ class Database:
     def engine(self) -> Engine:
         return self._engine
 
+    def known_tenant(self, code: str) -> int | None:
+        """The id of tenant ``code`` if a committed unit of work has met it (no query):
+        a unit of work opened for it sets its row-level security scope once."""
+        return self._cache.tenants.get(code)
+
     def upgrade(self) -> None:
         """Apply every migration not yet applied (alembic ``upgrade head``); idempotent."""
         config = alembic_config(self.url)

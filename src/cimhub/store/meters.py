@@ -87,20 +87,22 @@ class MeterRepository:
         wanted = set(meter_ids)
         if not wanted:
             return {}
-        dialect = self._uow.dialect
-        meters = self._uow.session.execute(
-            select(Meter.id, Meter.mrid).where(
-                Meter.tenant_id == tenant_id, member_of(Meter.id, wanted, dialect)
+        rows = self._uow.session.execute(  # one round trip: a query answers with these
+            select(Meter.id, Meter.mrid, MeterName.name)
+            .outerjoin(
+                MeterName,
+                (MeterName.meter_id == Meter.id) & (MeterName.tenant_id == Meter.tenant_id),
             )
-        ).all()
+            .where(Meter.tenant_id == tenant_id, member_of(Meter.id, wanted, self._uow.dialect))
+            .order_by(Meter.id, MeterName.id)
+        )
+        mrids: dict[int, str] = {}
         names: dict[int, list[str]] = {}
-        for meter_id, name in self._uow.session.execute(
-            select(MeterName.meter_id, MeterName.name)
-            .where(MeterName.tenant_id == tenant_id, member_of(MeterName.meter_id, wanted, dialect))
-            .order_by(MeterName.id)
-        ):
-            names.setdefault(meter_id, []).append(name)
-        return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in meters}
+        for meter_id, mrid, name in rows:
+            mrids[meter_id] = mrid
+            if name is not None:
+                names.setdefault(meter_id, []).append(name)
+        return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in mrids.items()}
 
     def _by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, Found]:
         rows = self._uow.session.execute(self._by_mrid_select(tenant_id, mrids)).all()

@@ -69,6 +69,14 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND c.relname <> 'alembic_version'
 """
+#: A COPY's scope (role, tenant, hub-wide) read, and the app role left for the connecting
+#: one (any other role is kept: set to itself). PostgreSQL evaluates the select list left
+#: to right, so the first column is the role before the switch.
+LEAVE_APP_ROLE = (
+    f"SELECT current_setting('role'), current_setting('{TENANT_SETTING}', true), "
+    f"current_setting('{SCOPE_SETTING}', true), set_config('role', CASE current_setting('role') "
+    f"WHEN '{ROLE}' THEN 'none' ELSE current_setting('role') END, true)"
+)
 #: Tables whose rows without a tenant are the hub's, readable by every tenant.
 SHARED = frozenset({"subscription"})
 SHARED_QUAL = "tenant_id IS NULL"
@@ -246,16 +254,14 @@ class RowSecureCursor(psycopg.Cursor[Any]):
             with super().copy(statement, params, **kwargs) as copy:
                 yield copy
             return
-        role, tenant, scope = self.execute(
-            "SELECT current_setting('role'), current_setting(%s, true), current_setting(%s, true)",
-            (TENANT_SETTING, SCOPE_SETTING),
-        ).fetchone() or ("none", "", "")
+        # One round trip reads the unit of work's scope and leaves the app role.
+        row = self.execute(LEAVE_APP_ROLE).fetchone()
+        role, tenant, scope = row[:3] if row else ("none", "", "")
         if role != ROLE:  # not in a unit of work: the connecting role's own rights apply
             with super().copy(statement, params, **kwargs) as copy:
                 yield copy
             return
         allowed = None if scope == HUB else int(tenant) if tenant else -1
-        self.execute("SELECT set_config('role', 'none', true)")
         try:
             with super().copy(statement, params, **kwargs) as copy:
                 checked = _Checked(copy, columns.index("tenant_id"), allowed)
