@@ -37,6 +37,7 @@ def run(ctx: Context) -> list[Figure]:
             database = ctx.store(url)
             with ctx.task(f"billing {backend}: seed {count} usage-point-months", count) as step:
                 tenant_id, _ = seed_month(database, "bench", count, START, END, on_chunk=step)
+            ctx.analyse(url)
             with database.unit_of_work(hub=True) as uow:
                 SubscriptionRepository(uow).put(
                     Subscription("billing", "MeterReadings", ("created",), "http://billing.example",

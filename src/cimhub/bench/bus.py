@@ -55,14 +55,15 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
             broker = rabbitmq.url(vhost)
             with _workers(workers, db_url, broker), _Client(broker) as client:
                 client.wait_for_consumers(workers)
-                rate = _measure(ctx, client, traffic, workers)
+                rate = _measure(ctx, client, traffic, workers, db_url)
         figures.append(Figure("bus", (BACKEND, traffic.label), {f"workers_{workers}": rate}))
     return figures
 
 
-def _measure(ctx: Context, client: _Client, traffic: Traffic, workers: int) -> float:
+def _measure(ctx: Context, client: _Client, traffic: Traffic, workers: int, db_url: str) -> float:
     for raw in traffic.warmup:  # registers the meters, one message at a time
         client.send_all([raw])
+    ctx.analyse(db_url)
     per_message = traffic.size * traffic.intervals
     title = f"ingest RabbitMQ {workers} worker{'s' * (workers > 1)} {traffic.label}"
     with ctx.task(title, traffic.readings) as advance:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import Progress
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from cimhub.bench.machine import pin_postgres_backend
 from cimhub.bench.plan import Plan
@@ -74,6 +74,20 @@ class Context:
         database.upgrade()
         self._databases.append(database)
         return database
+
+    def analyse(self, url: str) -> None:
+        """Table statistics, as autovacuum has them on a hub that has been running: call
+        after a scenario's warm-up (a fresh database has none, and plans made blind scan
+        a tenant's rows where they would probe an index)."""
+        database = Database(url)
+        if database.dialect != "postgresql":  # SQLite keeps none unless asked: nor does the hub
+            database.dispose()
+            return
+        try:
+            with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("ANALYZE"))
+        finally:
+            database.dispose()
 
     def pipeline(self, url: str, **settings: object) -> Pipeline:
         """The pipeline every transport calls, wired as the hub wires it."""

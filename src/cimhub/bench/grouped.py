@@ -28,6 +28,7 @@ def run(ctx: Context) -> list[Figure]:
                 pipeline = ctx.pipeline(url)
                 for raw in traffic.warmup:
                     send(pipeline, raw)
+                ctx.analyse(url)
                 rate = _measure(ctx, pipeline, traffic.messages, group, backend)
             figures.append(
                 Figure("grouped", (backend, f"{traffic.label}, {group} a batch"), {"e2e": rate})

@@ -52,6 +52,7 @@ def _measure(
 ) -> Figure:
     for raw in traffic.warmup:
         send(pipeline, raw)
+    ctx.analyse(pipeline.database.url)
     per_message = traffic.size * traffic.intervals
     budget = ctx.plan.ingest_seconds
     title = f"ingest {backend} {traffic.label}" + (" VEE off" if figure != "e2e" else "")
