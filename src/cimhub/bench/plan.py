@@ -133,7 +133,9 @@ def default_scenarios() -> list[Scenario]:
             "queries on the validated layer",
             "VEE",
             "the same queries answered from VEE's validated layer (the default when VEE is "
-            "on): needs a bulk loader of validated readings",
+            "on), over as many validated readings bulk-loaded with COPY",
+            queries.run_validated if ingest.vee_built() else None,
+            pg_and_sqlite,
         ),
         Scenario(
             "memory",

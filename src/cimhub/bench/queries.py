@@ -1,9 +1,11 @@
 """GetMeterReadings latency over a store holding millions of interval readings.
 
-The rows are bulk-loaded first as raw readings (binary COPY on PostgreSQL, executemany on SQLite) in
+The rows are bulk-loaded first (binary COPY on PostgreSQL, executemany on SQLite) in
 arrival order — day after day, each meter's 96 readings together, as daily pushes land
-— then vacuumed and analysed as autovacuum would have. Each query goes through
-``Pipeline.process`` (parse, validate, resolve the meter, read, render the reply).
+— then vacuumed and analysed as autovacuum would have: as raw readings, queried with VEE
+off (``run``), or as VEE's validated layer, queried with VEE on, the hub's default
+(``run_validated``). Each query goes through ``Pipeline.process`` (parse, validate,
+resolve the meter, read, render the reply).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +26,9 @@ from cimhub.bench.ingest import TRANSPORT, vee_built
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import SOURCE
 from cimhub.bus.pipeline import Inbound, Pipeline
+from cimhub.domain.reading import ReadingKind
 from cimhub.message.reply import Result
-from cimhub.store import partitions
+from cimhub.store import partitions, validated
 from cimhub.store.database import Database
 from cimhub.store.staging import READING_COLUMNS as COLUMNS
 from cimhub.store.staging import READING_TYPES
@@ -35,30 +39,73 @@ from cimhub.testing.messages import (
     meter_mrid,
     meter_serial,
 )
+from cimhub.vee import quality
+from cimhub.vee.engine import VALIDATED
 
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 SLOT = 900
-COPY = f"COPY interval_reading ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
 METER_ONE_MONTH = "one meter-month"
 METERS_ONE_DAY = "100 meters-day"
 
 
+@dataclass(frozen=True)
+class Layer:
+    """Where the rows are loaded and the queries answered from."""
+
+    table: str
+    columns: str
+    types: list[str]
+    row: Callable[[int, int, int, int, float, int], tuple[Any, ...]]
+    settings: dict[str, object]  # the pipeline's: which layer GetMeterReadings reads
+    suffix: str  # of the figures' labels
+
+
+def _raw_row(tenant_id: int, meter: int, type_id: int, ts: int, value: float, at: int) -> Any:
+    return (tenant_id, meter, type_id, ts, value, "", 1, SOURCE, None, at)
+
+
+def _validated_row(tenant_id: int, meter: int, type_id: int, ts: int, value: float, at: int) -> Any:
+    """As VEE stores a reading that passed every rule (``validated.INSERT_COLUMNS``)."""
+    passed = (quality.VALIDATED, VALIDATED, "", "", "", "1")  # quality … config version
+    return (meter, type_id, ts, ReadingKind.INTERVAL.value, value, *passed, tenant_id, 1, at)
+
+
+#: With VEE built, GetMeterReadings reads the validated layer; with it off, raw readings.
+RAW = Layer("interval_reading", COLUMNS, READING_TYPES, _raw_row, {"vee_enabled": False}, "")
+VALIDATED_LAYER = Layer(
+    validated.CURRENT.name,
+    ", ".join(validated.INSERT_COLUMNS),
+    validated.COPY_TYPES,
+    _validated_row,
+    {},
+    ", validated",
+)
+
+
 def run(ctx: Context) -> list[Figure]:
+    """The raw layer (VEE off, or not built)."""
+    return _run(ctx, RAW if vee_built() else replace(RAW, settings={}))
+
+
+def run_validated(ctx: Context) -> list[Figure]:
+    """VEE's validated layer: what GetMeterReadings answers from by default."""
+    return _run(ctx, VALIDATED_LAYER)
+
+
+def _run(ctx: Context, layer: Layer) -> list[Figure]:
     figures = []
     days = ctx.plan.query_days
     meters = math.ceil(ctx.plan.query_rows / (96 * days))
-    # The rows are loaded as raw readings: with VEE built, queries ask for that layer.
-    raw_layer = {"vee_enabled": False} if vee_built() else {}
     for backend in ctx.backends:
         with ctx.database(backend) as url:
-            pipeline = ctx.pipeline(url, **raw_layer)
-            rows, rate = _load(ctx, pipeline.database, backend, meters, days)
-            figures += _measure(ctx, pipeline, backend, meters, days, rows, rate)
+            pipeline = ctx.pipeline(url, **layer.settings)
+            rows, rate = _load(ctx, pipeline.database, backend, meters, days, layer)
+            figures += _measure(ctx, pipeline, backend, (meters, days, rows, rate), layer)
     return figures
 
 
 def _load(
-    ctx: Context, database: Database, backend: str, meters: int, days: int
+    ctx: Context, database: Database, backend: str, meters: int, days: int, layer: Layer
 ) -> tuple[int, float]:
     """Store ``meters`` × ``days`` × 96 readings; (rows, rows/s of the load)."""
     total = meters * days * 96
@@ -73,16 +120,15 @@ def _load(
     try:
         driver: Any = connection.driver_connection
         _meters(driver, backend, tenant_id, meters)
-        with ctx.task(f"queries {backend}: load {total:,} readings", total) as advance:
+        title = f"queries {backend}: load {total:,} readings{layer.suffix}"
+        with ctx.task(title, total) as advance:
             started = time.perf_counter()
-            if backend == "postgresql":
-                _copy(driver, tenant_id, type_id, meters, days, values, advance)
-            else:
-                _insert(driver, tenant_id, type_id, meters, days, values, advance)
+            load = _copy if backend == "postgresql" else _insert
+            load(driver, layer, (tenant_id, type_id, meters, days), values, advance)
             rate = total / (time.perf_counter() - started)
     finally:
         connection.close()
-    _analyse(database, backend)
+    _analyse(database, backend, layer)
     return total, rate
 
 
@@ -111,51 +157,57 @@ def _meters(driver: Any, backend: str, tenant_id: int, meters: int) -> None:
         driver.execute("COMMIT")
 
 
+Shape = tuple[int, int, int, int]  # tenant id, reading type id, meters, days
+
+
 def _day_rows(
-    tenant_id: int, type_id: int, meter: int, day: int, values: list[list[float]]
+    layer: Layer, tenant_id: int, type_id: int, meter: int, day: int, values: list[list[float]]
 ) -> Iterator[tuple[Any, ...]]:
     first = int(YEAR_START.timestamp()) + day * 86_400 + SLOT
     received = first + 86_400
     for i, value in enumerate(values[meter % 7]):
-        yield (tenant_id, meter, type_id, first + i * SLOT, value, "", 1, SOURCE, None, received)
+        yield layer.row(tenant_id, meter, type_id, first + i * SLOT, value, received)
 
 
-def _copy(
-    driver: Any, tenant_id: int, type_id: int, meters: int, days: int, values: Any, advance: Advance
-) -> None:
+def _copy(driver: Any, layer: Layer, shape: Shape, values: Any, advance: Advance) -> None:
     """Arrival order: day by day, each meter's day together; one COPY per day."""
+    tenant_id, type_id, meters, days = shape
+    sql = f"COPY {layer.table} ({layer.columns}) FROM STDIN (FORMAT BINARY)"
     for day in range(days):
-        with driver.cursor() as cursor, cursor.copy(COPY) as copy:
-            copy.set_types(READING_TYPES)
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(layer.types)
             for meter in range(1, meters + 1):
-                for row in _day_rows(tenant_id, type_id, meter, day, values):
+                for row in _day_rows(layer, tenant_id, type_id, meter, day, values):
                     copy.write_row(row)
         driver.commit()
         advance(meters * 96)
 
 
-def _insert(
-    driver: Any, tenant_id: int, type_id: int, meters: int, days: int, values: Any, advance: Advance
-) -> None:
+def _insert(driver: Any, layer: Layer, shape: Shape, values: Any, advance: Advance) -> None:
     """SQLite keeps the rows clustered by key whatever the order: load in key order."""
-    marks = ", ".join("?" * len(READING_TYPES))
-    sql = f"INSERT INTO interval_reading ({COLUMNS}) VALUES ({marks})"
+    tenant_id, type_id, meters, days = shape
+    marks = ", ".join("?" * len(layer.types))
+    sql = f"INSERT INTO {layer.table} ({layer.columns}) VALUES ({marks})"
     for meter in range(1, meters + 1):
         driver.execute("BEGIN")
         driver.executemany(
             sql,
-            (r for day in range(days) for r in _day_rows(tenant_id, type_id, meter, day, values)),
+            (
+                r
+                for day in range(days)
+                for r in _day_rows(layer, tenant_id, type_id, meter, day, values)
+            ),
         )
         driver.execute("COMMIT")
         advance(days * 96)
 
 
-def _analyse(database: Database, backend: str) -> None:
+def _analyse(database: Database, backend: str, layer: Layer) -> None:
     """What autovacuum would have done by the time anyone queries (the meters too: without
     their statistics, a look-up of 100 meters by id may scan the tenant's every name)."""
     if backend == "postgresql":
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text("VACUUM (ANALYZE) interval_reading, meter, meter_name"))
+            c.execute(text(f"VACUUM (ANALYZE) {layer.table}, meter, meter_name"))
     else:
         with database.engine.connect() as c:
             c.execute(text("ANALYZE"))
@@ -165,11 +217,10 @@ def _measure(
     ctx: Context,
     pipeline: Pipeline,
     backend: str,
-    meters: int,
-    days: int,
-    rows: int,
-    load_rate: float,
+    stored: tuple[int, int, int, float],  # meters, days, rows, rows/s of the load
+    layer: Layer,
 ) -> list[Figure]:
+    meters, days, rows, load_rate = stored
     rng = random.Random(61968)
     january = (YEAR_START, YEAR_START + timedelta(days=31))
 
@@ -184,9 +235,11 @@ def _measure(
     figures = []
     expected = {METER_ONE_MONTH: 31 * 96, METERS_ONE_DAY: min(100, meters) * 96}
     for label, make in ((METER_ONE_MONTH, one_meter_month), (METERS_ONE_DAY, meters_day)):
-        latencies, readings = _latencies(ctx, pipeline, f"queries {backend}: {label}", make)
-        if readings != expected[label]:
-            raise BenchError(f"{label} answered {readings} readings, not {expected[label]}")
+        label += layer.suffix
+        title = f"queries {backend}: {label}"
+        latencies, readings = _latencies(ctx, pipeline, title, make)
+        if readings != expected[label.removesuffix(layer.suffix)]:
+            raise BenchError(f"{label} answered {readings} readings, not as {expected}")
         figures.append(
             Figure(
                 "query",
