@@ -29,11 +29,6 @@ CONNECT_TIMEOUT_SECONDS = 10
 MIGRATION_LOCK_KEY = 61968_100
 #: Driver errors that mean "the database cannot be reached or used right now".
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
-#: psycopg prepares a statement run five times; after five more PostgreSQL may switch it
-#: to a generic plan, blind to the values: for the partitioned readings (the ingest's
-#: "anything stored here already?" probe) that plan cost 51 ms a batch instead of well
-#: under one (BENCHMARKS.md, round 6). Planning each execution costs ~0.1 ms.
-CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
 #: Execution option telling the SQLite BEGIN hook to take the write lock up front.
 IMMEDIATE = "cimhub_begin_immediate"
 
@@ -135,13 +130,11 @@ def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailableError:
 
 
 def _postgres_engine(url: str) -> Engine:
-    own = make_url(url).query.get("options") or ""  # the URL's own server options stay
     return create_engine(
         url,
         pool_pre_ping=True,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "options": f"{own if isinstance(own, str) else ' '.join(own)} {CUSTOM_PLANS}".strip(),
             # COPY into tenant-scoped tables under row-level security (see row_security)
             "cursor_factory": row_security.RowSecureCursor,
         },

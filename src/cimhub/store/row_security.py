@@ -38,10 +38,16 @@ TENANT_SETTING = "cimhub.tenant_id"
 SCOPE_SETTING = "cimhub.scope"
 HUB = "hub"
 
-#: One round trip at the start of a unit of work (and when it binds another tenant).
+#: One round trip at the start of a unit of work (and when it binds another tenant). It
+#: also has every statement of the transaction planned for its values: psycopg prepares a
+#: statement run five times, and PostgreSQL may then keep a generic plan, blind to them —
+#: for the partitioned readings' probes that plan cost 51 ms a batch instead of well under
+#: one (BENCHMARKS.md, round 6); planning each execution costs ~0.1 ms. Set per
+#: transaction, not per connection, so that it holds behind any connection pooler.
 ENTER = text(
     "SELECT set_config('role', :role, true), set_config('cimhub.tenant_id', :tenant, true), "
-    "set_config('cimhub.scope', :scope, true)"
+    "set_config('cimhub.scope', :scope, true), "
+    "set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
 CREATE_ROLE = f"""
 DO $$ BEGIN
