@@ -4,6 +4,7 @@ RabbitMQ, Mosquitto); hubs driven in-process through their pipeline or served ov
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
     """Build hubs on this backend (settings overridable), closed after the test."""
-    hubs: list[Hub] = []
+    with ExitStack() as hubs:  # each one closed even if closing another fails
 
-    def make(**overrides: object) -> Hub:
-        hub = Hub.build(Settings(database_url=database_url, **overrides))  # type: ignore[arg-type]
-        hubs.append(hub)
-        return hub
+        def make(**overrides: object) -> Hub:
+            hub = Hub.build(Settings(database_url=database_url, **overrides))  # type: ignore[arg-type]
+            hubs.callback(hub.close)
+            return hub
 
-    yield make
-    for hub in hubs:
-        hub.close()
+        yield make
 
 
 @pytest.fixture
@@ -64,23 +63,18 @@ def send(hub: Hub) -> Send:
 @pytest.fixture
 def serve(database_url: str) -> Iterator[Callable[..., Any]]:
     """Start a hub on this backend over real HTTP (settings overridable); (hub, base URL)."""
-    stack: list[Any] = []
+    with ExitStack() as hubs:  # each one stopped even if stopping another fails
 
-    def start(**overrides: Any) -> tuple[Hub, str]:
-        settings = Settings(
-            database_url=database_url,
-            hes_backoff_seconds=0.2,
-            hes_backoff_max_seconds=0.5,
-            **overrides,
-        )
-        context = running_hub(settings)
-        hub, base = context.__enter__()
-        stack.append(context)
-        return hub, base
+        def start(**overrides: Any) -> tuple[Hub, str]:
+            settings = Settings(
+                database_url=database_url,
+                hes_backoff_seconds=0.2,
+                hes_backoff_max_seconds=0.5,
+                **overrides,
+            )
+            return hubs.enter_context(running_hub(settings))
 
-    yield start
-    for context in reversed(stack):
-        context.__exit__(None, None, None)
+        yield start
 
 
 @pytest.fixture
@@ -102,13 +96,11 @@ def amqp_url() -> Iterator[str]:
 @pytest.fixture
 def start_worker() -> Iterator[Callable[[Settings], ThreadWorker]]:
     """`cimhub worker` in a thread, for hubs on RabbitMQ; stopped after the test."""
-    workers: list[ThreadWorker] = []
+    with ExitStack() as workers:  # each one stopped even if stopping another fails
 
-    def start(settings: Settings) -> ThreadWorker:
-        worker = ThreadWorker(settings)
-        workers.append(worker)
-        return worker
+        def start(settings: Settings) -> ThreadWorker:
+            worker = ThreadWorker(settings)
+            workers.callback(worker.close)
+            return worker
 
-    yield start
-    for worker in workers:
-        worker.close()
+        yield start

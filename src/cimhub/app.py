@@ -36,14 +36,23 @@ class Hub:
     def build(cls, settings: Settings, *, upgrade: bool = True, serve: bool = True) -> Hub:
         """Wire a hub; ``serve`` starts its bus in the serving role (False for `cimhub worker`)."""
         database = Database(settings.database_url)
-        if upgrade:
-            database.upgrade()
-        registry = default_registry()
-        pipeline = Pipeline(settings, database, registry)
-        bus = Bus(settings, database, registry, pipeline)
+        try:
+            if upgrade:
+                database.upgrade()
+            registry = default_registry()
+            pipeline = Pipeline(settings, database, registry)
+            bus = Bus(settings, database, registry, pipeline)
+        except BaseException:
+            database.dispose()  # a hub never built leaves no connection open
+            raise
+        hub = cls(settings, database, registry, pipeline, bus)
         if serve:
-            bus.start_serving()
-        return cls(settings, database, registry, pipeline, bus)
+            try:
+                bus.start_serving()
+            except BaseException:
+                hub.close()  # threads it started stop, then the pool goes
+                raise
+        return hub
 
     def web_app(self) -> FastAPI:
         from cimhub.endpoints.rest import PREFIX, approval_codes, commands, exceptions, vee
@@ -148,13 +157,15 @@ class Hub:
         return done
 
     def close(self) -> None:
-        if self.commands is not None:
-            self.commands.stop()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-        if self.bus is not None:
-            self.bus.stop()
-        self.database.dispose()
+        try:
+            if self.commands is not None:
+                self.commands.stop()
+            if self.scheduler is not None:
+                self.scheduler.shutdown(wait=False)
+            if self.bus is not None:
+                self.bus.stop()
+        finally:
+            self.database.dispose()  # even when a thread failed to stop
 
 
 def sweep_rereads(

@@ -55,9 +55,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, str]:
     from cimhub.store.database import Database
 
     settings = Settings()
-    database = Database(settings.database_url)
-    database.upgrade()
-    return database, args.tenant or settings.default_tenant
+    return Database.migrated(settings.database_url), args.tenant or settings.default_tenant
 
 
 def _config(args: argparse.Namespace) -> int:

@@ -239,7 +239,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from cimhub.store.database import Database
 
     settings = Settings()
-    Database(settings.database_url).upgrade()
+    with Database(settings.database_url) as database:
+        database.upgrade()
     print(f"database at {_safe_url(settings.database_url)} is up to date")
     return 0
 
@@ -303,41 +304,12 @@ def _bench(args: argparse.Namespace) -> int:
 def _tenant(args: argparse.Namespace) -> int:
     from cimhub.store.database import Database
 
-    database = Database(Settings().database_url)
-    database.upgrade()
-    with database.unit_of_work(hub=True) as uow:
-        if args.code:
-            from cimhub.security_commands import actor
-            from cimhub.store.audit import AuditLog
-
-            if uow.tenants.find(args.code) is None:
-                AuditLog(uow).record(
-                    actor(),
-                    "tenant.create",
-                    f"tenant:{args.code}",
-                    tenant=args.code,
-                    after={"name": args.name or args.code},
-                )
-            tenant_id = uow.tenants.ensure(args.code, args.name)
-            chosen: dict[str, bool | int | None] = {
-                name: {"on": True, "off": False, "default": None}[value]
-                for name, value in (
-                    ("auto_register_meters", args.auto_register),
-                    ("approval_codes", args.approval_codes),
-                )
-                if value
-            }
-            if args.on_demand_stale_minutes is not None:
-                minutes = args.on_demand_stale_minutes
-                chosen["on_demand_stale_minutes"] = None if minutes == "default" else int(minutes)
-            if chosen:
-                uow.tenants.configure(tenant_id, **chosen)
-                AuditLog(uow).record(
-                    actor(), "tenant.configure", f"tenant:{args.code}", tenant=args.code,
-                    after=chosen,
-                )  # fmt: skip
-        tenants = uow.tenants.all()
-    database.dispose()
+    with Database(Settings().database_url) as database:
+        database.upgrade()
+        with database.unit_of_work(hub=True) as uow:
+            if args.code:
+                _configure_tenant(uow, args)
+            tenants = uow.tenants.all()
     word = {None: "default", True: "on", False: "off"}
     for t in tenants:
         if not args.code or t.code == args.code:
@@ -346,6 +318,39 @@ def _tenant(args: argparse.Namespace) -> int:
                   f"\tapproval-codes {word[t.approval_codes]}"
                   f"\ton-demand-stale-minutes {'default' if stale is None else stale}")  # fmt: skip
     return 0
+
+
+def _configure_tenant(uow: Any, args: argparse.Namespace) -> None:
+    """Create tenant ``args.code`` if new and apply the switches given (each audited)."""
+    from cimhub.security_commands import actor
+    from cimhub.store.audit import AuditLog
+
+    if uow.tenants.find(args.code) is None:
+        AuditLog(uow).record(
+            actor(),
+            "tenant.create",
+            f"tenant:{args.code}",
+            tenant=args.code,
+            after={"name": args.name or args.code},
+        )
+    tenant_id = uow.tenants.ensure(args.code, args.name)
+    chosen: dict[str, bool | int | None] = {
+        name: {"on": True, "off": False, "default": None}[value]
+        for name, value in (
+            ("auto_register_meters", args.auto_register),
+            ("approval_codes", args.approval_codes),
+        )
+        if value
+    }
+    if args.on_demand_stale_minutes is not None:
+        minutes = args.on_demand_stale_minutes
+        chosen["on_demand_stale_minutes"] = None if minutes == "default" else int(minutes)
+    if chosen:
+        uow.tenants.configure(tenant_id, **chosen)
+        AuditLog(uow).record(
+            actor(), "tenant.configure", f"tenant:{args.code}", tenant=args.code,
+            after=chosen,
+        )  # fmt: skip
 
 
 def _minutes_or_default(text: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cimhub.settings import Settings
@@ -37,19 +39,21 @@ def add_commands(commands: Any) -> None:
     report.set_defaults(run=_disconnections)
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, int, str]:
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[tuple[Any, int, str]]:
+    """The store (disposed of on the way out, however the command ends), the tenant's id
+    and code."""
     from cimhub.store.database import Database
 
     settings = Settings()
-    database = Database(settings.database_url)
-    database.upgrade()
     code = args.tenant or settings.default_tenant
-    with database.unit_of_work(hub=True) as uow:
-        tenant_id = uow.tenants.find(code)
-    if tenant_id is None:
-        database.dispose()
-        raise SystemExit(f"cimhub: unknown tenant {code!r}")
-    return database, tenant_id, code
+    with Database(settings.database_url) as database:
+        database.upgrade()
+        with database.unit_of_work(hub=True) as uow:
+            tenant_id = uow.tenants.find(code)
+        if tenant_id is None:
+            raise SystemExit(f"cimhub: unknown tenant {code!r}")
+        yield database, tenant_id, code
 
 
 def _set_contact(args: argparse.Namespace) -> int:
@@ -61,12 +65,10 @@ def _set_contact(args: argparse.Namespace) -> int:
     if not address:
         print("cimhub: --to needs an address", flush=True)
         return 2
-    database, tenant_id, code = _open(args)
-    with database.unit_of_work(tenant_id) as uow:
+    with _opened(args) as (database, tenant_id, code), database.unit_of_work(tenant_id) as uow:
         before = ApprovalCodeRepository(uow).set_contact(tenant_id, args.name, address, actor())
         AuditLog(uow).record(actor(), "approver.contact.set", f"approver:{args.name}",
                              tenant=code, before=before, after=address)  # fmt: skip
-    database.dispose()
     print(f"{args.name}: one-time codes go to {address}")
     return 0
 
@@ -74,10 +76,8 @@ def _set_contact(args: argparse.Namespace) -> int:
 def _list_contacts(args: argparse.Namespace) -> int:
     from cimhub.store.approval_codes import ApprovalCodeRepository
 
-    database, tenant_id, _code = _open(args)
-    with database.unit_of_work(tenant_id) as uow:
+    with _opened(args) as (database, tenant_id, _code), database.unit_of_work(tenant_id) as uow:
         found = ApprovalCodeRepository(uow).contacts(tenant_id)
-    database.dispose()
     print(json.dumps(found))
     return 0
 
@@ -98,10 +98,8 @@ def _disconnections(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         print(f"cimhub: {exc.reason}", flush=True)
         return 2
-    database, tenant_id, _code = _open(args)
-    with database.unit_of_work(tenant_id) as uow:
+    with _opened(args) as (database, tenant_id, _code), database.unit_of_work(tenant_id) as uow:
         report = disconnections(uow, tenant_id, start=start, end=end, level=Level(args.level))
-    database.dispose()
     if args.csv:
         out = io.StringIO()
         writer = csv.DictWriter(out, report.columns, lineterminator="\n")

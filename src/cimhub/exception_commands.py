@@ -27,9 +27,7 @@ def add_commands(commands: Any) -> None:
 def _database(settings: Settings) -> Any:
     from cimhub.store.database import Database
 
-    database = Database(settings.database_url)
-    database.upgrade()
-    return database
+    return Database.migrated(settings.database_url)
 
 
 def _sweep(_args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cimhub.settings import Settings
@@ -44,15 +46,17 @@ def add_commands(commands: Any) -> None:
     cmds.set_defaults(run=_list_commands)
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, int]:
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[tuple[Any, int]]:
+    """The store (disposed of on the way out, however the command ends) and the tenant."""
     from cimhub.store.database import Database
 
     settings = Settings()
-    database = Database(settings.database_url)
-    database.upgrade()
-    with database.unit_of_work(hub=True) as uow:
-        tenant_id = uow.tenants.ensure(args.tenant or settings.default_tenant)
-    return database, tenant_id
+    with Database(settings.database_url) as database:
+        database.upgrade()
+        with database.unit_of_work(hub=True) as uow:
+            tenant_id = uow.tenants.ensure(args.tenant or settings.default_tenant)
+        yield database, tenant_id
 
 
 def _set_endpoint(args: argparse.Namespace) -> int:
@@ -64,8 +68,7 @@ def _set_endpoint(args: argparse.Namespace) -> int:
     if args.kind != "mqtt" and not args.url:
         print(f"cimhub: a {args.kind} head-end needs --url", flush=True)
         return 2
-    database, tenant_id = _open(args)
-    with database.unit_of_work(hub=True) as uow:
+    with _opened(args) as (database, tenant_id), database.unit_of_work(hub=True) as uow:
         CommandRepository(uow).put_endpoint(
             tenant_id, HesEndpoint(args.name, args.kind, args.url, args.vendor, args.read_as)
         )
@@ -76,8 +79,7 @@ def _set_endpoint(args: argparse.Namespace) -> int:
 def _list_endpoints(args: argparse.Namespace) -> int:
     from cimhub.store.commands import CommandRepository
 
-    database, tenant_id = _open(args)
-    with database.unit_of_work(hub=True) as uow:
+    with _opened(args) as (database, tenant_id), database.unit_of_work(hub=True) as uow:
         found = CommandRepository(uow).endpoints(tenant_id)
     print(json.dumps([_plain(e) for e in found]))
     return 0
@@ -90,8 +92,7 @@ def _plain(endpoint: Any) -> dict[str, Any]:
 def _list_commands(args: argparse.Namespace) -> int:
     from cimhub.store.commands import CommandRepository
 
-    database, tenant_id = _open(args)
-    with database.unit_of_work(hub=True) as uow:
+    with _opened(args) as (database, tenant_id), database.unit_of_work(hub=True) as uow:
         found, _total = CommandRepository(uow).query(tenant_id, states=args.state, limit=args.limit)
     for stored in found:
         c = stored.command

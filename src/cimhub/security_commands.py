@@ -123,8 +123,8 @@ def _security(settings: Settings | None = None) -> Iterator[Any]:
     from cimhub.store.security import Security
 
     database = Database((settings or Settings()).database_url)
-    database.upgrade()
     try:
+        database.upgrade()
         with database.unit_of_work(hub=True) as uow:
             yield Security(uow)
     finally:

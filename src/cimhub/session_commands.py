@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cimhub.errors import CimHubError
@@ -38,27 +40,27 @@ def add_commands(commands: Any, user_actions: Any) -> None:
     unlock.set_defaults(run=_unlock)
 
 
-def _open(settings: Settings) -> Any:
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Any]:
+    """The store, disposed of on the way out however the command ends."""
     from cimhub.store.database import Database
 
-    database = Database(settings.database_url)
-    database.upgrade()
-    return database
+    with Database(settings.database_url) as database:
+        database.upgrade()
+        yield database
 
 
 def _list(args: argparse.Namespace) -> int:
     from cimhub.store.sessions import Sessions
 
     settings = Settings()
-    database = _open(settings)
-    with database.unit_of_work(hub=True) as uow:
+    with _opened(settings) as database, database.unit_of_work(hub=True) as uow:
         found = Sessions(uow).listing(
             now=int(time.time()),
             idle=settings.session_idle_seconds,
             tenant=args.tenant,
             user=args.user,
         )
-    database.dispose()
     for s in found:
         print(
             f"{s.id}\t{s.tenant}\t{s.user}\t{s.address or '-'}\t{_when(s.created_at)}\t"
@@ -76,9 +78,8 @@ def _revoke(args: argparse.Namespace) -> int:
     if bool(args.id) == bool(args.user):
         print("cimhub: name a session id or --user (one of them)", file=sys.stderr)
         return 2
-    database = _open(Settings())
     try:
-        with database.unit_of_work(hub=True) as uow:
+        with _opened(Settings()) as database, database.unit_of_work(hub=True) as uow:
             now = int(time.time())
             if args.id:
                 Sessions(uow).end(args.id, EndReason.REVOKED, actor=actor(), now=now)
@@ -102,8 +103,6 @@ def _revoke(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         print(f"cimhub: {exc.reason}", file=sys.stderr)
         return 1
-    finally:
-        database.dispose()
 
 
 def _limit(args: argparse.Namespace) -> int:
@@ -112,9 +111,8 @@ def _limit(args: argparse.Namespace) -> int:
     from cimhub.store.sessions import Sessions
 
     settings = Settings()
-    database = _open(settings)
     try:
-        with database.unit_of_work(hub=True) as uow:
+        with _opened(settings) as database, database.unit_of_work(hub=True) as uow:
             tenant_id = uow.tenants.find(args.tenant)
             if tenant_id is None:
                 print(f"cimhub: unknown tenant {args.tenant!r}", file=sys.stderr)
@@ -130,8 +128,6 @@ def _limit(args: argparse.Namespace) -> int:
     except CimHubError as exc:
         print(f"cimhub: {exc.reason}", file=sys.stderr)
         return 1
-    finally:
-        database.dispose()
     print(
         f"{args.tenant}: at the limit {(on_limit or OnLimit(settings.session_on_limit)).value}; "
         f"hub default {settings.session_limit}"
@@ -146,13 +142,11 @@ def _unlock(args: argparse.Namespace) -> int:
     from cimhub.store.security import Security
     from cimhub.store.sessions import Sessions
 
-    database = _open(Settings())
-    with database.unit_of_work(hub=True) as uow:
+    with _opened(Settings()) as database, database.unit_of_work(hub=True) as uow:
         found = Security(uow).active_user(args.name)
         if found is not None:
             member = found[0]
             Sessions(uow).unlock(member.id, member.tenant, member.name, actor=actor())
-    database.dispose()
     if found is None:
         print(f"cimhub: no active user {args.name!r}", file=sys.stderr)
         return 1

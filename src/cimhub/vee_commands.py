@@ -14,6 +14,8 @@ import argparse
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -60,13 +62,15 @@ def _scope(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open() -> tuple[Any, Settings]:
+@contextmanager
+def _opened() -> Iterator[tuple[Any, Settings]]:
+    """The store (disposed of on the way out, however the command ends) and the settings."""
     from cimhub.store.database import Database
 
     settings = Settings()
-    database = Database(settings.database_url)
-    database.upgrade()
-    return database, settings
+    with Database(settings.database_url) as database:
+        database.upgrade()
+        yield database, settings
 
 
 def _instant(text: str, offset_minutes: int) -> int:
@@ -95,12 +99,18 @@ def _meters(uow: Any, tenant_id: int, refs: list[str] | None) -> list[int]:
 
 
 def _rerun(args: argparse.Namespace) -> int:
+    with _opened() as (database, settings):
+        done = _rerun_on(database, settings, args)
+    print(json.dumps(done))
+    return 0
+
+
+def _rerun_on(database: Any, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from cimhub.bus.outbox import announce_validated
     from cimhub.handlers.meter_readings import vee_service
     from cimhub.store.daily_aggregates import refresh
     from cimhub.store.vee import RERUN_CHUNK
 
-    database, settings = _open()
     tenant = args.tenant or settings.default_tenant
     with database.unit_of_work(hub=True) as uow:
         tenant_id = uow.tenants.ensure(tenant)
@@ -127,27 +137,22 @@ def _rerun(args: argparse.Namespace) -> int:
         totals["new_findings"] += run.new_findings
         totals["changed"] += run.stored.changed
         totals["inserted"] += run.stored.inserted
-    print(json.dumps({"tenant": tenant, "meters": len(meters), **totals}))
-    database.dispose()
-    return 0
+    return {"tenant": tenant, "meters": len(meters), **totals}
 
 
 def _non_metered(args: argparse.Namespace) -> int:
     from cimhub.bus.outbox import announce_validated
     from cimhub.handlers.assessments import assess
 
-    database, settings = _open()
-    tenant = args.tenant or settings.default_tenant
     run_id = f"vee-non-metered-{uuid.uuid4()}"  # the CorrelationID of the values announced
 
     def announce(uow: Any, tenant_id: int, code: str) -> int:
         return announce_validated(uow, tenant_id, code, run_id)
 
-    try:
+    with _opened() as (database, settings):
+        tenant = args.tenant or settings.default_tenant
         start, end = _period(database, settings, tenant, args)
         done = assess(database, settings, tenant, start, end, actor=args.user, announce=announce)
-    finally:
-        database.dispose()
     print(json.dumps({"tenant": tenant, "start": start, "end": end, **done}))
     return 0
 
@@ -183,14 +188,13 @@ def _report(args: argparse.Namespace) -> int:
     from cimhub.handlers.meter_readings import vee_service
     from cimhub.store.vee import failures_report
 
-    database, settings = _open()
-    tenant = args.tenant or settings.default_tenant
-    offset = vee_service(settings).config.params(tenant).utc_offset_minutes
-    start = _instant(args.day, offset)
-    with database.unit_of_work(hub=True) as uow:
-        report = failures_report(uow, uow.tenants.ensure(tenant), start, start + 86_400)
+    with _opened() as (database, settings):
+        tenant = args.tenant or settings.default_tenant
+        offset = vee_service(settings).config.params(tenant).utc_offset_minutes
+        start = _instant(args.day, offset)
+        with database.unit_of_work(hub=True) as uow:
+            report = failures_report(uow, uow.tenants.ensure(tenant), start, start + 86_400)
     print(json.dumps({"tenant": tenant, "day": args.day, **report}, indent=2))
-    database.dispose()
     return 0
 
 
@@ -198,20 +202,19 @@ def _findings(args: argparse.Namespace) -> int:
     from cimhub.handlers.meter_readings import vee_service
     from cimhub.store.findings import FindingRepository
 
-    database, settings = _open()
-    tenant = args.tenant or settings.default_tenant
-    offset = vee_service(settings).config.params(tenant).utc_offset_minutes
-    with database.unit_of_work(hub=True) as uow:
-        tenant_id = uow.tenants.ensure(tenant)
-        meters = _meters(uow, tenant_id, args.meter) if args.meter else None
-        found = FindingRepository(uow).query(
-            tenant_id,
-            meter_ids=meters,
-            rules=args.rule,
-            start=_instant(args.start, offset) if args.start else None,
-            end=_instant(args.end, offset) if args.end else None,
-        )
+    with _opened() as (database, settings):
+        tenant = args.tenant or settings.default_tenant
+        offset = vee_service(settings).config.params(tenant).utc_offset_minutes
+        with database.unit_of_work(hub=True) as uow:
+            tenant_id = uow.tenants.ensure(tenant)
+            meters = _meters(uow, tenant_id, args.meter) if args.meter else None
+            found = FindingRepository(uow).query(
+                tenant_id,
+                meter_ids=meters,
+                rules=args.rule,
+                start=_instant(args.start, offset) if args.start else None,
+                end=_instant(args.end, offset) if args.end else None,
+            )
     for f in found:
         print(json.dumps({name: getattr(f, name) for name in f.__slots__}))
-    database.dispose()
     return 0

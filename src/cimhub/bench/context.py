@@ -69,10 +69,10 @@ class Context:
     def store(self, url: str) -> Database:
         """A migrated Database at ``url``, its PostgreSQL backends off the benchmark's core."""
         database = Database(url)
+        self._databases.append(database)  # before upgrade(): close() disposes it if that fails
         if self.pin and database.dialect == "postgresql":
             event.listen(database.engine, "connect", pin_postgres_backend)
         database.upgrade()
-        self._databases.append(database)
         return database
 
     def analyse(self, url: str) -> None:

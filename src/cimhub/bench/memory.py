@@ -118,9 +118,8 @@ def _child(backend: str, folder: Path) -> dict[str, Any]:
             url = stack.enter_context(postgres_database("cimhub_bench"))
         else:
             url = sqlite_url(folder)
-        database = Database(url)
+        database = stack.enter_context(Database(url))  # disposed even if upgrade fails
         database.upgrade()
-        stack.callback(database.dispose)
         pipeline = Pipeline(Settings(database_url=url), database, default_registry())
         warm, measured, traced = (folder.joinpath(name).read_bytes() for name in FILES)
         send(pipeline, warm)

@@ -25,27 +25,26 @@ def run_csv_import(
     if missing:
         console.print(f"[red]no such file: {', '.join(map(str, missing))}[/red]")
         return 2
-    database = Database(settings.database_url)
-    database.upgrade()
     kinds = {f: Kind(kind) for f in files} if kind else None
-    with Progress(
-        TextColumn("{task.description:<32}"),
-        BarColumn(),
-        TextColumn("{task.fields[step]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    database = Database.migrated(settings.database_url)
+    with (
+        database,
+        Progress(
+            TextColumn("{task.description:<32}"),
+            BarColumn(),
+            TextColumn("{task.fields[step]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
         tasks = {f.name: progress.add_task(f.name, total=len(STEPS), step="waiting") for f in files}
 
         def step(file: str, what: str) -> None:
             done = STEPS.index(what) if what in STEPS else len(STEPS) - 1
             progress.update(tasks[file], completed=done, step=what)
 
-        try:
-            reports = import_files(database, tenant, files, dry_run=dry_run, kinds=kinds, step=step)
-        finally:
-            database.dispose()
+        reports = import_files(database, tenant, files, dry_run=dry_run, kinds=kinds, step=step)
         for report in reports:
             progress.update(
                 tasks[report.file],

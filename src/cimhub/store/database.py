@@ -63,6 +63,18 @@ class Database:
         self._writer = self._engine.execution_options(**{IMMEDIATE: True})
         self._cache = StoreCache()
 
+    @classmethod
+    def migrated(cls, url: str) -> Database:
+        """The database at ``url`` with every migration applied (``upgrade``); if that
+        fails, the connection it used is closed before the error goes on."""
+        database = cls(url)
+        try:
+            database.upgrade()
+        except BaseException:
+            database.dispose()
+            raise
+        return database
+
     @property
     def dialect(self) -> str:
         """'sqlite' or 'postgresql'."""
@@ -120,8 +132,15 @@ class Database:
         uow.committed()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection. Using the database afterwards opens new ones
+        that only another ``dispose()`` closes."""
         self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
 
 
 def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailableError:

@@ -41,7 +41,13 @@ class ThreadWorker:
         from cimhub.testing.waiting import wait_until
 
         broker = self.hub.bus.broker
-        wait_until(lambda: broker.depths([topology.INBOUND]).get(topology.INBOUND, (0, 0))[1], 20)
+        try:
+            wait_until(
+                lambda: broker.depths([topology.INBOUND]).get(topology.INBOUND, (0, 0))[1], 20
+            )
+        except BaseException:
+            self.close()  # a worker that never consumed still has a hub to close
+            raise
 
     def close(self) -> None:
         self.stop.set()

@@ -56,8 +56,7 @@ CREDENTIALS = (
 def provision(database_url: str) -> dict[str, str]:
     """Tenants a and b, the credentials above, a digest-capable HES credential and the user
     'asha' (operator, :data:`PASSWORD`); returns every API key by credential name."""
-    database = Database(database_url)
-    database.upgrade()
+    database = Database.migrated(database_url)
     keys = {}
     with database.unit_of_work(hub=True) as uow:
         uow.tenants.ensure("a")

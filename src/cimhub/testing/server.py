@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import uvicorn
@@ -24,31 +24,27 @@ def free_port() -> int:
 @contextmanager
 def running_hub(settings: Settings) -> Iterator[tuple[Hub, str]]:
     """Build a hub from `settings`, serve it on 127.0.0.1:<free port>, yield (hub, base URL)."""
-    hub = Hub.build(settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            hub.web_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    with ExitStack() as stack:  # closed however we leave, a failed start included
+        hub = Hub.build(settings)
+        stack.callback(hub.close)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                hub.web_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            )
         )
-    )
-    thread = threading.Thread(target=server.run, name="cimhub-test-server", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # poll with a bound, never sleep blindly
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.02)
-    else:
-        raise RuntimeError("the test hub did not start")
-    try:
+        stack.enter_context(_serving(server, "cimhub-test-server"))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # poll with a bound, never sleep blindly
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.02)
+        else:
+            raise RuntimeError("the test hub did not start")
         yield hub, base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        hub.close()
 
 
 @contextmanager
@@ -57,20 +53,20 @@ def running_https_hub(settings: Settings) -> Iterator[tuple[Hub, int]]:
     certificates included) on 127.0.0.1:<free port>; yield (hub, port)."""
     from cimhub.cli import tls_options
 
-    hub = Hub.build(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        hub.web_app(),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        **tls_options(settings),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="cimhub-test-https", daemon=True)
-    thread.start()
-    try:
+    with ExitStack() as stack:  # closed however we leave, a failed start included
+        hub = Hub.build(settings)
+        stack.callback(hub.close)
+        port = free_port()
+        config = uvicorn.Config(
+            hub.web_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            **tls_options(settings),
+        )
+        server = uvicorn.Server(config)
+        thread = stack.enter_context(_serving(server, "cimhub-test-https"))
         for _ in range(300):  # poll with a bound
             if server.started:
                 break
@@ -78,7 +74,15 @@ def running_https_hub(settings: Settings) -> Iterator[tuple[Hub, int]]:
         if not server.started:
             raise RuntimeError("the test hub did not start")
         yield hub, port
+
+
+@contextmanager
+def _serving(server: uvicorn.Server, name: str) -> Iterator[threading.Thread]:
+    """Run ``server`` in a thread until the block ends."""
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    try:
+        yield thread
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        hub.close()

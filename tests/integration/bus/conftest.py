@@ -4,6 +4,7 @@ with short delays (``FAST``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -15,13 +16,11 @@ from cimhub.testing.bus import FAST
 
 @pytest.fixture
 def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
-    hubs: list[Hub] = []
+    with ExitStack() as hubs:  # each one closed even if closing another fails
 
-    def make(**overrides: Any) -> Hub:
-        hub = Hub.build(Settings(database_url=database_url, **{**FAST, **overrides}))
-        hubs.append(hub)
-        return hub
+        def make(**overrides: Any) -> Hub:
+            hub = Hub.build(Settings(database_url=database_url, **{**FAST, **overrides}))
+            hubs.callback(hub.close)
+            return hub
 
-    yield make
-    for hub in hubs:
-        hub.close()
+        yield make

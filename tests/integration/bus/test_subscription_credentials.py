@@ -45,9 +45,11 @@ def test_credentials_are_sealed_sent_and_never_shown(
         assert stored is not None and stored.startswith("fernet:") and "s3cret" not in stored
         assert client.post("/cim", content=created_meter_readings([1], DAY, 4)).status_code == 200
         receiver.wait_for(1)
+        # read while the hub runs: after close() a read opens a connection nobody closes
+        listed = repr(hub.bus.subscriptions())  # type: ignore[union-attr]
     expected = "Basic " + base64.b64encode(SECRET.encode()).decode()
     assert receiver.authorizations == [expected]
-    assert "s3cret" not in caplog.text and "s3cret" not in repr(hub.bus.subscriptions())  # type: ignore[union-attr]
+    assert "s3cret" not in caplog.text and "s3cret" not in listed
 
 
 def test_without_a_key_credentials_are_refused_and_nothing_is_stored(

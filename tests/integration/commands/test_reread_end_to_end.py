@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -63,8 +63,7 @@ def settings() -> Iterator[Settings]:
 def test_gaps_and_silence_are_re_acquired_and_a_stale_query_is_read_on_demand_over_rabbitmq(
     settings: Settings, tmp_path: Path
 ) -> None:
-    worker = ThreadWorker(settings)
-    with running_hub(settings) as (hub, base), _closing(worker):
+    with closing(ThreadWorker(settings)), running_hub(settings) as (hub, base):
         cim = HttpHes(base, name="HES-SIM", tenant=TENANT).up()
         late = HttpHes(base, name="HES-LATE", tenant=TENANT, read_reply="async",
                        behaviour=Behaviour(outcome_delay=(0.5, 1.5))).up()  # fmt: skip
@@ -106,20 +105,13 @@ def test_gaps_and_silence_are_re_acquired_and_a_stale_query_is_read_on_demand_ov
             cim.down()
             late.down()
             mqtt.stop()
+        # read while the hub runs: after close() a read opens a connection nobody closes
+        reads = read_commands(hub)
     fresh = max(ts for *_, ts in full.readings())
     assert full.codes == ["0.0"] and fresh >= now
-    reads = read_commands(hub)
     assert [r.command.state.value for r in reads] == ["executed"] * 5
     assert [(m, k) for m, k, _ in late.received] == [(reads[-1].command.mrid, "read")]
     assert [(m, s) for m, s, _ in late.reported] == [(reads[-1].command.mrid, "executed")]
-
-
-@contextmanager
-def _closing(worker: ThreadWorker) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        worker.close()
 
 
 def stale_query_over_amqp(settings: Settings, meter: str) -> ParsedReply:
