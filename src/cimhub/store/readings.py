@@ -47,7 +47,7 @@ from cimhub.store.models import (
     RegisterReading,
     RegisterReadingVersion,
 )
-from cimhub.store.sql import any_reading_type, member_of, within_windows
+from cimhub.store.sql import any_reading_type, member_of, series_arrays, within_windows
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -220,17 +220,14 @@ class ReadingRepository:
         t, _ = TABLES[kind]
         if self._uow.dialect == "postgresql":
             stored = text(STORED_ANY.format(table=t.name)).bindparams(
-                meters=[m for m, _ in series],
-                types=[rt for _, rt in series],
-                tenant_id=tenant_id,
-                first=first,
-                last=last,
+                **series_arrays(series), tenant_id=tenant_id, first=first, last=last
             )
             return bool(connection.execute(stored).scalar())
+        dialect = self._uow.dialect
         probe = exists().where(
             t.c.tenant_id == tenant_id,
-            member_of(t.c.meter_id, {m for m, _ in series}, "sqlite"),
-            member_of(t.c.reading_type_id, {rt for _, rt in series}, "sqlite"),
+            member_of(t.c.meter_id, {m for m, _ in series}, dialect),
+            member_of(t.c.reading_type_id, {rt for _, rt in series}, dialect),
             t.c.ts.between(first, last),
         )
         return bool(connection.execute(select(probe)).scalar())

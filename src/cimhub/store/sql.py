@@ -47,6 +47,12 @@ def member_of(
 _READING_TYPE_IDS = sql_table("reading_type", sql_column("id"))
 
 
+def series_arrays(series: Sequence[tuple[int, int]]) -> dict[str, list[int]]:
+    """(meter, reading type) pairs as the two parallel arrays a PostgreSQL probe per series
+    unnests (``unnest(CAST(:meters AS integer[]), CAST(:types AS integer[]))``)."""
+    return {"meters": [m for m, _ in series], "types": [rt for _, rt in series]}
+
+
 def any_reading_type(
     reading_type_id: ColumnElement[Any] | QueryableAttribute[Any], dialect: str
 ) -> ColumnElement[bool]:

@@ -45,7 +45,7 @@ from cimhub.store.readings import (
     paged,
     part_select,
 )
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import insert_ignore, member_of, series_arrays
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
 
 if TYPE_CHECKING:
@@ -215,13 +215,8 @@ class ValidatedRepository:
         wanted = set(map(_SERIES, rows))
         stmt: Any
         if self._uow.dialect == "postgresql":
-            series = sorted(wanted)
             stmt = text(CURRENT_BY_SERIES).bindparams(
-                meters=[m for m, _ in series],
-                types=[t for _, t in series],
-                tenant_id=tenant_id,
-                first=first,
-                last=last,
+                **series_arrays(sorted(wanted)), tenant_id=tenant_id, first=first, last=last
             )
         else:
             stmt = select(*(t.c[c] for c in columns)).where(
@@ -428,11 +423,8 @@ class ValidatedRepository:
             return {}
         keys = list(firsts.items())
         if self._uow.dialect == "postgresql":
-            params: dict[str, Any] = {
-                "meters": [m for (m, _), _ in keys],
-                "types": [t for (_, t), _ in keys],
-                "firsts": [f for _, f in keys],
-            }
+            params: dict[str, Any] = series_arrays([k for k, _ in keys])
+            params["firsts"] = [f for _, f in keys]
         else:
             params = {"keys": json.dumps([[m, t, f] for (m, t), f in keys])}
         params |= {"tenant_id": tenant_id, "lookback": lookback}
