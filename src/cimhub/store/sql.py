@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    String,
     and_,
     any_,
     bindparam,
@@ -36,10 +37,28 @@ def member_of(
 
     Keeps statements cacheable and clear of SQLite's and psycopg's parameter limits.
     """
+    return _member(column, None, member_values(values, dialect), dialect)
+
+
+def member_of_param(
+    column: ColumnElement[Any] | QueryableAttribute[Any], name: str, dialect: str
+) -> ColumnElement[bool]:
+    """``member_of`` with its values given at execution as ``name``, converted by
+    ``member_values``: a statement built once serves every set of values."""
+    return _member(column, name, None, dialect)
+
+
+def member_values(values: Collection[Any], dialect: str) -> Any:
+    """The bound value ``member_of_param`` takes: an array, or JSON on SQLite."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+def _member(
+    column: ColumnElement[Any] | QueryableAttribute[Any], name: str | None, value: Any, dialect: str
+) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
-        return column == any_(array)
-    items = func.json_each(bindparam(None, json.dumps(list(values))))
+        return column == any_(bindparam(name, value, type_=postgresql.ARRAY(column.type)))
+    items = func.json_each(bindparam(name, value, type_=String))
     return column.in_(select(literal_column("value")).select_from(items))
 
 

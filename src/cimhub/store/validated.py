@@ -14,6 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -42,8 +43,7 @@ from cimhub.store.readings import (
     StoredSeries,
     by_kind,
     is_unique_violation,
-    paged,
-    part_select,
+    page_query,
 )
 from cimhub.store.sql import insert_ignore, member_of, series_arrays
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
@@ -383,14 +383,19 @@ class ValidatedRepository:
         found: dict[ReadingKind, list[StoredSeries]] = {kind: [] for kind in kinds}
         if not meter_ids or limit <= 0 or (reading_type_ids is not None and not reading_type_ids):
             return found
-        bounds = Bounds(meter_ids, reading_type_ids, start, end, windows)
-        parts = []
-        for part, kind in enumerate(kinds):
-            c = (CURRENT if as_of is None else _as_of(as_of)).c
-            after_key = after if part == 0 else None
-            stmt = part_select(c, part, kind, bounds, after_key, self._uow.dialect)
-            parts.append(stmt.where(c.tenant_id == tenant_id, c.kind == kind.value))
-        return found | by_kind(self._uow.session.execute(paged(parts, limit)), kinds)
+        layer = CURRENT if as_of is None else _layer_as_of()
+        stmt, params = page_query(
+            tuple((layer, kind) for kind in kinds),
+            Bounds(meter_ids, reading_type_ids, start, end, windows),
+            after,
+            limit,
+            tenant_id,
+            self._uow.dialect,
+            kind_column=True,
+        )
+        if as_of is not None:
+            params["as_of"] = as_of
+        return found | by_kind(self._uow.session.execute(stmt, params), kinds)
 
     def versions(
         self, tenant_id: int, meter_id: int, reading_type_id: int, ts: int
@@ -499,9 +504,12 @@ def _bulk(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:
         driver.executemany(f"INSERT INTO {CURRENT.name} ({columns}) VALUES ({marks})", rows)
 
 
-def _as_of(moment: int) -> Any:
-    """The layer as it stood at ``moment``: current rows made by then, plus the versions
-    that were in force then."""
+@cache
+def _layer_as_of() -> Any:
+    """The layer as it stood at the moment bound as ``as_of``: current rows made by then,
+    plus the versions that were in force then (one object, so its page statements are
+    built once, as the current layer's are)."""
+    moment = bindparam("as_of", type_=CURRENT.c.created_at.type)
     cols = ("tenant_id", "meter_id", "reading_type_id", "ts", "kind", "value", "quality", "version")
     now_rows = select(*(CURRENT.c[c] for c in cols)).where(CURRENT.c.created_at <= moment)
     old_rows = select(*(VERSIONS.c[c] for c in cols)).where(
