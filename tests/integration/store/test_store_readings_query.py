@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cimhub.domain.installation import Window
 from cimhub.domain.reading import MeterRef, ReadingKind, Series
 from cimhub.store.database import Database
-from cimhub.store.readings import StoredSeries
+from cimhub.store.readings import TABLES, Bounds, StoredSeries, page_query
 
 INTERVAL = ReadingKind.INTERVAL
 KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
@@ -145,6 +146,31 @@ def test_keyset_paging_returns_every_reading_exactly_once(
     ]
     assert seen == expected
     assert pages == -(-len(expected) // 7)
+
+
+def test_one_statement_serves_every_query_of_its_shape(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    """Built once per shape, its values bound at execution: a later query of the same
+    shape reuses it and answers for its own meters and period, never the first one's."""
+    meters, types = stored
+    sources = ((TABLES[INTERVAL][0], INTERVAL),)
+
+    def statement(bounds: Bounds) -> object:
+        return page_query(sources, bounds, None, 10, tenant_id, db.dialect, kind_column=False)[0]
+
+    one = statement(Bounds(meters[:1], [types[KWH]], TS[0], TS[3], None))
+    assert statement(Bounds(meters[1:], [types[KVARH]], TS[5], TS[9], None)) is one
+    assert statement(Bounds(meters, None, TS[5], TS[9], None)) is not one  # another shape
+    windowed = Bounds(meters, None, None, None, {meters[0]: [Window(TS[0], TS[2])]})
+    assert statement(windowed) is not statement(windowed)  # windows carry their own bounds
+
+    first = query(db, tenant_id, meters[:1], types=[types[KWH]], start=TS[0], end=TS[3])
+    later = query(db, tenant_id, meters[1:], types=[types[KVARH]], start=TS[5], end=TS[9])
+    assert [(s.meter_id, s.timestamps) for s in first] == [(meters[0], TS[1:4])]
+    assert [(s.meter_id, s.reading_type_id, s.timestamps) for s in later] == [
+        (m, types[KVARH], TS[6:10]) for m in sorted(meters[1:])
+    ]
 
 
 def test_a_tenant_sees_nothing_of_another_tenants_readings(
