@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, literal_column, select, union_all
+from sqlalchemy import CompoundSelect, Integer, Select, bindparam, literal_column, select, union_all
 
 from cimhub.domain.reading import MeterRef
 from cimhub.store.models import Meter, MeterName, now
-from cimhub.store.sql import insert_ignore, member_of
+from cimhub.store.sql import insert_ignore, member_of_param, member_values
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -68,17 +69,18 @@ class MeterRepository:
         asks this for every message) over mRIDs and names together."""
         mrids = {r.mrid for r in refs if r.mrid}
         names = {n for r in refs for n in r.names}
-        parts = []
-        if mrids:
-            parts.append(self._by_mrid_select(tenant_id, mrids))
-        if names:
-            parts.append(self._by_name_select(tenant_id, names))
-        if not parts:
+        if not mrids and not names:
             return [None] * len(refs)
-        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        dialect = self._uow.dialect
+        params: dict[str, Any] = {"tenant": tenant_id}
+        if mrids:
+            params["mrids"] = member_values(mrids, dialect)
+        if names:
+            params["names"] = member_values(names, dialect)
+        stmt = _lookup_statement(bool(mrids), bool(names), dialect)
         by_mrid: dict[str, Found] = {}
         by_name: dict[str, Found] = {}
-        for row in self._uow.session.execute(stmt).all():
+        for row in self._uow.session.execute(stmt, params).all():
             (by_mrid if row[0] == "mrid" else by_name)[row[1]] = (row[2], row[3], row[4])
         return [_match(ref, by_mrid, by_name) for ref in refs]
 
@@ -87,14 +89,10 @@ class MeterRepository:
         wanted = set(meter_ids)
         if not wanted:
             return {}
+        dialect = self._uow.dialect
         rows = self._uow.session.execute(  # one round trip: a query answers with these
-            select(Meter.id, Meter.mrid, MeterName.name)
-            .outerjoin(
-                MeterName,
-                (MeterName.meter_id == Meter.id) & (MeterName.tenant_id == Meter.tenant_id),
-            )
-            .where(Meter.tenant_id == tenant_id, member_of(Meter.id, wanted, self._uow.dialect))
-            .order_by(Meter.id, MeterName.id)
+            _describe_statement(dialect),
+            {"tenant": tenant_id, "meters": member_values(wanted, dialect)},
         )
         mrids: dict[int, str] = {}
         names: dict[int, list[str]] = {}
@@ -105,29 +103,10 @@ class MeterRepository:
         return {mid: MeterRef(mrid, tuple(names.get(mid, ()))) for mid, mrid in mrids.items()}
 
     def _by_mrid(self, tenant_id: int, mrids: set[str]) -> dict[str, Found]:
-        rows = self._uow.session.execute(self._by_mrid_select(tenant_id, mrids)).all()
+        dialect = self._uow.dialect
+        params = {"tenant": tenant_id, "mrids": member_values(mrids, dialect)}
+        rows = self._uow.session.execute(_lookup_statement(True, False, dialect), params).all()
         return {row[1]: (row[2], row[3], row[4]) for row in rows}
-
-    def _by_mrid_select(self, tenant_id: int, mrids: set[str]) -> Select[Any]:
-        return select(
-            literal_column("'mrid'"), Meter.mrid, Meter.id, Meter.record_status, Meter.updated_at
-        ).where(Meter.tenant_id == tenant_id, member_of(Meter.mrid, mrids, self._uow.dialect))
-
-    def _by_name_select(self, tenant_id: int, names: set[str]) -> Select[Any]:
-        return (
-            select(
-                literal_column("'name'"),
-                MeterName.name,
-                Meter.id,
-                Meter.record_status,
-                Meter.updated_at,
-            )
-            .join(Meter, Meter.id == MeterName.meter_id)
-            .where(
-                MeterName.tenant_id == tenant_id,
-                member_of(MeterName.name, names, self._uow.dialect),
-            )
-        )
 
     def _register(self, tenant_id: int, refs: Sequence[MeterRef]) -> None:
         """Create one meter per distinct unknown ref; refs sharing an mRID or a name merge."""
@@ -190,3 +169,56 @@ def _new_meters(refs: Sequence[MeterRef]) -> tuple[list[str], dict[str, str]]:
         for name in ref.names:
             owner.setdefault(name, mrid)
     return list(mrids), owner
+
+
+# The statements of every message's meter look-up and every reply's meter names are
+# built once, their values bound at execution (building and keying them anew cost more
+# than PostgreSQL's answer).
+
+
+@lru_cache(maxsize=8)
+def _lookup_statement(by_mrid: bool, by_name: bool, dialect: str) -> Select[Any] | CompoundSelect:
+    """(key kind, key, id, record_status, updated_at) of the meters whose mRID is one of
+    ``mrids`` and of those with a name among ``names`` (bound as ``member_values``)."""
+    tenant = bindparam("tenant", type_=Integer)
+    parts = []
+    if by_mrid:
+        parts.append(
+            select(
+                literal_column("'mrid'"),
+                Meter.mrid,
+                Meter.id,
+                Meter.record_status,
+                Meter.updated_at,
+            ).where(Meter.tenant_id == tenant, member_of_param(Meter.mrid, "mrids", dialect))
+        )
+    if by_name:
+        parts.append(
+            select(
+                literal_column("'name'"),
+                MeterName.name,
+                Meter.id,
+                Meter.record_status,
+                Meter.updated_at,
+            )
+            .join(Meter, Meter.id == MeterName.meter_id)
+            .where(MeterName.tenant_id == tenant, member_of_param(MeterName.name, "names", dialect))
+        )
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+@lru_cache(maxsize=2)
+def _describe_statement(dialect: str) -> Select[Any]:
+    """(id, mRID, name) of the meters bound as ``meters``, each name a row (none: NULL)."""
+    return (
+        select(Meter.id, Meter.mrid, MeterName.name)
+        .outerjoin(
+            MeterName,
+            (MeterName.meter_id == Meter.id) & (MeterName.tenant_id == Meter.tenant_id),
+        )
+        .where(
+            Meter.tenant_id == bindparam("tenant", type_=Integer),
+            member_of_param(Meter.id, "meters", dialect),
+        )
+        .order_by(Meter.id, MeterName.id)
+    )

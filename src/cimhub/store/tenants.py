@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from cimhub.domain.tenant import Tenant as TenantInfo
 from cimhub.errors import UnknownObjectError
@@ -23,6 +23,9 @@ _INFO = (
     Tenant.approval_codes,
     Tenant.on_demand_stale_minutes,
 )
+#: One tenant's TenantInfo (asked by every GetMeterReadings and auto-registration):
+#: built once, its id bound at execution.
+_ONE = select(*_INFO).where(Tenant.id == bindparam("tenant_id"))
 #: The settings a tenant may set on its own row.
 SETTINGS = frozenset({"auto_register_meters", "approval_codes", "on_demand_stale_minutes"})
 
@@ -50,7 +53,7 @@ class TenantRepository:
         return self._uow.cache.tenants.get(code) or self._find(code)
 
     def get(self, tenant_id: int) -> TenantInfo:
-        row = self._uow.session.execute(select(*_INFO).where(Tenant.id == tenant_id)).one_or_none()
+        row = self._uow.session.execute(_ONE, {"tenant_id": tenant_id}).one_or_none()
         if row is None:
             raise UnknownObjectError(f"unknown tenant {tenant_id}", object_id=str(tenant_id))
         return TenantInfo(*row)
