@@ -6,18 +6,51 @@ statement each (``record_many``, ``complete_many``, ``find_completed_many``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Integer, Select, bindparam, insert, select, update
 
 from cimhub.store.models import MessageLog
-from cimhub.store.sql import member_of
+from cimhub.store.sql import member_of_param, member_values
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
 
 #: Results that answer a repeat of the same message; FAILED ones may be corrected.
 ANSWERED = ("OK", "PARTIAL")
+
+# Every message is logged, completed and (if it carries a key) looked up: the statements
+# are built once, their values bound at execution.
+_TABLE = MessageLog.__table__  # Core: no ORM bookkeeping for rows it never loads
+_RECORD = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_COMPLETE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("log_id"))
+    .values(
+        result=bindparam("result"),
+        reply_code=bindparam("reply_code"),
+        reply=bindparam("reply"),
+        completed_at=bindparam("completed_at"),
+    )
+)
+
+
+@lru_cache(maxsize=2)
+def _completed_statement(dialect: str) -> Select[Any]:
+    """(source, key, result, reply) of the answered messages of ``tenant`` whose source is
+    among ``sources`` and key among ``keys``, the latest last."""
+    return (
+        select(MessageLog.source, MessageLog.message_key, MessageLog.result, MessageLog.reply)
+        .where(
+            MessageLog.tenant_id == bindparam("tenant", type_=Integer),
+            # both columns of the index (tenant, source, key): an index search per pair
+            member_of_param(MessageLog.source, "sources", dialect),
+            member_of_param(MessageLog.message_key, "keys", dialect),
+            MessageLog.result.in_(ANSWERED),
+        )
+        .order_by(MessageLog.completed_at, MessageLog.id)  # the latest wins in the caller
+    )
 
 
 class MessageLogRepository:
@@ -58,9 +91,7 @@ class MessageLogRepository:
     def record_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Log several messages (``record``'s fields and ``tenant_id`` in each row) in one
         statement; their ids, in order."""
-        table = MessageLog.__table__  # Core: no ORM bookkeeping for rows it never loads
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(self._uow.session.connection().execute(stmt, list(rows)).scalars())
+        return list(self._uow.session.connection().execute(_RECORD, list(rows)).scalars())
 
     def complete(
         self,
@@ -87,16 +118,8 @@ class MessageLogRepository:
     def complete_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """``complete`` for several messages (``id`` and the outcome in each row): one
         prepared statement, executed for every row in one go."""
-        table = MessageLog.__table__
         self._uow.session.connection().execute(
-            update(table)
-            .where(table.c.id == bindparam("log_id"))
-            .values(
-                result=bindparam("result"),
-                reply_code=bindparam("reply_code"),
-                reply=bindparam("reply"),
-                completed_at=bindparam("completed_at"),
-            ),
+            _COMPLETE,
             [{"log_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows],
         )
 
@@ -118,16 +141,14 @@ class MessageLogRepository:
         if not keys:
             return {}
         wanted = set(keys)
+        dialect = self._uow.dialect
         rows = self._uow.session.execute(
-            select(MessageLog.source, MessageLog.message_key, MessageLog.result, MessageLog.reply)
-            .where(
-                MessageLog.tenant_id == tenant_id,
-                # both columns of the index (tenant, source, key): an index search per pair
-                member_of(MessageLog.source, {s for s, _ in wanted}, self._uow.dialect),
-                member_of(MessageLog.message_key, {k for _, k in wanted}, self._uow.dialect),
-                MessageLog.result.in_(ANSWERED),
-            )
-            .order_by(MessageLog.completed_at, MessageLog.id)  # the latest wins below
+            _completed_statement(dialect),
+            {
+                "tenant": tenant_id,
+                "sources": member_values({s for s, _ in wanted}, dialect),
+                "keys": member_values({k for _, k in wanted}, dialect),
+            },
         )
         found: dict[tuple[str, str], tuple[str, bytes]] = {}
         for source, key, result, reply in rows:
