@@ -20,6 +20,7 @@ from cimhub.simulator.mqtt_head_end import MqttHes
 from cimhub.store.commands import HesEndpoint
 from cimhub.testing.commands import (
     TENANT,
+    delivered,
     open_gaps,
     qualities,
     read_commands,
@@ -52,8 +53,8 @@ def re_acquire(hub: Hub, base: str, mrid: str, gap: list[int]) -> int:
     ]  # fmt: skip
     wait_until(lambda: open_gaps(hub) == [])  # the head-end re-acquired the period
     wait_until(lambda: {r.command.state.value for r in read_commands(hub)} == {"executed"})
-    assert qualities(base, mrid, gap, KWH_15MIN) == ["3.0.1"] * len(gap)
-    assert qualities(base, mrid, [at // STEP * STEP], KWH_15MIN) == ["3.0.1"]  # up to now
+    assert delivered(qualities(base, mrid, gap, KWH_15MIN))
+    assert delivered(qualities(base, mrid, [at // STEP * STEP], KWH_15MIN))  # up to now
     again = sweep_rereads(hub.database, hub.settings)[TENANT]
     assert (again["asked"], again["closed"], again["silent"]) == (0, 2, 0)
     assert sweep_rereads(hub.database, hub.settings)[TENANT]["asked"] == 0
