@@ -2,7 +2,9 @@
 
 ``AmqpBroker`` publishes persistent messages with publisher confirms, backing off and
 reconnecting while the broker is away (up to ``publish_retry_seconds``, then a
-TechnicalError), and consumes with manual acks, reconnecting after a lost connection.
+TechnicalError), a batch at once with its confirms awaited together (``publish_all``,
+``cimhub.bus.confirms``), and consumes with manual acks, reconnecting after a lost
+connection.
 
 ``MemoryBroker`` is the embedded default's: named in-process queues, no server. It is not
 durable, so the outbox keeps a row until the consumer of its message is done with it.
@@ -15,26 +17,31 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import amqp.exceptions
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Consumer, Producer, Queue
 from kombu.exceptions import KombuError, OperationalError
 
 from cimhub.bus import topology
+from cimhub.bus.confirms import ConfirmingPublisher, Outgoing, Unconfirmed
 from cimhub.errors import TechnicalError
 
 log = logging.getLogger("cimhub.bus")
 
-#: Errors meaning "the broker connection is gone or unusable".
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, KombuError, OperationalError)
-try:  # py-amqp's own connection and channel errors
-    import amqp
-
-    CONNECTION_ERRORS += (amqp.exceptions.AMQPError, amqp.exceptions.ConnectionError)
-except ImportError:  # pragma: no cover
-    pass
+#: Errors meaning "the broker connection is gone or unusable" (py-amqp's own included).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    KombuError,
+    OperationalError,
+    amqp.exceptions.AMQPError,
+    amqp.exceptions.ConnectionError,
+)
+#: How long a batch waits for its confirms before it is published again one by one.
+CONFIRM_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -82,6 +89,8 @@ class Broker(Protocol):
         correlation_id: str | None = None,
         expiration: float | None = None,
     ) -> None: ...
+
+    def publish_all(self, batch: Sequence[Outgoing]) -> None: ...
 
     def consume(
         self,
@@ -156,14 +165,13 @@ class AmqpBroker:
         expiration: float | None = None,
     ) -> None:
         """Publish one persistent message and wait for the broker's confirm."""
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = self._properties()
         if reply_to:
             extra["reply_to"] = reply_to
         if correlation_id:
             extra["correlation_id"] = correlation_id
         if expiration is not None:
             extra["expiration"] = expiration
-        extra["user_id"] = self.user  # the hub's own messages say so (see bus.senders)
         try:
             producer = self._producer()
             producer.publish(
@@ -171,16 +179,73 @@ class AmqpBroker:
                 exchange=exchange,
                 routing_key=routing_key,
                 headers=headers or {},
-                delivery_mode=2,
-                content_type="application/xml",
-                content_encoding="binary",  # the XML declares its own encoding
                 retry=True,
                 retry_policy=self._retry_policy,
                 **extra,
             )
-        except CONNECTION_ERRORS as exc:
+        except (*CONNECTION_ERRORS, MessageNacked) as exc:
             self._drop_producer()
+            if _refused(exc):
+                raise TechnicalError("the message bus refused the message (basic.nack)") from exc
             raise TechnicalError(f"message bus unavailable: {exc}") from exc
+
+    def publish_all(self, batch: Sequence[Outgoing]) -> None:
+        """Publish every message of ``batch``, persistent, and return once the broker
+        confirmed them all: written out together, their confirms awaited together. What
+        that leaves unconfirmed (a dropped link, a refusal) is published again one by one
+        on the reconnecting path; a TechnicalError if that fails too."""
+        if len(batch) < 2:
+            for message in batch:
+                self._publish_one(message)
+            return
+        publisher = None
+        try:
+            publisher = self._confirming()
+            publisher.publish(batch, self._properties())
+            return
+        except (*CONNECTION_ERRORS, Unconfirmed) as exc:
+            left = publisher.unconfirmed() if publisher is not None else list(batch)
+            self._drop_confirming()
+            log.warning(
+                "%d of %d messages not confirmed (%s): sent again", len(left), len(batch), exc
+            )
+        for message in left:
+            self._publish_one(message)
+
+    def _publish_one(self, message: Outgoing) -> None:
+        self.publish(
+            message.body,
+            routing_key=message.routing_key,
+            exchange=message.exchange,
+            headers=message.headers,
+            reply_to=message.reply_to,
+            correlation_id=message.correlation_id,
+        )
+
+    def _properties(self) -> dict[str, Any]:
+        return {
+            "delivery_mode": 2,
+            "content_type": "application/xml",
+            "content_encoding": "binary",  # the XML declares its own encoding
+            "user_id": self.user,  # the hub's own messages say so (see bus.senders)
+        }
+
+    def _confirming(self) -> ConfirmingPublisher:
+        """This thread's batch publisher (its own connection, confirms not awaited per message)."""
+        publisher = getattr(self._local, "confirming", None)
+        if publisher is None:
+            connection = self._connection()
+            with self._admin_lock:
+                self._producers.append(connection)
+            publisher = ConfirmingPublisher(connection, timeout=CONFIRM_TIMEOUT_SECONDS)
+            self._local.confirming = publisher
+        return publisher
+
+    def _drop_confirming(self) -> None:
+        publisher = getattr(self._local, "confirming", None)
+        self._local.confirming = None
+        if publisher is not None:
+            _release(publisher.connection)
 
     def declare(self, queues: list[Queue]) -> None:
         self._with_admin(lambda connection: _declare_on(connection.default_channel, queues))
@@ -293,6 +358,7 @@ class AmqpBroker:
 
     def close(self) -> None:
         self._drop_producer()
+        self._drop_confirming()
         with self._admin_lock:
             producers, self._producers = self._producers, []
         for connection in producers:
@@ -309,6 +375,15 @@ def _declare_on(channel: Any, queues: list[Queue]) -> None:
         exchange(channel).declare()
     for queue in queues:
         queue(channel).declare()
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Whether the broker nacked the message (kombu re-raises that as its own error)."""
+    while exc is not None:
+        if isinstance(exc, MessageNacked):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _release(connection: Connection) -> None:
@@ -380,6 +455,17 @@ class MemoryBroker:
         with self._ready:
             self._queues.setdefault(routing_key, deque()).append(message)
             self._ready.notify_all()
+
+    def publish_all(self, batch: Sequence[Outgoing]) -> None:
+        for message in batch:
+            self.publish(
+                message.body,
+                routing_key=message.routing_key,
+                exchange=message.exchange,
+                headers=message.headers,
+                reply_to=message.reply_to,
+                correlation_id=message.correlation_id,
+            )
 
     def get(self, queue: str, timeout: float = 0.0) -> BusMessage | None:
         """Take the next message of a queue (tests and embedded consumers)."""

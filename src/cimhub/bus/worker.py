@@ -2,8 +2,9 @@
 
 Messages are grouped: up to ``worker_batch_messages`` (or what arrived within
 ``worker_batch_wait_ms``) are handled in one database transaction, then each gets its own
-reply (to ``reply_to``, with its ``correlation_id``), and only then are they acked: a
-message is never acked before its transaction committed. A crash before the ack means
+reply (to ``reply_to``, with its ``correlation_id``; the batch's replies published together,
+their confirms awaited once), and only then are they acked: a message is never acked
+before its transaction committed and its reply confirmed. A crash before the ack means
 redelivery, and the message log answers a repeat with the original reply, so nothing is
 stored twice.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from cimhub.bus import topology
 from cimhub.bus.broker import Broker, BusMessage
+from cimhub.bus.confirms import Outgoing
 from cimhub.bus.dead_letter import dead_letter, record
 from cimhub.bus.dispatch import reply_headers
 from cimhub.bus.metrics import Metrics
@@ -97,11 +99,13 @@ class Worker:
         if results is None:  # stopping while the store is down: leave them unacked
             return
         self.metrics.batch_size.observe(len(ready))
+        answered = []
         for (message, accepted), result in zip(ready, results, strict=True):
             if isinstance(result, TechnicalError):
                 self._retry(message, accepted, result)
             else:
-                self._answer(message, result)
+                answered.append((message, result))
+        self._answer_all(answered)
 
     def _inbound(self, message: BusMessage) -> Inbound:
         h = message.headers
@@ -160,24 +164,35 @@ class Worker:
                 delay = min(delay * 2, 5.0)
 
     def _answer(self, message: BusMessage, answer: Answer) -> None:
-        """Reply (if asked) and ack; a reply that cannot be sent leaves the message unacked."""
-        self.metrics.messages.labels(message.queue, answer.result.value).inc()
-        if message.reply_to:
-            try:
-                self.broker.publish(
-                    answer.body,
-                    routing_key=message.reply_to,
-                    headers=reply_headers(answer),
-                    correlation_id=message.correlation_id,
+        self._answer_all([(message, answer)])
+
+    def _answer_all(self, answered: list[tuple[BusMessage, Answer]]) -> None:
+        """Reply to those that asked, then ack every one; replies go out together, their
+        confirms awaited once. Replies that cannot be sent leave every message unacked:
+        redelivered, they are answered from the message log."""
+        replies = []
+        for message, answer in answered:
+            self.metrics.messages.labels(message.queue, answer.result.value).inc()
+            if message.reply_to:
+                replies.append(
+                    Outgoing(
+                        answer.body,
+                        routing_key=message.reply_to,
+                        headers=reply_headers(answer),
+                        correlation_id=message.correlation_id,
+                    )
                 )
-            except CimHubError as exc:
-                log.warning(
-                    "reply to %s not sent (%s); the message will be redelivered",
-                    message.reply_to,
-                    exc.reason,
-                )
-                return
-        message.ack()
+        try:
+            self.broker.publish_all(replies)
+        except CimHubError as exc:
+            log.warning(
+                "%d replies not sent (%s); their messages will be redelivered",
+                len(replies),
+                exc.reason,
+            )
+            return
+        for message, _ in answered:
+            message.ack()
 
     def _retry(self, message: BusMessage, accepted: Accepted, error: TechnicalError) -> None:
         attempts = message.attempts + 1

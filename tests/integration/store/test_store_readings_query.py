@@ -1,4 +1,5 @@
-"""Querying readings: (start, end] ranges, type filter, keyset paging, tenant isolation."""
+"""Querying readings: (start, end] ranges, type filter, keyset paging, tenant isolation;
+the validated layer's pages of both kinds."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import pytest
 
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import MeterRef, ReadingKind, Series
+from cimhub.store import validated
 from cimhub.store.database import Database
 from cimhub.store.readings import TABLES, Bounds, StoredSeries, page_query
+from cimhub.store.validated import Row, ValidatedRepository
 
 INTERVAL = ReadingKind.INTERVAL
 KWH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 KVARH = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.73.0"
+REGISTER_KWH = "0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 DAY = int(datetime(2024, 1, 31, tzinfo=UTC).timestamp())  # crosses into February
 TS = [DAY + 3_600 * (i + 1) for i in range(30)]
 
@@ -183,3 +187,69 @@ def test_a_tenant_sees_nothing_of_another_tenants_readings(
         assert uow.readings.count(tenant_id, INTERVAL) == 180
         assert uow.readings.versions(other, INTERVAL, meters[0], types[KWH], TS[0]) == []
     assert query(db, other, meters) == []
+
+
+def test_the_validated_layer_pages_both_kinds_from_one_scan(
+    db: Database, tenant_id: int, stored: tuple[list[int], dict[str, int]]
+) -> None:
+    """Interval and register readings share the validated layer: a first page reads it
+    once and still returns every interval series before any register one; pages cut
+    anywhere resume without losing or repeating a reading."""
+    meters, types = stored
+    with db.unit_of_work(hub=True) as uow:
+        register = uow.reading_types.ids_for([REGISTER_KWH])[REGISTER_KWH]
+        rows = [
+            Row(m, types[KWH], ts, "interval", float(i), "1.0.0", "", "", "", "", "1")
+            for m in meters[:2]
+            for i, ts in enumerate(TS[:4])
+        ] + [
+            Row(m, register, ts, "register", 100.0 + i, "1.0.0", "", "", "", "", "1")
+            for m in meters[:2]
+            for i, ts in enumerate(TS[:2])
+        ]
+        ValidatedRepository(uow).apply(tenant_id, rows, now=1)
+    kinds = (INTERVAL, ReadingKind.REGISTER)
+    first, _ = page_query(
+        tuple((validated.CURRENT, k) for k in kinds),
+        Bounds(meters, None, None, None, None),
+        None,
+        10,
+        tenant_id,
+        db.dialect,
+        kind_column=True,
+    )
+    assert str(first).count("FROM validated_reading") == 1
+
+    def page(
+        after: tuple[int, int, int] | None, kinds: tuple[ReadingKind, ...], limit: int
+    ) -> dict[ReadingKind, list[StoredSeries]]:
+        with db.unit_of_work(hub=True) as uow:
+            return ValidatedRepository(uow).query_kinds(
+                tenant_id,
+                kinds,
+                meter_ids=meters,
+                reading_type_ids=None,
+                start=None,
+                end=None,
+                after=after,
+                limit=limit,
+            )
+
+    whole = page(None, kinds, 100)
+    assert [(s.meter_id, s.values) for s in whole[INTERVAL]] == [
+        (m, [0.0, 1.0, 2.0, 3.0]) for m in sorted(meters[:2])
+    ]
+    assert [(s.meter_id, s.values) for s in whole[ReadingKind.REGISTER]] == [
+        (m, [100.0, 101.0]) for m in sorted(meters[:2])
+    ]
+    cut = page(None, kinds, 10)  # all 8 interval readings, then 2 of the 4 register ones
+    assert sum(len(s.values) for s in cut[INTERVAL]) == 8
+    assert [(s.meter_id, s.values) for s in cut[ReadingKind.REGISTER]] == [
+        (min(meters[:2]), [100.0, 101.0])
+    ]
+    short = page(None, kinds, 3)  # inside the interval readings: no register one yet
+    assert [s.values for s in short[INTERVAL]] == [[0.0, 1.0, 2.0]]
+    assert short[ReadingKind.REGISTER] == []
+    resumed = page((min(meters[:2]), types[KWH], TS[2]), kinds, 100)
+    assert [s.values for s in resumed[INTERVAL]] == [[3.0], [0.0, 1.0, 2.0, 3.0]]
+    assert len(resumed[ReadingKind.REGISTER]) == 2
