@@ -195,8 +195,7 @@ class AmqpBroker:
         that leaves unconfirmed (a dropped link, a refusal) is published again one by one
         on the reconnecting path; a TechnicalError if that fails too."""
         if len(batch) < 2:
-            for message in batch:
-                self._publish_one(message)
+            _one_by_one(self, batch)
             return
         publisher = None
         try:
@@ -209,18 +208,7 @@ class AmqpBroker:
             log.warning(
                 "%d of %d messages not confirmed (%s): sent again", len(left), len(batch), exc
             )
-        for message in left:
-            self._publish_one(message)
-
-    def _publish_one(self, message: Outgoing) -> None:
-        self.publish(
-            message.body,
-            routing_key=message.routing_key,
-            exchange=message.exchange,
-            headers=message.headers,
-            reply_to=message.reply_to,
-            correlation_id=message.correlation_id,
-        )
+        _one_by_one(self, left)
 
     def _properties(self) -> dict[str, Any]:
         return {
@@ -377,6 +365,18 @@ def _declare_on(channel: Any, queues: list[Queue]) -> None:
         queue(channel).declare()
 
 
+def _one_by_one(broker: Broker, batch: Sequence[Outgoing]) -> None:
+    for message in batch:
+        broker.publish(
+            message.body,
+            routing_key=message.routing_key,
+            exchange=message.exchange,
+            headers=message.headers,
+            reply_to=message.reply_to,
+            correlation_id=message.correlation_id,
+        )
+
+
 def _refused(exc: BaseException | None) -> bool:
     """Whether the broker nacked the message (kombu re-raises that as its own error)."""
     while exc is not None:
@@ -457,15 +457,7 @@ class MemoryBroker:
             self._ready.notify_all()
 
     def publish_all(self, batch: Sequence[Outgoing]) -> None:
-        for message in batch:
-            self.publish(
-                message.body,
-                routing_key=message.routing_key,
-                exchange=message.exchange,
-                headers=message.headers,
-                reply_to=message.reply_to,
-                correlation_id=message.correlation_id,
-            )
+        _one_by_one(self, batch)
 
     def get(self, queue: str, timeout: float = 0.0) -> BusMessage | None:
         """Take the next message of a queue (tests and embedded consumers)."""
