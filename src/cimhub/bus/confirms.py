@@ -82,6 +82,7 @@ class ConfirmingPublisher:
                 self.connection.drain_events(timeout=left)
         if self._refused:
             raise Unconfirmed(f"the broker refused {len(self._refused)} of {len(batch)} messages")
+        self._batch = ()  # confirmed: no need to hold its bodies (a query's reply may be MBs)
 
     def unconfirmed(self) -> list[Outgoing]:
         """The last batch's messages not acknowledged: refused, not answered, or not
