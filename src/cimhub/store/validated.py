@@ -200,6 +200,47 @@ PREVIOUS = {
 }
 
 
+#: The new verdicts of the keys being replaced, COPYed in for two set-based statements
+#: (COPY: ~1.4 µs a row; the same rows bound as ten arrays cost ~15 µs).
+CHANGES = "validated_changes"
+CHANGE_COLUMNS = ("meter_id", "reading_type_id", "ts", *FIELDS)
+CHANGE_TYPES = ["int4", "int4", "int8", "float8"] + ["text"] * (len(FIELDS) - 1)
+CREATE_CHANGES = (
+    f"CREATE TEMP TABLE {CHANGES} (meter_id integer, reading_type_id integer, ts bigint, "
+    f"value double precision, {', '.join(f'{f} text' for f in FIELDS[1:])}) ON COMMIT DROP"
+)
+#: The keys are matched one by one and bounded by their meters, reading types and span:
+#: whatever join the planner picks, it reads only that window of the layer.
+_MATCH = (
+    "v.meter_id = n.meter_id AND v.reading_type_id = n.reading_type_id AND v.ts = n.ts "
+    "AND v.tenant_id = :tenant_id AND v.meter_id = ANY(CAST(:meters AS integer[])) "
+    "AND v.reading_type_id = ANY(CAST(:types AS integer[])) AND v.ts BETWEEN :first AND :last"
+)
+#: The current rows of the keys, copied to the versions as superseded ``:now``.
+SAVE_VERSIONS = text(
+    f"INSERT INTO validated_reading_version (tenant_id, {', '.join(CURRENT_COLUMNS)}, "
+    f"superseded_at) SELECT v.tenant_id, {', '.join(f'v.{c}' for c in CURRENT_COLUMNS)}, :now "
+    f"FROM {CHANGES} AS n JOIN validated_reading AS v ON {_MATCH}"
+)
+#: Those current rows made the next version.
+REPLACE_CURRENT = text(
+    "UPDATE validated_reading AS v SET "
+    + ", ".join(f"{f} = n.{f}" for f in FIELDS)
+    + f", version = v.version + 1, created_at = :now FROM {CHANGES} AS n WHERE {_MATCH}"
+)
+
+
+def _window(rows: Sequence[Row]) -> dict[str, Any]:
+    """The meters, reading types and span ``rows`` lie in."""
+    stamps = list(map(_TS, rows))
+    return {
+        "meters": sorted(set(map(_METER, rows))),
+        "types": sorted({r.reading_type_id for r in rows}),
+        "first": min(stamps),
+        "last": max(stamps),
+    }
+
+
 class ValidatedRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -267,50 +308,78 @@ class ValidatedRepository:
                 changed.append((old, row._replace(reason=LATE_READING)))
             else:
                 changed.append((old, row))
-        session = self._uow.session
         lost: list[Row] = []
         if new:
             new, lost = self._insert(tenant_id, new, now)
         _applied(self._uow).extend([*new, *(row for _, row in changed)])
         if changed:
-            session.execute(
-                insert(VERSIONS),
-                [
-                    {
-                        **old,
-                        "tenant_id": tenant_id,
-                        "meter_id": row.meter_id,
-                        "reading_type_id": row.reading_type_id,
-                        "ts": row.ts,
-                        "superseded_at": now,
-                    }
-                    for old, row in changed
-                ],
-            )
-            t = CURRENT
-            session.execute(
-                update(t)
-                .where(
-                    t.c.tenant_id == bindparam("k_tenant"),
-                    t.c.meter_id == bindparam("k_meter"),
-                    t.c.reading_type_id == bindparam("k_type"),
-                    t.c.ts == bindparam("k_ts"),
-                )
-                .values({f: bindparam(f) for f in (*FIELDS, "version", "created_at")}),
-                [
-                    {
-                        "k_tenant": tenant_id,
-                        "k_meter": row.meter_id,
-                        "k_type": row.reading_type_id,
-                        "k_ts": row.ts,
-                        **{f: getattr(row, f) for f in FIELDS},
-                        "version": old["version"] + 1,
-                        "created_at": now,
-                    }
-                    for old, row in changed
-                ],
-            )
+            self._replace(tenant_id, changed, now)
         return ApplyCounts(len(new), len(changed), unchanged, kept, kept_measured), lost
+
+    def _replace(
+        self, tenant_id: int, changed: Sequence[tuple[dict[str, Any], Row]], now: int
+    ) -> None:
+        """Make each row the current version of its key, the replaced one kept as a version.
+
+        PostgreSQL: the new verdicts COPYed into a temporary table, then two set-based
+        statements whatever the count (the versions copied from the current rows
+        server-side, one UPDATE); row by row, a day of late readings for 1 000 meters
+        spent ~9 s here. The per-meter VEE locks (``vee_locks``) keep the current rows as
+        ``current()`` read them.
+        """
+        session = self._uow.session
+        if self._uow.dialect == "postgresql":
+            rows = [row for _, row in changed]
+            connection = session.connection()
+            connection.exec_driver_sql(CREATE_CHANGES)
+            with connection.connection.driver_connection.cursor() as cursor:
+                columns = ", ".join(CHANGE_COLUMNS)
+                with cursor.copy(f"COPY {CHANGES} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(CHANGE_TYPES)
+                    for row in rows:
+                        copy.write_row(row[:3] + row[4:])  # all but kind
+            params = {"tenant_id": tenant_id, "now": now, **_window(rows)}
+            session.execute(SAVE_VERSIONS, params)
+            session.execute(REPLACE_CURRENT, params)
+            connection.exec_driver_sql(f"DROP TABLE {CHANGES}")
+            return
+        session.execute(
+            insert(VERSIONS),
+            [
+                {
+                    **old,
+                    "tenant_id": tenant_id,
+                    "meter_id": row.meter_id,
+                    "reading_type_id": row.reading_type_id,
+                    "ts": row.ts,
+                    "superseded_at": now,
+                }
+                for old, row in changed
+            ],
+        )
+        t = CURRENT
+        session.execute(
+            update(t)
+            .where(
+                t.c.tenant_id == bindparam("k_tenant"),
+                t.c.meter_id == bindparam("k_meter"),
+                t.c.reading_type_id == bindparam("k_type"),
+                t.c.ts == bindparam("k_ts"),
+            )
+            .values({f: bindparam(f) for f in (*FIELDS, "version", "created_at")}),
+            [
+                {
+                    "k_tenant": tenant_id,
+                    "k_meter": row.meter_id,
+                    "k_type": row.reading_type_id,
+                    "k_ts": row.ts,
+                    **{f: getattr(row, f) for f in FIELDS},
+                    "version": old["version"] + 1,
+                    "created_at": now,
+                }
+                for old, row in changed
+            ],
+        )
 
     def _insert(self, tenant_id: int, rows: list[Row], now: int) -> tuple[list[Row], list[Row]]:
         """New keys in bulk: COPY on PostgreSQL, the driver's executemany on SQLite. If a

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import text
 
 from cimhub.app import Hub
 from cimhub.bus.pipeline import Inbound
-from cimhub.domain.reading import MeterRef
+from cimhub.domain.reading import MeterRef, ReadingKind
 from cimhub.handlers import reading_ingest
 from cimhub.settings import Settings
 from cimhub.store import vee as vee_store
@@ -28,7 +29,7 @@ from cimhub.store.validated import ApplyCounts, Row, ValidatedRepository
 from cimhub.store.vee import VeeService
 from cimhub.testing import vee_month as vm
 from cimhub.testing.databases import postgres_database
-from cimhub.testing.messages import readings_message
+from cimhub.testing.messages import created_meter_readings, meter_mrid, readings_message
 from cimhub.testing.replies import ParsedReply
 
 KWH = vm.KWH
@@ -120,6 +121,61 @@ def test_an_estimate_of_a_gap_never_replaces_a_measured_value(vee_hub: Hub) -> N
     assert counts == ApplyCounts(kept_measured=1)
     assert trail(vee_hub, ts) == [(1, day(1)[ts], "validated", "passed VEE")]
 
+
+
+def test_a_late_day_of_many_meters_replaces_every_estimate_in_one_go(vee_hub: Hub) -> None:
+    """Thousands of versions at once (PostgreSQL: set-based): each estimate kept as
+    version 1, superseded when version 2 was made; a meter not in the late message and
+    the days around the gap keep their single version; the layer as it stood before the
+    late day still answers with the estimates."""
+    meters, late_meters = range(1, 41), range(1, 31)
+    first = datetime.fromtimestamp(START, UTC)
+    for n, these in ((1, meters), (3, meters), (2, late_meters)):
+        raw = created_meter_readings(list(these), first + timedelta(days=n - 1))
+        answer = vee_hub.pipeline.process(Inbound(raw, "discom-a", "test"))
+        assert ParsedReply.of(answer.body).result == "OK", answer.body[:300]
+        if n == 3:
+            before_late = int(time.time())
+            time.sleep(1.1)  # the late day's versions are made a second later
+    with vee_hub.database.unit_of_work(hub=True) as uow:
+        rows = uow.session.execute(
+            text(
+                "SELECT m.mrid, v.ts, v.version, v.method, v.reason, v.created_at, "
+                "o.version, o.method, o.superseded_at FROM validated_reading v "
+                "JOIN meter m ON m.id = v.meter_id LEFT JOIN validated_reading_version o "
+                "ON (o.tenant_id, o.meter_id, o.reading_type_id, o.ts) = "
+                "(v.tenant_id, v.meter_id, v.reading_type_id, v.ts) "
+                "WHERE v.kind = 'interval' AND v.ts > :start AND v.ts <= :end"
+            ),
+            {"start": START + 86_400, "end": START + 2 * 86_400},
+        ).all()
+    late = {meter_mrid(m) for m in late_meters}
+    assert len(rows) == 40 * 96  # one row a reading: each key replaced once
+    for mrid, _, version, method, reason, made, old_version, old_method, superseded in rows:
+        if mrid in late:
+            assert (version, method, reason) == (2, "validated", "late reading")
+            assert old_version == 1 and old_method.startswith("estimated:")
+            assert superseded == made > before_late
+        else:
+            assert version == 1 and method.startswith("estimated:") and old_version is None
+    with vee_hub.database.unit_of_work(hub=True) as uow:
+        versions = uow.session.execute(text("SELECT count(*) FROM validated_reading_version"))
+        assert versions.scalar() == 30 * 96  # days 1 and 3 untouched
+        tenant, meter, rt = ids_of(uow, meter_mrid(1))
+        as_before = ValidatedRepository(uow).query(
+            tenant, ReadingKind.INTERVAL, meter_ids=[meter], reading_type_ids=[rt],
+            start=START + 86_400, end=START + 2 * 86_400, after=None, limit=1000,
+            as_of=before_late,
+        )  # fmt: skip
+    [series] = as_before
+    assert len(series.values) == 96
+    assert all("3.8.0" in q.split() for q in series.qualities)
+
+
+def ids_of(uow: Any, mrid: str) -> tuple[int, int, int]:
+    tenant = uow.tenants.ensure("discom-a")
+    [meter] = uow.meters.find(tenant, [MeterRef(mrid)])
+    return tenant, meter, uow.reading_types.find_ids([KWH])[KWH]
 
 # -- two workers at once: PostgreSQL ---------------------------------------------------
 
