@@ -71,7 +71,7 @@ class Plan:
 
 def default_scenarios() -> list[Scenario]:
     """Every scenario, built or not, in the order a run measures them."""
-    from cimhub.bench import baselines, billing, bus, grouped, ingest, memory, queries
+    from cimhub.bench import baselines, billing, bus, grouped, ingest, late, memory, queries
 
     pg_and_sqlite = ("sqlite", "postgresql")
     return [
@@ -119,6 +119,14 @@ def default_scenarios() -> list[Scenario]:
             "what arrived: one transaction, one log insert, one COPY, one VEE run a batch, "
             "each message its own reply",
             grouped.run,
+            pg_and_sqlite,
+        ),
+        Scenario(
+            "late readings",
+            "VEE",
+            "a day that arrives after VEE estimated it as a gap: each estimate replaced by a "
+            "new version holding the measured value, beside an on-time day of the same meters",
+            late.run if ingest.vee_built() else None,
             pg_and_sqlite,
         ),
         Scenario(

@@ -204,6 +204,22 @@ def billing_table(results: Results) -> Table:
     )
 
 
+def late_table(results: Results) -> Table:
+    rows = [
+        (backend, what, _k(row.get("on_time")), _k(row.get("late")),
+         _n(_ratio(row.get("late"), row.get("on_time")), 2))
+        for (backend, what), row in results.table("late").items()
+    ]  # fmt: skip
+    return Table(
+        "Late readings: a day arriving after VEE estimated it (interval readings/s)",
+        ("store", "message", "on time", "late", "late/on time"),
+        rows,
+        "each round: day d on time, day d+2 (d+1 estimated as a gap), then day d+1 late, "
+        "every one of its readings replacing an estimate with a new version (checked); "
+        "through Pipeline.process, VEE on.",
+    )
+
+
 def skipped_table(results: Results) -> Table:
     return Table("Not measured", ("scenario", "why"), list(results.skipped))
 
@@ -214,6 +230,7 @@ def tables(results: Results) -> list[Table]:
         for t in (
             ingest_table(results),
             grouped_table(results),
+            late_table(results),
             bus_table(results),
             billing_table(results),
             query_table(results),

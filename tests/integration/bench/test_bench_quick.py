@@ -107,6 +107,19 @@ def test_the_billing_run_is_measured_over_a_month_of_usage_points(
     assert row["seconds_10k"] == pytest.approx(10_000 * row["seconds"] / 20)
 
 
+def test_late_readings_are_measured_beside_an_on_time_day(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    """The scenario itself checks that the late day replaced one estimate per reading
+    (BenchError otherwise); here: one row per message size of 100 meters or more."""
+    backend, results, _, printed = quick_run
+    rows = results.table("late")
+    assert set(rows) == {(backend, size_label(s)) for s in QUICK.sizes if s >= 100}
+    for row in rows.values():
+        assert sane(row.get("on_time")) and sane(row.get("late")), row
+    assert "Late readings" in printed
+
+
 def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
     quick_run: tuple[str, Results, Path, str],
 ) -> None:
