@@ -22,7 +22,7 @@ statement that reads or writes a tenant-scoped table (``refuse_unbound``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -288,11 +288,33 @@ class _Checked:
 
     def write_row(self, row: Any) -> None:
         if row[self._column] != self._tenant_id:
-            raise TenantScopeError(
-                f"row of tenant {row[self._column]} written in a unit of work of tenant "
-                f"{self._tenant_id if self._tenant_id >= 0 else '(none)'}"
-            )
+            raise self._refused(row)
         self._copy.write_row(row)
+
+    def write_rows(self, rows: Iterable[Any]) -> None:
+        """``write_row`` for each row, in one loop: no extra Python call per row."""
+        write, column, tenant_id = self._copy.write_row, self._column, self._tenant_id
+        for row in rows:
+            if row[column] != tenant_id:
+                raise self._refused(row)
+            write(row)
+
+    def _refused(self, row: Any) -> TenantScopeError:
+        return TenantScopeError(
+            f"row of tenant {row[self._column]} written in a unit of work of tenant "
+            f"{self._tenant_id if self._tenant_id >= 0 else '(none)'}"
+        )
 
     def write(self, buffer: Any) -> None:
         raise TenantScopeError("raw COPY data into a tenant-scoped table: use write_row")
+
+
+def write_rows(copy: Any, rows: Iterable[Any]) -> None:
+    """Write ``rows`` to a COPY from a ``RowSecureCursor`` (checked or not), as
+    ``copy.write_row`` would one by one."""
+    if isinstance(copy, _Checked):
+        copy.write_rows(rows)
+        return
+    write = copy.write_row
+    for row in rows:
+        write(row)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cimhub.domain.reading import Series
+from cimhub.store.row_security import write_rows
 
 TABLE = "stage_reading"
 COLUMNS = "meter_id, reading_type_id, ts, value, quality, source, message_log_id"
@@ -103,9 +104,7 @@ def _write(
         sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             copy.set_types(types)
-            write = copy.write_row
-            for row in batch:
-                write(row)
+            write_rows(copy, batch)
     else:
         placeholders = ", ".join("?" * len(types))
         driver.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)

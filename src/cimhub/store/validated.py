@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import repeat
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -45,6 +45,7 @@ from cimhub.store.readings import (
     is_unique_violation,
     page_query,
 )
+from cimhub.store.row_security import write_rows
 from cimhub.store.sql import insert_ignore, member_of, series_arrays
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
 
@@ -149,10 +150,10 @@ def file_applied(uow: UnitOfWork, owners: Mapping[int, int]) -> None:
     """File the rows applied so far under the message that stored them (``owners``: meter
     id → message log id; in a group of messages VEE runs once for all of them)."""
     filed = _filed(uow)
-    rest = [row for row in _applied(uow) if row.meter_id not in owners]
-    for row in _applied(uow):
-        if row.meter_id in owners:
-            filed.setdefault(owners[row.meter_id], []).append(row)
+    rest: list[Row] = []
+    for meter_id, rows in groupby(_applied(uow), _METER):  # a series' rows run together
+        owner = owners.get(meter_id)
+        (rest if owner is None else filed.setdefault(owner, [])).extend(rows)
     uow.__dict__["_validated_applied"] = rest
 
 
@@ -566,8 +567,7 @@ def _bulk(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:
         sql = f"COPY {CURRENT.name} ({columns}) FROM STDIN (FORMAT BINARY)"
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             copy.set_types(COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
+            write_rows(copy, rows)
     else:
         marks = ", ".join("?" * len(INSERT_COLUMNS))
         driver.executemany(f"INSERT INTO {CURRENT.name} ({columns}) VALUES ({marks})", rows)

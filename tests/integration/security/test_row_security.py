@@ -21,7 +21,7 @@ from cimhub.settings import Settings
 from cimhub.store.database import Database, alembic_config
 from cimhub.store.dead_letters import DeadLetterRepository
 from cimhub.store.models import Base
-from cimhub.store.row_security import ROLE, SHARED, TenantScopeError
+from cimhub.store.row_security import ROLE, SHARED, TenantScopeError, write_rows
 from cimhub.store.security import Security
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.testing.databases import POSTGRES_ADMIN_URL, postgres_database
@@ -166,6 +166,11 @@ def test_copy_into_a_tenant_table_takes_only_the_bound_tenants_rows(two_tenants:
         driver = uow.session.connection().connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             copy.write_row((b, "copied-in", 0, False))
+    # the bulk writers' loop: B's row among A's is refused, and the COPY with it
+    with pytest.raises(TenantScopeError), two_tenants.database.unit_of_work(a) as uow:
+        driver = uow.session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            write_rows(copy, [(a, "bulk-a1", 0, False), (b, "bulk-b", 0, False)])
     with two_tenants.database.unit_of_work(a) as uow:
         driver = uow.session.connection().connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
@@ -178,6 +183,9 @@ def test_copy_into_a_tenant_table_takes_only_the_bound_tenants_rows(two_tenants:
             ).scalar()
             == 1
         )
+        assert (
+            uow.session.execute(text("SELECT count(*) FROM meter WHERE mrid LIKE 'bulk-%'"))
+        ).scalar() == 0
     with two_tenants.database.unit_of_work(b) as uow:
         assert (
             uow.session.execute(
