@@ -122,7 +122,6 @@ def test_an_estimate_of_a_gap_never_replaces_a_measured_value(vee_hub: Hub) -> N
     assert trail(vee_hub, ts) == [(1, day(1)[ts], "validated", "passed VEE")]
 
 
-
 def test_a_late_day_of_many_meters_replaces_every_estimate_in_one_go(vee_hub: Hub) -> None:
     """Thousands of versions at once (PostgreSQL: set-based): each estimate kept as
     version 1, superseded when version 2 was made; a meter not in the late message and
@@ -176,6 +175,7 @@ def ids_of(uow: Any, mrid: str) -> tuple[int, int, int]:
     tenant = uow.tenants.ensure("discom-a")
     [meter] = uow.meters.find(tenant, [MeterRef(mrid)])
     return tenant, meter, uow.reading_types.find_ids([KWH])[KWH]
+
 
 # -- two workers at once: PostgreSQL ---------------------------------------------------
 
