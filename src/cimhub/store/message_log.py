@@ -126,9 +126,9 @@ class MessageLogRepository:
 
     def complete_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """``complete`` for several messages (``id`` and the outcome in each row): on
-        PostgreSQL one UPDATE from arrays (a worker's 64 replies: ~5.5 → ~1.5 ms, where
-        executemany sent a statement a row); elsewhere one prepared statement, executed for
-        every row in one go."""
+        PostgreSQL one UPDATE from arrays (a worker's 64 replies: 5.5 → 3.9 ms measured,
+        where executemany sent a statement a row); elsewhere one prepared statement,
+        executed for every row in one go."""
         connection = self._uow.session.connection()
         if self._uow.dialect == "postgresql":
             connection.execute(
