@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 
 from cimhub.bench.context import TENANT, BenchError, Context
-from cimhub.bench.ingest import TRANSPORT, send
+from cimhub.bench.ingest import TRANSPORT, send, stage_seconds
 from cimhub.bench.scenario import Figure
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
 from cimhub.message import parser
 from cimhub.message.reply import Result
+from cimhub.stages import stage
 
 
 def run(ctx: Context) -> list[Figure]:
@@ -29,16 +30,20 @@ def run(ctx: Context) -> list[Figure]:
                 for raw in traffic.warmup:
                     send(pipeline, raw)
                 ctx.analyse(url)
-                rate = _measure(ctx, pipeline, traffic.messages, group, backend)
-            figures.append(
-                Figure("grouped", (backend, f"{traffic.label}, {group} a batch"), {"e2e": rate})
-            )
+                before = pipeline.clock.totals()
+                rate, readings = _measure(ctx, pipeline, traffic.messages, group, backend)
+                spent = stage_seconds(before, pipeline.clock.totals())
+            what = f"{traffic.label}, {group} a batch"
+            figures.append(Figure("grouped", (backend, what), {"e2e": rate}))
+            per_reading = {name: 1e6 * s / readings for name, s in spent.items()}
+            figures.append(Figure("stages", (backend, what), per_reading))
     return figures
 
 
 def _measure(
     ctx: Context, pipeline: Pipeline, messages: list[bytes], group: int, backend: str
-) -> float:
+) -> tuple[float, int]:
+    """Readings per second, and how many were sent."""
     per_message = ctx.plan.intervals
     budget = ctx.plan.ingest_seconds
     sent = 0
@@ -53,16 +58,18 @@ def _measure(
             if time.perf_counter() - started > budget:
                 break
         elapsed = time.perf_counter() - started
-    return sent * per_message / elapsed
+    return sent * per_message / elapsed, sent * per_message
 
 
 def handle(pipeline: Pipeline, batch: list[bytes]) -> list[object]:
     """What a worker does with a batch: accept each message, handle them together."""
-    accepted = [
-        pipeline.accept(parser.parse(raw, pipeline.limits), Inbound(raw, TENANT, TRANSPORT))
-        for raw in batch
-    ]
-    return list(pipeline.handle_many(accepted))
+    with pipeline.clock.running():
+        accepted = []
+        for raw in batch:
+            with stage("parse"):
+                root = parser.parse(raw, pipeline.limits)
+            accepted.append(pipeline.accept(root, Inbound(raw, TENANT, TRANSPORT)))
+        return list(pipeline.handle_many(accepted))
 
 
 def _check(results: list[object]) -> None:

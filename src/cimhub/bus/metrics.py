@@ -1,4 +1,5 @@
-"""Prometheus metrics of the bus: messages, retries, dead letters, queue depths, consumers.
+"""Prometheus metrics of the bus: messages, retries, dead letters, queue depths, consumers,
+and where handling messages spends its time (stages).
 
 Each hub has its own registry (several hubs may live in one test process); queue depths
 and consumer counts are read from the broker when scraped.
@@ -10,8 +11,10 @@ import logging
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from cimhub.stages import StageClock
 
 log = logging.getLogger("cimhub.metrics")
 
@@ -55,6 +58,31 @@ class Metrics:
     ) -> None:
         """Read queue depths/consumers (and other gauges) from ``probe`` at scrape time."""
         self.registry.register(_Probe(probe, extra))
+
+    def watch_stages(self, clock: StageClock) -> None:
+        """Export the pipeline's stage totals (``cimhub.stages``) at scrape time."""
+        self.registry.register(_Stages(clock))
+
+
+class _Stages(Collector):
+    def __init__(self, clock: StageClock) -> None:
+        self._clock = clock
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        seconds = CounterMetricFamily(
+            "cimhub_stage_seconds",
+            "Wall time handling messages, by stage; exclusive: an inner stage's time is "
+            "not counted in the stage around it",
+            labels=["stage"],
+        )
+        calls = CounterMetricFamily(
+            "cimhub_stage_calls", "Times a stage of handling messages ran", labels=["stage"]
+        )
+        for name, (spent, count) in sorted(self._clock.totals().items()):
+            seconds.add_metric([name], spent)
+            calls.add_metric([name], count)
+        yield seconds
+        yield calls
 
 
 class _Probe(Collector):

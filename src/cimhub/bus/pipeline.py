@@ -45,6 +45,7 @@ from cimhub.message.envelope import Envelope, read_envelope
 from cimhub.message.reply import Outcome, Result, loose_correlation, render_reply
 from cimhub.message.verb import Verb
 from cimhub.settings import Settings
+from cimhub.stages import StageClock, stage
 from cimhub.store.database import Database
 from cimhub.store.unit_of_work import UnitOfWork
 
@@ -129,24 +130,32 @@ class Pipeline:
 
         self.dispatcher: Dispatcher = DirectDispatcher(self)
         self.announcer: Announcer | None = None
+        self.clock = StageClock()  #: where messages' time went (/metrics, `cimhub bench`)
         schema.compiled_schema()  # compile at start-up, not on the first message
 
     def process(self, inbound: Inbound) -> Answer:
         """Handle raw bytes (HTTP body, file, queue message)."""
-        try:
-            root = parser.parse(inbound.raw, self.limits)
-        except FunctionalError as exc:
-            return self.refuse(inbound, None, exc)
-        return self.process_element(root, inbound)
+        with self.clock.running():
+            try:
+                with stage("parse"):
+                    root = parser.parse(inbound.raw, self.limits)
+            except FunctionalError as exc:
+                return self.refuse(inbound, None, exc)
+            return self.process_element(root, inbound)
 
     def process_element(self, root: etree._Element, inbound: Inbound) -> Answer:
         """Handle an already parsed message element (e.g. a SOAP Body's child)."""
+        with self.clock.running():
+            return self._process_element(root, inbound)
+
+    def _process_element(self, root: etree._Element, inbound: Inbound) -> Answer:
         started = time.perf_counter()
         envelope: Envelope | None = None
         try:
             accepted = self.accept(root, inbound)
             envelope = accepted.envelope
-            answer = self.dispatcher.submit(accepted)
+            with stage("dispatch"):  # on a worker or handler thread: waiting for it
+                answer = self.dispatcher.submit(accepted)
         except FunctionalError as exc:
             return self.refuse(inbound, envelope, exc, root)
         except TechnicalError as exc:
@@ -168,7 +177,8 @@ class Pipeline:
 
     def accept(self, root: etree._Element, inbound: Inbound) -> Accepted:
         """Normalise, validate, read the envelope and find its handler (FunctionalError if not)."""
-        envelope = self._read(root, inbound)
+        with stage("validate"):
+            envelope = self._read(root, inbound)
         if inbound.principal is not None:  # RBAC: the message's noun and verb
             wanted = message_permission(envelope.noun, envelope.verb.value)
             if not inbound.principal.allows(wanted):
@@ -196,7 +206,7 @@ class Pipeline:
 
     def handle(self, accepted: Accepted) -> Answer:
         """Idempotency check, handler and message log in one transaction (raises on failure)."""
-        with self._unit_of_work(accepted) as uow:
+        with self.clock.running(), self._unit_of_work(accepted) as uow:
             (result,) = self._handle_in(uow, [accepted])
         if isinstance(result, FunctionalError):
             raise result
@@ -216,6 +226,10 @@ class Pipeline:
     def handle_together(self, batch: Sequence[Accepted]) -> list[Answer | CimHubError]:
         """Each message's Answer, or the error it failed with (a FunctionalError not yet
         refused, or a TechnicalError), as ``handle`` would answer or raise it alone."""
+        with self.clock.running():
+            return self._handle_together(batch)
+
+    def _handle_together(self, batch: Sequence[Accepted]) -> list[Answer | CimHubError]:
         if len(batch) > 1:
             try:
                 with self._unit_of_work(batch[0]) as uow:
@@ -328,14 +342,16 @@ class Pipeline:
         handler, or refused by it."""
         earlier = {}
         if run[0].envelope.verb is not Verb.GET:  # queries have no side effects: always fresh
-            earlier = uow.messages.find_completed_many(tenant_id, [_origin(a) for a in run])
+            with stage("idempotency"):
+                earlier = uow.messages.find_completed_many(tenant_id, [_origin(a) for a in run])
         screened: list[Answer | FunctionalError | _Prepared] = []
         for accepted in run:
             if (found := earlier.get(_origin(accepted))) is not None:
                 screened.append(_replayed(accepted, *found))
                 continue
             try:
-                screened.append(_Prepared(group.prepare(accepted.envelope)))
+                with stage("map"):
+                    screened.append(_Prepared(group.prepare(accepted.envelope)))
             except FunctionalError as exc:
                 screened.append(exc)
         return screened
@@ -350,12 +366,14 @@ class Pipeline:
     ) -> list[Answer]:
         """Log the messages, handle them, complete the log: one statement each for all."""
         now = int(time.time())
-        log_ids = uow.messages.record_many([self._log_row(tenant_id, a, now) for a in run])
+        with stage("message log"):
+            log_ids = uow.messages.record_many([self._log_row(tenant_id, a, now) for a in run])
         contexts = [
             self._context(uow, tenant_id, accepted, log_id, now)
             for accepted, log_id in zip(run, log_ids, strict=True)
         ]
-        outcomes = group.handle(list(zip(contexts, prepared, strict=True)))
+        with stage("handle"):
+            outcomes = group.handle(list(zip(contexts, prepared, strict=True)))
         return self._complete(uow, tenant_id, run, outcomes, log_ids)
 
     def _context(
@@ -375,26 +393,31 @@ class Pipeline:
         log_ids: Sequence[int],
     ) -> list[Answer]:
         """Render each reply, complete the message log in one statement, announce."""
-        bodies = [render_reply(a.envelope, o) for a, o in zip(run, outcomes, strict=True)]
+        with stage("reply"):
+            bodies = [render_reply(a.envelope, o) for a, o in zip(run, outcomes, strict=True)]
         completed_at = int(time.time())
-        uow.messages.complete_many(
-            [
-                {
-                    "id": log_id,
-                    "result": outcome.result.value,
-                    "reply_code": outcome.first_code,
-                    # a query's reply is never replayed and may be megabytes a page: not kept
-                    "reply": None if accepted.envelope.verb is Verb.GET else body,
-                    "completed_at": completed_at,
-                }
+        with stage("message log"):
+            uow.messages.complete_many(
+                [
+                    {
+                        "id": log_id,
+                        "result": outcome.result.value,
+                        "reply_code": outcome.first_code,
+                        # a query's reply is never replayed and may be megabytes a page
+                        "reply": None if accepted.envelope.verb is Verb.GET else body,
+                        "completed_at": completed_at,
+                    }
+                    for accepted, outcome, log_id, body in zip(
+                        run, outcomes, log_ids, bodies, strict=True
+                    )
+                ]
+            )
+        if self.announcer is not None:
+            with stage("announce"):
                 for accepted, outcome, log_id, body in zip(
                     run, outcomes, log_ids, bodies, strict=True
-                )
-            ]
-        )
-        if self.announcer is not None:
-            for accepted, outcome, log_id, body in zip(run, outcomes, log_ids, bodies, strict=True):
-                self.announcer.announce(uow, tenant_id, accepted, outcome, log_id, body)
+                ):
+                    self.announcer.announce(uow, tenant_id, accepted, outcome, log_id, body)
         return [
             Answer(body, outcome.result, outcome.first_code)
             for outcome, body in zip(outcomes, bodies, strict=True)

@@ -84,6 +84,7 @@ class Bus:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.metrics.watch(self._depths, self._gauges)
+        self.metrics.watch_stages(pipeline.clock)
         if isinstance(self.broker, MemoryBroker):
             self.broker.on_dead = lambda message: record(database, message) and None
 

@@ -35,6 +35,7 @@ from cimhub.errors import CimHubError, FunctionalError, StorageUnavailableError,
 from cimhub.message import parser
 from cimhub.message.verb import Verb, parse_verb
 from cimhub.settings import Settings
+from cimhub.stages import stage
 
 log = logging.getLogger("cimhub.worker")
 _STOPPING = object()  # the worker stopped while waiting for the store
@@ -87,6 +88,10 @@ class Worker:
             self.flush()
 
     def flush(self) -> None:
+        with self.pipeline.clock.running():
+            self._flush()
+
+    def _flush(self) -> None:
         messages, self._batch = self._batch, []
         ready: list[tuple[BusMessage, Accepted]] = []
         for message in messages:
@@ -130,7 +135,8 @@ class Worker:
                 return None  # unacked: redelivered to the next worker
             if principal is not None:
                 inbound = replace(inbound, tenant=principal.tenant, principal=principal)
-            root = parser.parse(inbound.raw, self.pipeline.limits)
+            with stage("parse"):
+                root = parser.parse(inbound.raw, self.pipeline.limits)
             return self.pipeline.accept(root, inbound)
         except FunctionalError as exc:
             self._answer(message, self.pipeline.refuse(inbound, None, exc, root))
@@ -183,7 +189,8 @@ class Worker:
                     )
                 )
         try:
-            self.broker.publish_all(replies)
+            with stage("publish replies"):
+                self.broker.publish_all(replies)
         except CimHubError as exc:
             log.warning(
                 "%d replies not sent (%s); their messages will be redelivered",

@@ -24,6 +24,7 @@ from cimhub.mappings.meter_readings import MeterReadingItem, read_meter_readings
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.settings import Settings
+from cimhub.stages import stage
 from cimhub.store.daily_aggregates import refresh_batches
 from cimhub.store.validated import file_applied
 from cimhub.store.vee import VeeService, with_stored_between
@@ -132,7 +133,8 @@ def _rounds(group: list[_Message]) -> list[list[_Message]]:
 def _ingest(round_: list[_Message]) -> None:
     """Store one round's readings, then validate them, all at once."""
     ctx = round_[0].ctx
-    batches, type_ids = _store(round_)
+    with stage("store raw"):
+        batches, type_ids = _store(round_)
     close_reads(ctx.uow, ctx.tenant_id, _seen(batches), "readings for the period received")
     if not (ctx.settings.vee_enabled and batches):
         return
@@ -151,7 +153,8 @@ def _ingest(round_: list[_Message]) -> None:
             owner[finding.series.meter_id].findings += 1
     logs = {m: o.ctx.message_log_id for m, o in owner.items()}
     file_applied(ctx.uow, {m: log_id for m, log_id in logs.items() if log_id is not None})
-    refresh_batches(ctx.uow, ctx.tenant_id, batches)  # billing's daily aggregates
+    with stage("daily aggregates"):
+        refresh_batches(ctx.uow, ctx.tenant_id, batches)  # billing's
 
 
 def _store(round_: list[_Message]) -> tuple[list[Batch], dict[str, int]]:

@@ -8,7 +8,7 @@ work is a real transaction. PostgreSQL goes through psycopg 3 with pre-ping on c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session
 
 from cimhub.errors import StorageUnavailableError
+from cimhub.stages import stage
 from cimhub.store import row_security
 from cimhub.store.cache import StoreCache
 from cimhub.store.unit_of_work import UnitOfWork
@@ -124,9 +125,16 @@ class Database:
         repositories' explicit ``tenant_id`` filters and ``UnitOfWork.scope`` on SQLite).
         """
         try:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            # the stage opens at the block's end and closes after session.begin()'s exit:
+            # it times the commit alone
+            with (
+                Session(self._writer, expire_on_commit=False) as session,
+                ExitStack() as timed,
+                session.begin(),
+            ):
                 uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
                 yield uow
+                timed.enter_context(stage("commit"))
         except UNAVAILABLE as error:
             raise _unavailable(error) from error
         uow.committed()

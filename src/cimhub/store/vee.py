@@ -12,6 +12,7 @@ from operator import sub
 from typing import TYPE_CHECKING
 
 from cimhub.domain.reading import ReadingKind
+from cimhub.stages import stage
 from cimhub.store.findings import FindingRepository
 from cimhub.store.validated import EDITED, ApplyCounts, Row, ValidatedRepository
 from cimhub.store.vee_config import VeeConfigs
@@ -138,6 +139,47 @@ class VeeService:
         keep_edits: bool = True,
     ) -> VeeRun:
         validated_repo = ValidatedRepository(uow)
+        with stage("vee history"):
+            contexts, history = self._inputs(
+                uow, validated_repo, tenant_id, tenant, batches, type_ids, like_days
+            )
+        with stage("vee rules"):
+            result = validate(
+                batches,
+                now=now,
+                contexts=contexts,
+                history=history,
+                config=self.config,
+                tenant=tenant,
+            )
+            version = self.config.version
+            rows = [row for v in result.validated for row in _rows(v, type_ids, version)]
+        with stage("vee store"):
+            stored = validated_repo.apply(tenant_id, rows, now=now, keep_edits=keep_edits)
+        windows = [
+            (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b)) for b in batches
+        ]
+        with stage("vee findings"):
+            new = FindingRepository(uow).record(
+                tenant_id,
+                [(type_ids[f.series.reading_type], f) for f in result.findings],
+                windows=windows,
+                config_version=self.config.version,
+                now=now,
+            )
+        return VeeRun(len(rows), len(result.findings), new, stored, result)
+
+    def _inputs(
+        self,
+        uow: UnitOfWork,
+        validated_repo: ValidatedRepository,
+        tenant_id: int,
+        tenant: str,
+        batches: Sequence[Batch],
+        type_ids: Mapping[str, int],
+        like_days: bool,
+    ) -> tuple[dict[int, MeterContext], dict[SeriesKey, SeriesHistory]]:
+        """The meters' master data over the batches' span, and the series' history."""
         start = min(_first(b) for b in batches)
         end = max(_last(b) for b in batches)
         meters = sorted({b.key.meter_id for b in batches})
@@ -155,22 +197,7 @@ class VeeService:
             like_days,
             contexts,
         )
-        result = validate(
-            batches, now=now, contexts=contexts, history=history, config=self.config, tenant=tenant
-        )
-        rows = [row for v in result.validated for row in _rows(v, type_ids, self.config.version)]
-        stored = validated_repo.apply(tenant_id, rows, now=now, keep_edits=keep_edits)
-        windows = [
-            (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b)) for b in batches
-        ]
-        new = FindingRepository(uow).record(
-            tenant_id,
-            [(type_ids[f.series.reading_type], f) for f in result.findings],
-            windows=windows,
-            config_version=self.config.version,
-            now=now,
-        )
-        return VeeRun(len(rows), len(result.findings), new, stored, result)
+        return contexts, history
 
     def _history(
         self,

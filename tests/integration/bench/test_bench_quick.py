@@ -68,6 +68,24 @@ def test_ingest_and_its_baselines_are_measured_for_every_size(
         assert sane(results.get("grouped", (backend, f"1×96, {group} a batch"), "e2e"))
 
 
+def test_each_ingest_size_says_where_a_readings_time_went(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    """The stages of an ingest run (µs a reading, exclusive) add up to about its wall
+    time, and the report itemises them beside the floor."""
+    backend, results, _, printed = quick_run
+    stages = results.table("stages")
+    for size in SIZES:
+        row, ingest = stages[(backend, size)], results.table("ingest")[(backend, size)]
+        assert set(row) >= {"parse", "validate", "map", "store raw", "vee rules", "vee store"}
+        assert all(v >= 0 for v in row.values())
+        wall = 1e6 / ingest["e2e"]  # µs a reading, end to end
+        assert 0.8 * wall <= sum(row.values()) <= 1.01 * wall, (size, row, wall)
+    for group in QUICK.groups:
+        assert sane(stages[(backend, f"1×96, {group} a batch")].get("vee store"))
+    assert "Where a reading's time goes" in printed and "the largest stages:" in printed
+
+
 def test_query_latencies_are_ordered_percentiles_of_full_replies(
     quick_run: tuple[str, Results, Path, str],
 ) -> None:
