@@ -225,6 +225,7 @@ STAGE_ORDER = (
     "parse",
     "validate",
     "dispatch",
+    "begin",
     "idempotency",
     "map",
     "message log",
@@ -271,7 +272,9 @@ def stages_table(results: Results) -> Table:
         ("stage", *columns),
         rows,
         "exclusive wall time per stage of `cimhub.stages` (the totals /metrics exports as "
-        "cimhub_stage_seconds_total): a stage's time leaves out the stages inside it. handle = "
+        "cimhub_stage_seconds_total): a stage's time leaves out the stages inside it. begin = "
+        "opening the transaction (a pooled connection, BEGIN, row-level security); dispatch = "
+        "in-process, the group commit's hand-over and closing the transaction; handle = "
         "the handler's own work (meter look-up, locks, batching); vee history = master data "
         "and history for the rules; vee store = the validated layer's rows; rest = outside "
         "every stage. Grouped columns: as a worker, N one-meter messages a transaction.",

@@ -132,7 +132,8 @@ class Database:
                 ExitStack() as timed,
                 session.begin(),
             ):
-                uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
+                with stage("begin"):  # a pooled connection, BEGIN, row-level security
+                    uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
                 yield uow
                 timed.enter_context(stage("commit"))
         except UNAVAILABLE as error:

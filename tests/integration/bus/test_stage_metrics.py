@@ -13,7 +13,7 @@ from cimhub.testing.server import running_hub
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 INGEST_STAGES = {
-    "parse", "validate", "dispatch", "idempotency", "map", "message log", "handle",
+    "parse", "validate", "dispatch", "begin", "idempotency", "map", "message log", "handle",
     "store raw", "vee history", "vee rules", "vee store", "vee findings",
     "daily aggregates", "reply", "commit", "rest",
 }  # fmt: skip
