@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import text
 
 from cimhub.bench.context import TENANT, Advance, BenchError, Context
-from cimhub.bench.ingest import TRANSPORT, vee_built
+from cimhub.bench.ingest import TRANSPORT, stage_seconds, vee_built
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import SOURCE
 from cimhub.bus.pipeline import Inbound, Pipeline
@@ -237,7 +237,9 @@ def _measure(
     for label, make in ((METER_ONE_MONTH, one_meter_month), (METERS_ONE_DAY, meters_day)):
         label += layer.suffix
         title = f"queries {backend}: {label}"
-        latencies, readings = _latencies(ctx, pipeline, title, make)
+        latencies, readings, spent = _latencies(ctx, pipeline, title, make)
+        per_query = {name: 1e3 * s / len(latencies) for name, s in spent.items()}
+        figures.append(Figure("query_stages", (backend, label), per_query))
         if readings != expected[label.removesuffix(layer.suffix)]:
             raise BenchError(f"{label} answered {readings} readings, not as {expected}")
         figures.append(
@@ -248,6 +250,7 @@ def _measure(
                     "p50": _percentile(latencies, 50),
                     "p95": _percentile(latencies, 95),
                     "p99": _percentile(latencies, 99),
+                    "mean": statistics.fmean(latencies),
                     "readings": readings,
                     "rows": rows,
                     "queries": len(latencies),
@@ -258,18 +261,26 @@ def _measure(
     return figures
 
 
-def _latencies(ctx: Context, pipeline: Pipeline, title: str, make: Any) -> tuple[list[float], int]:
+#: queries asked before the timed ones
+WARM_UP = 5
+
+
+def _latencies(
+    ctx: Context, pipeline: Pipeline, title: str, make: Any
+) -> tuple[list[float], int, dict[str, float]]:
+    """Each timed query's ms, the readings a reply holds, and the seconds of each stage."""
     repeats = ctx.plan.query_repeats
-    requests = [make() for _ in range(repeats + 5)]
+    requests = [make() for _ in range(repeats + WARM_UP)]
     readings = 0
-    for raw in requests[:5]:  # warm-up: statement caches, first page touches
+    for raw in requests[:WARM_UP]:  # statement caches, first page touches
         readings = _ask(pipeline, raw)[1]
     latencies = []
+    before = pipeline.clock.totals()
     with ctx.task(title, repeats) as advance:
-        for raw in requests[5:]:
+        for raw in requests[WARM_UP:]:
             latencies.append(_ask(pipeline, raw)[0])
             advance(1)
-    return latencies, readings
+    return latencies, readings, stage_seconds(before, pipeline.clock.totals())
 
 
 def _ask(pipeline: Pipeline, raw: bytes) -> tuple[float, int]:

@@ -236,6 +236,9 @@ STAGE_ORDER = (
     "vee store",
     "vee findings",
     "daily aggregates",
+    "read page",
+    "meter names",
+    "render readings",
     "reply",
     "announce",
     "commit",
@@ -281,6 +284,28 @@ def stages_table(results: Results) -> Table:
     )
 
 
+def query_stages_table(results: Results) -> Table:
+    measured = [b for b, _ in results.table("query_stages")]
+    backend = PG if PG in measured else next(iter(measured), None)
+    columns = {q: r for (b, q), r in results.table("query_stages").items() if b == backend}
+    names = sorted({n for r in columns.values() for n in r}, key=_stage_rank)
+    totals = {q: sum(r.values()) for q, r in columns.items()}
+    rows: list[tuple[str, ...]] = [
+        (name, *(_share(r.get(name), totals[q]) for q, r in columns.items())) for name in names
+    ]
+    if rows:
+        timed = [_n(results.get("query", (str(backend), q), "mean"), 2) for q in columns]
+        rows += [("all stages", *(_n(t, 2) for t in totals.values())), ("mean latency", *timed)]
+    return Table(
+        f"Where a GetMeterReadings' time goes: ms a query by stage ({backend})",
+        ("stage", *columns),
+        rows,
+        "the same exclusive stages; read page = the readings' SQL and grouping into series, "
+        "meter names = the reply's mRIDs and names, render readings = the payload's XML, "
+        "handle = the rest of the handler (the meter look-up, the query's options).",
+    )
+
+
 def _share(value: float | None, total: float) -> str:
     if value is None:
         return "—"
@@ -311,6 +336,7 @@ def tables(results: Results) -> list[Table]:
             bus_table(results),
             billing_table(results),
             query_table(results),
+            query_stages_table(results),
             memory_table(results),
             skipped_table(results),
         )

@@ -36,6 +36,7 @@ from cimhub.mappings.reading_query import ReadingQuery, read_reading_query
 from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.message.verb import Noun, Verb
+from cimhub.stages import stage
 from cimhub.store.audit import AuditLog
 from cimhub.store.daily_aggregates import refresh_edits
 from cimhub.store.validated import ValidatedRepository
@@ -168,9 +169,12 @@ def _answer(
 ) -> Outcome:
     type_ids = _query_types(ctx, query)
     cursor = _decode(query.continuation) if query.continuation else None
-    found, next_cursor = _page(ctx, query, (meter_ids, windows), type_ids, cursor)
-    names = ctx.uow.meters.describe(ctx.tenant_id, sorted(found))
-    payload = meter_readings_text((names[m], series) for m, series in found.items())
+    with stage("read page"):
+        found, next_cursor = _page(ctx, query, (meter_ids, windows), type_ids, cursor)
+    with stage("meter names"):
+        names = ctx.uow.meters.describe(ctx.tenant_id, sorted(found))
+    with stage("render readings"):
+        payload = meter_readings_text((names[m], series) for m, series in found.items())
     paged = cursor is not None or next_cursor is not None
     outcome = Outcome(payload=payload)
     if paged:

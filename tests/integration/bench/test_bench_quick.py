@@ -99,6 +99,17 @@ def test_query_latencies_are_ordered_percentiles_of_full_replies(
         assert month["readings"] == 31 * 96
 
 
+def test_each_query_says_where_its_time_went(quick_run: tuple[str, Results, Path, str]) -> None:
+    backend, results, _, printed = quick_run
+    for (b, query), row in results.table("query").items():
+        stages = results.table("query_stages")[(b, query)]
+        assert set(stages) >= {"parse", "validate", "read page", "meter names", "render readings"}
+        assert "store raw" not in stages and "idempotency" not in stages  # a query stores nothing
+        assert 0.8 * row["mean"] <= sum(stages.values()) <= 1.01 * row["mean"], (query, stages)
+        assert b == backend
+    assert "Where a GetMeterReadings' time goes" in printed
+
+
 def test_memory_is_measured_per_message_size(quick_run: tuple[str, Results, Path, str]) -> None:
     _, results, _, _ = quick_run
     assert [key[0] for key in results.table("memory")] == SIZES
