@@ -251,20 +251,24 @@ def _stage_rank(name: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER), name)
 
 
-def stages_backend(results: Results) -> str | None:
-    """PostgreSQL's stages when measured (the targets' store), else the first measured."""
-    backends = [backend for backend, _ in results.table("stages")]
-    return PG if PG in backends else next(iter(backends), None)
-
-
-def stages_table(results: Results) -> Table:
-    backend = stages_backend(results)
-    columns = {w: r for (b, w), r in results.table("stages").items() if b == backend}
+def _by_stage(
+    results: Results, table: str
+) -> tuple[str | None, list[str], dict[str, float], list[tuple[str, ...]]]:
+    """One store's rows of a stages table (PostgreSQL's when measured, the targets'
+    store): the store, the columns, each column's total, and a row a stage."""
+    measured = [backend for backend, _ in results.table(table)]
+    backend = PG if PG in measured else next(iter(measured), None)
+    columns = {what: r for (b, what), r in results.table(table).items() if b == backend}
     names = sorted({n for r in columns.values() for n in r}, key=_stage_rank)
-    totals = {w: sum(r.values()) for w, r in columns.items()}
+    totals = {what: sum(r.values()) for what, r in columns.items()}
     rows: list[tuple[str, ...]] = [
         (name, *(_share(r.get(name), totals[w]) for w, r in columns.items())) for name in names
     ]
+    return backend, list(columns), totals, rows
+
+
+def stages_table(results: Results) -> Table:
+    backend, columns, totals, rows = _by_stage(results, "stages")
     if rows:
         rows.append(("end to end", *(_n(t, 2) for t in totals.values())))
         rows.append(
@@ -285,14 +289,7 @@ def stages_table(results: Results) -> Table:
 
 
 def query_stages_table(results: Results) -> Table:
-    measured = [b for b, _ in results.table("query_stages")]
-    backend = PG if PG in measured else next(iter(measured), None)
-    columns = {q: r for (b, q), r in results.table("query_stages").items() if b == backend}
-    names = sorted({n for r in columns.values() for n in r}, key=_stage_rank)
-    totals = {q: sum(r.values()) for q, r in columns.items()}
-    rows: list[tuple[str, ...]] = [
-        (name, *(_share(r.get(name), totals[q]) for q, r in columns.items())) for name in names
-    ]
+    backend, columns, totals, rows = _by_stage(results, "query_stages")
     if rows:
         timed = [_n(results.get("query", (str(backend), q), "mean"), 2) for q in columns]
         rows += [("all stages", *(_n(t, 2) for t in totals.values())), ("mean latency", *timed)]
@@ -312,7 +309,7 @@ def _share(value: float | None, total: float) -> str:
     return f"{value:.2f} ({100 * value / total:.0f} %)" if total else f"{value:.2f}"
 
 
-def _floors(results: Results, backend: str | None, columns: dict[str, object]) -> list[str]:
+def _floors(results: Results, backend: str | None, columns: list[str]) -> list[str]:
     """The floor's µs a reading for each column measured in the ingest table."""
     out = []
     for what in columns:
