@@ -105,7 +105,7 @@ class HesDispatcher:
                     commands.repo.finish(dispatch.id, "command gone")
                     continue
                 endpoint = commands.repo.endpoint(stored.tenant_id, stored.hes or "")
-                tenant = uow.tenants.get(stored.tenant_id).code
+                tenant = uow.tenants.code_of(stored.tenant_id)
                 jobs.append(Job(dispatch, stored.command, tenant, endpoint, stored.hes))
             return jobs
 

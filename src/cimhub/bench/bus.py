@@ -51,7 +51,7 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
     for size in ctx.plan.sizes:
         traffic = ctx.traffic(size)
         with ctx.database(BACKEND) as db_url, rabbitmq.vhost("cimhub-bench") as vhost:
-            ctx.store(db_url)  # migrated before the workers start
+            ctx.install_meters(ctx.store(db_url))  # migrated before the workers start
             broker = rabbitmq.url(vhost)
             with _workers(workers, db_url, broker), _Client(broker) as client:
                 client.wait_for_consumers(workers)

@@ -12,8 +12,9 @@ from rich.progress import Progress
 from sqlalchemy import event, text
 
 from cimhub.bench.machine import pin_postgres_backend
+from cimhub.bench.masterdata import install_meters
 from cimhub.bench.plan import Plan
-from cimhub.bench.traffic import Traffic, traffic
+from cimhub.bench.traffic import START, Traffic, traffic
 from cimhub.bus.pipeline import Pipeline
 from cimhub.handlers.registry import default_registry
 from cimhub.heap import settle
@@ -74,6 +75,10 @@ class Context:
             event.listen(database.engine, "connect", pin_postgres_backend)
         database.upgrade()
         return database
+
+    def install_meters(self, database: Database) -> None:
+        """The traffic's meters installed at usage points, as in service (untimed)."""
+        install_meters(database, TENANT, range(1, self.plan.population + 1), START)
 
     def analyse(self, url: str) -> None:
         """Table statistics, as autovacuum has them on a hub that has been running: call

@@ -27,6 +27,7 @@ def run(ctx: Context) -> list[Figure]:
         for group in ctx.plan.groups:
             with ctx.database(backend) as url:
                 pipeline = ctx.pipeline(url)
+                ctx.install_meters(pipeline.database)
                 for raw in traffic.warmup:
                     send(pipeline, raw)
                 ctx.analyse(url)

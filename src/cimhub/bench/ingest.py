@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from cimhub.bench.context import TENANT, BenchError, Context
+from cimhub.bench.masterdata import daily_rows
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import Traffic
 from cimhub.bus.pipeline import Inbound, Pipeline
@@ -36,6 +37,7 @@ def _run(ctx: Context, figure: str, settings: dict[str, object]) -> list[Figure]
             traffic = ctx.traffic(size)
             with ctx.database(backend) as url:
                 pipeline = ctx.pipeline(url, **settings)
+                ctx.install_meters(pipeline.database)
                 figures += _measure(ctx, backend, traffic, pipeline, figure)
     return figures
 
@@ -73,6 +75,7 @@ def _measure(
     figures = [Figure("ingest", (backend, traffic.label), values)]
     if figure == "e2e":
         values |= {"cpu_share": cpu / wall, "ms_per_message": 1000 * wall / sent}
+        values["daily_rows"] = daily_rows(pipeline.database)
         spent = stage_seconds(before, pipeline.clock.totals())
         per_reading = {name: 1e6 * s / (sent * per_message) for name, s in spent.items()}
         figures.append(Figure("stages", (backend, traffic.label), per_reading))

@@ -37,6 +37,7 @@ def run(ctx: Context) -> list[Figure]:
                 continue
             with ctx.database(backend) as url:
                 pipeline = ctx.pipeline(url)
+                ctx.install_meters(pipeline.database)
                 figures.append(_measure(ctx, backend, pipeline, size))
     return figures
 

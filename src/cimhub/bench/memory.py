@@ -1,10 +1,10 @@
 """Peak memory of one message per size, each size in a fresh subprocess.
 
-The child processes a warm-up message (imports, compiled schemas, meters registered with
-one reading each),
-resets the kernel's peak-RSS mark, then processes the measured message (the same
-meters, the next day): peak RSS above the resting RSS is what the message cost,
-libxml2's tree included. A second message is then traced with ``tracemalloc`` for the
+The child installs the meters at usage points (``bench.masterdata``), processes a warm-up
+message (imports, compiled schemas, one reading a meter), resets the kernel's peak-RSS
+mark, then processes the measured message (the same meters, the next day): peak RSS
+above the resting RSS is what the message cost, libxml2's tree and the day's billing
+aggregates included. A second message is then traced with ``tracemalloc`` for the
 Python objects alone. Message bytes come from files, so their generation costs nothing.
 """
 
@@ -51,7 +51,7 @@ def _measure(backend: str, size: int, intervals: int) -> Figure:
             folder.joinpath(name).write_bytes(message(meters, day, intervals, "mem"))
         size_bytes = folder.joinpath(FILES[1]).stat().st_size
         child = subprocess.run(
-            [sys.executable, "-m", "cimhub.bench.memory", backend, directory],
+            [sys.executable, "-m", "cimhub.bench.memory", backend, directory, str(size)],
             capture_output=True,
             text=True,
             check=True,
@@ -103,10 +103,13 @@ def _reset_peak() -> bool:
     return True
 
 
-def _child(backend: str, folder: Path) -> dict[str, Any]:
+def _child(backend: str, folder: Path, size: int) -> dict[str, Any]:
     from contextlib import ExitStack
 
+    from cimhub.bench.context import TENANT
     from cimhub.bench.ingest import send
+    from cimhub.bench.masterdata import install_meters
+    from cimhub.bench.traffic import START
     from cimhub.bus.pipeline import Pipeline
     from cimhub.handlers.registry import default_registry
     from cimhub.settings import Settings
@@ -120,6 +123,7 @@ def _child(backend: str, folder: Path) -> dict[str, Any]:
             url = sqlite_url(folder)
         database = stack.enter_context(Database(url))  # disposed even if upgrade fails
         database.upgrade()
+        install_meters(database, TENANT, range(1, size + 1), START)
         pipeline = Pipeline(Settings(database_url=url), database, default_registry())
         warm, measured, traced = (folder.joinpath(name).read_bytes() for name in FILES)
         send(pipeline, warm)
@@ -139,4 +143,4 @@ def _child(backend: str, folder: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(sys.argv[1], Path(sys.argv[2]))))
+    print(json.dumps(_child(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))))

@@ -87,6 +87,8 @@ def ingest_table(results: Results) -> Table:
             "e2e/naive",
         ),
         rows,
+        "every meter installed at a usage point of its own, as a utility's are: ingest "
+        "recomputes the daily billing aggregates of each day a message touches (VEE on); "
         "floor = parse+validate then store alone (1/(1/a+1/b)); store alone = binary COPY "
         "(PostgreSQL) or executemany (SQLite) of the same rows, a transaction per message; "
         "naive = xmlschema + SQLAlchemy ORM; Python CPU = this process's CPU time / wall time; "
@@ -283,7 +285,9 @@ def stages_table(results: Results) -> Table:
         "opening the transaction (a pooled connection, BEGIN, row-level security); dispatch = "
         "in-process, the group commit's hand-over and closing the transaction; handle = "
         "the handler's own work (meter look-up, locks, batching); vee history = master data "
-        "and history for the rules; vee store = the validated layer's rows; rest = outside "
+        "and history for the rules; vee store = the validated layer's rows; daily aggregates "
+        "= billing's daily determinants of the days touched, read back from the validated "
+        "layer; rest = outside "
         "every stage. Grouped columns: as a worker, N one-meter messages a transaction.",
     )
 

@@ -7,6 +7,7 @@ and independent of order, so a month summed from days equals the month summed at
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 from cimhub.domain.reading_type import parse_reading_type
 from cimhub.errors import InvalidValueError
@@ -31,6 +32,7 @@ _BY_FLOW_UNIT = {
 }
 
 
+@lru_cache(maxsize=1024)  # a handful of codes, asked for every meter-day
 def classify(code: str) -> tuple[Channel, int, float] | None:
     """(channel, interval seconds, factor to kWh) of an interval energy ReadingType, or
     None when it is not one (registers, demand, voltage, TOU-split channels).

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cimhub.billing.channel import ESTIMATED, MISSING, Channel, to_milli
+from cimhub.billing.channel import ESTIMATED, MILLI, MISSING, Channel
 
 #: Demand comes from these channels: kW from kWh import, kVA from kVAh import.
 DEMAND = {Channel.KWH_IMPORT: "kw", Channel.KVAH_IMPORT: "kva"}
@@ -86,28 +86,34 @@ def aggregate_day(
     """
     day = Day(demand_seconds=demand_seconds)
     step = bucket_minutes * 60
+    names = sorted(set(buckets))
     for channel, data in channels.items():
-        total, per_bucket = 0, dict.fromkeys(sorted(set(buckets)), 0)
+        total, per_bucket = 0, dict.fromkeys(names, 0)
         blocks: dict[int, int] = {}
         period = max(demand_seconds, data.interval)
+        present = estimated = missing = 0
+        begins = day_start + data.interval  # an interval's end minus this is its start offset
         for ts, value, quality in zip(data.timestamps, data.values, data.qualities, strict=True):
-            offset = ts - data.interval - day_start  # interval start, seconds into the day
+            offset = ts - begins  # interval start, seconds into the day
             if not 0 <= offset < 86_400:
                 continue
             if MISSING in quality:
-                day.missing += channel is Channel.KWH_IMPORT
+                missing += 1
                 continue
-            milli = to_milli(value)
+            milli = round(value * MILLI)  # to_milli, inline: this loop sees every reading
             total += milli
             per_bucket[buckets[offset // step]] += milli
-            blocks[offset // period] = blocks.get(offset // period, 0) + milli
-            if channel is Channel.KWH_IMPORT:
-                day.present += 1
-                day.estimated += ESTIMATED in quality
+            block = offset // period
+            blocks[block] = blocks.get(block, 0) + milli
+            present += 1
+            estimated += ESTIMATED in quality
         day.energy[channel.value] = total
         day.tou[channel.value] = per_bucket
         if channel is Channel.KWH_IMPORT:
             day.interval = data.interval
+            day.present += present
+            day.estimated += estimated
+            day.missing += missing
         if channel in DEMAND and blocks:
             _demand(day, DEMAND[channel], blocks, period, day_start, buckets, step)
     return day

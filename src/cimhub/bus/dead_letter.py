@@ -113,7 +113,7 @@ def replay(
             body=letter.body,
         )  # fmt: skip
         letters.mark_replayed(letter_id, tenant_id)
-        owner = uow.tenants.get(letter.tenant_id).code if letter.tenant_id else None
+        owner = uow.tenants.code_of(letter.tenant_id) if letter.tenant_id else None
         AuditLog(uow).record(actor, "dead_letter.replay", f"dead_letter:{letter_id}",
                              tenant=owner, after={"queue": letter.queue})  # fmt: skip
     return True

@@ -187,7 +187,7 @@ class Approvals:
         if error is not None:
             after |= {"code": error.code, "reason": error.reason}
         after |= {k: v for k, v in extra.items() if v is not None}
-        tenant = self.uow.tenants.get(tenant_id).code
+        tenant = self.uow.tenants.code_of(tenant_id)
         AuditLog(self.uow).record(approver, f"approval.code.{verdict}", where, tenant=tenant,
                                   after=after)  # fmt: skip
 
@@ -198,7 +198,7 @@ class Approvals:
         kinds = Counter(s.command.kind.value for s in found.values())
         what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))  # ASCII: SMS
         shown = ", ".join(mrids[:10]) + (f" and {len(mrids) - 10} more" if len(mrids) > 10 else "")
-        tenant = self.uow.tenants.get(tenant_id).code
+        tenant = self.uow.tenants.code_of(tenant_id)
         body = (
             f"{code} is your one-time code to approve {len(mrids)} command(s) ({what}) "
             f"in {tenant}: {shown}.\nIt is valid until {to_text(expires_at)}, once, for "

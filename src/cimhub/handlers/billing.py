@@ -56,7 +56,7 @@ def run_and_export(
     """Run the cycle, then hand the bill-ready usage points not yet sent to each billing
     subscriber to the outbox (the relay delivers them after commit)."""
     run = BillingRun(run_cycle(uow, tenant_id, cycle, reaggregate=reaggregate))
-    tenant = uow.tenants.get(tenant_id).code
+    tenant = uow.tenants.code_of(tenant_id)
     subs = billing_subscribers(uow, tenant)
     if not subs:
         return run

@@ -84,7 +84,7 @@ class Commands:
 
     def announce(self, stored: StoredCommand) -> None:
         """Publish the command's current status to ``EndDeviceControls changed`` subscribers."""
-        tenant = self.uow.tenants.get(stored.tenant_id).code
+        tenant = self.uow.tenants.code_of(stored.tenant_id)
         subs = [
             s
             for s in SubscriptionRepository(self.uow).for_tenant(stored.tenant_id)

@@ -63,7 +63,7 @@ def dt_event(change: DtChange) -> Event:
 
 
 def _announce(uow: UnitOfWork, tenant_id: int, changes: list[DtChange]) -> None:
-    tenant = uow.tenants.get(tenant_id).code
+    tenant = uow.tenants.code_of(tenant_id)
     events = [dt_event(c) for c in changes]
     outbox = OutboxRepository(uow)
     for sub in SubscriptionRepository(uow).for_tenant(tenant_id):

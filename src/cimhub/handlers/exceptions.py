@@ -111,7 +111,7 @@ class Exceptions:
     def _hub_resolves(self, tenant_id: int, row: ExceptionRow, note: str) -> None:
         """The hub (actor ``cimhub``) resolves an exception: history and audit entry."""
         self._move(tenant_id, row, Status.RESOLVED, SYSTEM, note)
-        tenant = self.uow.tenants.get(tenant_id).code
+        tenant = self.uow.tenants.code_of(tenant_id)
         AuditLog(self.uow).record(SYSTEM, "exception.move", f"exception:{row.id}",
                                   tenant=tenant, after=exception_body(row))  # fmt: skip
 
@@ -255,7 +255,7 @@ class Exceptions:
         return order
 
     def _send_order(self, tenant_id: int, order: ServiceOrderRow, exc: ExceptionRow) -> None:
-        tenant = self.uow.tenants.get(tenant_id).code
+        tenant = self.uow.tenants.code_of(tenant_id)
         subs = [s for s in SubscriptionRepository(self.uow).for_tenant(tenant_id)
                 if s.matches(tenant, ORDER_NOUN, "created")]  # fmt: skip
         if not subs:

@@ -64,7 +64,7 @@ def audited(handler: Handler) -> Handler:
             ctx.actor or header.user_id or ctx.source,
             f"{envelope.noun}.{envelope.verb}",
             f"message:{ctx.message_log_id}",
-            tenant=ctx.uow.tenants.get(ctx.tenant_id).code,
+            tenant=ctx.uow.tenants.code_of(ctx.tenant_id),
             after={"summary": outcome.summary, "user": header.user_id, "source": ctx.source},
         )
         return outcome
@@ -154,7 +154,7 @@ def _validated(ctx: HandlerContext, linked: Linked) -> int:
     reads), as on any register read that arrives: they join the validated layer at once,
     so a validated GetMeterReadings shows them. Returns the links' count."""
     if ctx.settings.vee_enabled and linked.reads:
-        tenant = ctx.uow.tenants.get(ctx.tenant_id).code
+        tenant = ctx.uow.tenants.code_of(ctx.tenant_id)
         vee_service(ctx.settings).run(
             ctx.uow, ctx.tenant_id, tenant, linked.reads, linked.type_ids, now=ctx.received_at
         )

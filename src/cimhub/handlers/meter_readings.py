@@ -110,7 +110,7 @@ def _audit_edits(ctx: HandlerContext, envelope: Envelope, edits: list[Edit], cou
         ctx.actor or header.user_id or ctx.source,
         "MeterReadings.change",
         f"message:{ctx.message_log_id}",
-        tenant=ctx.uow.tenants.get(ctx.tenant_id).code,
+        tenant=ctx.uow.tenants.code_of(ctx.tenant_id),
         after={
             "user": header.user_id,
             "reason": header.comment,

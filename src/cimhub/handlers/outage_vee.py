@@ -55,7 +55,7 @@ def rejudge(ctx: HandlerContext, changed: Mapping[int, Sequence[Span]]) -> int:
     changed; how many validated values changed."""
     if not changed or not ctx.settings.vee_enabled:
         return 0
-    tenant = ctx.uow.tenants.get(ctx.tenant_id).code
+    tenant = ctx.uow.tenants.code_of(ctx.tenant_id)
     service = vee_service(ctx.settings).for_tenant(ctx.uow, ctx.tenant_id, tenant)
     offset = service.config.params(tenant).utc_offset_minutes * 60
     total = 0

@@ -60,7 +60,7 @@ def prepaid_subscribers(uow: UnitOfWork, tenant: str) -> list[Subscription]:
 
 def feed_day(uow: UnitOfWork, tenant_id: int, day: date) -> FeedResult:
     """Send ``day`` (a local day of the tenant) to every prepaid subscriber, once."""
-    tenant = uow.tenants.get(tenant_id).code
+    tenant = uow.tenants.code_of(tenant_id)
     result = FeedResult(tenant, day)
     subs = prepaid_subscribers(uow, tenant)
     if not subs:

@@ -138,7 +138,7 @@ def _ingest(round_: list[_Message]) -> None:
     close_reads(ctx.uow, ctx.tenant_id, _seen(batches), "readings for the period received")
     if not (ctx.settings.vee_enabled and batches):
         return
-    tenant = ctx.uow.tenants.get(ctx.tenant_id).code
+    tenant = ctx.uow.tenants.code_of(ctx.tenant_id)
     whole = with_stored_between(ctx.uow, ctx.tenant_id, batches, type_ids)
     run = vee_service(ctx.settings).run(
         ctx.uow, ctx.tenant_id, tenant, whole, type_ids, now=ctx.received_at

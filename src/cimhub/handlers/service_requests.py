@@ -34,7 +34,7 @@ def report(ctx: HandlerContext, envelope: Envelope) -> Outcome:
     if not reports and not errors:
         raise PayloadError("the MeterServiceRequests payload holds no MeterServiceWork")
     service, audit = Exceptions(ctx.uow, ctx.settings), AuditLog(ctx.uow)
-    tenant, actor = ctx.uow.tenants.get(ctx.tenant_id).code, ctx.actor or ctx.source
+    tenant, actor = ctx.uow.tenants.code_of(ctx.tenant_id), ctx.actor or ctx.source
     moved = 0
     for item in reports:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, insert, select
 
@@ -34,7 +34,12 @@ class BillingConfigs:
         return (row.version, json.loads(row.document)) if row else (0, {})
 
     def current(self, tenant_id: int) -> BillingConfig:
-        return parse_config(self.document(tenant_id)[1])
+        """The configuration in force, read once a unit of work (ingest asks for it in
+        VEE and again in the daily aggregates; a ``put`` in between reads it anew)."""
+        known = _current(self._uow)
+        if tenant_id not in known:
+            known[tenant_id] = parse_config(self.document(tenant_id)[1])
+        return known[tenant_id]
 
     def put(self, tenant_id: int, document: Mapping[str, Any], *, by: str = "") -> int:
         """Check and store a new version; returns its number (InvalidValueError if bad)."""
@@ -45,6 +50,7 @@ class BillingConfigs:
             ).scalar()
             or 0
         ) + 1
+        _current(self._uow).pop(tenant_id, None)
         self._uow.session.execute(
             insert(T).values(
                 tenant_id=tenant_id,
@@ -55,3 +61,8 @@ class BillingConfigs:
             )
         )
         return version
+
+
+def _current(uow: UnitOfWork) -> dict[int, BillingConfig]:
+    """The configurations this unit of work has read, by tenant."""
+    return cast(dict[int, BillingConfig], uow.__dict__.setdefault("_billing_configs", {}))

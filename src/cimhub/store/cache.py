@@ -15,9 +15,14 @@ class StoreCache:
     because entries are only ever added, and adding the same entry twice is harmless."""
 
     tenants: dict[str, int] = field(default_factory=dict)
+    tenant_codes: dict[int, str] = field(default_factory=dict)
     reading_type_ids: dict[str, int] = field(default_factory=dict)
     reading_type_codes: dict[int, str] = field(default_factory=dict)
     partitions: set[str] = field(default_factory=set)
+
+    def remember_tenant(self, code: str, tenant_id: int) -> None:
+        self.tenants[code] = tenant_id
+        self.tenant_codes[tenant_id] = code
 
     def remember_reading_types(self, ids: dict[str, int]) -> None:
         self.reading_type_ids.update(ids)

@@ -111,7 +111,7 @@ class CommandRepository:
     ) -> None:
         """Store the moves, and append each to the audit chain: who asked, approved,
         canceled, sent; what the head-end answered."""
-        tenant = self._uow.tenants.get(tenant_id).code
+        tenant = self._uow.tenants.code_of(tenant_id)
         audit = AuditLog(self._uow)
         for t in moves:
             after = {"state": t.state.value, "reason": t.reason} if t.reason else t.state.value

@@ -82,7 +82,7 @@ class FindingEvents:
         subs = [s for s in self._subscriptions(tenant_id) if s.noun == NOUN]
         if not subs:
             return rows
-        tenant = self._uow.tenants.get(tenant_id).code
+        tenant = self._uow.tenants.code_of(tenant_id)
         for verb, findings in ((CREATED, created), (CHANGED, changed)):
             for sub in subs:
                 if not findings or not sub.matches(tenant, NOUN, verb):

@@ -59,6 +59,7 @@ from cimhub.store.sql import (
     series_arrays,
     within_windows,
 )
+from cimhub.store.vee_locks import holds
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
@@ -207,7 +208,7 @@ class ReadingRepository:
         series = sorted({(meter_id, type_id) for meter_id, type_id, _ in items})
         if not self._stored_any(connection, kind, tenant_id, series, first, last):
             batch = staging.reading_rows(items, origins, tenant_id, received_at)
-            if self._insert_new(TABLES[kind][0].name, batch):
+            if self._insert_new(TABLES[kind][0].name, batch, race=self._race(kind, meter_ids)):
                 return {log_id: SaveCounts(inserted=n) for log_id, n in totals.items()}
         params = {
             "tenant_id": tenant_id,
@@ -243,8 +244,19 @@ class ReadingRepository:
         )
         return bool(connection.execute(select(probe)).scalar())
 
-    def _insert_new(self, table: str, batch: Any) -> bool:
-        """Write new rows straight in; False (nothing written) if a key was taken."""
+    def _race(self, kind: ReadingKind, meter_ids: Sequence[int]) -> bool:
+        """Whether another transaction may store one of these keys meanwhile: not if it
+        is an interval reading (ingest alone writes those, holding the meters' VEE locks
+        while VEE is on) and this transaction holds every meter's lock."""
+        return kind is not ReadingKind.INTERVAL or not holds(self._uow, meter_ids)
+
+    def _insert_new(self, table: str, batch: Any, *, race: bool) -> bool:
+        """Write new rows straight in; False (nothing written) if a key was taken. Only
+        a concurrent writer can take one since ``_stored_any`` looked: without ``race``
+        (this transaction holds the meters' locks, ``vee_locks``) no savepoint guards it."""
+        if not race:
+            staging.insert(self._uow.session.connection(), table, batch)
+            return True
         try:
             with self._uow.session.begin_nested():
                 # Asking the session for its connection inside the nested transaction is

@@ -45,12 +45,22 @@ class TenantRepository:
             self._uow.session.execute(insert_ignore(Tenant, self._uow.dialect, "code"), [row])
             tenant_id = self._find(code)
             assert tenant_id is not None  # inserted above, or by a concurrent creator
-        self._uow.on_commit(lambda: cache.__setitem__(code, tenant_id))
+        self._uow.on_commit(lambda: self._uow.cache.remember_tenant(code, tenant_id))
         return tenant_id
 
     def find(self, code: str) -> int | None:
         """The id of the tenant ``code``, or None (never creates)."""
         return self._uow.cache.tenants.get(code) or self._find(code)
+
+    def code_of(self, tenant_id: int) -> str:
+        """The code of tenant ``tenant_id`` (a tenant's code never changes: remembered
+        once a transaction that read it commits)."""
+        codes = self._uow.cache.tenant_codes
+        code = codes.get(tenant_id)
+        if code is None:
+            code = self.get(tenant_id).code
+            self._uow.on_commit(lambda: self._uow.cache.remember_tenant(code, tenant_id))
+        return code
 
     def get(self, tenant_id: int) -> TenantInfo:
         row = self._uow.session.execute(_ONE, {"tenant_id": tenant_id}).one_or_none()

@@ -47,6 +47,7 @@ from cimhub.store.readings import (
 )
 from cimhub.store.row_security import write_rows
 from cimhub.store.sql import insert_ignore, member_of, series_arrays
+from cimhub.store.vee_locks import holds
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
 
 if TYPE_CHECKING:
@@ -387,10 +388,13 @@ class ValidatedRepository:
         concurrent writer stored one of the keys first, fall back to insert-or-ignore.
         The rows this transaction stored, and those the concurrent writer's keys kept out."""
         session = self._uow.session
+        values = map(tuple.__add__, rows, repeat((tenant_id, 1, now)))
+        if holds(self._uow, {r.meter_id for r in rows}):  # no concurrent writer: no savepoint
+            _bulk(session.connection(), values)
+            return rows, []
         try:
             with session.begin_nested():
-                connection = session.connection()
-                _bulk(connection, map(tuple.__add__, rows, repeat((tenant_id, 1, now))))
+                _bulk(session.connection(), values)
             return rows, []
         except Exception as error:
             if not is_unique_violation(error):

@@ -8,12 +8,19 @@ order, (tenant, meter id) ascending (a transaction holds one tenant's meters, or
 tenants in id order), so no two wait on each other in a cycle; one taking several sets
 (a group of messages in rounds, a window after window re-run) takes them all first.
 SQLite has one writer at a time: nothing to lock there.
+
+The transaction remembers the meters it holds (``holds``): asking again costs no round
+trip, and a writer holding a meter knows no other transaction can store that meter's
+validated rows meanwhile (every writer of them takes the lock), nor its raw interval
+readings (ingest writes them holding the lock while VEE is on), so it needs no savepoint
+against losing a race for such a key. A lock taken inside a savepoint is not
+remembered: rolling the savepoint back releases it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import text
 
@@ -31,10 +38,23 @@ LOCK = text(
 
 
 def lock_meters(uow: UnitOfWork, meter_ids: Iterable[int]) -> None:
-    """Hold, until commit, the right to validate or edit these meters' readings (waits
-    for a transaction that holds one of them). Taking a lock held already is a no-op."""
+    """Hold, until commit, the right to store, validate or edit these meters' readings
+    (waits for a transaction that holds one of them). Meters held already cost nothing."""
     if uow.dialect != "postgresql":
         return
-    meters = sorted(set(meter_ids))
+    held = _held(uow)
+    meters = sorted(set(meter_ids) - held)
     if meters:
         uow.session.execute(LOCK, {"key": VEE_LOCK_KEY, "meters": meters})
+        if not uow.session.in_nested_transaction():
+            held.update(meters)
+
+
+def holds(uow: UnitOfWork, meter_ids: Iterable[int]) -> bool:
+    """Whether this transaction holds every one of these meters' locks (PostgreSQL)."""
+    return uow.dialect == "postgresql" and _held(uow).issuperset(meter_ids)
+
+
+def _held(uow: UnitOfWork) -> set[int]:
+    """The meters this transaction has locked (a unit of work is one transaction)."""
+    return cast(set[int], uow.__dict__.setdefault("_vee_locked_meters", set()))

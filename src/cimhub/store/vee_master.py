@@ -95,11 +95,8 @@ class StoreMasterData:
         }
 
     def _cycle_day(self, tenant_id: int) -> int:
-        """The tenant's billing cycle day, read once per unit of work."""
-        known = self._uow.__dict__.setdefault("_billing_cycle_day", {})
-        if tenant_id not in known:
-            known[tenant_id] = BillingConfigs(self._uow).current(tenant_id).cycle_day
-        return int(known[tenant_id])
+        """The tenant's billing cycle day (its configuration is read once a unit of work)."""
+        return BillingConfigs(self._uow).current(tenant_id).cycle_day
 
     def _usage_points(
         self, tenant_id: int, meter_ids: Sequence[int], start: int, end: int

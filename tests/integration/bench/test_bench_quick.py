@@ -72,13 +72,17 @@ def test_each_ingest_size_says_where_a_readings_time_went(
     quick_run: tuple[str, Results, Path, str],
 ) -> None:
     """The stages of an ingest run (µs a reading, exclusive) add up to about its wall
-    time, and the report itemises them beside the floor."""
+    time, and the report itemises them beside the floor. The meters stand at usage points,
+    as a utility's do: every run recomputes the daily billing aggregates."""
     backend, results, _, printed = quick_run
     stages = results.table("stages")
     for size in SIZES:
         row, ingest = stages[(backend, size)], results.table("ingest")[(backend, size)]
         assert set(row) >= {"parse", "validate", "map", "store raw", "vee rules", "vee store"}
         assert all(v >= 0 for v in row.values())
+        meters = int(size.split("×")[0])
+        assert ingest["daily_rows"] >= meters, (size, ingest)  # a day of each meter at least
+        assert "daily aggregates" in row
         wall = 1e6 / ingest["e2e"]  # µs a reading, end to end
         assert 0.8 * wall <= sum(row.values()) <= 1.01 * wall, (size, row, wall)
     for group in QUICK.groups:

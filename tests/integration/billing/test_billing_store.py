@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from cimhub.billing.cycle import day_number, day_start
 from cimhub.billing.reading_types import energy
+from cimhub.domain.installation import Role
 from cimhub.handlers.billing import run_and_export
 from cimhub.settings import Settings
 from cimhub.store.billing import determinants
@@ -19,6 +20,7 @@ from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.billing_models import BillingDaily
 from cimhub.store.daily_aggregates import refresh
 from cimhub.store.database import Database
+from cimhub.store.models import Meter
 from cimhub.store.outbox import OutboxRow
 from cimhub.store.subscriptions import Subscription, SubscriptionRepository
 from cimhub.store.validated import Row, ValidatedRepository
@@ -68,6 +70,51 @@ def test_a_late_vee_edit_re_aggregates_only_its_day(db: Database) -> None:
     assert days[first] == {"untouched": True}
     assert days[first + 1]["energy"]["kwh_import"] == 50_000_000  # 48 − 0.5 + 2.5 kWh
     assert days[first + 2]["energy"]["kwh_import"] == 48_000_000
+
+
+def test_daily_aggregates_follow_each_stay_its_role_and_its_meters_multiplier(
+    db: Database,
+) -> None:
+    """A meter exchange in the middle of day 2 at UP1 (M1 out, M3 in, each day counting only
+    the intervals inside the meter's stay), a check meter beside them, a CT-operated meter
+    (its kWh × its CT ratio): every daily row, and no row outside a stay."""
+    exchange = JUNE + 86_400 + 6 * 3600  # day 2, 06:00 IST
+    with db.unit_of_work(hub=True) as uow:
+        tenant = uow.tenants.ensure("t1")
+        add_usage_points(uow, tenant, ["UP1"])
+        meters = install(
+            uow,
+            tenant,
+            [
+                Stay("UP1", "M1", JUNE - 86_400, exchange),
+                Stay("UP1", "M3", exchange),
+                Stay("UP1", "M2", JUNE - 86_400, role=Role.CHECK),
+            ],
+        )
+        uow.session.execute(
+            update(Meter).where(Meter.id == meters["M3"]).values(ct_ratio=200, pt_ratio=None)
+        )
+        stamps = [JUNE + 900 * (i + 1) for i in range(96 * 3)]
+        for mrid in ("M1", "M2", "M3"):
+            put_validated(uow, tenant, meters[mrid], KWH_15, stamps, [0.5] * len(stamps))
+        refresh(uow, tenant, [(m, JUNE, JUNE + 3 * 86_400) for m in meters.values()])
+    first = day_number(date(2024, 6, 1))
+    with db.engine.connect() as c:
+        rows = c.execute(select(D.c.meter_id, D.c.day, D.c.role, D.c.data)).all()
+    found = {
+        (mrid, day - first + 1, role): json.loads(data)["energy"]["kwh_import"]
+        for meter, day, role, data in rows
+        for mrid in meters
+        if meters[mrid] == meter
+    }
+    kwh = 1_000_000  # mWh
+    assert found == {
+        ("M1", 1, "main"): 48 * kwh,
+        ("M1", 2, "main"): 12 * kwh,  # 00:00–06:00: 24 intervals
+        ("M3", 2, "main"): 72 * 200 // 2 * kwh,  # 06:00–24:00: 72 intervals × CT 200
+        ("M3", 3, "main"): 96 * 200 // 2 * kwh,
+        **{("M2", day, "check"): 48 * kwh for day in (1, 2, 3)},
+    }
 
 
 def test_a_usage_point_past_the_estimated_threshold_is_held_back(db: Database) -> None:
