@@ -46,17 +46,19 @@ class Context:
     progress: Progress
     backends: tuple[str, ...]
     pin: bool = True
-    _traffic: dict[int, Traffic] = field(default_factory=dict)
+    _traffic: dict[tuple[int, int], Traffic] = field(default_factory=dict)
     _databases: list[Database] = field(default_factory=list)
 
-    def traffic(self, size: int) -> Traffic:
-        """The ingest traffic of one message size, generated once, the same for every backend."""
-        if size not in self._traffic:
-            plan = self.plan
-            self._traffic[size] = traffic(
-                size, plan.population, plan.ingest_readings, plan.intervals
+    def traffic(self, size: int, population: int | None = None) -> Traffic:
+        """The ingest traffic of one message size over ``population`` meters (the plan's
+        by default), generated once, the same for every backend."""
+        plan = self.plan
+        population = population or plan.population
+        if (size, population) not in self._traffic:
+            self._traffic[(size, population)] = traffic(
+                size, population, plan.ingest_readings, plan.intervals
             )
-        return self._traffic[size]
+        return self._traffic[(size, population)]
 
     @contextmanager
     def database(self, backend: str) -> Iterator[str]:
@@ -76,9 +78,10 @@ class Context:
         database.upgrade()
         return database
 
-    def install_meters(self, database: Database) -> None:
+    def install_meters(self, database: Database, population: int | None = None) -> None:
         """The traffic's meters installed at usage points, as in service (untimed)."""
-        install_meters(database, TENANT, range(1, self.plan.population + 1), START)
+        meters = range(1, (population or self.plan.population) + 1)
+        install_meters(database, TENANT, meters, START)
 
     def analyse(self, url: str) -> None:
         """Table statistics, as autovacuum has them on a hub that has been running: call

@@ -162,10 +162,12 @@ def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
         assert skipped["ingest over RabbitMQ, 2 workers"] == "no store it runs on is available"
         assert "bus" not in results.rows
         return
-    for size in SIZES:
+    largest = max(QUICK.sizes)
+    head_ends = f"{size_label(largest)}, {2 * largest} meters of two head-ends"
+    for size in [*SIZES, head_ends]:  # the last: consecutive messages are different meters
         row = results.table("bus")[(backend, size)]
         assert sane(row.get("workers_1")) and sane(row.get("workers_2")), (size, row)
-    assert "Ingest over RabbitMQ" in printed
+    assert "Ingest over RabbitMQ" in printed and "two head-ends" in printed
 
 
 def test_write_replaces_only_the_generated_block(
