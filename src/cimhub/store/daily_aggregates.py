@@ -246,11 +246,10 @@ def _channels(series: dict[str, Points], stay: Installation, factor: float) -> d
         first = bisect_left(stamps, stay.start + interval)
         last = len(stamps) if stay.end is None else bisect_right(stamps, stay.end)
         kept = values[first:last]
-        times = scale * factor
         out[channel] = Intervals(
             interval,
             stamps[first:last],
-            kept if times == 1 else [v * times for v in kept],
+            kept if scale == factor == 1 else [v * scale * factor for v in kept],
             qualities[first:last],
         )
     return out
