@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session
 
-from cimhub.errors import StorageUnavailableError
+from cimhub.errors import StorageUnavailableError, TechnicalError
 from cimhub.stages import stage
 from cimhub.store import row_security
 from cimhub.store.cache import StoreCache
@@ -152,8 +152,20 @@ class Database:
         self.dispose()
 
 
-def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailableError:
+#: SQLSTATE of a transaction asking more than the server has (PostgreSQL's "out of shared
+#: memory": e.g. more locks than its lock table holds, a worker's batch of many large
+#: messages). The database is up: the same work in smaller transactions succeeds.
+OUT_OF_MEMORY = "53200"
+
+
+def _unavailable(error: exc.SQLAlchemyError) -> TechnicalError:
+    """StorageUnavailableError (wait for the store, retry the same work), unless the
+    transaction itself was too large for the server: a plain TechnicalError then, so a
+    batch is handled one message at a time and a lone message retried, then
+    dead-lettered, rather than retried whole for ever."""
     cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlstate", None) == OUT_OF_MEMORY:
+        return TechnicalError(f"transaction too large for the database: {cause}")
     return StorageUnavailableError(f"storage unavailable: {cause}")
 
 

@@ -4,6 +4,7 @@ the messages one by one gives — repeats, refusals and a meter named twice incl
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -189,3 +190,29 @@ def test_groups_of_one_and_two_messages_take_the_same_path(hub: Hub, size: int) 
     results = hub.pipeline.handle_many([accepted(hub.pipeline, raw, "t1") for raw in raws])
     assert [summary(r)[:2] for r in results] == [("OK", ["0.0"])] * size  # type: ignore[arg-type]
     assert len(store_of(hub, "t1")["raw"]) == size * 96
+
+
+def test_a_batch_too_large_for_the_lock_table_is_handled_one_by_one(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker's batch of large messages may need more meter locks than PostgreSQL's
+    lock table holds ("out of shared memory"): the batch is rolled back and its messages
+    handled one by one, each OK, instead of being retried whole as if the store were down
+    (for ever: the same batch fails the same way)."""
+    per_message, count = 800, 32  # 25 600 meters: past a default server's lock table
+    raws = [
+        created_meter_readings(
+            list(range(1 + i * per_message, 1 + (i + 1) * per_message)),
+            DAY,
+            1,
+            message_id=f"big-{i}",
+        )
+        for i in range(count)
+    ]
+    pipeline = hub.pipeline
+    with caplog.at_level(logging.INFO, logger="cimhub.pipeline"):
+        results = pipeline.handle_many([accepted(pipeline, raw, "t1") for raw in raws])
+    assert [summary(r)[0] for r in results] == ["OK"] * count  # type: ignore[arg-type]
+    rolled_back = f"batch of {count} rolled back" in caplog.text
+    assert rolled_back is (hub.database.dialect == "postgresql")  # SQLite locks no meters
+    assert len(store_of(hub, "t1")["raw"]) == per_message * count

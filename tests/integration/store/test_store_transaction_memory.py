@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from cimhub.domain.reading import MeterRef, ReadingKind, Series
+from cimhub.errors import StorageUnavailableError, TechnicalError
 from cimhub.store.billing_config import BillingConfigs
 from cimhub.store.database import Database
 from cimhub.store.unit_of_work import UnitOfWork
@@ -161,3 +162,18 @@ def test_the_billing_configuration_is_read_once_a_transaction_and_anew_after_a_p
         assert configs.current(tenant_id).cycle_day == 5
     with db.unit_of_work(tenant_id) as uow:
         assert BillingConfigs(uow).current(tenant_id).cycle_day == 5
+
+
+@pytest.mark.postgres
+def test_a_transaction_too_large_for_the_lock_table_is_a_technical_error_not_an_outage(
+    pg: Database, pg_tenant: int
+) -> None:
+    """PostgreSQL's "out of shared memory" says this transaction asked too much, not that
+    the store is down: waiting for the store and retrying the same work would never end."""
+    with pytest.raises(TechnicalError) as raised, pg.unit_of_work(pg_tenant) as uow:
+        lock_meters(uow, range(1, 200_001))
+    assert not isinstance(raised.value, StorageUnavailableError)
+    assert "too large" in raised.value.reason
+    with pg.unit_of_work(pg_tenant) as uow:  # the store is fine
+        lock_meters(uow, range(1, 1_001))
+        assert holds(uow, [1, 1_000])
