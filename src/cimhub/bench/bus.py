@@ -50,9 +50,9 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
     figures = []
     largest = max(ctx.plan.sizes)
     runs = [(size, ctx.plan.population, "") for size in ctx.plan.sizes]
-    # Above, every message of the largest size is the same meters' next day, so two
-    # workers take a meter's days at once and wait on each other; here, as with two
-    # head-ends, consecutive messages are different meters.
+    # Over the plan's population every message of the largest size is the same meters'
+    # next day, so two workers take a meter's days at once and wait on each other; the
+    # last run, as two head-ends would send it, makes consecutive messages other meters.
     meters = f"{2 * largest:,}".replace(",", " ")
     runs.append((largest, 2 * largest, f", {meters} meters of two head-ends"))
     for size, population, what in runs:
