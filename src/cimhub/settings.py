@@ -181,6 +181,13 @@ class Settings(BaseSettings):
     worker_batch_messages: int = Field(
         default=64, gt=0, description="Messages a worker handles in one DB transaction."
     )
+    worker_batch_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        description="Message bytes a worker (or the HTTP group commit) handles in one DB"
+        " transaction at most (a larger message alone): bounds a batch's parsed trees and"
+        " its meter locks (PostgreSQL's lock table holds ~10 000 by default).",
+    )
     worker_batch_wait_ms: int = Field(
         default=20, ge=0, description="How long a worker waits to fill a batch."
     )

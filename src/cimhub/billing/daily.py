@@ -9,12 +9,16 @@ the day and the TOU bucket of the minute it starts in; the earliest of equal blo
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cimhub.billing.channel import ESTIMATED, MILLI, MISSING, Channel
 
+_TO_MILLI = float(MILLI).__mul__
 #: Demand comes from these channels: kW from kWh import, kVA from kVAh import.
 DEMAND = {Channel.KWH_IMPORT: "kw", Channel.KVAH_IMPORT: "kva"}
 
@@ -80,64 +84,114 @@ def aggregate_day(
     bucket_minutes: int,
     demand_seconds: int,
 ) -> Day:
-    """Aggregate the intervals ending in (day_start, day_start + 24 h] of each channel.
+    """Aggregate the intervals ending in (day_start, day_start + 24 h] of each channel
+    (its timestamps sorted, each once).
 
     ``buckets`` holds the TOU bucket of every ``bucket_minutes`` step of the local day.
     """
     day = Day(demand_seconds=demand_seconds)
-    step = bucket_minutes * 60
-    names = sorted(set(buckets))
+    runs = _runs(tuple(buckets), bucket_minutes * 60)
+    names = sorted({bucket for _, _, bucket in runs})
     for channel, data in channels.items():
-        total, per_bucket = 0, dict.fromkeys(names, 0)
-        blocks: dict[int, int] = {}
         period = max(demand_seconds, data.interval)
-        present = estimated = missing = 0
         begins = day_start + data.interval  # an interval's end minus this is its start offset
-        for ts, value, quality in zip(data.timestamps, data.values, data.qualities, strict=True):
-            offset = ts - begins  # interval start, seconds into the day
-            if not 0 <= offset < 86_400:
-                continue
-            if MISSING in quality:
-                missing += 1
-                continue
-            milli = round(value * MILLI)  # to_milli, inline: this loop sees every reading
-            total += milli
-            per_bucket[buckets[offset // step]] += milli
-            block = offset // period
-            blocks[block] = blocks.get(block, 0) + milli
-            present += 1
-            estimated += ESTIMATED in quality
-        day.energy[channel.value] = total
+        # the day's readings, a slice of the sorted stamps, then a column at a time: this
+        # sees every reading ingest stores (C loops, not a Python statement a reading)
+        stamps = data.timestamps
+        first, last = bisect_left(stamps, begins), bisect_left(stamps, begins + 86_400)
+        stamps, values = stamps[first:last], data.values[first:last]
+        missing, estimated, kept = _counts(data.qualities[first:last])
+        if kept is not None:
+            stamps, values = [stamps[i] for i in kept], [values[i] for i in kept]
+        milli = list(map(round, map(_TO_MILLI, values)))  # round(value * MILLI)
+        per_bucket = dict.fromkeys(names, 0)
+        for start, end, bucket in runs:
+            i, j = bisect_left(stamps, begins + start), bisect_left(stamps, begins + end)
+            per_bucket[bucket] += sum(milli[i:j])
+        day.energy[channel.value] = sum(milli)
         day.tou[channel.value] = per_bucket
         if channel is Channel.KWH_IMPORT:
             day.interval = data.interval
-            day.present += present
+            day.present += len(milli)
             day.estimated += estimated
             day.missing += missing
-        if channel in DEMAND and blocks:
-            _demand(day, DEMAND[channel], blocks, period, day_start, buckets, step)
+        if channel in DEMAND and milli:
+            order, energy = _blocks(stamps, milli, begins, period)
+            _demand(day, DEMAND[channel], order, energy, period, day_start, runs)
     return day
+
+
+def _counts(qualities: Sequence[str]) -> tuple[int, int, list[int] | None]:
+    """(missing, estimated of the rest, indexes of the rest when some are missing)."""
+    if qualities and qualities.count(qualities[0]) == len(qualities):  # one quality: C
+        kinds = {qualities[0]: len(qualities)}
+    else:
+        kinds = Counter(qualities)
+    missing = sum(n for quality, n in kinds.items() if MISSING in quality)
+    estimated = sum(n for q, n in kinds.items() if ESTIMATED in q and MISSING not in q)
+    if not missing:
+        return 0, estimated, None
+    return missing, estimated, [i for i, q in enumerate(qualities) if MISSING not in q]
+
+
+#: A day's TOU buckets as runs of steps: (first second, end second, bucket), in order.
+Runs = tuple[tuple[int, int, int], ...]
+
+
+@lru_cache(maxsize=256)  # a few calendars and day types
+def _runs(buckets: tuple[int, ...], step: int) -> Runs:
+    """The day's TOU buckets as runs: (first second, end second, bucket), in order."""
+    out: list[tuple[int, int, int]] = []
+    for i, bucket in enumerate(buckets):
+        if out and out[-1][2] == bucket:
+            out[-1] = (out[-1][0], (i + 1) * step, bucket)
+        else:
+            out.append((i * step, (i + 1) * step, bucket))
+    return tuple(out)
+
+
+def _blocks(
+    stamps: Sequence[int], milli: list[int], begins: int, period: int
+) -> tuple[Sequence[int], list[int]]:
+    """The demand blocks (index of the block an interval starts in) in order, and the
+    power of each (mW): mWh × 3600 / period, exact for 15-, 30- and 60-minute blocks."""
+    first = stamps[0] - begins
+    if first % period == 0 and list(stamps) == list(range(stamps[0], stamps[-1] + 1, period)):
+        order: Sequence[int] = range(first // period, first // period + len(milli))
+        energy = milli  # a block an interval (period = interval)
+    else:
+        blocks: dict[int, int] = {}
+        for ts, mwh in zip(stamps, milli, strict=True):
+            block = (ts - begins) // period
+            blocks[block] = blocks.get(block, 0) + mwh
+        order = sorted(blocks)
+        energy = list(map(blocks.__getitem__, order))
+    return order, list(map(period.__rfloordiv__, map((3600).__mul__, energy)))
 
 
 def _demand(
     day: Day,
     name: str,
-    blocks: Mapping[int, int],
+    order: Sequence[int],
+    power: list[int],
     period: int,
     day_start: int,
-    buckets: Sequence[int],
-    step: int,
+    runs: Runs,
 ) -> None:
-    best: tuple[int, int] | None = None
+    """The day's maximum demand and each TOU bucket's: the earliest of equal blocks."""
+    starts = list(map(period.__mul__, order))
+
+    def peak(first: int, last: int) -> tuple[int, int]:
+        part = power[first:last]
+        top = max(part)
+        return top, day_start + (order[first + part.index(top)] + 1) * period
+
+    day.md[name] = peak(0, len(order))
     per_bucket: dict[int, tuple[int, int]] = {}
-    for index in sorted(blocks):
-        # mWh × 3600 / period = mW, exact for 15-, 30- and 60-minute blocks
-        energy, end = blocks[index] * 3600 // period, day_start + (index + 1) * period
-        bucket = buckets[index * period // step]
-        if best is None or energy > best[0]:
-            best = (energy, end)
-        if bucket not in per_bucket or energy > per_bucket[bucket][0]:
-            per_bucket[bucket] = (energy, end)
-    if best is not None:
-        day.md[name] = best
+    for start, end, bucket in runs:  # in time order: a bucket's earlier run wins a tie
+        first, last = bisect_left(starts, start), bisect_left(starts, end)
+        if first < last:
+            found = peak(first, last)
+            if bucket not in per_bucket or found[0] > per_bucket[bucket][0]:
+                per_bucket[bucket] = found
     day.md_tou[name] = per_bucket

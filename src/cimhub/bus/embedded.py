@@ -42,7 +42,10 @@ class DirectDispatcher:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         # concurrent callers' MeterReadings share transactions (see GroupCommit below)
-        self.commits = GroupCommit(pipeline, pipeline.settings.worker_batch_messages)
+        settings = pipeline.settings
+        self.commits = GroupCommit(
+            pipeline, settings.worker_batch_messages, settings.worker_batch_bytes
+        )
 
     def submit(self, accepted: Accepted) -> Answer:
         envelope = accepted.envelope
@@ -85,9 +88,10 @@ class BoundedDispatcher(DirectDispatcher):
 
 
 class GroupCommit:
-    def __init__(self, pipeline: Pipeline, limit: int) -> None:
+    def __init__(self, pipeline: Pipeline, limit: int, limit_bytes: int) -> None:
         self._pipeline = pipeline
         self._limit = limit
+        self._limit_bytes = limit_bytes
         self._turn = threading.Condition()
         self._queue: list[_Slot] = []
         self._leading = False
@@ -118,7 +122,13 @@ class GroupCommit:
         """Handle the queue's head as one batch (called holding the lock; releases it
         while the batch is handled)."""
         self._leading = True
-        batch, self._queue = self._queue[: self._limit], self._queue[self._limit :]
+        size, total = 0, 0
+        for slot in self._queue[: self._limit]:  # the head, within both limits (one at least)
+            total += len(slot.accepted.inbound.raw)
+            if size and total > self._limit_bytes:
+                break
+            size += 1
+        batch, self._queue = self._queue[:size], self._queue[size:]
         results: list[Answer | BaseException] = [TechnicalError("not handled")] * len(batch)
         self._turn.release()
         try:

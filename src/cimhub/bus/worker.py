@@ -1,12 +1,12 @@
 """`cimhub worker`: handlers as competing consumers of the group queues and ``cimhub.inbound``.
 
-Messages are grouped: up to ``worker_batch_messages`` (or what arrived within
-``worker_batch_wait_ms``) are handled in one database transaction, then each gets its own
-reply (to ``reply_to``, with its ``correlation_id``; the batch's replies published together,
-their confirms awaited once), and only then are they acked: a message is never acked
-before its transaction committed and its reply confirmed. A crash before the ack means
-redelivery, and the message log answers a repeat with the original reply, so nothing is
-stored twice.
+Messages are grouped: up to ``worker_batch_messages`` of ``worker_batch_bytes`` at most
+(or what arrived within ``worker_batch_wait_ms``) are handled in one database transaction,
+then each gets its own reply (to ``reply_to``, with its ``correlation_id``; the batch's
+replies published together, their confirms awaited once), and only then are they acked:
+a message is never acked before its transaction committed and its reply confirmed. A
+crash before the ack means redelivery, and the message log answers a repeat with the
+original reply, so nothing is stored twice.
 
 Failures: a functional error is answered (FAILED) and acked, never retried. A technical
 error is retried through ``cimhub.retry`` with exponential back-off, then dead-lettered
@@ -50,6 +50,7 @@ class Worker:
         self.broker = broker
         self.metrics = metrics
         self._batch: list[BusMessage] = []
+        self._bytes = 0  #: the batch's message bytes
         self._started = 0.0
         self._stop = threading.Event()
         own_user = getattr(broker, "user", None) if broker.durable else None
@@ -76,10 +77,14 @@ class Worker:
         if message.queue == topology.DEAD:
             self._record_dead(message)
             return
+        size, most = len(message.body), self.settings.worker_batch_bytes
+        if self._batch and self._bytes + size > most:  # it would make the batch too large
+            self.flush()
         if not self._batch:
             self._started = time.monotonic()
         self._batch.append(message)
-        if len(self._batch) >= self.settings.worker_batch_messages:
+        self._bytes += size
+        if len(self._batch) >= self.settings.worker_batch_messages or self._bytes >= most:
             self.flush()
 
     def _tick(self) -> None:
@@ -92,7 +97,7 @@ class Worker:
             self._flush()
 
     def _flush(self) -> None:
-        messages, self._batch = self._batch, []
+        messages, self._batch, self._bytes = self._batch, [], 0
         ready: list[tuple[BusMessage, Accepted]] = []
         for message in messages:
             accepted = self._accept(message)

@@ -25,7 +25,7 @@ from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.settings import Settings
 from cimhub.stages import stage
-from cimhub.store.daily_aggregates import refresh_batches
+from cimhub.store.daily_aggregates import refresh_validated
 from cimhub.store.validated import file_applied
 from cimhub.store.vee import VeeService, with_stored_between
 from cimhub.store.vee_locks import lock_meters
@@ -153,8 +153,11 @@ def _ingest(round_: list[_Message]) -> None:
             owner[finding.series.meter_id].findings += 1
     logs = {m: o.ctx.message_log_id for m, o in owner.items()}
     file_applied(ctx.uow, {m: log_id for m, log_id in logs.items() if log_id is not None})
-    with stage("daily aggregates"):
-        refresh_batches(ctx.uow, ctx.tenant_id, batches)  # billing's
+    if run.result is None:
+        return
+    with stage("daily aggregates"):  # billing's, over what VEE stored (a gap's estimates too)
+        as_stored = not (run.stored.kept_edits or run.stored.kept_measured)
+        refresh_validated(ctx.uow, ctx.tenant_id, run.result.validated, as_stored=as_stored)
 
 
 def _store(round_: list[_Message]) -> tuple[list[Batch], dict[str, int]]:

@@ -4,7 +4,9 @@ billing determinant summations daily … month-to-date").
 
 Ingest and edits call ``refresh_*`` with what they validated; only the local days those
 readings fall in are re-aggregated, from the whole validated day. Meters that stand at no
-usage point (as main or check meter) have no aggregates.
+usage point (as main or check meter) have no aggregates. Ingest hands over the series VEE
+has just stored: they are taken from memory, and only the rest of their days is read back
+(a message of a UTC day touches two local days, of which it covers most).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, and_, delete, not_, or_, select
 
 from cimhub.billing.channel import classify
 from cimhub.billing.config import BillingConfig
@@ -40,8 +42,8 @@ from cimhub.store.validated import CURRENT
 
 if TYPE_CHECKING:
     from cimhub.store.unit_of_work import UnitOfWork
-    from cimhub.vee.batch import Batch
     from cimhub.vee.edit import Edit
+    from cimhub.vee.engine import Validated
 
 D = BillingDaily.__table__
 U = UsagePoint.__table__
@@ -50,16 +52,31 @@ M = cast(Table, Meter.__table__)
 ROLES = {Role.MAIN: "main", Role.CHECK: "check"}
 STEP_MINUTES = 5  #: resolution of TOU slots
 Span = tuple[int, int, int]  # meter id, first ts (exclusive), last ts
+#: Distinct spans of series taken from memory that one read-back statement leaves out;
+#: beyond, the days are read back whole (a message's meters usually share one span).
+MAX_KNOWN_SPANS = 8
 
 
-def refresh_batches(uow: UnitOfWork, tenant_id: int, batches: Sequence[Batch]) -> int:
-    """After VEE validated ``batches``: re-aggregate the days their intervals touch."""
-    spans = [
-        (b.key.meter_id, b.timestamps[0] - b.interval, b.timestamps[-1])
-        for b in batches
-        if b.kind is ReadingKind.INTERVAL and b.timestamps
-    ]
-    return refresh(uow, tenant_id, spans)
+def refresh_validated(
+    uow: UnitOfWork, tenant_id: int, validated: Sequence[Validated], *, as_stored: bool
+) -> int:
+    """After VEE stored ``validated``: re-aggregate the local days its energy series touch,
+    the estimates of a gap before the readings included. ``as_stored``: the store now
+    holds exactly these values (VEE kept no edit and no measured value in their place),
+    so gapless series are taken from memory rather than read back."""
+    spans: list[Span] = []
+    known: dict[tuple[int, str], Points | None] = {}
+    for v in validated:
+        found = classify(v.key.reading_type) if v.kind is ReadingKind.INTERVAL else None
+        if found is None or not v.timestamps:  # no determinant is built from it
+            continue
+        interval, stamps = found[1], v.timestamps
+        spans.append((v.key.meter_id, stamps[0] - interval, stamps[-1]))
+        if as_stored and stamps[-1] - stamps[0] == (len(stamps) - 1) * interval:
+            key = (v.key.meter_id, v.key.reading_type)
+            known[key] = None if key in known else (stamps, v.values, v.qualities)
+    series = {key: points for key, points in known.items() if points is not None}
+    return refresh(uow, tenant_id, spans, series)
 
 
 def refresh_edits(uow: UnitOfWork, tenant_id: int, edits: Sequence[Edit]) -> int:
@@ -67,8 +84,14 @@ def refresh_edits(uow: UnitOfWork, tenant_id: int, edits: Sequence[Edit]) -> int
     return refresh(uow, tenant_id, [(e.meter_id, e.ts - 1, e.ts) for e in edits])
 
 
-def refresh(uow: UnitOfWork, tenant_id: int, spans: Iterable[Span]) -> int:
-    """Re-aggregate the local days of (first, last] of each meter; returns rows written."""
+def refresh(
+    uow: UnitOfWork,
+    tenant_id: int,
+    spans: Iterable[Span],
+    known: Mapping[tuple[int, str], Points] | None = None,
+) -> int:
+    """Re-aggregate the local days of (first, last] of each meter; returns rows written.
+    ``known``: (meter, ReadingType code) → series as stored, gapless, not read back."""
     spans = list(spans)
     if not spans:
         return 0
@@ -83,7 +106,7 @@ def refresh(uow: UnitOfWork, tenant_id: int, spans: Iterable[Span]) -> int:
         while day <= stop:
             days[meter].add(day)
             day += timedelta(days=1)
-    return aggregate(uow, tenant_id, config, stays, days, sites)
+    return aggregate(uow, tenant_id, config, stays, days, sites, known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +160,15 @@ def aggregate(
     stays: Sequence[Installation],
     days: dict[int, set[date]],
     sites: Sites | None = None,
+    known: Mapping[tuple[int, str], Points] | None = None,
 ) -> int:
     """Recompute and replace the daily rows of ``days`` per meter, for every stay
-    (``sites``: the stays' usage points and meters, when the caller read them already)."""
+    (``sites``: the stays' usage points and meters, when the caller read them already;
+    ``known``: series as stored, see ``refresh``)."""
     zone = config.zone
     lo = min(day_start(min(d), zone) for d in days.values())
     hi = max(day_start(max(d) + timedelta(days=1), zone) for d in days.values())
-    data = _validated(uow, tenant_id, set(days), lo, hi)
+    data = _validated(uow, tenant_id, set(days), lo, hi, known or {})
     if sites is None:
         sites = Sites(
             _usage_points(uow, tenant_id, {s.site.usage_point_id for s in stays}),
@@ -208,19 +233,36 @@ Points = tuple[Sequence[int], Sequence[float], Sequence[str]]
 
 
 def _validated(
-    uow: UnitOfWork, tenant_id: int, meters: set[int], lo: int, hi: int
+    uow: UnitOfWork,
+    tenant_id: int,
+    meters: set[int],
+    lo: int,
+    hi: int,
+    known: Mapping[tuple[int, str], Points],
 ) -> dict[int, dict[str, Points]]:
-    """meter → ReadingType code → its interval readings in (lo, hi], sorted by time."""
+    """meter → ReadingType code → its interval readings in (lo, hi], sorted by time: the
+    ``known`` series from memory, the rest of their days and every other energy series
+    read back."""
     c = CURRENT.c
+    known = {key: points for key, points in known.items() if key[0] in meters}
+    spans = _spans(uow, known)
+    if len(spans) > MAX_KNOWN_SPANS:
+        known, spans = {}, {}
+    conditions = [
+        c.tenant_id == tenant_id,
+        member_of(c.meter_id, meters, uow.dialect),
+        c.kind == ReadingKind.INTERVAL.value,
+        c.ts > lo,
+        c.ts <= hi,
+    ]
+    if others := _not_energy(uow):  # voltage, current…: no determinant reads them
+        conditions.append(not_(member_of(c.reading_type_id, others, uow.dialect)))
+    if spans:
+        known_rows = (_inside(span, ids, uow.dialect) for span, ids in spans.items())
+        conditions.append(not_(or_(*known_rows)))
     stmt = (
         select(c.meter_id, c.reading_type_id, c.ts, c.value, c.quality)
-        .where(
-            c.tenant_id == tenant_id,
-            member_of(c.meter_id, meters, uow.dialect),
-            c.kind == ReadingKind.INTERVAL.value,
-            c.ts > lo,
-            c.ts <= hi,
-        )
+        .where(*conditions)
         .order_by(c.meter_id, c.reading_type_id, c.ts)
     )
     # All rows at once, then a channel at a time: a day of 100 meters is ~20 000 rows,
@@ -231,7 +273,57 @@ def _validated(
         _, _, stamps, values, qualities = zip(*group, strict=True)
         out[meter][rt] = (stamps, values, qualities)
     codes = uow.reading_types.codes_for({rt for per in out.values() for rt in per})
-    return {m: {codes[rt]: pts for rt, pts in per.items()} for m, per in out.items()}
+    found = {m: {codes[rt]: pts for rt, pts in per.items()} for m, per in out.items()}
+    for (meter, code), (stamps, values, qualities) in known.items():
+        per = found.setdefault(meter, {})
+        if code not in per:
+            per[code] = (stamps, values, qualities)
+            continue
+        # what was read back lies before or after the known span
+        old_stamps, old_values, old_qualities = per[code]
+        i = bisect_left(old_stamps, stamps[0])
+        per[code] = (
+            [*old_stamps[:i], *stamps, *old_stamps[i:]],
+            [*old_values[:i], *values, *old_values[i:]],
+            [*old_qualities[:i], *qualities, *old_qualities[i:]],
+        )
+    return found
+
+
+#: A span of known series and the (meters, ReadingType ids) whose series it is.
+KnownSpans = dict[tuple[int, int, frozenset[int]], set[int]]
+
+
+def _spans(uow: UnitOfWork, known: Mapping[tuple[int, str], Points]) -> KnownSpans:
+    """The known series grouped for the read-back to leave them out: (first ts, last ts,
+    the meter's ReadingType ids of that span) → meters."""
+    if not known:
+        return {}
+    ids = uow.reading_types.find_ids({code for _, code in known})
+    per_meter: dict[tuple[int, int, int], set[int]] = defaultdict(set)
+    for (meter, code), (stamps, _, _) in known.items():
+        per_meter[(meter, stamps[0], stamps[-1])].add(ids[code])
+    spans: KnownSpans = defaultdict(set)
+    for (meter, first, last), types in per_meter.items():
+        spans[(first, last, frozenset(types))].add(meter)
+    return spans
+
+
+def _inside(span: tuple[int, int, frozenset[int]], meters: set[int], dialect: str) -> Any:
+    first, last, types = span
+    c = CURRENT.c
+    return and_(
+        member_of(c.meter_id, meters, dialect),
+        member_of(c.reading_type_id, types, dialect),
+        c.ts >= first,
+        c.ts <= last,
+    )
+
+
+def _not_energy(uow: UnitOfWork) -> list[int]:
+    """The ReadingType ids this process knows are not energy series (never stale: a
+    type's code never changes; one not known yet is read back and skipped)."""
+    return [rt for rt, code in uow.cache.reading_type_codes.items() if classify(code) is None]
 
 
 def _channels(series: dict[str, Points], stay: Installation, factor: float) -> dict[Any, Intervals]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,6 +160,35 @@ def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub
         ("OK", ["0.0"]),
     ]
     assert answers[-1].replayed and answers[-1].body == answers[1].body
+    assert len(store_of(hub, "t1")["raw"]) == 9 * 96
+
+
+def test_a_group_commit_holds_no_more_message_bytes_than_its_limit(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """Messages waiting for the group commit are taken a batch at a time within
+    ``worker_batch_bytes`` (a batch's parsed trees and meter locks stay bounded)."""
+    raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(9)]
+    hub = make_hub(worker_batch_bytes=3 * max(map(len, raws)))
+    calls: list[int] = []
+    release = threading.Event()
+
+    def held(messages: Sequence[tuple[Any, Any]]) -> list[Any]:
+        calls.append(len(messages))
+        if len(calls) == 1:  # the first caller leads alone; the others queue meanwhile
+            release.wait(timeout=60)
+        return INGEST.handle(messages)
+
+    pipeline = with_ingest(hub, held)
+    with ThreadPoolExecutor(len(raws)) as pool:
+        first = pool.submit(pipeline.process, Inbound(raws[0], "t1", "test"))
+        wait_until(lambda: calls == [1])
+        rest = [pool.submit(pipeline.process, Inbound(raw, "t1", "test")) for raw in raws[1:]]
+        wait_until(lambda: pipeline.dispatcher.commits.waiting == len(raws) - 1)  # type: ignore[attr-defined]
+        release.set()
+        answers = [first.result(timeout=60)] + [f.result(timeout=60) for f in rest]
+    assert calls == [1, 3, 3, 2]  # not one batch of eight
+    assert [summary(a)[:2] for a in answers] == [("OK", ["0.0"])] * 9
     assert len(store_of(hub, "t1")["raw"]) == 9 * 96
 
 
