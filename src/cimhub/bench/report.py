@@ -288,9 +288,9 @@ def stages_table(results: Results) -> Table:
         "in-process, the group commit's hand-over and closing the transaction; handle = "
         "the handler's own work (meter look-up, locks, batching); vee history = master data "
         "and history for the rules; vee store = the validated layer's rows; daily aggregates "
-        "= billing's daily determinants of the days touched, read back from the validated "
-        "layer; rest = outside "
-        "every stage. Grouped columns: as a worker, N one-meter messages a transaction.",
+        "= billing's daily determinants of the days touched (the series VEE just stored, "
+        "the rest of their days read back); rest = outside every stage. Grouped columns: "
+        "as a worker, N one-meter messages a transaction.",
     )
 
 

@@ -100,56 +100,16 @@ def test_a_link_cut_before_a_batch_is_confirmed_loses_nothing(amqp_url: str) -> 
     assert bodies == [warm.body, warm.body] + [m.body for m in batch]
 
 
-def test_a_worker_answers_a_batch_of_requests_one_reply_each(
-    amqp_url: str, start_worker: Callable[[Settings], ThreadWorker]
-) -> None:
+def answered_in_batches(
+    amqp_url: str,
+    start_worker: Callable[[Settings], ThreadWorker],
+    raws: list[bytes],
+    **settings: object,
+) -> tuple[list[tuple[bytes, dict]], dict[str, float]]:
+    """``raws`` queued as requests before a worker starts (it takes them in batches):
+    their replies, and the worker's batch-size histogram samples."""
     with postgres_database() as url:
-        settings = Settings(database_url=url, broker_url=amqp_url, **FAST)  # type: ignore[arg-type]
-        replies = Queue("replies.q", durable=True)
-        with Connection(amqp_url, transport_options={"confirm_publish": True}) as connection:
-            channel = connection.channel()
-            topology.inbound_queue()(channel).declare()
-            replies(channel).declare()
-            producer = Producer(channel)
-            for n in range(1, 41):  # queued before the worker starts: it takes them in batches
-                producer.publish(
-                    created_meter_readings([n], DAY, 4),
-                    routing_key=topology.INBOUND,
-                    delivery_mode=2,
-                    headers={topology.H_TENANT: "t1"},
-                    reply_to="replies.q",
-                    correlation_id=f"req-{n}",
-                )
-        worker = start_worker(settings)
-        got: list[tuple[bytes, dict]] = []
-        wait_until(lambda: got.extend(drain(amqp_url, "replies.q")) or len(got) >= 40, timeout=60)
-        worker.close()
-        assert sorted(p["correlation_id"] for _, p in got) == sorted(
-            f"req-{n}" for n in range(1, 41)
-        )
-        assert {ParsedReply.of(body).result for body, _ in got} == {"OK"}
-        assert worker.hub.bus is not None
-        samples = {s.name: s.value for s in worker.hub.bus.metrics.batch_size.collect()[0].samples}
-        handled, batches = (
-            samples["cimhub_worker_batch_messages_sum"],
-            samples["cimhub_worker_batch_messages_count"],
-        )
-        assert handled == 40 and batches < 40, "the requests were handled in batches"
-
-
-def test_a_worker_batch_holds_no_more_message_bytes_than_its_limit(
-    amqp_url: str, start_worker: Callable[[Settings], ThreadWorker]
-) -> None:
-    """Requests queued before the worker starts fill batches of ``worker_batch_bytes`` at
-    most, not of ``worker_batch_messages``: each batch here holds three at most."""
-    raws = [created_meter_readings([n], DAY, 96, message_id=f"b-{n}") for n in range(1, 13)]
-    with postgres_database() as url:
-        settings = Settings(
-            database_url=url,
-            broker_url=amqp_url,
-            worker_batch_bytes=3 * max(map(len, raws)),
-            **FAST,  # type: ignore[arg-type]
-        )
+        config = Settings(database_url=url, broker_url=amqp_url, **FAST | settings)  # type: ignore[arg-type]
         replies = Queue("replies.q", durable=True)
         with Connection(amqp_url, transport_options={"confirm_publish": True}) as connection:
             channel = connection.channel()
@@ -165,12 +125,40 @@ def test_a_worker_batch_holds_no_more_message_bytes_than_its_limit(
                     reply_to="replies.q",
                     correlation_id=f"req-{n}",
                 )
-        worker = start_worker(settings)
+        worker = start_worker(config)
         got: list[tuple[bytes, dict]] = []
-        wait_until(lambda: got.extend(drain(amqp_url, "replies.q")) or len(got) >= 12, timeout=60)
+        wait_until(
+            lambda: got.extend(drain(amqp_url, "replies.q")) or len(got) >= len(raws), timeout=60
+        )
         worker.close()
-        assert {ParsedReply.of(body).result for body, _ in got} == {"OK"} and len(got) == 12
         assert worker.hub.bus is not None
-        samples = {s.name: s.value for s in worker.hub.bus.metrics.batch_size.collect()[0].samples}
-        assert samples["cimhub_worker_batch_messages_sum"] == 12
-        assert samples["cimhub_worker_batch_messages_count"] >= 4  # three a batch at most
+        samples = worker.hub.bus.metrics.batch_size.collect()[0].samples
+        return got, {s.name: s.value for s in samples}
+
+
+def test_a_worker_answers_a_batch_of_requests_one_reply_each(
+    amqp_url: str, start_worker: Callable[[Settings], ThreadWorker]
+) -> None:
+    raws = [created_meter_readings([n], DAY, 4) for n in range(1, 41)]
+    got, samples = answered_in_batches(amqp_url, start_worker, raws)
+    assert sorted(p["correlation_id"] for _, p in got) == sorted(f"req-{n}" for n in range(1, 41))
+    assert {ParsedReply.of(body).result for body, _ in got} == {"OK"}
+    handled, batches = (
+        samples["cimhub_worker_batch_messages_sum"],
+        samples["cimhub_worker_batch_messages_count"],
+    )
+    assert handled == 40 and batches < 40, "the requests were handled in batches"
+
+
+def test_a_worker_batch_holds_no_more_message_bytes_than_its_limit(
+    amqp_url: str, start_worker: Callable[[Settings], ThreadWorker]
+) -> None:
+    """Requests queued before the worker starts fill batches of ``worker_batch_bytes`` at
+    most, not of ``worker_batch_messages``: each batch here holds three at most."""
+    raws = [created_meter_readings([n], DAY, 96, message_id=f"b-{n}") for n in range(1, 13)]
+    got, samples = answered_in_batches(
+        amqp_url, start_worker, raws, worker_batch_bytes=3 * max(map(len, raws))
+    )
+    assert {ParsedReply.of(body).result for body, _ in got} == {"OK"} and len(got) == 12
+    assert samples["cimhub_worker_batch_messages_sum"] == 12
+    assert samples["cimhub_worker_batch_messages_count"] >= 4  # three a batch at most

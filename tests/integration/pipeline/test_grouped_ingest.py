@@ -130,9 +130,10 @@ def with_ingest(hub: Hub, handle: Any) -> Pipeline:
     return Pipeline(hub.settings, hub.database, registry)
 
 
-def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub) -> None:
-    """Without a broker (the embedded dispatcher), messages that arrive while a batch is
-    being handled are handled together next: a group commit."""
+def behind_a_held_batch(hub: Hub, raws: list[bytes]) -> tuple[list[int], list[Answer]]:
+    """``raws`` processed by concurrent callers while the first one's batch is held, so
+    that the others queue for the group commit: the batch sizes the handler saw, and
+    every caller's answer in order."""
     calls: list[int] = []
     release = threading.Event()
 
@@ -143,8 +144,6 @@ def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub
         return INGEST.handle(messages)
 
     pipeline = with_ingest(hub, held)
-    raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(9)]
-    raws += [created_meter_readings([], DAY, 96, message_id="empty"), raws[1]]
     with ThreadPoolExecutor(len(raws)) as pool:
         first = pool.submit(pipeline.process, Inbound(raws[0], "t1", "test"))
         wait_until(lambda: calls == [1])
@@ -152,6 +151,15 @@ def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub
         wait_until(lambda: pipeline.dispatcher.commits.waiting == len(raws) - 1)  # type: ignore[attr-defined]
         release.set()
         answers = [first.result(timeout=60)] + [f.result(timeout=60) for f in rest]
+    return calls, answers
+
+
+def test_concurrent_callers_share_a_transaction_each_with_its_own_reply(hub: Hub) -> None:
+    """Without a broker (the embedded dispatcher), messages that arrive while a batch is
+    being handled are handled together next: a group commit."""
+    raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(9)]
+    raws += [created_meter_readings([], DAY, 96, message_id="empty"), raws[1]]
+    calls, answers = behind_a_held_batch(hub, raws)
     # one batch for the nine others, in the order their threads queued: the refused one
     # and the repeat never reach the handler, and a repeat ends a run (its original first)
     assert calls[0] == 1 and sum(calls[1:]) == 8 and len(calls) in (2, 3)
@@ -170,23 +178,7 @@ def test_a_group_commit_holds_no_more_message_bytes_than_its_limit(
     ``worker_batch_bytes`` (a batch's parsed trees and meter locks stay bounded)."""
     raws = [created_meter_readings([m], DAY, 96, message_id=f"m{m}") for m in range(9)]
     hub = make_hub(worker_batch_bytes=3 * max(map(len, raws)))
-    calls: list[int] = []
-    release = threading.Event()
-
-    def held(messages: Sequence[tuple[Any, Any]]) -> list[Any]:
-        calls.append(len(messages))
-        if len(calls) == 1:  # the first caller leads alone; the others queue meanwhile
-            release.wait(timeout=60)
-        return INGEST.handle(messages)
-
-    pipeline = with_ingest(hub, held)
-    with ThreadPoolExecutor(len(raws)) as pool:
-        first = pool.submit(pipeline.process, Inbound(raws[0], "t1", "test"))
-        wait_until(lambda: calls == [1])
-        rest = [pool.submit(pipeline.process, Inbound(raw, "t1", "test")) for raw in raws[1:]]
-        wait_until(lambda: pipeline.dispatcher.commits.waiting == len(raws) - 1)  # type: ignore[attr-defined]
-        release.set()
-        answers = [first.result(timeout=60)] + [f.result(timeout=60) for f in rest]
+    calls, answers = behind_a_held_batch(hub, raws)
     assert calls == [1, 3, 3, 2]  # not one batch of eight
     assert [summary(a)[:2] for a in answers] == [("OK", ["0.0"])] * 9
     assert len(store_of(hub, "t1")["raw"]) == 9 * 96
