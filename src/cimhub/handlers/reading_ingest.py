@@ -156,8 +156,8 @@ def _ingest(round_: list[_Message]) -> None:
     if run.result is None:
         return
     with stage("daily aggregates"):  # billing's, over what VEE stored (a gap's estimates too)
-        as_stored = not (run.stored.kept_edits or run.stored.kept_measured)
-        refresh_validated(ctx.uow, ctx.tenant_id, run.result.validated, as_stored=as_stored)
+        validated = run.result.validated
+        refresh_validated(ctx.uow, ctx.tenant_id, validated, as_stored=run.stored_as_validated)
 
 
 def _store(round_: list[_Message]) -> tuple[list[Batch], dict[str, int]]:

@@ -65,6 +65,12 @@ class VeeRun:
     stored: ApplyCounts = field(default_factory=ApplyCounts)
     result: VeeResult | None = None
 
+    @property
+    def stored_as_validated(self) -> bool:
+        """Whether the validated layer now holds exactly ``result.validated``'s values: VEE
+        kept no user's edit and no measured value in place of its verdict."""
+        return not (self.stored.kept_edits or self.stored.kept_measured)
+
 
 def _store_master_data(uow: UnitOfWork) -> MasterData:
     from cimhub.store.vee_master import StoreMasterData
