@@ -7,10 +7,14 @@ import gc
 #: Net container allocations between two young collections (Python's default: 700).
 #: A meter-month reply lives as ~6 k rows, tuples and lists for a few milliseconds: at
 #: 700 it crossed ~9 young collections, whose survivors soon triggered a full one every
-#: ~12 queries (~3.5 ms each: the queries' p95 and p99). At 10 000 the same query is
-#: freed by reference counting before any collection runs; cycles still are collected,
-#: a little later.
-YOUNG_THRESHOLD = 10_000
+#: ~12 queries (~3.5 ms each: the queries' p95 and p99). At 10 000 (round 7) the same
+#: query is freed by reference counting before any collection runs. Ingest's working
+#: set is larger — a worker's batch of 64 one-meter messages holds ~6 k validated rows
+#: and their columns, a 1 000×96 message ~100 k — and at 10 000 crossed young
+#: collections of 4–10 ms each, every older-generation pass 40–50 ms (round 13: 2–5 %
+#: of ingest); at 50 000 a batch is freed before any runs. Cycles still are collected,
+#: a little later (50 000 objects are a few MB).
+YOUNG_THRESHOLD = 50_000
 
 
 def settle() -> None:

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from rich.progress import Progress
@@ -46,19 +47,17 @@ class Context:
     progress: Progress
     backends: tuple[str, ...]
     pin: bool = True
-    _traffic: dict[tuple[int, int], Traffic] = field(default_factory=dict)
+    _traffic: dict[tuple[int, int, datetime], Traffic] = field(default_factory=dict)
     _databases: list[Database] = field(default_factory=list)
 
-    def traffic(self, size: int, population: int | None = None) -> Traffic:
+    def traffic(self, size: int, population: int | None = None, start: datetime = START) -> Traffic:
         """The ingest traffic of one message size over ``population`` meters (the plan's
-        by default), generated once, the same for every backend."""
+        by default), days from ``start``, generated once, the same for every backend."""
         plan = self.plan
-        population = population or plan.population
-        if (size, population) not in self._traffic:
-            self._traffic[(size, population)] = traffic(
-                size, population, plan.ingest_readings, plan.intervals
-            )
-        return self._traffic[(size, population)]
+        key = (size, population or plan.population, start)
+        if key not in self._traffic:
+            self._traffic[key] = traffic(size, key[1], plan.ingest_readings, plan.intervals, start)
+        return self._traffic[key]
 
     @contextmanager
     def database(self, backend: str) -> Iterator[str]:

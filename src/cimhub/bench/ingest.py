@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from cimhub.bench.context import TENANT, BenchError, Context
 from cimhub.bench.masterdata import daily_rows
@@ -49,17 +50,42 @@ def send(pipeline: Pipeline, raw: bytes) -> None:
         raise BenchError(f"ingest answered {answer.result} {answer.code}: {answer.body[:400]!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """One timed ingest run: readings a second, the process's CPU share of the wall time,
+    milliseconds a message, and µs a reading per stage of ``cimhub.stages``."""
+
+    rate: float
+    cpu_share: float
+    ms_per_message: float
+    stages: dict[str, float]
+
+
 def _measure(
     ctx: Context, backend: str, traffic: Traffic, pipeline: Pipeline, figure: str
 ) -> list[Figure]:
-    """The rate of ``figure``; with VEE on, also where each reading's time went (µs a
-    reading per stage of ``cimhub.stages``)."""
+    """The rate of ``figure``; with VEE on, also where each reading's time went."""
+    timed = measure(ctx, backend, traffic, pipeline, "" if figure == "e2e" else "VEE off")
+    values = {figure: timed.rate}
+    figures = [Figure("ingest", (backend, traffic.label), values)]
+    if figure == "e2e":
+        values |= {"cpu_share": timed.cpu_share, "ms_per_message": timed.ms_per_message}
+        values["daily_rows"] = daily_rows(pipeline.database)
+        figures.append(Figure("stages", (backend, traffic.label), timed.stages))
+    return figures
+
+
+def measure(
+    ctx: Context, backend: str, traffic: Traffic, pipeline: Pipeline, what: str = ""
+) -> Timed:
+    """Send the warm-up untimed, then the messages until the plan's time budget (on
+    whole messages), each through ``Pipeline.process``."""
     for raw in traffic.warmup:
         send(pipeline, raw)
     ctx.analyse(pipeline.database.url)
     per_message = traffic.size * traffic.intervals
     budget = ctx.plan.ingest_seconds
-    title = f"ingest {backend} {traffic.label}" + (" VEE off" if figure != "e2e" else "")
+    title = " ".join(filter(None, ("ingest", backend, traffic.label, what)))
     sent = 0
     before = pipeline.clock.totals()
     with ctx.task(title, traffic.readings) as advance:
@@ -71,15 +97,14 @@ def _measure(
             if time.perf_counter() - wall > budget:
                 break
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    values = {figure: sent * per_message / wall}
-    figures = [Figure("ingest", (backend, traffic.label), values)]
-    if figure == "e2e":
-        values |= {"cpu_share": cpu / wall, "ms_per_message": 1000 * wall / sent}
-        values["daily_rows"] = daily_rows(pipeline.database)
-        spent = stage_seconds(before, pipeline.clock.totals())
-        per_reading = {name: 1e6 * s / (sent * per_message) for name, s in spent.items()}
-        figures.append(Figure("stages", (backend, traffic.label), per_reading))
-    return figures
+    readings = sent * per_message
+    spent = stage_seconds(before, pipeline.clock.totals())
+    return Timed(
+        readings / wall,
+        cpu / wall,
+        1000 * wall / sent,
+        {name: 1e6 * s / readings for name, s in spent.items()},
+    )
 
 
 def stage_seconds(

@@ -71,7 +71,17 @@ class Plan:
 
 def default_scenarios() -> list[Scenario]:
     """Every scenario, built or not, in the order a run measures them."""
-    from cimhub.bench import baselines, billing, bus, grouped, ingest, late, memory, queries
+    from cimhub.bench import (
+        baselines,
+        billing,
+        bus,
+        grouped,
+        ingest,
+        late,
+        local_days,
+        memory,
+        queries,
+    )
 
     pg_and_sqlite = ("sqlite", "postgresql")
     return [
@@ -120,6 +130,14 @@ def default_scenarios() -> list[Scenario]:
             "each message its own reply",
             grouped.run,
             pg_and_sqlite,
+        ),
+        Scenario(
+            "ingest of local days",
+            "pipeline (in-process)",
+            "the ingest scenario's larger messages with each day from midnight in India, as "
+            "Indian head-ends push them (the daily aggregates read nothing back)",
+            local_days.run,
+            ("postgresql",),
         ),
         Scenario(
             "late readings",

@@ -61,19 +61,22 @@ def message(meters: range, day: int, intervals: int, tag: str, start: datetime =
     )
 
 
-def traffic(size: int, population: int, readings: int, intervals: int = 96) -> Traffic:
+def traffic(
+    size: int, population: int, readings: int, intervals: int = 96, start: datetime = START
+) -> Traffic:
     """Day 0 registers all ``population`` meters (untimed); then day after day, each day's
-    meters in messages of ``size``, until ``readings`` readings."""
+    meters in messages of ``size``, until ``readings`` readings; days begin at ``start``'s
+    time of day (UTC midnight by default)."""
     per_day = max(1, population // size)
     count = max(1, readings // (size * intervals))
-    warmup = [message(range(1, population + 1), 0, intervals, "warm")]
+    warmup = [message(range(1, population + 1), 0, intervals, "warm", start)]
     warmup += [
-        message(range(1 + c * size, 1 + (c + 1) * size), 0, intervals, f"warm{size}")
+        message(range(1 + c * size, 1 + (c + 1) * size), 0, intervals, f"warm{size}", start)
         for c in range(min(per_day, 3))
     ]
     messages = []
     for i in range(count):
         day, chunk = 1 + i // per_day, i % per_day
         meters = range(1 + chunk * size, 1 + (chunk + 1) * size)
-        messages.append(message(meters, day, intervals, f"m{size}"))
+        messages.append(message(meters, day, intervals, f"m{size}", start))
     return Traffic(size, intervals, warmup, messages)

@@ -124,21 +124,26 @@ class Database:
         sees no tenant's rows and writes none (row-level security on PostgreSQL; the
         repositories' explicit ``tenant_id`` filters and ``UnitOfWork.scope`` on SQLite).
         """
+        uow: UnitOfWork | None = None
         try:
-            # the stage opens at the block's end and closes after session.begin()'s exit:
-            # it times the commit alone
-            with (
-                Session(self._writer, expire_on_commit=False) as session,
-                ExitStack() as timed,
-                session.begin(),
-            ):
-                with stage("begin"):  # a pooled connection, BEGIN, row-level security
-                    uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
-                yield uow
-                timed.enter_context(stage("commit"))
-        except UNAVAILABLE as error:
-            raise _unavailable(error) from error
-        uow.committed()
+            try:
+                # the stage opens at the block's end and closes after session.begin()'s
+                # exit: it times the commit alone
+                with (
+                    Session(self._writer, expire_on_commit=False) as session,
+                    ExitStack() as timed,
+                    session.begin(),
+                ):
+                    with stage("begin"):  # a pooled connection, BEGIN, row-level security
+                        uow = UnitOfWork(session, self._cache, tenant_id, hub=hub)
+                    yield uow
+                    timed.enter_context(stage("commit"))
+            except UNAVAILABLE as error:
+                raise _unavailable(error) from error
+            uow.committed()
+        finally:
+            if uow is not None:
+                uow.close()
 
     def dispose(self) -> None:
         """Close every pooled connection. Using the database afterwards opens new ones

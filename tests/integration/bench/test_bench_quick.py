@@ -153,6 +153,22 @@ def test_late_readings_are_measured_beside_an_on_time_day(
     assert "Late readings" in printed
 
 
+def test_local_days_are_measured_beside_utc_days(
+    quick_run: tuple[str, Results, Path, str],
+) -> None:
+    """Messages of IST days, as Indian head-ends push them: the daily aggregates have
+    nothing to read back, and the report sets them beside the UTC days'."""
+    backend, results, _, printed = quick_run
+    if backend == "sqlite":
+        assert dict(results.skipped)["ingest of local days"] == "no store it runs on is available"
+        return
+    rows = results.table("local_days")
+    assert set(rows) == {(backend, size_label(s)) for s in QUICK.sizes if s >= 100}
+    for row in rows.values():
+        assert sane(row.get("e2e")) and sane(row.get("aggregates")), row
+    assert "Ingest of local days" in printed
+
+
 def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
     quick_run: tuple[str, Results, Path, str],
 ) -> None:

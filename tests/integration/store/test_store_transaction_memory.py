@@ -5,8 +5,10 @@ configuration put)."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,26 @@ def test_a_transaction_too_large_for_the_lock_table_is_a_technical_error_not_an_
     with pg.unit_of_work(pg_tenant) as uow:  # the store is fine
         lock_meters(uow, range(1, 1_001))
         assert holds(uow, [1, 1_000])
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["committed", "rolled back"])
+def test_a_transaction_lets_go_of_what_it_held_when_it_ends(
+    db: Database, tenant_id: int, fails: bool
+) -> None:
+    """A unit of work's repositories point back at it; unless it lets go at its end, it
+    and everything it remembers (VEE's rows of a whole message) wait for the cyclic
+    collector instead of being freed as the block ends."""
+    gc.collect()
+    gc.disable()
+    try:
+        with suppress(LookupError), db.unit_of_work(tenant_id) as uow:
+            meters(uow, tenant_id, "m-1")
+            lock_meters(uow, [1])
+            BillingConfigs(uow).current(tenant_id)  # remembered for the transaction
+            held = weakref.ref(uow)
+            if fails:
+                raise LookupError("the handler failed")
+        del uow
+        assert held() is None
+    finally:
+        gc.enable()

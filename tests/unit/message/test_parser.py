@@ -10,7 +10,7 @@ from cimhub.errors import (
     MessageTooLargeError,
     NestingTooDeepError,
 )
-from cimhub.message.parser import Limits, normalise_namespaces, parse
+from cimhub.message.parser import Limits, mentions_alias, normalise_namespaces, parse
 from cimhub.settings import DEFAULT_NAMESPACE_ALIASES
 
 XXE = b"""<?xml version="1.0"?>
@@ -77,3 +77,15 @@ def test_legacy_namespaces_are_normalised() -> None:
     assert normalise_namespaces(root, DEFAULT_NAMESPACE_ALIASES)
     assert root.tag == "{http://iec.ch/TC57/2011/schema/message}RequestMessage"
     assert root[0].tag == "{http://iec.ch/TC57/2011/MeterReadings#}MeterReadings"
+
+
+@pytest.mark.parametrize("legacy", list(DEFAULT_NAMESPACE_ALIASES))
+def test_a_legacy_namespace_anywhere_in_a_message_is_noticed(legacy: str) -> None:
+    """The byte scan that lets a 2011 message skip the tree walk misses no alias, even
+    one declared deep inside the payload."""
+    current = b'<m:RequestMessage xmlns:m="http://iec.ch/TC57/2011/schema/message">'
+    late = b"<x/>" * 5_000 + f'<p:MeterReadings xmlns:p="{legacy}MeterReadings#"/>'.encode()
+    assert not mentions_alias(current + b"<x/>" * 5_000, DEFAULT_NAMESPACE_ALIASES)
+    assert mentions_alias(current + late, DEFAULT_NAMESPACE_ALIASES)
+    dotless = legacy.replace(".", "X").encode()  # an alias's dots are not wildcards
+    assert not mentions_alias(current + dotless, DEFAULT_NAMESPACE_ALIASES)
