@@ -11,7 +11,7 @@ import gc
 #: query is freed by reference counting before any collection runs. Ingest's working
 #: set is larger — a worker's batch of 64 one-meter messages holds ~6 k validated rows
 #: and their columns, a 1 000×96 message ~100 k — and at 10 000 crossed young
-#: collections of 4–10 ms each, every older-generation pass 40–50 ms (round 13: 2–5 %
+#: collections of 4–10 ms each, every older-generation pass 40–65 ms (round 13: 2–5 %
 #: of ingest); at 50 000 a batch is freed before any runs. Cycles still are collected,
 #: a little later (50 000 objects are a few MB).
 YOUNG_THRESHOLD = 50_000

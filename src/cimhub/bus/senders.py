@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from sqlalchemy.orm import Session
 
@@ -89,7 +89,10 @@ class Senders:
     @contextmanager
     def _reading(self) -> Iterator[Security]:
         try:
-            with Session(self.database.engine) as session:
-                yield Security(UnitOfWork(session, self._cache, hub=True))
+            with (
+                Session(self.database.engine) as session,
+                closing(UnitOfWork(session, self._cache, hub=True)) as uow,
+            ):
+                yield Security(uow)
         except UNAVAILABLE as error:
             raise StorageUnavailableError(f"storage unavailable: {error}") from error

@@ -32,7 +32,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -118,8 +118,11 @@ class Authenticator:
     def _reading(self) -> Iterator[UnitOfWork]:
         """A read-only unit of work (rolled back; takes no write lock on SQLite)."""
         try:
-            with Session(self.database.engine) as session:
-                yield UnitOfWork(session, self._cache, hub=True)
+            with (
+                Session(self.database.engine) as session,
+                closing(UnitOfWork(session, self._cache, hub=True)) as uow,
+            ):
+                yield uow
         except UNAVAILABLE as error:
             raise StorageUnavailableError(f"storage unavailable: {error}") from error
 

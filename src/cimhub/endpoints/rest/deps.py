@@ -4,7 +4,7 @@ and the paging parameters."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -54,8 +54,10 @@ class Reader:
     @contextmanager
     def tenant(self, code: str) -> Iterator[tuple[UnitOfWork, int]]:
         try:
-            with Session(self._database.engine) as session:  # rolled back on close
-                uow = UnitOfWork(session, self._cache, hub=False)  # sees no tenant yet
+            with (
+                Session(self._database.engine) as session,  # rolled back on close
+                closing(UnitOfWork(session, self._cache, hub=False)) as uow,  # no tenant yet
+            ):
                 tenant_id = uow.tenants.find(code)
                 if tenant_id is None:
                     raise UnknownObjectError(f"unknown tenant {code!r}", object_id=code)
@@ -76,8 +78,11 @@ class Reader:
 
     @contextmanager
     def hub(self) -> Iterator[UnitOfWork]:
-        with Session(self._database.engine) as session:
-            yield UnitOfWork(session, self._cache, hub=True)
+        with (
+            Session(self._database.engine) as session,
+            closing(UnitOfWork(session, self._cache, hub=True)) as uow,
+        ):
+            yield uow
 
 
 @dataclass(frozen=True, slots=True)
