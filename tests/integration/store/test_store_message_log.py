@@ -113,3 +113,32 @@ def test_prune_raw_drops_old_raw_bytes_only(db: Database, tenant_id: int) -> Non
     assert [raws[i] for i in old] == [None] * 3
     assert raws[new] == b"<xml/>"
     assert len(raws) == 5  # rows are kept
+
+
+def test_many_messages_are_logged_at_once_each_id_naming_its_own(
+    db: Database, tenant_id: int
+) -> None:
+    """A worker's batch: one id per message, in the messages' order, every field kept."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "message_key": f"msg-{n}",
+            "source": "hes-a",
+            "verb": "created",
+            "noun": "MeterReadings",
+            "correlation_id": None if n % 2 else f"c-{n}",
+            "transport": "amqp",
+            "size": n,
+            "raw": f"<m n='{n}'/>".encode() * n,
+            "received_at": 1_000 + n,
+        }
+        for n in range(64, 0, -1)  # keys not in the order ids are handed out
+    ]
+    with db.unit_of_work(tenant_id) as uow:
+        ids = uow.messages.record_many(rows)
+    assert len(set(ids)) == len(rows)
+    with db.unit_of_work(tenant_id) as uow:
+        for log_id, row in zip(ids, rows, strict=True):
+            stored = uow.session.get(MessageLog, log_id)
+            assert stored is not None
+            assert {k: getattr(stored, k) for k in row} == row
