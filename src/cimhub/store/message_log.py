@@ -90,21 +90,22 @@ class MessageLogRepository:
         received_at: int,
     ) -> int:
         """Log a message as received; returns its id for ``complete`` and the readings."""
-        return self._uow.session.execute(
-            insert(MessageLog).returning(MessageLog.id),
-            {
-                "tenant_id": tenant_id,
-                "message_key": message_key,
-                "source": source,
-                "verb": verb,
-                "noun": noun,
-                "correlation_id": correlation_id,
-                "transport": transport,
-                "size": size,
-                "raw": raw,
-                "received_at": received_at,
-            },
-        ).scalar_one()
+        return self.record_many(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "message_key": message_key,
+                    "source": source,
+                    "verb": verb,
+                    "noun": noun,
+                    "correlation_id": correlation_id,
+                    "transport": transport,
+                    "size": size,
+                    "raw": raw,
+                    "received_at": received_at,
+                }
+            ]
+        )[0]
 
     def record_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Log several messages (``record``'s fields and ``tenant_id`` in each row); their
