@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from cimhub.bench import naive as naive_integrator
 from cimhub.bench.context import TENANT, Context
 from cimhub.bench.ingest import TRANSPORT
+from cimhub.bench.repeats import interleaved, median, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import Traffic
 from cimhub.mappings.meter_readings import read_meter_readings
@@ -34,45 +36,48 @@ COPY = f"COPY interval_reading ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
 
 def parse_validate(ctx: Context) -> list[Figure]:
     """The same bytes through parse + XSD validation; reported beside every backend."""
-    figures = []
     schema.compiled_schema()
-    for size in ctx.plan.sizes:
+    limits = parser.Limits()
+    rates: dict[int, list[float]] = defaultdict(list)
+    for size in interleaved(ctx.plan.sizes, ctx.plan.repeats):
         traffic = ctx.traffic(size)
-        limits = parser.Limits()
-        with ctx.task(f"baseline parse+validate {traffic.label}", traffic.readings) as advance:
+        title = f"baseline parse+validate {traffic.label}"
+        with ctx.task(title, traffic.readings) as advance:
             started = time.perf_counter()
             for raw in traffic.messages:
                 schema.validate(parser.parse(raw, limits))
                 advance(size * traffic.intervals)
-            elapsed = time.perf_counter() - started
-        rate = traffic.readings / elapsed
-        figures += [
-            Figure("ingest", (backend, traffic.label), {"parse_validate": rate})
-            for backend in ctx.backends
-        ]
-    return figures
+            rates[size].append(traffic.readings / (time.perf_counter() - started))
+    return [
+        Figure("ingest", (backend, ctx.traffic(size).label), _median("parse_validate", done))
+        for size, done in rates.items()
+        for backend in ctx.backends
+    ]
 
 
 def store_alone(ctx: Context) -> list[Figure]:
     """The same rows, message by message, each in its own transaction."""
-    figures = []
-    for backend in ctx.backends:
-        for size in ctx.plan.sizes:
-            traffic = ctx.traffic(size)
-            batches = list(_rows(traffic))
-            with ctx.database(backend) as url:
-                database = ctx.store(url)
-                _prepare(database, batches)
-                with ctx.task(
-                    f"baseline store {backend} {traffic.label}", traffic.readings
-                ) as advance:
-                    elapsed = _load(database.engine, batches, advance)
-            figures.append(
-                Figure(
-                    "ingest", (backend, traffic.label), {"store_alone": traffic.readings / elapsed}
-                )
-            )
-    return figures
+    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
+    batches = {size: list(_rows(ctx.traffic(size))) for size in ctx.plan.sizes}
+    rates: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for backend, size in interleaved(cases, ctx.plan.repeats):
+        traffic = ctx.traffic(size)
+        with ctx.database(backend) as url:
+            database = ctx.store(url)
+            _prepare(database, batches[size])
+            title = f"baseline store {backend} {traffic.label}"
+            with ctx.task(title, traffic.readings) as advance:
+                elapsed = _load(database.engine, batches[size], advance)
+        rates[(backend, size)].append(traffic.readings / elapsed)
+    return [
+        Figure("ingest", (backend, ctx.traffic(size).label), _median("store_alone", done))
+        for (backend, size), done in rates.items()
+    ]
+
+
+def _median(name: str, rates: list[float]) -> dict[str, float]:
+    """``name``: the median of the runs' rates, their spread beside it."""
+    return {name: median(rates, float)} | spread(name, rates)
 
 
 def naive(ctx: Context) -> list[Figure]:

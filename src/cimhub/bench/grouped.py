@@ -10,9 +10,11 @@ completion — and every message's own reply checked.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 
 from cimhub.bench.context import TENANT, BenchError, Context
-from cimhub.bench.ingest import TRANSPORT, send, stage_seconds
+from cimhub.bench.ingest import TRANSPORT, run_label, send, stage_seconds
+from cimhub.bench.repeats import interleaved, median, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
 from cimhub.message import parser
@@ -21,34 +23,40 @@ from cimhub.stages import stage
 
 
 def run(ctx: Context) -> list[Figure]:
-    figures = []
     traffic = ctx.traffic(1)
-    for backend in ctx.backends:
-        for group in ctx.plan.groups:
-            with ctx.database(backend) as url:
-                pipeline = ctx.pipeline(url)
-                ctx.install_meters(pipeline.database)
-                for raw in traffic.warmup:
-                    send(pipeline, raw)
-                ctx.analyse(url)
-                before = pipeline.clock.totals()
-                rate, readings = _measure(ctx, pipeline, traffic.messages, group, backend)
-                spent = stage_seconds(before, pipeline.clock.totals())
-            what = f"{traffic.label}, {group} a batch"
-            figures.append(Figure("grouped", (backend, what), {"e2e": rate}))
-            per_reading = {name: 1e6 * s / readings for name, s in spent.items()}
-            figures.append(Figure("stages", (backend, what), per_reading))
+    cases = [(backend, group) for backend in ctx.backends for group in ctx.plan.groups]
+    runs: dict[tuple[str, int], list[tuple[float, dict[str, float]]]] = defaultdict(list)
+    for backend, group in interleaved(cases, ctx.plan.repeats):
+        done = runs[(backend, group)]
+        with ctx.database(backend) as url:
+            pipeline = ctx.pipeline(url)
+            ctx.install_meters(pipeline.database)
+            for raw in traffic.warmup:
+                send(pipeline, raw)
+            ctx.analyse(url)
+            before = pipeline.clock.totals()
+            label = run_label(ctx, "", len(done))
+            rate, readings = _measure(ctx, pipeline, traffic.messages, group, backend, label)
+            spent = stage_seconds(before, pipeline.clock.totals())
+        done.append((rate, {name: 1e6 * s / readings for name, s in spent.items()}))
+    figures = []
+    for (backend, group), done in runs.items():
+        rate, per_reading = median(done, lambda run: run[0])
+        what = f"{traffic.label}, {group} a batch"
+        values = {"e2e": rate} | spread("e2e", [r for r, _ in done])
+        figures.append(Figure("grouped", (backend, what), values))
+        figures.append(Figure("stages", (backend, what), per_reading))
     return figures
 
 
 def _measure(
-    ctx: Context, pipeline: Pipeline, messages: list[bytes], group: int, backend: str
+    ctx: Context, pipeline: Pipeline, messages: list[bytes], group: int, backend: str, label: str
 ) -> tuple[float, int]:
-    """Readings per second, and how many were sent."""
+    """Readings per second, and how many were sent (this run's share of the budget)."""
     per_message = ctx.plan.intervals
-    budget = ctx.plan.ingest_seconds
+    budget = ctx.plan.ingest_seconds / ctx.plan.repeats
     sent = 0
-    title = f"grouped {backend}: 1×{per_message} × {group} a batch"
+    title = " ".join(filter(None, (f"grouped {backend}: 1×{per_message} × {group} a batch", label)))
     with ctx.task(title, len(messages) * per_message) as advance:
         started = time.perf_counter()
         for first in range(0, len(messages), group):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 from cimhub.bench.context import TENANT, BenchError, Context
 from cimhub.bench.masterdata import daily_rows
+from cimhub.bench.repeats import interleaved, median, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import Traffic
 from cimhub.bus.pipeline import Inbound, Pipeline
@@ -32,15 +34,27 @@ def run_vee_off(ctx: Context) -> list[Figure]:
 
 
 def _run(ctx: Context, figure: str, settings: dict[str, object]) -> list[Figure]:
+    what = "" if figure == "e2e" else "VEE off"
+    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
+    runs: dict[tuple[str, int], list[tuple[Timed, int]]] = defaultdict(list)
+    for backend, size in interleaved(cases, ctx.plan.repeats):
+        traffic = ctx.traffic(size)
+        done = runs[(backend, size)]
+        with ctx.database(backend) as url:
+            pipeline = ctx.pipeline(url, **settings)
+            ctx.install_meters(pipeline.database)
+            timed = measure(ctx, backend, traffic, pipeline, run_label(ctx, what, len(done)))
+            done.append((timed, daily_rows(pipeline.database) if figure == "e2e" else 0))
     figures = []
-    for backend in ctx.backends:
-        for size in ctx.plan.sizes:
-            traffic = ctx.traffic(size)
-            with ctx.database(backend) as url:
-                pipeline = ctx.pipeline(url, **settings)
-                ctx.install_meters(pipeline.database)
-                figures += _measure(ctx, backend, traffic, pipeline, figure)
+    for (backend, size), done in runs.items():
+        figures += _figures(backend, ctx.traffic(size).label, figure, done)
     return figures
+
+
+def run_label(ctx: Context, what: str, done: int) -> str:
+    """``what``, and which of the repeats this is, for the progress bar."""
+    repeats = ctx.plan.repeats
+    return " ".join(filter(None, (what, f"run {done + 1}/{repeats}" if repeats > 1 else "")))
 
 
 def send(pipeline: Pipeline, raw: bytes) -> None:
@@ -61,30 +75,29 @@ class Timed:
     stages: dict[str, float]
 
 
-def _measure(
-    ctx: Context, backend: str, traffic: Traffic, pipeline: Pipeline, figure: str
-) -> list[Figure]:
-    """The rate of ``figure``; with VEE on, also where each reading's time went."""
-    timed = measure(ctx, backend, traffic, pipeline, "" if figure == "e2e" else "VEE off")
-    values = {figure: timed.rate}
-    figures = [Figure("ingest", (backend, traffic.label), values)]
+def _figures(backend: str, label: str, figure: str, done: list[tuple[Timed, int]]) -> list[Figure]:
+    """The median run's figures, the runs' spread beside them; with VEE on, also where
+    each reading's time went in the median run."""
+    timed, daily = median(done, lambda run: run[0].rate)
+    values = {figure: timed.rate} | spread(figure, [run.rate for run, _ in done])
+    figures = [Figure("ingest", (backend, label), values)]
     if figure == "e2e":
         values |= {"cpu_share": timed.cpu_share, "ms_per_message": timed.ms_per_message}
-        values["daily_rows"] = daily_rows(pipeline.database)
-        figures.append(Figure("stages", (backend, traffic.label), timed.stages))
+        values["daily_rows"] = daily
+        figures.append(Figure("stages", (backend, label), timed.stages))
     return figures
 
 
 def measure(
     ctx: Context, backend: str, traffic: Traffic, pipeline: Pipeline, what: str = ""
 ) -> Timed:
-    """Send the warm-up untimed, then the messages until the plan's time budget (on
-    whole messages), each through ``Pipeline.process``."""
+    """Send the warm-up untimed, then the messages until this run's share of the plan's
+    time budget (on whole messages), each through ``Pipeline.process``."""
     for raw in traffic.warmup:
         send(pipeline, raw)
     ctx.analyse(pipeline.database.url)
     per_message = traffic.size * traffic.intervals
-    budget = ctx.plan.ingest_seconds
+    budget = ctx.plan.ingest_seconds / ctx.plan.repeats
     title = " ".join(filter(None, ("ingest", backend, traffic.label, what)))
     sent = 0
     before = pipeline.clock.totals()

@@ -9,11 +9,13 @@ store), VEE on, beside the UTC figures: what a DISCOM's traffic gets.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cimhub.bench.context import Context
-from cimhub.bench.ingest import measure
+from cimhub.bench.ingest import Timed, measure, run_label
+from cimhub.bench.repeats import interleaved, median, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import START
 from cimhub.billing.config import BillingConfig
@@ -31,16 +33,22 @@ def local_start(start: datetime = START) -> datetime:
 
 
 def run(ctx: Context) -> list[Figure]:
-    figures = []
     start = local_start()
-    for backend in (b for b in ctx.backends if b == BACKEND):
-        for size in (s for s in ctx.plan.sizes if s >= 100):  # a meter's day alone: no gain
-            traffic = ctx.traffic(size, start=start)
-            with ctx.database(backend) as url:
-                pipeline = ctx.pipeline(url)
-                ctx.install_meters(pipeline.database)
-                timed = measure(ctx, backend, traffic, pipeline, "local days")
-            aggregates = timed.stages.get("daily aggregates", 0.0)
-            values = {"e2e": timed.rate, "aggregates": aggregates}
-            figures.append(Figure("local_days", (backend, traffic.label), values))
+    sizes = [s for s in ctx.plan.sizes if s >= 100]  # a meter's day alone: nothing to gain
+    cases = [(backend, size) for backend in ctx.backends if backend == BACKEND for size in sizes]
+    runs: dict[tuple[str, int], list[Timed]] = defaultdict(list)
+    for backend, size in interleaved(cases, ctx.plan.repeats):
+        done = runs[(backend, size)]
+        with ctx.database(backend) as url:
+            pipeline = ctx.pipeline(url)
+            ctx.install_meters(pipeline.database)
+            label = run_label(ctx, "local days", len(done))
+            done.append(measure(ctx, backend, ctx.traffic(size, start=start), pipeline, label))
+    figures = []
+    for (backend, size), done in runs.items():
+        timed = median(done, lambda run: run.rate)
+        values = {"e2e": timed.rate, "aggregates": timed.stages.get("daily aggregates", 0.0)}
+        values |= spread("e2e", [run.rate for run in done])
+        label = ctx.traffic(size, start=start).label
+        figures.append(Figure("local_days", (backend, label), values))
     return figures

@@ -35,8 +35,15 @@ class Plan:
 
     @property
     def ingest_seconds(self) -> float:
-        """Time budget per (backend, size): a slow path stops early, on whole messages."""
+        """Time budget per (backend, size), shared by its repeats: a slow path stops early,
+        on whole messages."""
         return 1.0 if self.quick else 20.0 * self.scale
+
+    @property
+    def repeats(self) -> int:
+        """Runs of each ingest case, on fresh databases; the median is reported (see
+        ``cimhub.bench.repeats``). Two in a quick run, so that CI goes through it."""
+        return 2 if self.quick else 3
 
     @property
     def naive_seconds(self) -> float:

@@ -61,6 +61,9 @@ def test_ingest_and_its_baselines_are_measured_for_every_size(
             assert sane(row.get(figure)), (size, figure, row)
         assert 0 < row["cpu_share"] <= 1.5  # CPU seconds per wall second of one thread
         assert report.floor(row) is not None
+        for figure in ("e2e", "parse_validate", "store_alone"):  # the median of the runs
+            assert row[f"{figure}_runs"] == QUICK.repeats
+            assert row[f"{figure}_low"] <= row[figure] <= row[f"{figure}_high"], (figure, row)
     for size in QUICK.sizes:  # the naive reference runs on the smaller messages only
         if size <= QUICK.naive_max_size:
             assert sane(results.get("ingest", (backend, size_label(size)), "naive"))
