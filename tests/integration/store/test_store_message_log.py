@@ -142,3 +142,29 @@ def test_many_messages_are_logged_at_once_each_id_naming_its_own(
             stored = uow.session.get(MessageLog, log_id)
             assert stored is not None
             assert {k: getattr(stored, k) for k in row} == row
+
+
+def test_many_messages_are_completed_at_once_each_with_its_own_outcome(
+    db: Database, tenant_id: int
+) -> None:
+    """A worker's batch completed in one statement: each row gets its own result, code and
+    reply bytes — none where the reply is not kept (a query's) or there is no code."""
+    with db.unit_of_work(tenant_id) as uow:
+        ids = [record(uow, tenant_id, f"msg-{n}", received_at=n) for n in range(64)]
+    outcomes = [
+        {
+            "id": log_id,
+            "result": "OK" if n % 3 else "FAILED",
+            "reply_code": None if n % 4 == 0 else f"{n % 3}.{n}",
+            "reply": None if n % 5 == 0 else bytes(range(256)) * (n + 1),  # every byte value
+            "completed_at": 2_000 + n,
+        }
+        for n, log_id in enumerate(ids)
+    ]
+    with db.unit_of_work(tenant_id) as uow:
+        uow.messages.complete_many(list(reversed(outcomes)))  # not in the ids' order
+    with db.unit_of_work(tenant_id) as uow:
+        for outcome in outcomes:
+            stored = uow.session.get(MessageLog, outcome["id"])
+            assert stored is not None
+            assert {k: getattr(stored, k) for k in outcome} == outcome
