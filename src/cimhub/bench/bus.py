@@ -17,11 +17,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from cimhub.bench.context import TENANT, BenchError, Context
+from cimhub.bench.ingest import run_label
+from cimhub.bench.repeats import interleaved, median, spread
 from cimhub.bench.scenario import Figure, ScenarioUnavailable
 from cimhub.bench.traffic import Traffic
 from cimhub.bus import topology
@@ -55,24 +58,34 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
     # last run, as two head-ends would send it, makes consecutive messages other meters.
     meters = f"{2 * largest:,}".replace(",", " ")
     runs.append((largest, 2 * largest, f", {meters} meters of two head-ends"))
-    for size, population, what in runs:
+    name = f"workers_{workers}"
+    rates: dict[tuple[int, int, str], list[float]] = defaultdict(list)
+    for size, population, what in interleaved(runs, ctx.plan.repeats):
         traffic = ctx.traffic(size, population)
+        done = rates[(size, population, what)]
         with ctx.database(BACKEND) as db_url, rabbitmq.vhost("cimhub-bench") as vhost:
             ctx.install_meters(ctx.store(db_url), population)  # before the workers start
             broker = rabbitmq.url(vhost)
             with _workers(workers, db_url, broker), _Client(broker) as client:
                 client.wait_for_consumers(workers)
-                rate = _measure(ctx, client, traffic, workers, db_url)
-        figures.append(Figure("bus", (BACKEND, traffic.label + what), {f"workers_{workers}": rate}))
+                label = run_label(ctx, "", len(done))
+                done.append(_measure(ctx, client, traffic, workers, db_url, label))
+    for (size, population, what), done in rates.items():
+        label = ctx.traffic(size, population).label + what
+        values = {name: median(done, float)} | spread(name, done)
+        figures.append(Figure("bus", (BACKEND, label), values))
     return figures
 
 
-def _measure(ctx: Context, client: _Client, traffic: Traffic, workers: int, db_url: str) -> float:
+def _measure(
+    ctx: Context, client: _Client, traffic: Traffic, workers: int, db_url: str, label: str
+) -> float:
     for raw in traffic.warmup:  # registers the meters, one message at a time
         client.send_all([raw])
     ctx.analyse(db_url)
     per_message = traffic.size * traffic.intervals
-    title = f"ingest RabbitMQ {workers} worker{'s' * (workers > 1)} {traffic.label}"
+    who = f"{workers} worker{'s' * (workers > 1)}"
+    title = " ".join(filter(None, ("ingest RabbitMQ", who, traffic.label, label)))
     with ctx.task(title, traffic.readings) as advance:
         wall = time.perf_counter()
         client.send_all(traffic.messages, on_reply=lambda: advance(per_message))

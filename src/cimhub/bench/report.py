@@ -196,7 +196,8 @@ def bus_table(results: Results) -> Table:
         one, two = row.get("workers_1"), row.get("workers_2")
         in_process = results.get("ingest", (backend, size), "e2e")
         rows.append(
-            (backend, size, _k(one), _k(two), _n(_ratio(two, one), 2), _k(in_process),
+            (backend, size, with_spread(row, "workers_1"), with_spread(row, "workers_2"),
+             _n(_ratio(two, one), 2), _k(in_process),
              _n(_ratio(one, in_process), 2))
         )  # fmt: skip
     return Table(
@@ -207,7 +208,8 @@ def bus_table(results: Results) -> Table:
         "reply; workers group what arrived into one transaction; PostgreSQL, RabbitMQ, the "
         "publisher and the workers share the machine's cores. Every message of the largest "
         "size is the same meters' next day (two workers then wait on each other's meter "
-        "locks); with two head-ends' meters consecutive messages are different meters.",
+        "locks); with two head-ends' meters consecutive messages are different meters. "
+        "Each rate is the median run, the lowest–highest in brackets.",
     )
 
 

@@ -68,7 +68,8 @@ def test_ingest_and_its_baselines_are_measured_for_every_size(
         if size <= QUICK.naive_max_size:
             assert sane(results.get("ingest", (backend, size_label(size)), "naive"))
     for group in QUICK.groups:  # one-meter messages grouped as a worker does
-        assert sane(results.get("grouped", (backend, f"1×96, {group} a batch"), "e2e"))
+        row = results.table("grouped")[(backend, f"1×96, {group} a batch")]
+        assert sane(row.get("e2e")) and row["e2e_runs"] == QUICK.repeats
 
 
 def test_each_ingest_size_says_where_a_readings_time_went(
@@ -169,6 +170,7 @@ def test_local_days_are_measured_beside_utc_days(
     assert set(rows) == {(backend, size_label(s)) for s in QUICK.sizes if s >= 100}
     for row in rows.values():
         assert sane(row.get("e2e")) and sane(row.get("aggregates")), row
+        assert row["e2e_low"] <= row["e2e"] <= row["e2e_high"], row
     assert "Ingest of local days" in printed
 
 
@@ -186,6 +188,7 @@ def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
     for size in [*SIZES, head_ends]:  # the last: consecutive messages are different meters
         row = results.table("bus")[(backend, size)]
         assert sane(row.get("workers_1")) and sane(row.get("workers_2")), (size, row)
+        assert row["workers_1_runs"] == row["workers_2_runs"] == QUICK.repeats
     assert "Ingest over RabbitMQ" in printed and "two head-ends" in printed
 
 
