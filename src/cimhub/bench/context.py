@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,9 +112,15 @@ class Context:
 
     @contextmanager
     def task(self, description: str, total: float) -> Iterator[Advance]:
-        """A progress bar line; yields a function advancing it."""
+        """A progress bar line while it runs, then a printed line; yields a function
+        advancing it. A finished bar leaves the live display: the display is redrawn ten
+        times a second in this process, on the benchmark's core, and redrawing 80 finished
+        bars in a terminal took 24 ms (a quarter of the core) by the grouped scenario."""
         task = self.progress.add_task(description, total=total)
+        started = time.perf_counter()
         try:
             yield lambda n: self.progress.advance(task, n)
         finally:
-            self.progress.update(task, completed=total, visible=True)
+            self.progress.remove_task(task)
+            seconds = time.perf_counter() - started
+            self.progress.console.print(f"{description}: {seconds:.1f} s", highlight=False)
