@@ -501,7 +501,11 @@ def _target_one_meter(results: Results) -> Check:
 def _target_workers(results: Results) -> Check:
     target = "two workers: report the scaling and what limits it"
     rows = {size: r for (b, size), r in results.table("bus").items() if b == PG}
-    scaled = {s: r["workers_2"] / r["workers_1"] for s, r in rows.items() if len(r) == 2}
+    scaled = {
+        s: r["workers_2"] / r["workers_1"]
+        for s, r in rows.items()
+        if {"workers_1", "workers_2"} <= r.keys()
+    }
     if not scaled:
         return target, "not measured", "—"
     stand = ", ".join(

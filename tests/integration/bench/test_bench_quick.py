@@ -189,6 +189,8 @@ def test_ingest_over_rabbitmq_is_measured_with_one_and_two_workers(
         row = results.table("bus")[(backend, size)]
         assert sane(row.get("workers_1")) and sane(row.get("workers_2")), (size, row)
         assert row["workers_1_runs"] == row["workers_2_runs"] == QUICK.repeats
+    verdicts = {target: verdict for target, _, verdict in report.targets(results)}
+    assert verdicts["two workers: report the scaling and what limits it"] == "reported"
     assert "Ingest over RabbitMQ" in printed and "two head-ends" in printed
 
 
