@@ -68,7 +68,7 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
             broker = rabbitmq.url(vhost)
             with _workers(workers, db_url, broker), _Client(broker) as client:
                 client.wait_for_consumers(workers)
-                label = run_label(ctx, "", len(done))
+                label = run_label(ctx, what.removeprefix(", "), len(done))
                 done.append(_measure(ctx, client, traffic, workers, db_url, label))
     for (size, population, what), done in rates.items():
         label = ctx.traffic(size, population).label + what
