@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import Engine
 from cimhub.bench import naive as naive_integrator
 from cimhub.bench.context import TENANT, Context
 from cimhub.bench.ingest import TRANSPORT
-from cimhub.bench.repeats import interleaved, median, spread
+from cimhub.bench.repeats import median, run_all, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import Traffic
 from cimhub.mappings.meter_readings import read_meter_readings
@@ -38,40 +37,42 @@ def parse_validate(ctx: Context) -> list[Figure]:
     """The same bytes through parse + XSD validation; reported beside every backend."""
     schema.compiled_schema()
     limits = parser.Limits()
-    rates: dict[int, list[float]] = defaultdict(list)
-    for size in interleaved(ctx.plan.sizes, ctx.plan.repeats):
+
+    def one(size: int, label: str) -> float:
         traffic = ctx.traffic(size)
-        title = f"baseline parse+validate {traffic.label}"
+        title = f"baseline parse+validate {traffic.label} {label}".strip()
         with ctx.task(title, traffic.readings) as advance:
             started = time.perf_counter()
             for raw in traffic.messages:
                 schema.validate(parser.parse(raw, limits))
                 advance(size * traffic.intervals)
-            rates[size].append(traffic.readings / (time.perf_counter() - started))
+            return traffic.readings / (time.perf_counter() - started)
+
     return [
         Figure("ingest", (backend, ctx.traffic(size).label), _median("parse_validate", done))
-        for size, done in rates.items()
+        for size, done in run_all(ctx.plan.sizes, ctx.plan.repeats, one).items()
         for backend in ctx.backends
     ]
 
 
 def store_alone(ctx: Context) -> list[Figure]:
     """The same rows, message by message, each in its own transaction."""
-    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
     batches = {size: list(_rows(ctx.traffic(size))) for size in ctx.plan.sizes}
-    rates: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for backend, size in interleaved(cases, ctx.plan.repeats):
+
+    def one(case: tuple[str, int], label: str) -> float:
+        backend, size = case
         traffic = ctx.traffic(size)
         with ctx.database(backend) as url:
             database = ctx.store(url)
             _prepare(database, batches[size])
-            title = f"baseline store {backend} {traffic.label}"
+            title = f"baseline store {backend} {traffic.label} {label}".strip()
             with ctx.task(title, traffic.readings) as advance:
-                elapsed = _load(database.engine, batches[size], advance)
-        rates[(backend, size)].append(traffic.readings / elapsed)
+                return traffic.readings / _load(database.engine, batches[size], advance)
+
+    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
     return [
         Figure("ingest", (backend, ctx.traffic(size).label), _median("store_alone", done))
-        for (backend, size), done in rates.items()
+        for (backend, size), done in run_all(cases, ctx.plan.repeats, one).items()
     ]
 
 

@@ -17,14 +17,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from cimhub.bench.context import TENANT, BenchError, Context
-from cimhub.bench.ingest import run_label
-from cimhub.bench.repeats import interleaved, median, spread
+from cimhub.bench.repeats import median, run_all, spread
 from cimhub.bench.scenario import Figure, ScenarioUnavailable
 from cimhub.bench.traffic import Traffic
 from cimhub.bus import topology
@@ -59,18 +57,19 @@ def _run(ctx: Context, workers: int) -> list[Figure]:
     meters = f"{2 * largest:,}".replace(",", " ")
     runs.append((largest, 2 * largest, f", {meters} meters of two head-ends"))
     name = f"workers_{workers}"
-    rates: dict[tuple[int, int, str], list[float]] = defaultdict(list)
-    for size, population, what in interleaved(runs, ctx.plan.repeats):
-        traffic = ctx.traffic(size, population)
-        done = rates[(size, population, what)]
+
+    def one(case: tuple[int, int, str], label: str) -> float:
+        size, population, what = case
         with ctx.database(BACKEND) as db_url, rabbitmq.vhost("cimhub-bench") as vhost:
             ctx.install_meters(ctx.store(db_url), population)  # before the workers start
             broker = rabbitmq.url(vhost)
             with _workers(workers, db_url, broker), _Client(broker) as client:
                 client.wait_for_consumers(workers)
-                label = run_label(ctx, what.removeprefix(", "), len(done))
-                done.append(_measure(ctx, client, traffic, workers, db_url, label))
-    for (size, population, what), done in rates.items():
+                which = f"{what.removeprefix(', ')} {label}".strip()
+                traffic = ctx.traffic(size, population)
+                return _measure(ctx, client, traffic, workers, db_url, which)
+
+    for (size, population, what), done in run_all(runs, ctx.plan.repeats, one).items():
         label = ctx.traffic(size, population).label + what
         values = {name: median(done, float)} | spread(name, done)
         figures.append(Figure("bus", (BACKEND, label), values))
@@ -85,7 +84,7 @@ def _measure(
     ctx.analyse(db_url)
     per_message = traffic.size * traffic.intervals
     who = f"{workers} worker{'s' * (workers > 1)}"
-    title = " ".join(filter(None, ("ingest RabbitMQ", who, traffic.label, label)))
+    title = f"ingest RabbitMQ {who} {traffic.label} {label}".strip()
     with ctx.task(title, traffic.readings) as advance:
         wall = time.perf_counter()
         client.send_all(traffic.messages, on_reply=lambda: advance(per_message))

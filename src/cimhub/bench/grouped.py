@@ -10,11 +10,10 @@ completion — and every message's own reply checked.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 from cimhub.bench.context import TENANT, BenchError, Context
-from cimhub.bench.ingest import TRANSPORT, run_label, send, stage_seconds
-from cimhub.bench.repeats import interleaved, median, spread
+from cimhub.bench.ingest import TRANSPORT, send, stage_seconds
+from cimhub.bench.repeats import median, run_all, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bus.pipeline import Answer, Inbound, Pipeline
 from cimhub.message import parser
@@ -24,10 +23,9 @@ from cimhub.stages import stage
 
 def run(ctx: Context) -> list[Figure]:
     traffic = ctx.traffic(1)
-    cases = [(backend, group) for backend in ctx.backends for group in ctx.plan.groups]
-    runs: dict[tuple[str, int], list[tuple[float, dict[str, float]]]] = defaultdict(list)
-    for backend, group in interleaved(cases, ctx.plan.repeats):
-        done = runs[(backend, group)]
+
+    def one(case: tuple[str, int], label: str) -> tuple[float, dict[str, float]]:
+        backend, group = case
         with ctx.database(backend) as url:
             pipeline = ctx.pipeline(url)
             ctx.install_meters(pipeline.database)
@@ -35,12 +33,13 @@ def run(ctx: Context) -> list[Figure]:
                 send(pipeline, raw)
             ctx.analyse(url)
             before = pipeline.clock.totals()
-            label = run_label(ctx, "", len(done))
             rate, readings = _measure(ctx, pipeline, traffic.messages, group, backend, label)
             spent = stage_seconds(before, pipeline.clock.totals())
-        done.append((rate, {name: 1e6 * s / readings for name, s in spent.items()}))
+        return rate, {name: 1e6 * s / readings for name, s in spent.items()}
+
+    cases = [(backend, group) for backend in ctx.backends for group in ctx.plan.groups]
     figures = []
-    for (backend, group), done in runs.items():
+    for (backend, group), done in run_all(cases, ctx.plan.repeats, one).items():
         rate, per_reading = median(done, lambda run: run[0])
         what = f"{traffic.label}, {group} a batch"
         values = {"e2e": rate} | spread("e2e", [r for r, _ in done])
@@ -56,7 +55,7 @@ def _measure(
     per_message = ctx.plan.intervals
     budget = ctx.plan.ingest_seconds / ctx.plan.repeats
     sent = 0
-    title = " ".join(filter(None, (f"grouped {backend}: 1×{per_message} × {group} a batch", label)))
+    title = f"grouped {backend}: 1×{per_message} × {group} a batch {label}".strip()
     with ctx.task(title, len(messages) * per_message) as advance:
         started = time.perf_counter()
         for first in range(0, len(messages), group):

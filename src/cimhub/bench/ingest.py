@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 from cimhub.bench.context import TENANT, BenchError, Context
 from cimhub.bench.masterdata import daily_rows
-from cimhub.bench.repeats import interleaved, median, spread
+from cimhub.bench.repeats import median, run_all, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import Traffic
 from cimhub.bus.pipeline import Inbound, Pipeline
@@ -35,26 +34,20 @@ def run_vee_off(ctx: Context) -> list[Figure]:
 
 def _run(ctx: Context, figure: str, settings: dict[str, object]) -> list[Figure]:
     what = "" if figure == "e2e" else "VEE off"
-    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
-    runs: dict[tuple[str, int], list[tuple[Timed, int]]] = defaultdict(list)
-    for backend, size in interleaved(cases, ctx.plan.repeats):
-        traffic = ctx.traffic(size)
-        done = runs[(backend, size)]
+
+    def one(case: tuple[str, int], label: str) -> tuple[Timed, int]:
+        backend, size = case
         with ctx.database(backend) as url:
             pipeline = ctx.pipeline(url, **settings)
             ctx.install_meters(pipeline.database)
-            timed = measure(ctx, backend, traffic, pipeline, run_label(ctx, what, len(done)))
-            done.append((timed, daily_rows(pipeline.database) if figure == "e2e" else 0))
+            timed = measure(ctx, backend, ctx.traffic(size), pipeline, f"{what} {label}".strip())
+            return timed, daily_rows(pipeline.database) if figure == "e2e" else 0
+
+    cases = [(backend, size) for backend in ctx.backends for size in ctx.plan.sizes]
     figures = []
-    for (backend, size), done in runs.items():
+    for (backend, size), done in run_all(cases, ctx.plan.repeats, one).items():
         figures += _figures(backend, ctx.traffic(size).label, figure, done)
     return figures
-
-
-def run_label(ctx: Context, what: str, done: int) -> str:
-    """``what``, and which of the repeats this is, for the progress bar."""
-    repeats = ctx.plan.repeats
-    return " ".join(filter(None, (what, f"run {done + 1}/{repeats}" if repeats > 1 else "")))
 
 
 def send(pipeline: Pipeline, raw: bytes) -> None:

@@ -9,13 +9,12 @@ store), VEE on, beside the UTC figures: what a DISCOM's traffic gets.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cimhub.bench.context import Context
-from cimhub.bench.ingest import Timed, measure, run_label
-from cimhub.bench.repeats import interleaved, median, spread
+from cimhub.bench.ingest import Timed, measure
+from cimhub.bench.repeats import median, run_all, spread
 from cimhub.bench.scenario import Figure
 from cimhub.bench.traffic import START
 from cimhub.billing.config import BillingConfig
@@ -34,18 +33,19 @@ def local_start(start: datetime = START) -> datetime:
 
 def run(ctx: Context) -> list[Figure]:
     start = local_start()
-    sizes = [s for s in ctx.plan.sizes if s >= 100]  # a meter's day alone: nothing to gain
-    cases = [(backend, size) for backend in ctx.backends if backend == BACKEND for size in sizes]
-    runs: dict[tuple[str, int], list[Timed]] = defaultdict(list)
-    for backend, size in interleaved(cases, ctx.plan.repeats):
-        done = runs[(backend, size)]
+
+    def one(case: tuple[str, int], label: str) -> Timed:
+        backend, size = case
         with ctx.database(backend) as url:
             pipeline = ctx.pipeline(url)
             ctx.install_meters(pipeline.database)
-            label = run_label(ctx, "local days", len(done))
-            done.append(measure(ctx, backend, ctx.traffic(size, start=start), pipeline, label))
+            traffic = ctx.traffic(size, start=start)
+            return measure(ctx, backend, traffic, pipeline, f"local days {label}".strip())
+
+    sizes = [s for s in ctx.plan.sizes if s >= 100]  # a meter's day alone: nothing to gain
+    cases = [(backend, size) for backend in ctx.backends if backend == BACKEND for size in sizes]
     figures = []
-    for (backend, size), done in runs.items():
+    for (backend, size), done in run_all(cases, ctx.plan.repeats, one).items():
         timed = median(done, lambda run: run.rate)
         values = {"e2e": timed.rate, "aggregates": timed.stages.get("daily aggregates", 0.0)}
         values |= spread("e2e", [run.rate for run in done])

@@ -28,6 +28,23 @@ def interleaved(cases: Iterable[Case], repeats: int) -> Iterator[Case]:
         yield from once
 
 
+def run_all(
+    cases: Iterable[Case], repeats: int, one: Callable[[Case, str], Run]
+) -> dict[Case, list[Run]]:
+    """Each case's runs, ``repeats`` of them, made interleaved: ``one(case, label)`` makes
+    one run, ``label`` saying which of the repeats it is (for the progress bar; empty for
+    a single run).
+
+    >>> run_all(["a", "b"], 2, lambda case, label: f"{case} {label}")
+    {'a': ['a run 1/2', 'a run 2/2'], 'b': ['b run 1/2', 'b run 2/2']}
+    """
+    runs: dict[Case, list[Run]] = {}
+    for case in interleaved(cases, repeats):
+        done = runs.setdefault(case, [])
+        done.append(one(case, f"run {len(done) + 1}/{repeats}" if repeats > 1 else ""))
+    return runs
+
+
 def median(runs: Sequence[Run], rate: Callable[[Run], float]) -> Run:
     """The run whose rate is the median: the middle one, or for an even number of runs the
     slower of the middle two (a real run, so that its other figures — stages, CPU share —
