@@ -12,7 +12,7 @@ Each message gets its own Outcome: its counts, its item errors, its VEE figures.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -27,7 +27,7 @@ from cimhub.settings import Settings
 from cimhub.stages import stage
 from cimhub.store.daily_aggregates import refresh_validated
 from cimhub.store.validated import file_applied
-from cimhub.store.vee import VeeService, with_stored_between
+from cimhub.store.vee import Judged, VeeService, reads_stored, with_stored_between
 from cimhub.store.vee_locks import lock_meters
 from cimhub.vee.batch import Batch
 from cimhub.vee.config import DEFAULT, load_config
@@ -131,18 +131,43 @@ def _rounds(group: list[_Message]) -> list[list[_Message]]:
 
 
 def _ingest(round_: list[_Message]) -> None:
-    """Store one round's readings, then validate them, all at once."""
+    """Store one round's readings, then validate them, all at once.
+
+    VEE's reads come first when they need none of the round's rows (no series with a
+    hole to read back whole: the usual case); its rules then run while the server stores
+    the raw rows (``save_from``'s ``meanwhile``), so the two share the machine's cores
+    instead of taking turns."""
     ctx = round_[0].ctx
+    uow, tenant_id = ctx.uow, ctx.tenant_id
     with stage("store raw"):
-        batches, type_ids = _store(round_)
-    close_reads(ctx.uow, ctx.tenant_id, _seen(batches), "readings for the period received")
-    if not (ctx.settings.vee_enabled and batches):
-        return
-    tenant = ctx.uow.tenants.code_of(ctx.tenant_id)
-    whole = with_stored_between(ctx.uow, ctx.tenant_id, batches, type_ids)
-    run = vee_service(ctx.settings).run(
-        ctx.uow, ctx.tenant_id, tenant, whole, type_ids, now=ctx.received_at
+        merged = _merged(round_)
+        batches = _batches(merged.stored)
+    validating = ctx.settings.vee_enabled and bool(batches)
+    service = vee_service(ctx.settings)
+    tenant = uow.tenants.code_of(tenant_id) if validating else ""
+    type_ids, now = merged.type_ids, ctx.received_at
+    early = (
+        service.prepare(uow, tenant_id, tenant, batches, type_ids, now=now)
+        if validating and not reads_stored(batches)
+        else None
     )
+    judged: list[Judged] = []
+    with stage("store raw"):
+        _save(round_, merged, None if early is None else lambda: judged.append(early.judge()))
+    close_reads(uow, tenant_id, _seen(batches), "readings for the period received")
+    if not validating:
+        return
+    prepared = early or service.prepare(
+        uow,
+        tenant_id,
+        tenant,
+        with_stored_between(uow, tenant_id, batches, type_ids),
+        type_ids,
+        now=now,
+    )
+    if prepared is None:
+        return
+    run = prepared.store(uow, judged[0] if judged else prepared.judge())
     owner = {m: message for message in round_ for m in message.by_meter}
     for batch in batches:
         owner[batch.key.meter_id].vee = True
@@ -152,16 +177,30 @@ def _ingest(round_: list[_Message]) -> None:
         for finding in run.result.findings:
             owner[finding.series.meter_id].findings += 1
     logs = {m: o.ctx.message_log_id for m, o in owner.items()}
-    file_applied(ctx.uow, {m: log_id for m, log_id in logs.items() if log_id is not None})
+    file_applied(uow, {m: log_id for m, log_id in logs.items() if log_id is not None})
     if run.result is None:
         return
     with stage("daily aggregates"):  # billing's, over what VEE stored (a gap's estimates too)
         validated = run.result.validated
-        refresh_validated(ctx.uow, ctx.tenant_id, validated, as_stored=run.stored_as_validated)
+        refresh_validated(uow, tenant_id, validated, as_stored=run.stored_as_validated)
 
 
-def _store(round_: list[_Message]) -> tuple[list[Batch], dict[str, int]]:
-    """The round's raw readings stored, each row naming its message; VEE's batches."""
+@dataclass(slots=True)
+class _Merged:
+    """A round's series ready to store: each message's meters' series merged, per kind."""
+
+    rows: dict[ReadingKind, list[tuple[int, str, Series, _Message]]]
+    links: list[tuple[int, str]]
+    type_ids: dict[str, int]
+
+    @property
+    def stored(self) -> list[tuple[int, str, Series]]:
+        return [(m, c, s) for kind_rows in self.rows.values() for m, c, s, _ in kind_rows]
+
+
+def _merged(round_: list[_Message]) -> _Merged:
+    """The round's series, merged per meter and message (a message's conflicting
+    duplicates refuse that meter's readings), and their ReadingTypes' ids."""
     ctx = round_[0].ctx
     rows: dict[ReadingKind, list[tuple[int, str, Series, _Message]]] = defaultdict(list)
     links: list[tuple[int, str]] = []
@@ -175,21 +214,28 @@ def _store(round_: list[_Message]) -> tuple[list[Batch], dict[str, int]]:
                 rows[series.kind].append((meter_id, series.reading_type, series, message))
             links.extend((meter_id, i.usage_point) for i in items if i.usage_point)
     codes = {code for kind_rows in rows.values() for _, code, _, _ in kind_rows}
-    type_ids = ctx.uow.reading_types.ids_for(codes)
-    for kind, kind_rows in rows.items():
+    return _Merged(rows, links, ctx.uow.reading_types.ids_for(codes))
+
+
+def _save(round_: list[_Message], merged: _Merged, meanwhile: Callable[[], None] | None) -> None:
+    """Store the round's raw readings, each row naming its message; ``meanwhile`` runs
+    once, beside the last write: the interval readings' when there are any."""
+    ctx = round_[0].ctx
+    kinds = sorted(merged.rows, key=lambda kind: kind is ReadingKind.INTERVAL)  # theirs last
+    for kind in kinds:
+        kind_rows = merged.rows[kind]
         counts = ctx.uow.readings.save_from(
             ctx.tenant_id,
             kind,
-            [(m, type_ids[c], s) for m, c, s, _ in kind_rows],
+            [(m, merged.type_ids[c], s) for m, c, s, _ in kind_rows],
             [(o.ctx.source, o.ctx.message_log_id) for _, _, _, o in kind_rows],
             received_at=ctx.received_at,
+            meanwhile=meanwhile if kind is kinds[-1] else None,
         )
         for message in dict.fromkeys(o for _, _, _, o in kind_rows):
             message.counts += counts.get(message.ctx.message_log_id, SaveCounts())
-    if links:
-        ctx.uow.usage_points.link(ctx.tenant_id, links, seen_at=ctx.received_at)
-    stored = [(m, c, s) for kind_rows in rows.values() for m, c, s, _ in kind_rows]
-    return _batches(stored), type_ids
+    if merged.links:
+        ctx.uow.usage_points.link(ctx.tenant_id, merged.links, seen_at=ctx.received_at)
 
 
 def _conflict(item: MeterReadingItem, conflicts: list[tuple[str, int]]) -> ReplyError:

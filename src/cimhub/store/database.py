@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cimhub.errors import StorageUnavailableError, TechnicalError
 from cimhub.stages import stage
-from cimhub.store import row_security
+from cimhub.store import row_security, staging
 from cimhub.store.cache import StoreCache
 from cimhub.store.unit_of_work import UnitOfWork
 
@@ -175,7 +175,7 @@ def _unavailable(error: exc.SQLAlchemyError) -> TechnicalError:
 
 
 def _postgres_engine(url: str) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         connect_args={
@@ -184,6 +184,8 @@ def _postgres_engine(url: str) -> Engine:
             "cursor_factory": row_security.RowSecureCursor,
         },
     )
+    event.listen(engine, "before_cursor_execute", staging.refuse_during_copy)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

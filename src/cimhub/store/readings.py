@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from itertools import groupby
@@ -192,11 +192,17 @@ class ReadingRepository:
         origins: Sequence[staging.Origin],
         *,
         received_at: int,
+        meanwhile: Callable[[], object] | None = None,
     ) -> dict[int | None, SaveCounts]:
         """Like ``save``, for items of several messages (``origins``: each item's source
-        and message log id, the rows carry them); what was stored per message log id."""
+        and message log id, the rows carry them); what was stored per message log id.
+
+        ``meanwhile``: work that sends no statement, called once: while the server stores
+        the rows when they are all new and no savepoint guards them (``staging.insert``),
+        after they are stored otherwise."""
         kept = [(item, origin) for item, origin in zip(items, origins, strict=True) if len(item[2])]
         if not kept:
+            _call(meanwhile)
             return {}
         items, origins = [item for item, _ in kept], [origin for _, origin in kept]
         first, last, totals = _extent(items, origins)
@@ -208,7 +214,8 @@ class ReadingRepository:
         series = sorted({(meter_id, type_id) for meter_id, type_id, _ in items})
         if not self._stored_any(connection, kind, tenant_id, series, first, last):
             batch = staging.reading_rows(items, origins, tenant_id, received_at)
-            if self._insert_new(TABLES[kind][0].name, batch, race=self._race(kind, meter_ids)):
+            race = self._race(kind, meter_ids)
+            if self._insert_new(TABLES[kind][0].name, batch, race=race, meanwhile=meanwhile):
                 return {log_id: SaveCounts(inserted=n) for log_id, n in totals.items()}
         params = {
             "tenant_id": tenant_id,
@@ -217,7 +224,9 @@ class ReadingRepository:
             "last": last,
             "meter_ids": meter_ids,
         }
-        return _merge(connection, kind, (items, origins), params, totals)
+        counts = _merge(connection, kind, (items, origins), params, totals)
+        _call(meanwhile)
+        return counts
 
     def _stored_any(
         self,
@@ -250,12 +259,15 @@ class ReadingRepository:
         while VEE is on) and this transaction holds every meter's lock."""
         return kind is not ReadingKind.INTERVAL or not holds(self._uow, meter_ids)
 
-    def _insert_new(self, table: str, batch: Any, *, race: bool) -> bool:
-        """Write new rows straight in; False (nothing written) if a key was taken. Only
-        a concurrent writer can take one since ``_stored_any`` looked: without ``race``
-        (this transaction holds the meters' locks, ``vee_locks``) no savepoint guards it."""
+    def _insert_new(
+        self, table: str, batch: Any, *, race: bool, meanwhile: Callable[[], object] | None
+    ) -> bool:
+        """Write new rows straight in; False (nothing written, ``meanwhile`` not called)
+        if a key was taken. Only a concurrent writer can take one since ``_stored_any``
+        looked: without ``race`` (this transaction holds the meters' locks,
+        ``vee_locks``) no savepoint guards it, and ``meanwhile`` runs during the write."""
         if not race:
-            staging.insert(self._uow.session.connection(), table, batch)
+            staging.insert(self._uow.session.connection(), table, batch, meanwhile)
             return True
         try:
             with self._uow.session.begin_nested():
@@ -266,6 +278,7 @@ class ReadingRepository:
             if not is_unique_violation(error):
                 raise
             return False
+        _call(meanwhile)
         return True
 
     def query(
@@ -427,6 +440,11 @@ def _merge(
         )
         for log_id, total in totals.items()
     }
+
+
+def _call(work: Callable[[], object] | None) -> None:
+    if work is not None:
+        work()
 
 
 def is_unique_violation(error: BaseException) -> bool:

@@ -10,10 +10,11 @@ driver needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection
 
 from cimhub.domain.reading import Series
@@ -86,10 +87,32 @@ def load(connection: Connection, items: Sequence[Item], origins: Sequence[Origin
     _write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items, origins))
 
 
-def insert(connection: Connection, table: str, batch: Iterator[tuple[Any, ...]]) -> None:
+def insert(
+    connection: Connection,
+    table: str,
+    batch: Iterator[tuple[Any, ...]],
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
     """Write ``reading_rows`` straight into ``table``; a key already there raises the
-    driver's unique-violation error (the caller runs this in a savepoint)."""
-    _write(connection, table, READING_COLUMNS, READING_TYPES, batch)
+    driver's unique-violation error (the caller runs this in a savepoint).
+
+    ``meanwhile``: work that sends no statement, run while the server stores the rows.
+    On PostgreSQL a thread of psycopg's sends them, and the COPY ends after the work:
+    the server's share of the COPY (most of it: its index and its WAL) runs on another
+    core beside the work instead of before it."""
+    _write(connection, table, READING_COLUMNS, READING_TYPES, batch, meanwhile)
+
+
+#: ``Connection.info`` key naming the table of a COPY still open while other work runs.
+COPYING = "cimhub.copying"
+
+
+def refuse_during_copy(connection: Connection, *_args: Any, **_kw: Any) -> None:
+    """A ``before_cursor_execute`` hook: no statement while a COPY is open on the same
+    connection (psycopg would wait on its own lock for ever)."""
+    table = connection.info.get(COPYING)
+    if table is not None:
+        raise RuntimeError(f"a statement was sent while the COPY into {table} is open")
 
 
 def _write(
@@ -98,16 +121,27 @@ def _write(
     columns: str,
     types: list[str],
     batch: Iterator[tuple[Any, ...]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> None:
     driver: Any = connection.connection.driver_connection  # psycopg or sqlite3
-    if connection.dialect.name == "postgresql":
-        sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            copy.set_types(types)
-            write_rows(copy, batch)
-    else:
+    if connection.dialect.name != "postgresql":
         placeholders = ", ".join("?" * len(types))
         driver.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
+        if meanwhile is not None:
+            meanwhile()
+        return
+    sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor:
+        writer = None if meanwhile is None else QueuedLibpqWriter(cursor)
+        with cursor.copy(sql, writer=writer) as copy:
+            copy.set_types(types)
+            write_rows(copy, batch)
+            if meanwhile is not None:
+                connection.info[COPYING] = table
+                try:
+                    meanwhile()
+                finally:
+                    del connection.info[COPYING]
 
 
 def clear(connection: Connection) -> None:

@@ -105,15 +105,47 @@ class VeeService:
         them. On ingest that rule sees only the batch's own days (fetching four weeks per
         meter per message would make VEE the ingest bottleneck). Users' edits stay unless
         ``keep_edits`` is False (a user asked VEE to judge the data again)."""
+        prepared = self.prepare(
+            uow,
+            tenant_id,
+            tenant,
+            batches,
+            type_ids,
+            now=now,
+            like_days=like_days,
+            keep_edits=keep_edits,
+        )
+        if prepared is None:
+            return VeeRun()
+        return prepared.store(uow, prepared.judge())
+
+    def prepare(
+        self,
+        uow: UnitOfWork,
+        tenant_id: int,
+        tenant: str,
+        batches: Sequence[Batch],
+        type_ids: Mapping[str, int],
+        *,
+        now: int,
+        like_days: bool = False,
+        keep_edits: bool = True,
+    ) -> Prepared | None:
+        """``run``'s reads (the meters' locks, master data, history); None when no batch
+        holds anything to validate. What follows them sends no statement until
+        ``Prepared.store``: ingest judges the readings while the server stores them."""
         batches = [b for b in batches if len(b.timestamps) or b.start is not None]
         if not batches:
-            return VeeRun()
+            return None
         lock_meters(uow, (b.key.meter_id for b in batches))  # before the history is read
         service = self.for_tenant(uow, tenant_id, tenant)
-        with _paused_gc():
-            return service._run(
-                uow, tenant_id, tenant, batches, type_ids, now, like_days, keep_edits
+        with _paused_gc(), stage("vee history"):
+            contexts, history = service._inputs(
+                uow, ValidatedRepository(uow), tenant_id, tenant, batches, type_ids, like_days
             )
+        return Prepared(
+            service, tenant_id, tenant, batches, type_ids, now, keep_edits, contexts, history
+        )
 
     def for_tenant(self, uow: UnitOfWork, tenant_id: int, tenant: str) -> VeeService:
         """This service with the tenant's stored overrides over the file's (one query per
@@ -132,48 +164,6 @@ class VeeService:
             config = with_tenant(self.config, tenant, tenant_layer(document), version)
             _EFFECTIVE[key] = config
         return replace(self, config=config)
-
-    def _run(
-        self,
-        uow: UnitOfWork,
-        tenant_id: int,
-        tenant: str,
-        batches: Sequence[Batch],
-        type_ids: Mapping[str, int],
-        now: int,
-        like_days: bool,
-        keep_edits: bool = True,
-    ) -> VeeRun:
-        validated_repo = ValidatedRepository(uow)
-        with stage("vee history"):
-            contexts, history = self._inputs(
-                uow, validated_repo, tenant_id, tenant, batches, type_ids, like_days
-            )
-        with stage("vee rules"):
-            result = validate(
-                batches,
-                now=now,
-                contexts=contexts,
-                history=history,
-                config=self.config,
-                tenant=tenant,
-            )
-            version = self.config.version
-            rows = [row for v in result.validated for row in _rows(v, type_ids, version)]
-        with stage("vee store"):
-            stored = validated_repo.apply(tenant_id, rows, now=now, keep_edits=keep_edits)
-        windows = [
-            (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b)) for b in batches
-        ]
-        with stage("vee findings"):
-            new = FindingRepository(uow).record(
-                tenant_id,
-                [(type_ids[f.series.reading_type], f) for f in result.findings],
-                windows=windows,
-                config_version=self.config.version,
-                now=now,
-            )
-        return VeeRun(len(rows), len(result.findings), new, stored, result)
 
     def _inputs(
         self,
@@ -315,6 +305,68 @@ class VeeService:
             for e in edits
         ]
         return ValidatedRepository(uow).apply(tenant_id, rows, now=now, keep_edits=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """The rules' verdicts on a prepared run, and the validated layer's rows they make."""
+
+    result: VeeResult
+    rows: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One VEE run with its inputs read: ``judge`` (no I/O), then ``store``."""
+
+    service: VeeService
+    tenant_id: int
+    tenant: str
+    batches: Sequence[Batch]
+    type_ids: Mapping[str, int]
+    now: int
+    keep_edits: bool
+    contexts: Mapping[int, MeterContext]
+    history: Mapping[SeriesKey, SeriesHistory]
+
+    def judge(self) -> Judged:
+        """The rules over the batches, and the rows of the validated layer."""
+        config = self.service.config
+        with _paused_gc(), stage("vee rules"):
+            result = validate(
+                self.batches,
+                now=self.now,
+                contexts=self.contexts,
+                history=self.history,
+                config=config,
+                tenant=self.tenant,
+            )
+            type_ids, version = self.type_ids, config.version
+            rows = [row for v in result.validated for row in _rows(v, type_ids, version)]
+        return Judged(result, rows)
+
+    def store(self, uow: UnitOfWork, judged: Judged) -> VeeRun:
+        """Write the verdicts: the validated layer's new versions, the findings."""
+        tenant_id, type_ids, version = self.tenant_id, self.type_ids, self.service.config.version
+        with _paused_gc():
+            with stage("vee store"):
+                stored = ValidatedRepository(uow).apply(
+                    tenant_id, judged.rows, now=self.now, keep_edits=self.keep_edits
+                )
+            windows = [
+                (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b))
+                for b in self.batches
+            ]
+            findings = judged.result.findings
+            with stage("vee findings"):
+                new = FindingRepository(uow).record(
+                    tenant_id,
+                    [(type_ids[f.series.reading_type], f) for f in findings],
+                    windows=windows,
+                    config_version=version,
+                    now=self.now,
+                )
+        return VeeRun(len(judged.rows), len(findings), new, stored, judged.result)
 
 
 @contextmanager
@@ -503,6 +555,11 @@ def _stored_span(
         limit=RERUN_PAGE,
     )
     return found[0] if found else None
+
+
+def reads_stored(batches: Sequence[Batch]) -> bool:
+    """Whether ``with_stored_between`` reads any of these batches back from the store."""
+    return any(map(_has_hole, batches))
 
 
 def _has_hole(batch: Batch) -> bool:

@@ -19,6 +19,8 @@ from sqlalchemy import text
 from cimhub.domain.reading import MeterRef, ReadingKind, SaveCounts, Series
 from cimhub.store.database import Database
 from cimhub.store.readings import ReadingRepository
+from cimhub.store.staging import COPYING
+from cimhub.store.vee_locks import lock_meters
 from cimhub.testing.databases import postgres_database
 
 INTERVAL = ReadingKind.INTERVAL
@@ -156,3 +158,76 @@ def wait_for_a_lock_wait(db: Database, within: float = 10.0) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the racing unit of work never waited for our uncommitted keys")
+
+
+# Work given to the save (``meanwhile``): ingest runs VEE's rules while the server stores
+# the raw rows. It runs once on every path; inside the COPY only where nothing else may
+# need the connection (new rows, no savepoint).
+
+
+def save_with(
+    db: Database, meter_id: int, series: Series, *, locked: bool
+) -> tuple[SaveCounts, list[str | None]]:
+    """Save one series with work that notes, each time it runs, the COPY open then."""
+    tenant_id, _, type_id = ids(db)
+    runs: list[str | None] = []
+    with db.unit_of_work(hub=True) as uow:
+        if locked:  # as ingest holds them with VEE on: no savepoint guards the write
+            lock_meters(uow, [meter_id])
+        connection = uow.session.connection()
+        counts = uow.readings.save_from(
+            tenant_id,
+            INTERVAL,
+            [(meter_id, type_id, series)],
+            [("hes-a", 42)],
+            received_at=7,
+            meanwhile=lambda: runs.append(connection.info.get(COPYING)),
+        )
+    return sum(counts.values(), SaveCounts()), runs
+
+
+def test_work_given_to_a_save_of_new_rows_runs_once_as_they_are_written(db: Database) -> None:
+    _, meter_id, _ = ids(db)
+    counts, runs = save_with(db, meter_id, day(1.5), locked=True)
+    assert counts == SaveCounts(inserted=96)
+    # PostgreSQL: the COPY is still open while the work runs; SQLite writes first.
+    assert runs == (["interval_reading"] if db.dialect == "postgresql" else [None])
+    assert len(stored(db, *ids(db)[:2])) == 96
+
+
+def test_work_given_to_a_save_runs_once_after_a_merge_or_a_guarded_write(db: Database) -> None:
+    _, meter_id, _ = ids(db)
+    _, other, _ = ids(db, "m-2")
+    # Stored keys in range: the staged merge, then the work.
+    save_with(db, meter_id, day(1.0, count=48), locked=True)
+    assert save_with(db, meter_id, day(2.0), locked=True) == (
+        SaveCounts(inserted=48, changed=48),
+        [None],
+    )
+    # New rows, but the meter's lock not held: a savepoint guards the write, then the work.
+    assert save_with(db, other, day(1.0), locked=False) == (SaveCounts(inserted=96), [None])
+    # Nothing to store: the work still runs.
+    assert save_with(db, other, day(1.0, count=0), locked=True) == (SaveCounts(), [None])
+
+
+@pytest.mark.postgres
+def test_a_statement_sent_while_the_copy_is_open_fails_at_once_and_stores_nothing(
+    postgres_url: str,
+) -> None:
+    db = Database(postgres_url)
+    db.upgrade()
+    tenant_id, meter_id, type_id = ids(db)
+    refused = pytest.raises(RuntimeError, match="COPY into interval_reading is open")
+    with refused, db.unit_of_work(hub=True) as uow:
+        lock_meters(uow, [meter_id])
+        uow.readings.save_from(
+            tenant_id,
+            INTERVAL,
+            [(meter_id, type_id, day(1.0))],
+            [("hes-a", 42)],
+            received_at=7,
+            meanwhile=lambda: uow.session.execute(text("SELECT 1")),
+        )
+    assert stored(db, tenant_id, meter_id) == []
+    assert save(db, tenant_id, meter_id, type_id, day(1.0)) == SaveCounts(inserted=96)
+    db.dispose()
