@@ -25,7 +25,7 @@ from cimhub.message.envelope import Envelope
 from cimhub.message.reply import Outcome, ReplyError, Result
 from cimhub.settings import Settings
 from cimhub.stages import stage
-from cimhub.store.daily_aggregates import refresh_validated
+from cimhub.store.daily_aggregates import prepare_validated, refresh_validated
 from cimhub.store.validated import file_applied
 from cimhub.store.vee import Judged, VeeService, reads_stored, with_stored_between
 from cimhub.store.vee_locks import lock_meters
@@ -167,22 +167,38 @@ def _ingest(round_: list[_Message]) -> None:
     )
     if prepared is None:
         return
-    run = prepared.store(uow, judged[0] if judged else prepared.judge())
+    verdicts = judged[0] if judged else prepared.judge()
+    # Billing's daily aggregates, over what VEE stores (a gap's estimates too): read now and
+    # computed while the server stores the validated rows, if they need none of them.
+    with stage("daily aggregates"):
+        validated = verdicts.result.validated
+        refresh = prepare_validated(uow, tenant_id, validated, as_stored=True, before_stored=True)
+    beside = _timed(refresh.compute) if refresh is not None and refresh.ready else None
+    run = prepared.store(uow, verdicts, beside)
     owner = {m: message for message in round_ for m in message.by_meter}
     for batch in batches:
         owner[batch.key.meter_id].vee = True
-    if run.result is not None:
-        for validated in run.result.validated:
-            owner[validated.key.meter_id].validated += len(validated)
-        for finding in run.result.findings:
-            owner[finding.series.meter_id].findings += 1
+    for v in validated:
+        owner[v.key.meter_id].validated += len(v)
+    for finding in verdicts.result.findings:
+        owner[finding.series.meter_id].findings += 1
     logs = {m: o.ctx.message_log_id for m, o in owner.items()}
     file_applied(uow, {m: log_id for m, log_id in logs.items() if log_id is not None})
-    if run.result is None:
-        return
-    with stage("daily aggregates"):  # billing's, over what VEE stored (a gap's estimates too)
-        validated = run.result.validated
-        refresh_validated(uow, tenant_id, validated, as_stored=run.stored_as_validated)
+    with stage("daily aggregates"):
+        if refresh is not None and run.stored_as_validated:
+            refresh.write()  # read now if it could not be before
+        elif refresh is not None:  # users' edits or measured values kept: read them back
+            refresh_validated(uow, tenant_id, validated, as_stored=False)
+
+
+def _timed(compute: Callable[[], None]) -> Callable[[], None]:
+    """``compute`` with its time the daily aggregates' (not the validated rows' write)."""
+
+    def timed() -> None:
+        with stage("daily aggregates"):
+            compute()
+
+    return timed
 
 
 @dataclass(slots=True)

@@ -64,6 +64,22 @@ def refresh_validated(
     the estimates of a gap before the readings included. ``as_stored``: the store now
     holds exactly these values (VEE kept no edit and no measured value in their place),
     so gapless series are taken from memory rather than read back."""
+    prepared = prepare_validated(uow, tenant_id, validated, as_stored=as_stored)
+    return 0 if prepared is None else prepared.write()
+
+
+def prepare_validated(
+    uow: UnitOfWork,
+    tenant_id: int,
+    validated: Sequence[Validated],
+    *,
+    as_stored: bool,
+    before_stored: bool = False,
+) -> Refresh | None:
+    """``refresh_validated`` up to its ``compute`` and ``write``; None when no day is to
+    be aggregated. ``before_stored``: ``validated`` is not stored yet; the rest of the
+    days is read now only if every series is taken from memory (the read-back then
+    reads none of the rows still to be written), else by ``write``."""
     spans: list[Span] = []
     known: dict[tuple[int, str], Points | None] = {}
     for v in validated:
@@ -76,7 +92,10 @@ def refresh_validated(
             key = (v.key.meter_id, v.key.reading_type)
             known[key] = None if key in known else (stamps, v.values, v.qualities)
     series = {key: points for key, points in known.items() if points is not None}
-    return refresh(uow, tenant_id, spans, series)
+    read_now = not before_stored or (
+        len(series) == len(spans) and len(_spans(uow, series)) <= MAX_KNOWN_SPANS
+    )
+    return _prepare(uow, tenant_id, spans, series, read_now=read_now)
 
 
 def refresh_edits(uow: UnitOfWork, tenant_id: int, edits: Sequence[Edit]) -> int:
@@ -92,12 +111,24 @@ def refresh(
 ) -> int:
     """Re-aggregate the local days of (first, last] of each meter; returns rows written.
     ``known``: (meter, ReadingType code) → series as stored, gapless, not read back."""
+    prepared = _prepare(uow, tenant_id, spans, known, read_now=False)
+    return 0 if prepared is None else prepared.write()
+
+
+def _prepare(
+    uow: UnitOfWork,
+    tenant_id: int,
+    spans: Iterable[Span],
+    known: Mapping[tuple[int, str], Points] | None,
+    *,
+    read_now: bool,
+) -> Refresh | None:
     spans = list(spans)
     if not spans:
-        return 0
+        return None
     stays, sites = _stays(uow, tenant_id, {m for m, _, _ in spans})
     if not stays:
-        return 0
+        return None
     config = BillingConfigs(uow).current(tenant_id)
     zone = config.zone
     days: dict[int, set[date]] = defaultdict(set)
@@ -106,7 +137,10 @@ def refresh(
         while day <= stop:
             days[meter].add(day)
             day += timedelta(days=1)
-    return aggregate(uow, tenant_id, config, stays, days, sites, known)
+    refresh = Refresh(uow, tenant_id, config, stays, days, sites, known or {})
+    if read_now:
+        refresh.read()
+    return refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,50 +199,90 @@ def aggregate(
     """Recompute and replace the daily rows of ``days`` per meter, for every stay
     (``sites``: the stays' usage points and meters, when the caller read them already;
     ``known``: series as stored, see ``refresh``)."""
-    zone = config.zone
-    lo = min(day_start(min(d), zone) for d in days.values())
-    hi = max(day_start(max(d) + timedelta(days=1), zone) for d in days.values())
-    data = _validated(uow, tenant_id, set(days), lo, hi, known or {})
-    if sites is None:
-        sites = Sites(
-            _usage_points(uow, tenant_id, {s.site.usage_point_id for s in stays}),
-            _multipliers(uow, tenant_id, set(days)),
-        )
-    points, factors = sites.points, sites.factors
-    buckets: dict[tuple[str, date], list[int]] = {}
-    rows, stamp = [], clock()
-    for stay in stays:
-        tariff, category = points.get(stay.site.usage_point_id or 0, (None, None))
-        for day in sorted(days.get(stay.meter_id, ())):
-            start = day_start(day, zone)
-            if stay.start >= start + 86_400 or (stay.end is not None and stay.end <= start):
-                continue
-            calendar = config.calendar_for(tariff, category, day)
-            key = (calendar.code, day)
-            if key not in buckets:
-                buckets[key] = calendar.day_buckets(day, config.day_types.of(day), STEP_MINUTES)
-            channels = _channels(data.get(stay.meter_id, {}), stay, factors.get(stay.meter_id, 1))
-            result = aggregate_day(
-                channels,
-                day_start=start,
-                buckets=buckets[key],
-                bucket_minutes=STEP_MINUTES,
-                demand_seconds=config.demand_seconds(tariff),
+    return Refresh(uow, tenant_id, config, stays, days, sites, known or {}).write()
+
+
+@dataclass(slots=True)
+class Refresh:
+    """Daily rows to recompute: ``read`` (the rest of the days from the store), ``compute``
+    (no I/O; ingest runs it while the server stores the validated rows), ``write``."""
+
+    uow: UnitOfWork
+    tenant_id: int
+    config: BillingConfig
+    stays: Sequence[Installation]
+    days: dict[int, set[date]]
+    sites: Sites | None
+    known: Mapping[tuple[int, str], Points]
+    data: dict[int, dict[str, Points]] | None = None
+    rows: list[dict[str, Any]] | None = None
+
+    def read(self) -> None:
+        uow, tenant_id, zone, days = self.uow, self.tenant_id, self.config.zone, self.days
+        lo = min(day_start(min(d), zone) for d in days.values())
+        hi = max(day_start(max(d) + timedelta(days=1), zone) for d in days.values())
+        self.data = _validated(uow, tenant_id, set(days), lo, hi, self.known)
+        if self.sites is None:
+            self.sites = Sites(
+                _usage_points(uow, tenant_id, {s.site.usage_point_id for s in self.stays}),
+                _multipliers(uow, tenant_id, set(days)),
             )
-            rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "usage_point_id": stay.site.usage_point_id,
-                    "day": day_number(day),
-                    "meter_id": stay.meter_id,
-                    "role": ROLES[stay.role],
-                    "calendar": calendar.code,
-                    "data": json.dumps(result.to_data(), separators=(",", ":")),
-                    "computed_at": stamp,
-                }
-            )
-    _replace(uow, tenant_id, days, rows)
-    return len(rows)
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``compute`` may run: everything it needs is read."""
+        return self.data is not None and self.sites is not None
+
+    def compute(self) -> None:
+        assert self.data is not None and self.sites is not None, "compute before read"
+        config, zone, tenant_id = self.config, self.config.zone, self.tenant_id
+        points, factors, data, days = self.sites.points, self.sites.factors, self.data, self.days
+        buckets: dict[tuple[str, date], list[int]] = {}
+        rows, stamp = [], clock()
+        for stay in self.stays:
+            tariff, category = points.get(stay.site.usage_point_id or 0, (None, None))
+            for day in sorted(days.get(stay.meter_id, ())):
+                start = day_start(day, zone)
+                if stay.start >= start + 86_400 or (stay.end is not None and stay.end <= start):
+                    continue
+                calendar = config.calendar_for(tariff, category, day)
+                key = (calendar.code, day)
+                if key not in buckets:
+                    buckets[key] = calendar.day_buckets(day, config.day_types.of(day), STEP_MINUTES)
+                channels = _channels(
+                    data.get(stay.meter_id, {}), stay, factors.get(stay.meter_id, 1)
+                )
+                result = aggregate_day(
+                    channels,
+                    day_start=start,
+                    buckets=buckets[key],
+                    bucket_minutes=STEP_MINUTES,
+                    demand_seconds=config.demand_seconds(tariff),
+                )
+                rows.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "usage_point_id": stay.site.usage_point_id,
+                        "day": day_number(day),
+                        "meter_id": stay.meter_id,
+                        "role": ROLES[stay.role],
+                        "calendar": calendar.code,
+                        "data": json.dumps(result.to_data(), separators=(",", ":")),
+                        "computed_at": stamp,
+                    }
+                )
+        self.rows = rows
+
+    def write(self) -> int:
+        """Replace the days' rows with the computed ones (read and computed now if not
+        yet)."""
+        if not self.ready:
+            self.read()
+        if self.rows is None:
+            self.compute()
+        assert self.rows is not None
+        _replace(self.uow, self.tenant_id, self.days, self.rows)
+        return len(self.rows)
 
 
 def _replace(

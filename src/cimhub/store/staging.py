@@ -84,7 +84,7 @@ def reading_rows(
 def load(connection: Connection, items: Sequence[Item], origins: Sequence[Origin]) -> None:
     """Fill the (empty) staging table with the batch, inside the current transaction."""
     connection.exec_driver_sql(CREATE[connection.dialect.name])
-    _write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items, origins))
+    write(connection, TABLE, COLUMNS, COPY_TYPES, rows(items, origins))
 
 
 def insert(
@@ -94,13 +94,9 @@ def insert(
     meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Write ``reading_rows`` straight into ``table``; a key already there raises the
-    driver's unique-violation error (the caller runs this in a savepoint).
-
-    ``meanwhile``: work that sends no statement, run while the server stores the rows.
-    On PostgreSQL a thread of psycopg's sends them, and the COPY ends after the work:
-    the server's share of the COPY (most of it: its index and its WAL) runs on another
-    core beside the work instead of before it."""
-    _write(connection, table, READING_COLUMNS, READING_TYPES, batch, meanwhile)
+    driver's unique-violation error (the caller runs this in a savepoint). ``meanwhile``:
+    see ``write``."""
+    write(connection, table, READING_COLUMNS, READING_TYPES, batch, meanwhile)
 
 
 #: ``Connection.info`` key naming the table of a COPY still open while other work runs.
@@ -115,7 +111,7 @@ def refuse_during_copy(connection: Connection, *_args: Any, **_kw: Any) -> None:
         raise RuntimeError(f"a statement was sent while the COPY into {table} is open")
 
 
-def _write(
+def write(
     connection: Connection,
     table: str,
     columns: str,
@@ -123,6 +119,12 @@ def _write(
     batch: Iterator[tuple[Any, ...]],
     meanwhile: Callable[[], object] | None = None,
 ) -> None:
+    """Rows into ``table``'s ``columns``: binary COPY on PostgreSQL, executemany on SQLite.
+
+    ``meanwhile``: work that sends no statement, run while the server stores the rows.
+    On PostgreSQL a thread of psycopg's sends them, and the COPY ends after the work:
+    the server's share of the COPY (most of it: its index and its WAL) runs on another
+    core beside the work instead of before it. SQLite runs it after the write."""
     driver: Any = connection.connection.driver_connection  # psycopg or sqlite3
     if connection.dialect.name != "postgresql":
         placeholders = ", ".join("?" * len(types))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import groupby, repeat
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cimhub.domain.installation import Window
 from cimhub.domain.reading import ReadingKind
+from cimhub.store import staging
 from cimhub.store.models import Base
 from cimhub.store.readings import (
     Bounds,
@@ -45,7 +46,6 @@ from cimhub.store.readings import (
     is_unique_violation,
     page_query,
 )
-from cimhub.store.row_security import write_rows
 from cimhub.store.sql import insert_ignore, member_of, series_arrays
 from cimhub.store.vee_locks import holds
 from cimhub.vee.precedence import LATE_READING, late_reading, measured_stands
@@ -274,7 +274,13 @@ class ValidatedRepository:
         return out
 
     def apply(
-        self, tenant_id: int, rows: Sequence[Row], *, now: int, keep_edits: bool = True
+        self,
+        tenant_id: int,
+        rows: Sequence[Row],
+        *,
+        now: int,
+        keep_edits: bool = True,
+        meanwhile: Callable[[], object] | None = None,
     ) -> ApplyCounts:
         """Store rows as new versions where they differ from the current ones.
 
@@ -282,14 +288,22 @@ class ValidatedRepository:
         VEE's estimate of a gap never replaces a measured value; a measured value
         replaces the estimate of its gap, reason "late reading" (``vee.precedence``).
         Keys a concurrent writer stored first are judged against its rows, not dropped.
+        ``meanwhile``: work that sends no statement, called once: while the server
+        stores the new rows when no savepoint guards them (this transaction holds their
+        meters' locks), after they are stored otherwise.
         """
-        counts, lost = self._apply(tenant_id, rows, now, keep_edits)
+        counts, lost = self._apply(tenant_id, rows, now, keep_edits, meanwhile)
         if lost:  # they exist now (committed: the insert waited for their writer)
-            counts += self._apply(tenant_id, lost, now, keep_edits)[0]
+            counts += self._apply(tenant_id, lost, now, keep_edits, None)[0]
         return counts
 
     def _apply(
-        self, tenant_id: int, rows: Sequence[Row], now: int, keep_edits: bool
+        self,
+        tenant_id: int,
+        rows: Sequence[Row],
+        now: int,
+        keep_edits: bool,
+        meanwhile: Callable[[], object] | None,
     ) -> tuple[ApplyCounts, list[Row]]:
         """``apply`` once: its counts, and the new rows a concurrent writer stored first."""
         current = self.current(tenant_id, rows)
@@ -312,7 +326,9 @@ class ValidatedRepository:
                 changed.append((old, row))
         lost: list[Row] = []
         if new:
-            new, lost = self._insert(tenant_id, new, now)
+            new, lost = self._insert(tenant_id, new, now, meanwhile)
+        elif meanwhile is not None:
+            meanwhile()
         _applied(self._uow).extend([*new, *(row for _, row in changed)])
         if changed:
             self._replace(tenant_id, changed, now)
@@ -383,18 +399,23 @@ class ValidatedRepository:
             ],
         )
 
-    def _insert(self, tenant_id: int, rows: list[Row], now: int) -> tuple[list[Row], list[Row]]:
+    def _insert(
+        self, tenant_id: int, rows: list[Row], now: int, meanwhile: Callable[[], object] | None
+    ) -> tuple[list[Row], list[Row]]:
         """New keys in bulk: COPY on PostgreSQL, the driver's executemany on SQLite. If a
         concurrent writer stored one of the keys first, fall back to insert-or-ignore.
-        The rows this transaction stored, and those the concurrent writer's keys kept out."""
+        The rows this transaction stored, and those the concurrent writer's keys kept out;
+        ``meanwhile`` called once (see ``apply``)."""
         session = self._uow.session
         values = map(tuple.__add__, rows, repeat((tenant_id, 1, now)))
         if holds(self._uow, {r.meter_id for r in rows}):  # no concurrent writer: no savepoint
-            _bulk(session.connection(), values)
+            _bulk(session.connection(), values, meanwhile)
             return rows, []
         try:
             with session.begin_nested():
                 _bulk(session.connection(), values)
+            if meanwhile is not None:
+                meanwhile()
             return rows, []
         except Exception as error:
             if not is_unique_violation(error):
@@ -405,6 +426,8 @@ class ValidatedRepository:
             ).returning(c.meter_id, c.reading_type_id, c.ts)
             stored = session.execute(stmt, [_values(tenant_id, r, 1, now) for r in rows])
             keys = {tuple(k) for k in stored}
+            if meanwhile is not None:
+                meanwhile()
             mine = [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) in keys]
             return mine, [r for r in rows if (r.meter_id, r.reading_type_id, r.ts) not in keys]
 
@@ -564,17 +587,13 @@ _METER, _TS = itemgetter(0), itemgetter(2)
 _SERIES = itemgetter(0, 1)
 
 
-def _bulk(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:
+def _bulk(
+    connection: Any,
+    rows: Iterable[tuple[Any, ...]],
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
     columns = ", ".join(INSERT_COLUMNS)
-    driver: Any = connection.connection.driver_connection  # psycopg or sqlite3
-    if connection.dialect.name == "postgresql":
-        sql = f"COPY {CURRENT.name} ({columns}) FROM STDIN (FORMAT BINARY)"
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            copy.set_types(COPY_TYPES)
-            write_rows(copy, rows)
-    else:
-        marks = ", ".join("?" * len(INSERT_COLUMNS))
-        driver.executemany(f"INSERT INTO {CURRENT.name} ({columns}) VALUES ({marks})", rows)
+    staging.write(connection, CURRENT.name, columns, COPY_TYPES, rows, meanwhile)
 
 
 @cache

@@ -345,13 +345,20 @@ class Prepared:
             rows = [row for v in result.validated for row in _rows(v, type_ids, version)]
         return Judged(result, rows)
 
-    def store(self, uow: UnitOfWork, judged: Judged) -> VeeRun:
-        """Write the verdicts: the validated layer's new versions, the findings."""
+    def store(
+        self, uow: UnitOfWork, judged: Judged, meanwhile: Callable[[], object] | None = None
+    ) -> VeeRun:
+        """Write the verdicts: the validated layer's new versions, the findings;
+        ``meanwhile``: see ``ValidatedRepository.apply``."""
         tenant_id, type_ids, version = self.tenant_id, self.type_ids, self.service.config.version
         with _paused_gc():
             with stage("vee store"):
                 stored = ValidatedRepository(uow).apply(
-                    tenant_id, judged.rows, now=self.now, keep_edits=self.keep_edits
+                    tenant_id,
+                    judged.rows,
+                    now=self.now,
+                    keep_edits=self.keep_edits,
+                    meanwhile=meanwhile,
                 )
             windows = [
                 (b.key.meter_id, type_ids[b.key.reading_type], _first(b) - 1, _last(b))
