@@ -104,10 +104,7 @@ def test_the_daily_aggregates_are_computed_while_the_validated_rows_are_written(
     hub_and_url: tuple[Hub, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub, url = hub_and_url
-    with hub.database.unit_of_work(hub=True) as uow:
-        tenant = uow.tenants.ensure("discom-a")
-        add_usage_points(uow, tenant, ["UP-1"])
-        install(uow, tenant, [Stay("UP-1", "M-1", DAY - 86_400)])
+    at_a_usage_point(hub)
     seen = busy_during(monkeypatch, url, Refresh, "compute")
     send(hub, {ts: 0.25 for ts in TS})
     send(hub, {ts + 86_400: 0.5 for ts in TS})  # the next UTC day
@@ -124,10 +121,7 @@ def test_with_a_users_edit_kept_the_days_are_read_back_after_the_write(
     hub_and_url: tuple[Hub, str],
 ) -> None:
     hub, _ = hub_and_url
-    with hub.database.unit_of_work(hub=True) as uow:
-        tenant = uow.tenants.ensure("discom-a")
-        add_usage_points(uow, tenant, ["UP-1"])
-        install(uow, tenant, [Stay("UP-1", "M-1", DAY - 86_400)])
+    at_a_usage_point(hub)
     send(hub, {ts: 0.25 for ts in TS})
     edit = readings_message(
         "M-1", {KWH: {TS[10]: 2.25}}, verb="change", user="op-1", comment="meter test"
@@ -136,6 +130,14 @@ def test_with_a_users_edit_kept_the_days_are_read_back_after_the_write(
     send(hub, {ts: 0.25 for ts in TS})  # the same day again: VEE keeps the edit
     days = daily(hub)
     assert [sum(d["energy"].values()) / 1e6 for d in days] == pytest.approx([20.5, 5.5])
+
+
+def at_a_usage_point(hub: Hub) -> None:
+    """M-1 installed at a usage point since the day before: its days are aggregated."""
+    with hub.database.unit_of_work(hub=True) as uow:
+        tenant = uow.tenants.ensure("discom-a")
+        add_usage_points(uow, tenant, ["UP-1"])
+        install(uow, tenant, [Stay("UP-1", "M-1", DAY - 86_400)])
 
 
 def daily(hub: Hub) -> list[dict[str, Any]]:
