@@ -218,6 +218,8 @@ class Refresh:
     rows: list[dict[str, Any]] | None = None
 
     def read(self) -> None:
+        """The days' validated intervals not known from memory (and the sites, if not
+        given)."""
         uow, tenant_id, zone, days = self.uow, self.tenant_id, self.config.zone, self.days
         lo = min(day_start(min(d), zone) for d in days.values())
         hi = max(day_start(max(d) + timedelta(days=1), zone) for d in days.values())
@@ -234,6 +236,7 @@ class Refresh:
         return self.data is not None and self.sites is not None
 
     def compute(self) -> None:
+        """Every stay's days aggregated from what was read (no I/O)."""
         assert self.data is not None and self.sites is not None, "compute before read"
         config, zone, tenant_id = self.config, self.config.zone, self.tenant_id
         points, factors, data, days = self.sites.points, self.sites.factors, self.data, self.days
