@@ -139,9 +139,8 @@ def _ingest(round_: list[_Message]) -> None:
     instead of taking turns."""
     ctx = round_[0].ctx
     uow, tenant_id = ctx.uow, ctx.tenant_id
-    with stage("store raw"):
-        merged = _merged(round_)
-        batches = _batches(merged.stored)
+    merged = _merged(round_)
+    batches = _batches(merged.stored)
     validating = ctx.settings.vee_enabled and bool(batches)
     service = vee_service(ctx.settings)
     tenant = uow.tenants.code_of(tenant_id) if validating else ""
